@@ -1,0 +1,48 @@
+# pnc - netcat for peer-to-peer. POSIX make; GNU make is fine too.
+
+PREFIX	?= /usr/local
+BINDIR	 = $(PREFIX)/bin
+MANDIR	 = $(PREFIX)/share/man/man1
+CC	?= cc
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra
+SANFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	   -fno-sanitize-recover=all
+OBJS	 = pnc.o punch.o mediator.o util.o
+BATS	?= bats
+
+all: pnc
+
+pnc: $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS)
+
+$(OBJS): pnc.h
+
+# The whole suite, as CI and README run it (needs root: network namespaces).
+test: pnc
+	$(BATS) tests
+
+# The same suite against a binary built with ASan and UBSan.
+sanitize:
+	$(MAKE) clean
+	$(MAKE) CFLAGS="$(SANFLAGS)" LDFLAGS="-fsanitize=address,undefined" pnc
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BATS) tests
+	$(MAKE) clean
+
+# A mediator and two peers on loopback exchange a message.
+demo: pnc
+	sh tests/demo.sh
+
+install: pnc
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
+	cp pnc $(DESTDIR)$(BINDIR)/pnc
+	cp pnc.1 $(DESTDIR)$(MANDIR)/pnc.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pnc $(DESTDIR)$(MANDIR)/pnc.1
+
+clean:
+	rm -f pnc $(OBJS)
+
+.PHONY: all test sanitize demo install uninstall clean

@@ -1,0 +1,649 @@
+/*
+ * pnc.c - entry point, subcommand table, and the stdin/peer relay.
+ *
+ * listen and connect run one poll() loop from registration to exit: the
+ * punch state machine (punch.c) owns the socket until a path is agreed,
+ * then the relay moves stdin to the peer and the peer to stdout, with
+ * the semantics of nc -u plus an end-of-input message, as nc -N.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <err.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pnc.h"
+
+#define DEFAULT_WAIT	30000	/* ms: punch and connect give up after */
+#define OBUF_SIZE	(256 * 1024)	/* peer -> stdout buffer */
+#define STRAGGLE_MS	200	/* wait for datagrams overtaken by EOF */
+#define BATCH		64	/* datagrams read per wakeup */
+
+struct cmd {
+	const char	*name;
+	int		(*main)(int, char **);
+	const char	*usage;
+};
+
+static const struct cmd cmds[] = {
+	{ "mediate", mediate_main, "[-v] [-n max] [-p port] [-s addr]" },
+	{ "punch", punch_main, "[-v] [-m host[:port]] [-p lport] [-w secs] "
+	    "name" },
+	{ "listen", listen_main, "[-v] [-m host[:port]] [-p lport] [-w secs] "
+	    "name" },
+	{ "connect", connect_main, "[-v] [-m host[:port]] [-p lport] "
+	    "[-w secs] name" },
+};
+#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
+
+static void
+usage_all(FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < NCMDS; i++)
+		fprintf(f, "%s pnc %-7s %s\n", i ? "      " : "usage:",
+		    cmds[i].name, cmds[i].usage);
+	fprintf(f, "       pnc -h | pnc help\n");
+}
+
+/* Usage of one subcommand: stdout and 0 when asked, stderr otherwise. */
+void
+usage_cmd(const char *name, int status)
+{
+	FILE *f = status == 0 ? stdout : stderr;
+	size_t i;
+
+	for (i = 0; i < NCMDS; i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			fprintf(f, "usage: pnc %s %s\n", name, cmds[i].usage);
+	exit(status);
+}
+
+/* ---- the relay ---- */
+
+struct relay {
+	struct punch	*p;
+	int		 listener;
+	int64_t		 keepalive, dead;
+	int64_t		 last_rx, last_tx;
+	/* stdin -> peer */
+	int		 in_open;	/* stdin still read */
+	int		 eof_sent, eof_acked;
+	int64_t		 eof_next, eof_gap;
+	uint32_t	 sent;
+	uint64_t	 bytes_out;
+	unsigned char	 pend[HDR_LEN + 4 + MAX_PAYLOAD];
+	size_t		 pendlen;	/* a datagram the socket refused */
+	/* peer -> stdout */
+	int		 out_open;
+	int		 peer_eof;
+	uint32_t	 peer_count, rcvd;
+	uint64_t	 bytes_in;
+	int64_t		 peer_eof_at;
+	unsigned char	*obuf;
+	size_t		 ohead, olen;
+	int		 failed;
+	char		 why[160];
+};
+
+static void
+net_send(struct relay *r, const void *buf, size_t len)
+{
+	struct punch *p = r->p;
+
+	if (sendto(p->fd, buf, len, 0, (const struct sockaddr *)&p->peer.ss,
+	    p->peer.len) == (ssize_t)len)
+		r->last_tx = now_ms();
+}
+
+static void
+send_ctl(struct relay *r, int type, int with_count, uint32_t count)
+{
+	unsigned char buf[HDR_LEN + 4];
+	struct wr w;
+
+	wr_init(&w, buf, sizeof(buf));
+	wr_hdr(&w, type, r->p->id);
+	if (with_count)
+		wr_u32(&w, count);
+	net_send(r, buf, w.len);
+}
+
+/* Queue a datagram from stdin and try to send it at once. */
+static void
+stdin_read(struct relay *r)
+{
+	unsigned char data[MAX_PAYLOAD];
+	struct wr w;
+	ssize_t n;
+
+	if ((n = read(STDIN_FILENO, data, sizeof(data))) == -1) {
+		if (errno == EINTR || errno == EAGAIN)
+			return;
+		warn("stdin");
+		n = 0;		/* a broken stdin ends our direction */
+	}
+	if (n == 0) {
+		r->in_open = 0;
+		vlog("end of input after %u datagram(s), %llu bytes",
+		    r->sent, (unsigned long long)r->bytes_out);
+		return;
+	}
+	wr_init(&w, r->pend, sizeof(r->pend));
+	wr_hdr(&w, T_DATA, r->p->id);
+	wr_u32(&w, r->sent);
+	wr_bytes(&w, data, (size_t)n);
+	r->pendlen = w.len;
+	r->sent++;
+	r->bytes_out += (uint64_t)n;
+}
+
+/* Push the pending datagram. Returns 1 when the socket was full. */
+static int
+pend_flush(struct relay *r)
+{
+	struct punch *p = r->p;
+
+	if (r->pendlen == 0)
+		return 0;
+	if (sendto(p->fd, r->pend, r->pendlen, 0,
+	    (const struct sockaddr *)&p->peer.ss, p->peer.len) == -1) {
+		if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR)
+			return 1;
+		/* ICMP from a path in flux: nc -u would drop it too. */
+	}
+	r->last_tx = now_ms();
+	r->pendlen = 0;
+	return 0;
+}
+
+static void
+obuf_put(struct relay *r, const unsigned char *d, size_t n)
+{
+	size_t tail, k;
+
+	if (r->out_open != 1 || n > OBUF_SIZE - r->olen)
+		return;		/* stdout gone, or (never) no room */
+	tail = (r->ohead + r->olen) % OBUF_SIZE;
+	k = n < OBUF_SIZE - tail ? n : OBUF_SIZE - tail;
+	memcpy(r->obuf + tail, d, k);
+	memcpy(r->obuf, d + k, n - k);
+	r->olen += n;
+}
+
+static void
+stdout_write(struct relay *r)
+{
+	size_t k = r->olen < OBUF_SIZE - r->ohead ? r->olen :
+	    OBUF_SIZE - r->ohead;
+	ssize_t n;
+
+	if ((n = write(STDOUT_FILENO, r->obuf + r->ohead, k)) == -1) {
+		if (errno == EINTR || errno == EAGAIN)
+			return;
+		/* The reader went away (EPIPE): discard from now on. */
+		r->out_open = 0;
+		r->olen = 0;
+		return;
+	}
+	r->ohead = (r->ohead + (size_t)n) % OBUF_SIZE;
+	r->olen -= (size_t)n;
+}
+
+/* A message from the agreed peer, on the agreed path. */
+static void
+relay_input(struct relay *r, const unsigned char *buf, size_t len,
+    int type, int64_t now)
+{
+	struct rd rd;
+	uint32_t v;
+
+	rd_init(&rd, buf + HDR_LEN, len - HDR_LEN);
+	r->last_rx = now;
+	switch (type) {
+	case T_DATA:
+		(void)rd_u32(&rd);
+		if (rd.bad)
+			return;
+		r->rcvd++;
+		r->bytes_in += rd.left;
+		obuf_put(r, rd.p, rd.left);
+		break;
+	case T_EOF:
+		v = rd_u32(&rd);
+		if (rd.bad)
+			return;
+		send_ctl(r, T_EOFACK, 1, v);
+		if (!r->peer_eof) {
+			r->peer_eof = 1;
+			r->peer_count = v;
+			r->peer_eof_at = now;
+			vlog("peer's end of input after %u datagram(s)", v);
+		}
+		break;
+	case T_EOFACK:
+		v = rd_u32(&rd);
+		if (!rd.bad && r->eof_sent && v == r->sent)
+			r->eof_acked = 1;
+		break;
+	}
+}
+
+/* Close stdout once the peer's direction has ended and is written. */
+static void
+maybe_close_stdout(struct relay *r, int64_t now)
+{
+	if (!r->peer_eof || r->olen > 0 || r->out_open == -1)
+		return;
+	if (r->rcvd < r->peer_count && now - r->peer_eof_at < STRAGGLE_MS)
+		return;
+	if (r->rcvd < r->peer_count)
+		warnx("%u of %u datagram(s) from the peer were lost",
+		    r->peer_count - r->rcvd, r->peer_count);
+	close(STDOUT_FILENO);
+	r->out_open = -1;	/* closed for good, not just discarding */
+	/* As nc -l: the listener is done when the connector is. */
+	if (r->listener && r->in_open) {
+		r->in_open = 0;
+		vlog("peer finished; ending our direction too");
+	}
+}
+
+/* Timers of an established session. Returns 1 when it is over. */
+static int
+relay_timers(struct relay *r, int64_t now)
+{
+	maybe_close_stdout(r, now);
+	if (!r->in_open && r->pendlen == 0 && !r->eof_sent) {
+		r->eof_sent = 1;
+		r->eof_next = now;
+	}
+	if (r->eof_sent && !r->eof_acked && now >= r->eof_next) {
+		send_ctl(r, T_EOF, 1, r->sent);
+		r->eof_next = now + r->eof_gap;
+		if (r->eof_gap < 2000)
+			r->eof_gap *= 2;
+	}
+	if (now - r->last_rx >= r->dead) {
+		snprintf(r->why, sizeof(r->why), "peer silent for %lld s; "
+		    "session lost", (long long)(now - r->last_rx) / 1000);
+		r->failed = 1;
+		return 1;
+	}
+	if (now - r->last_tx >= r->keepalive)
+		send_ctl(r, T_KEEPALIVE, 0, 0);
+	return r->eof_acked && r->out_open == -1;
+}
+
+static int64_t
+relay_next(const struct relay *r, int64_t now)
+{
+	int64_t t = r->keepalive - (now - r->last_tx);
+
+	if (r->dead - (now - r->last_rx) < t)
+		t = r->dead - (now - r->last_rx);
+	if (r->eof_sent && !r->eof_acked && r->eof_next - now < t)
+		t = r->eof_next - now;
+	if (r->peer_eof && r->out_open != -1 && r->olen == 0)
+		t = t < 20 ? t : 20;
+	return t < 0 ? 0 : t;
+}
+
+/* ---- the loop ---- */
+
+enum { S_PUNCH, S_RELAY, S_LINGER, S_END };
+
+struct loop {
+	struct punch	*p;
+	struct relay	*r;	/* NULL for the punch subcommand */
+	int		 state;
+	int64_t		 linger, quiet_since;
+};
+
+/* One datagram from the network, of whatever kind. */
+static void
+net_datagram(struct loop *L, const unsigned char *buf, size_t len,
+    const struct ep *from, int64_t now)
+{
+	struct punch *p = L->p;
+	struct rd rd;
+	int version, type, rc;
+	uint64_t id;
+
+	rd_init(&rd, buf, len);
+	if (rd_hdr(&rd, &version, &type, &id) == -1 ||
+	    version != PROTO_VERSION)
+		return;		/* not for us: ignored, like any stranger */
+	if (p->state == P_DONE && ep_equal(from, &p->peer) &&
+	    id == p->peer_id)
+		L->quiet_since = now;
+	if (p->state != P_DONE || type < T_DATA) {
+		if ((rc = punch_input(p, buf, len, from, now)) == -1)
+			return;
+		if (p->state != P_DONE || type < T_DATA)
+			return;
+	}
+	if (L->r != NULL && ep_equal(from, &p->peer) && id == p->peer_id)
+		relay_input(L->r, buf, len, type, now);
+}
+
+/* Read what the socket has, within the room stdout has. */
+static void
+net_read(struct loop *L, int64_t now)
+{
+	unsigned char buf[MAX_DGRAM + 1];
+	struct ep from;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < BATCH; i++) {
+		if (L->r && L->r->out_open == 1 &&
+		    OBUF_SIZE - L->r->olen < MAX_DGRAM)
+			break;
+		from.len = sizeof(from.ss);
+		n = recvfrom(L->p->fd, buf, sizeof(buf), 0,
+		    (struct sockaddr *)&from.ss, &from.len);
+		if (n == -1) {
+			if (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
+			    errno == ENETUNREACH)
+				continue;	/* ICMP while punching: not yet */
+			break;
+		}
+		if (n > MAX_DGRAM)
+			continue;	/* oversized: not ours */
+		net_datagram(L, buf, (size_t)n, &from, now);
+	}
+}
+
+static void
+print_result(const struct punch *p)
+{
+	char a[64];
+
+	printf("%d %s %d\n", p->lport, ep_addr(&p->peer, a, sizeof(a)),
+	    ep_port(&p->peer));
+	fflush(stdout);
+}
+
+/* Advance the loop's state; returns -1 on failure. */
+static int
+advance(struct loop *L, int64_t now)
+{
+	struct punch *p = L->p;
+	struct relay *r = L->r;
+
+	if (L->state == S_PUNCH) {
+		if (punch_tick(p, now) == -1)
+			return -1;
+		if (p->warned == 1) {
+			warnx("no answer from the mediator yet; still trying");
+			p->warned = 2;
+		}
+		if (p->state != P_DONE)
+			return 0;
+		L->quiet_since = now;
+		if (r == NULL) {
+			print_result(p);
+			/* The controlled side's ACK may be lost: linger. */
+			L->state = p->controlling ? S_END : S_LINGER;
+			L->linger = 150;
+			return 0;
+		}
+		L->state = S_RELAY;
+		r->last_rx = r->last_tx = now;
+		r->eof_gap = p->rtt * 2 > 30 ? p->rtt * 2 : 30;
+		L->linger = 3 * r->eof_gap;
+		vlog("session open with %s", p->name);
+	}
+	if (L->state == S_RELAY && relay_timers(r, now)) {
+		if (r->failed)
+			return -1;
+		L->state = S_LINGER;
+		vlog("session done: sent %u datagram(s) %llu bytes, received "
+		    "%u %llu bytes", r->sent, (unsigned long long)r->bytes_out,
+		    r->rcvd, (unsigned long long)r->bytes_in);
+	}
+	/* Answer retransmissions until the peer has been quiet a while. */
+	if (L->state == S_LINGER && now - L->quiet_since >= L->linger)
+		L->state = S_END;
+	return 0;
+}
+
+static int
+loop_timeout(const struct loop *L, int64_t now)
+{
+	int64_t t;
+
+	if (L->state == S_PUNCH)
+		return punch_next(L->p, now);
+	if (L->state == S_LINGER) {
+		t = L->linger - (now - L->quiet_since);
+		return t < 0 ? 0 : (int)t;
+	}
+	t = relay_next(L->r, now);
+	return t > 60000 ? 60000 : (int)t;
+}
+
+/* The one poll() loop. Returns 0, or -1 with the reason in p or r. */
+static int
+run(struct loop *L)
+{
+	struct punch *p = L->p;
+	struct relay *r = L->r;
+	struct pollfd pfd[3];
+	int64_t now;
+
+	for (;;) {
+		now = now_ms();
+		if (advance(L, now) == -1)
+			return -1;
+		if (L->state == S_END)
+			return 0;
+		pfd[0].fd = p->fd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = pfd[2].fd = -1;
+		pfd[1].events = POLLIN;
+		pfd[2].events = POLLOUT;
+		if (r != NULL && L->state == S_RELAY) {
+			if (r->pendlen)
+				pfd[0].events |= POLLOUT;
+			else if (r->in_open)
+				pfd[1].fd = STDIN_FILENO;
+			if (r->olen && r->out_open == 1)
+				pfd[2].fd = STDOUT_FILENO;
+		}
+		if (poll(pfd, 3, loop_timeout(L, now)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(EX_FAIL, "poll");
+		}
+		now = now_ms();
+		if (pfd[0].revents & (POLLIN | POLLERR))
+			net_read(L, now);
+		if (r == NULL || L->state != S_RELAY)
+			continue;
+		if (pfd[2].revents & (POLLOUT | POLLERR | POLLHUP))
+			stdout_write(r);
+		if (pfd[0].revents & POLLOUT)
+			pend_flush(r);
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			stdin_read(r);
+			pend_flush(r);
+		}
+	}
+}
+
+/* ---- subcommands ---- */
+
+static int
+valid_name(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > NAME_MAX_LEN)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return 0;
+	return 1;
+}
+
+/* Flags shared by punch, listen and connect; exits 2 on misuse. */
+static void
+client_opts(const char *cmd, int role, int argc, char **argv,
+    struct punch *p)
+{
+	int64_t wait = role == ROLE_LISTEN ? 0 : DEFAULT_WAIT;
+	int ch;
+
+	memset(p, 0, sizeof(*p));
+	p->role = role;
+	p->fd = -1;
+	p->medspec = getenv("PNC_MEDIATOR");
+	while ((ch = getopt(argc, argv, "hm:p:vw:")) != -1) {
+		switch (ch) {
+		case 'h':
+			usage_cmd(cmd, 0);
+			break;
+		case 'm':
+			p->medspec = optarg;
+			break;
+		case 'p':
+			if (parse_port(optarg, &p->lport) == -1) {
+				warnx("bad port: %s", optarg);
+				usage_cmd(cmd, EX_USAGE);
+			}
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'w':
+			if (parse_secs(optarg, &wait) == -1) {
+				warnx("bad timeout: %s", optarg);
+				usage_cmd(cmd, EX_USAGE);
+			}
+			break;
+		default:
+			usage_cmd(cmd, EX_USAGE);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 1) {
+		warnx(argc ? "one name, please" : "missing name");
+		usage_cmd(cmd, EX_USAGE);
+	}
+	if (!valid_name(argv[0])) {
+		warnx("bad name: 1 to %d printable characters, no spaces",
+		    NAME_MAX_LEN);
+		usage_cmd(cmd, EX_USAGE);
+	}
+	if (p->medspec == NULL || *p->medspec == '\0') {
+		warnx("no mediator: give -m host[:port] or set PNC_MEDIATOR");
+		usage_cmd(cmd, EX_USAGE);
+	}
+	p->name = argv[0];
+	if (wait)
+		p->deadline = now_ms() + wait;
+}
+
+int
+punch_main(int argc, char **argv)
+{
+	struct punch p;
+	struct loop L;
+
+	client_opts("punch", ROLE_PUNCH, argc, argv, &p);
+	if (punch_init(&p) == -1)
+		errx(EX_FAIL, "%s", p.why);
+	memset(&L, 0, sizeof(L));
+	L.p = &p;
+	if (run(&L) == -1)
+		errx(EX_FAIL, "%s", p.why);
+	close(p.fd);
+	return EX_OK;
+}
+
+static int
+session_main(const char *cmd, int role, int argc, char **argv)
+{
+	static unsigned char obuf[OBUF_SIZE];
+	struct punch p;
+	struct relay r;
+	struct loop L;
+	const char *ka;
+	int64_t keepalive = KEEPALIVE_MS;
+
+	client_opts(cmd, role, argc, argv, &p);
+	if ((ka = getenv("PNC_KEEPALIVE")) != NULL &&
+	    parse_secs(ka, &keepalive) == -1)
+		errx(EX_USAGE, "bad PNC_KEEPALIVE: %s", ka);
+	if (punch_init(&p) == -1)
+		errx(EX_FAIL, "%s", p.why);
+	memset(&r, 0, sizeof(r));
+	r.p = &p;
+	r.listener = role == ROLE_LISTEN;
+	r.keepalive = keepalive;
+	r.dead = 4 * keepalive;
+	r.in_open = 1;
+	r.out_open = 1;
+	r.obuf = obuf;
+	memset(&L, 0, sizeof(L));
+	L.p = &p;
+	L.r = &r;
+	if (run(&L) == -1)
+		errx(EX_FAIL, "%s", r.failed ? r.why : p.why);
+	close(p.fd);
+	return EX_OK;
+}
+
+int
+listen_main(int argc, char **argv)
+{
+	return session_main("listen", ROLE_LISTEN, argc, argv);
+}
+
+int
+connect_main(int argc, char **argv)
+{
+	return session_main("connect", ROLE_CONNECT, argc, argv);
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	/* A vanished stdout reader is an EPIPE to handle, not a death. */
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		usage_all(stderr);
+		return EX_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0 ||
+	    strcmp(argv[1], "--help") == 0) {
+		usage_all(stdout);
+		return EX_OK;
+	}
+	if (strcmp(argv[1], "-V") == 0) {
+		printf("pnc %s (protocol %d)\n", PNC_VERSION, PROTO_VERSION);
+		return EX_OK;
+	}
+	for (i = 0; i < NCMDS; i++)
+		if (strcmp(argv[1], cmds[i].name) == 0) {
+			optind = 1;
+			return cmds[i].main(argc - 1, argv + 1);
+		}
+	warnx("unknown subcommand: %s", argv[1]);
+	usage_all(stderr);
+	return EX_USAGE;
+}

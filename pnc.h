@@ -1,0 +1,185 @@
+/*
+ * pnc - netcat for peer-to-peer: rendezvous, UDP hole punching, relay.
+ *
+ * What the files share: the wire format (protocol version 1, documented
+ * in README), the punch state, and the helpers in util.c.
+ */
+#ifndef PNC_H
+#define PNC_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PNC_VERSION	"0.1"
+#define PNC_PORT	"7321"	/* default mediator port */
+
+/* Exit statuses, a contract with scripts. */
+#define EX_OK		0
+#define EX_FAIL		1	/* punch or session failed */
+#define EX_USAGE	2	/* bad command line */
+
+/* ---- wire format, protocol version 1 (README "Wire protocol") ---- */
+
+#define PROTO_VERSION	1
+#define MAGIC0		'P'
+#define MAGIC1		'N'
+#define HDR_LEN		12	/* magic(2) version(1) type(1) id(8) */
+#define NAME_MAX_LEN	64
+#define MAX_LOCALS	8	/* local candidates a client may announce */
+#define EP_MAX_LEN	19	/* family(1) port(2) address(16) */
+#define MAX_PAYLOAD	1200	/* data bytes per datagram: no IP fragments */
+#define MAX_DGRAM	1500	/* anything longer is oversized */
+
+/* Client <-> mediator. */
+#define T_REGISTER	0x01	/* role(1) namelen(1) name n(1) ep*n */
+#define T_REGISTERED	0x02	/* ep(you) ttl(2) */
+#define T_PEER		0x03	/* flags(1) peerid(8) ep(you) ep(peer) n(1) ep*n */
+#define T_PEERACK	0x04	/* role(1) namelen(1) name */
+#define T_ERROR		0x05	/* code(1) len(1) text */
+
+/* Peer <-> peer. */
+#define T_PROBE		0x10	/* toid(8) flags(1) tx(4) */
+#define T_ACK		0x11	/* toid(8) flags(1) tx(4) ep(seen) */
+#define T_DATA		0x20	/* seq(4) payload */
+#define T_EOF		0x21	/* count(4): data datagrams sent */
+#define T_EOFACK	0x22	/* count(4) */
+#define T_KEEPALIVE	0x23	/* nothing */
+
+#define PF_NOMINATE	0x01	/* probe/ack flag: use this path */
+#define PEER_CONTROLLING 0x01	/* T_PEER flag: you pick the path */
+
+#define ROLE_PUNCH	1
+#define ROLE_LISTEN	2
+#define ROLE_CONNECT	3
+
+#define E_VERSION	1	/* error codes in T_ERROR */
+#define E_FULL		2
+#define E_BUSY		3
+#define E_BADROLE	4
+
+/* Timers, in milliseconds. */
+#define REG_REFRESH	10000	/* re-register while waiting for a peer */
+#define REG_TTL		30	/* seconds a registration lives unrefreshed */
+#define KEEPALIVE_MS	15000	/* default; PNC_KEEPALIVE overrides */
+
+/* ---- util.c ---- */
+
+/* An endpoint as it travels and as it is compared. */
+struct ep {
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+};
+
+/* A byte cursor for parsing hostile input: every get checks length. */
+struct rd {
+	const unsigned char	*p;
+	size_t			 left;
+	int			 bad;	/* a read ran past the end */
+};
+
+/* A byte cursor for building messages. */
+struct wr {
+	unsigned char	*p;
+	size_t		 len, cap;
+	int		 bad;
+};
+
+extern int	verbose;
+
+void		 vlog(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+int64_t		 now_ms(void);
+uint64_t	 random64(void);
+int		 parse_port(const char *, int *);
+int		 parse_secs(const char *, int64_t *);
+int		 resolve(const char *, const char *, int, int, struct ep *);
+int		 parse_hostport(const char *, const char *, struct ep *);
+const char	*ep_str(const struct ep *, char *, size_t);
+const char	*ep_addr(const struct ep *, char *, size_t);
+int		 ep_port(const struct ep *);
+int		 ep_equal(const struct ep *, const struct ep *);
+int		 ep_is_loopback(const struct ep *);
+int		 udp_socket(int, int);
+int		 local_addrs(int, int, struct ep *, int);
+
+void		 rd_init(struct rd *, const void *, size_t);
+uint8_t		 rd_u8(struct rd *);
+uint16_t	 rd_u16(struct rd *);
+uint32_t	 rd_u32(struct rd *);
+uint64_t	 rd_u64(struct rd *);
+const unsigned char *rd_bytes(struct rd *, size_t);
+int		 rd_ep(struct rd *, struct ep *);
+void		 wr_init(struct wr *, void *, size_t);
+void		 wr_u8(struct wr *, uint8_t);
+void		 wr_u16(struct wr *, uint16_t);
+void		 wr_u32(struct wr *, uint32_t);
+void		 wr_u64(struct wr *, uint64_t);
+void		 wr_bytes(struct wr *, const void *, size_t);
+void		 wr_ep(struct wr *, const struct ep *);
+void		 wr_hdr(struct wr *, int, uint64_t);
+int		 rd_hdr(struct rd *, int *, int *, uint64_t *);
+
+/* ---- punch.c ---- */
+
+#define MAX_CANDS	(2 * MAX_LOCALS + 2)
+
+enum pstate { P_REGISTER, P_PROBE, P_DONE, P_FAILED };
+
+struct cand {
+	struct ep	ep;
+	const char	*kind;		/* "public", "local", "peer-reflexive" */
+	int		 acked;		/* a probe to it was answered */
+};
+
+struct punch {
+	/* set by the caller */
+	int		 role;
+	const char	*name;
+	const char	*medspec;	/* host[:port] */
+	int		 lport;
+	int64_t		 deadline;	/* absolute ms, 0 for none */
+
+	int		 fd;
+	struct ep	 med;
+	struct ep	 self_pub;	/* as the mediator sees us */
+	struct ep	 locals[MAX_LOCALS];
+	int		 nlocals;
+	uint64_t	 id, peer_id;
+	int		 controlling;
+	enum pstate	 state;
+	int64_t		 start, next_tx, txgap;
+	int64_t		 med_seen;	/* last datagram from the mediator */
+	int		 warned;
+	struct cand	 cands[MAX_CANDS];
+	int		 ncands;
+	int		 nominated;	/* index into cands, -1 */
+	uint32_t	 tx;
+	int64_t		 tx_sent;	/* when probe tx was sent */
+	int64_t		 rtt;		/* first measured round trip, ms*1000 */
+	struct ep	 peer;		/* the agreed path */
+	int64_t		 done_at;
+	char		 why[160];	/* reason for P_FAILED */
+};
+
+int	punch_init(struct punch *);
+int	punch_next(struct punch *, int64_t);
+int	punch_tick(struct punch *, int64_t);
+int	punch_input(struct punch *, const unsigned char *, size_t,
+	    const struct ep *, int64_t);
+int	punch_adopt(struct punch *, const struct ep *, uint64_t, int64_t);
+int	punch_is_mediator(const struct punch *, const struct ep *);
+
+/* ---- mediator.c, pnc.c ---- */
+
+int	mediate_main(int, char **);
+int	punch_main(int, char **);
+int	listen_main(int, char **);
+int	connect_main(int, char **);
+void	usage_cmd(const char *, int);
+
+#endif /* PNC_H */

@@ -1,0 +1,542 @@
+/*
+ * util.c - addresses, time, logging, byte cursors and socket helpers.
+ *
+ * Helpers here never exit and never print errors: they return -1 with
+ * errno set (or a gai error folded into errno) and leave the message to
+ * the subcommand.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pnc.h"
+
+int verbose;
+
+/* Narration for -v, on stderr, stamped with the monotonic clock. */
+void
+vlog(const char *fmt, ...)
+{
+	static int64_t t0;
+	va_list ap;
+	int64_t t;
+
+	if (!verbose)
+		return;
+	t = now_ms();
+	if (t0 == 0)
+		t0 = t;
+	fprintf(stderr, "pnc: [%lld.%03lld] ", (long long)(t - t0) / 1000,
+	    (long long)(t - t0) % 1000);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Milliseconds on the monotonic clock: timers must not jump with NTP. */
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Session ids must not repeat across runs on one port (a late datagram of
+ * the previous session would be taken for this one), so they come from
+ * the kernel's generator, not from the clock.
+ */
+uint64_t
+random64(void)
+{
+	uint64_t v = 0;
+
+	if (getentropy(&v, sizeof(v)) == -1)
+		v = (uint64_t)now_ms() ^ ((uint64_t)getpid() << 32);
+	return v ? v : 1;
+}
+
+/* Range-checked port: 0..65535. Returns 0, or -1 for garbage. */
+int
+parse_port(const char *s, int *port)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 0 || v > 65535)
+		return -1;
+	*port = (int)v;
+	return 0;
+}
+
+/* Seconds, possibly fractional ("0.5"), into milliseconds. */
+int
+parse_secs(const char *s, int64_t *ms)
+{
+	char *end;
+	double v;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !(v > 0) || v > 86400.0 * 365)
+		return -1;
+	*ms = (int64_t)(v * 1000 + 0.5);
+	if (*ms == 0)
+		*ms = 1;
+	return 0;
+}
+
+/*
+ * Resolve host and port into the first usable address. family may be
+ * AF_UNSPEC; passive asks for a wildcard when host is NULL.
+ * Returns 0, or -1 with errno set (EHOSTUNREACH for a name that does not
+ * resolve, so the caller can say so).
+ */
+int
+resolve(const char *host, const char *port, int family, int passive,
+    struct ep *out)
+{
+	struct addrinfo hints, *res;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_protocol = IPPROTO_UDP;
+	hints.ai_flags = passive ? AI_PASSIVE : 0;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		errno = rc == EAI_SYSTEM ? errno : EHOSTUNREACH;
+		return -1;
+	}
+	memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
+	out->len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/*
+ * "host", "host:port", "[v6]:port" or "v6" into an endpoint; defport when
+ * no port is given. Returns 0 or -1 (EINVAL for a malformed spec).
+ */
+int
+parse_hostport(const char *spec, const char *defport, struct ep *out)
+{
+	char host[256];
+	const char *port = defport, *colon;
+	size_t n;
+	int p;
+
+	if (spec == NULL || *spec == '\0' || strlen(spec) >= sizeof(host))
+		goto bad;
+	if (spec[0] == '[') {
+		const char *rb = strchr(spec, ']');
+
+		if (rb == NULL || rb == spec + 1)
+			goto bad;
+		n = (size_t)(rb - spec - 1);
+		memcpy(host, spec + 1, n);
+		host[n] = '\0';
+		if (rb[1] == ':')
+			port = rb + 2;
+		else if (rb[1] != '\0')
+			goto bad;
+	} else if ((colon = strchr(spec, ':')) != NULL &&
+	    strchr(colon + 1, ':') == NULL) {
+		n = (size_t)(colon - spec);
+		if (n == 0)
+			goto bad;
+		memcpy(host, spec, n);
+		host[n] = '\0';
+		port = colon + 1;
+	} else
+		strcpy(host, spec);
+	if (parse_port(port, &p) == -1 || p == 0)
+		goto bad;
+	return resolve(host, port, AF_UNSPEC, 0, out);
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+/* "addr:port" or "[v6addr]:port" for messages. */
+const char *
+ep_str(const struct ep *e, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	ep_addr(e, a, sizeof(a));
+	if (e->ss.ss_family == AF_INET6)
+		snprintf(buf, len, "[%s]:%d", a, ep_port(e));
+	else
+		snprintf(buf, len, "%s:%d", a, ep_port(e));
+	return buf;
+}
+
+/* The numeric address alone. */
+const char *
+ep_addr(const struct ep *e, char *buf, size_t len)
+{
+	const void *a;
+
+	if (e->ss.ss_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)&e->ss)->sin6_addr;
+	else if (e->ss.ss_family == AF_INET)
+		a = &((const struct sockaddr_in *)&e->ss)->sin_addr;
+	else {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	if (inet_ntop(e->ss.ss_family, a, buf, len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+int
+ep_port(const struct ep *e)
+{
+	if (e->ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&e->ss)->sin6_port);
+	if (e->ss.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&e->ss)->sin_port);
+	return 0;
+}
+
+/* Same family, address and port (scope and flow info ignored). */
+int
+ep_equal(const struct ep *a, const struct ep *b)
+{
+	if (a->ss.ss_family != b->ss.ss_family)
+		return 0;
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)&a->ss;
+		const struct sockaddr_in *y = (const void *)&b->ss;
+
+		return x->sin_port == y->sin_port &&
+		    x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)&a->ss;
+		const struct sockaddr_in6 *y = (const void *)&b->ss;
+
+		return x->sin6_port == y->sin6_port &&
+		    memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+	}
+	return 0;
+}
+
+int
+ep_is_loopback(const struct ep *e)
+{
+	if (e->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)&e->ss;
+
+		return (ntohl(s->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (e->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)&e->ss;
+
+		return IN6_IS_ADDR_LOOPBACK(&s->sin6_addr);
+	}
+	return 0;
+}
+
+/*
+ * A non-blocking UDP socket of the family, bound to port on the wildcard
+ * address. Large buffers, because nc -u semantics lose whatever does not
+ * fit when a burst arrives while stdout is slow. Returns the fd or -1.
+ */
+int
+udp_socket(int family, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, bufsz = 4 << 20, one = 1, save;
+
+	if ((fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_UDP)) == -1)
+		return -1;
+	/* Root may exceed rmem_max (FORCE); others get what the cap allows. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz,
+	    sizeof(bufsz)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz,
+		    sizeof(bufsz));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz,
+	    sizeof(bufsz)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz,
+		    sizeof(bufsz));
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		/* Dual-stack is a later feature; keep families apart now. */
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		    sizeof(one));
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		len = sizeof(*s4);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
+		save = errno;
+		close(fd);
+		errno = save;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The host's own addresses of one family, with port: the "local"
+ * candidates a peer on the same LAN can reach without hairpinning.
+ * Loopback and link-local addresses are skipped (no peer elsewhere can
+ * use them). Returns the count, at most max.
+ */
+int
+local_addrs(int family, int port, struct ep *out, int max)
+{
+	struct ifaddrs *ifa, *i;
+	int n = 0;
+
+	if (getifaddrs(&ifa) == -1)
+		return 0;
+	for (i = ifa; i != NULL && n < max; i = i->ifa_next) {
+		struct ep e;
+
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != family ||
+		    (i->ifa_flags & IFF_UP) == 0 ||
+		    (i->ifa_flags & IFF_LOOPBACK) != 0)
+			continue;
+		memset(&e, 0, sizeof(e));
+		if (family == AF_INET) {
+			struct sockaddr_in *s = (struct sockaddr_in *)&e.ss;
+
+			memcpy(s, i->ifa_addr, sizeof(*s));
+			s->sin_port = htons(port);
+			e.len = sizeof(*s);
+			if ((ntohl(s->sin_addr.s_addr) >> 16) == 0xa9fe)
+				continue;	/* 169.254/16 */
+		} else {
+			struct sockaddr_in6 *s = (struct sockaddr_in6 *)&e.ss;
+
+			memcpy(s, i->ifa_addr, sizeof(*s));
+			s->sin6_port = htons(port);
+			e.len = sizeof(*s);
+			if (IN6_IS_ADDR_LINKLOCAL(&s->sin6_addr))
+				continue;
+		}
+		if (ep_is_loopback(&e))
+			continue;
+		out[n++] = e;
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
+/* ---- byte cursors: the only way pnc reads or writes a message ---- */
+
+void
+rd_init(struct rd *r, const void *p, size_t len)
+{
+	r->p = p;
+	r->left = len;
+	r->bad = 0;
+}
+
+const unsigned char *
+rd_bytes(struct rd *r, size_t n)
+{
+	const unsigned char *p = r->p;
+
+	if (r->bad || n > r->left) {
+		r->bad = 1;
+		return NULL;
+	}
+	r->p += n;
+	r->left -= n;
+	return p;
+}
+
+uint8_t
+rd_u8(struct rd *r)
+{
+	const unsigned char *p = rd_bytes(r, 1);
+
+	return p ? p[0] : 0;
+}
+
+uint16_t
+rd_u16(struct rd *r)
+{
+	const unsigned char *p = rd_bytes(r, 2);
+
+	return p ? (uint16_t)(p[0] << 8 | p[1]) : 0;
+}
+
+uint32_t
+rd_u32(struct rd *r)
+{
+	const unsigned char *p = rd_bytes(r, 4);
+
+	return p ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3] : 0;
+}
+
+uint64_t
+rd_u64(struct rd *r)
+{
+	uint64_t hi = rd_u32(r);
+
+	return hi << 32 | rd_u32(r);
+}
+
+/* family(1: 4 or 6) port(2) address(4 or 16). Returns 0 or -1. */
+int
+rd_ep(struct rd *r, struct ep *e)
+{
+	const unsigned char *a;
+	int fam = rd_u8(r);
+	uint16_t port = rd_u16(r);
+
+	memset(e, 0, sizeof(*e));
+	if (fam == 4 && (a = rd_bytes(r, 4)) != NULL) {
+		struct sockaddr_in *s = (struct sockaddr_in *)&e->ss;
+
+		s->sin_family = AF_INET;
+		s->sin_port = htons(port);
+		memcpy(&s->sin_addr, a, 4);
+		e->len = sizeof(*s);
+		return 0;
+	}
+	if (fam == 6 && (a = rd_bytes(r, 16)) != NULL) {
+		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&e->ss;
+
+		s->sin6_family = AF_INET6;
+		s->sin6_port = htons(port);
+		memcpy(&s->sin6_addr, a, 16);
+		e->len = sizeof(*s);
+		return 0;
+	}
+	r->bad = 1;
+	return -1;
+}
+
+/* Common header; returns 0 when magic and length are right. */
+int
+rd_hdr(struct rd *r, int *version, int *type, uint64_t *id)
+{
+	const unsigned char *m = rd_bytes(r, 2);
+
+	if (m == NULL || m[0] != MAGIC0 || m[1] != MAGIC1)
+		return -1;
+	*version = rd_u8(r);
+	*type = rd_u8(r);
+	*id = rd_u64(r);
+	return r->bad ? -1 : 0;
+}
+
+void
+wr_init(struct wr *w, void *p, size_t cap)
+{
+	w->p = p;
+	w->len = 0;
+	w->cap = cap;
+	w->bad = 0;
+}
+
+void
+wr_bytes(struct wr *w, const void *p, size_t n)
+{
+	if (w->bad || n > w->cap - w->len) {
+		w->bad = 1;
+		return;
+	}
+	memcpy(w->p + w->len, p, n);
+	w->len += n;
+}
+
+void
+wr_u8(struct wr *w, uint8_t v)
+{
+	wr_bytes(w, &v, 1);
+}
+
+void
+wr_u16(struct wr *w, uint16_t v)
+{
+	unsigned char b[2] = { v >> 8, v & 0xff };
+
+	wr_bytes(w, b, 2);
+}
+
+void
+wr_u32(struct wr *w, uint32_t v)
+{
+	unsigned char b[4] = { v >> 24, v >> 16 & 0xff, v >> 8 & 0xff,
+	    v & 0xff };
+
+	wr_bytes(w, b, 4);
+}
+
+void
+wr_u64(struct wr *w, uint64_t v)
+{
+	wr_u32(w, (uint32_t)(v >> 32));
+	wr_u32(w, (uint32_t)v);
+}
+
+void
+wr_ep(struct wr *w, const struct ep *e)
+{
+	if (e->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)&e->ss;
+
+		wr_u8(w, 6);
+		wr_u16(w, ntohs(s->sin6_port));
+		wr_bytes(w, &s->sin6_addr, 16);
+	} else {
+		const struct sockaddr_in *s = (const void *)&e->ss;
+
+		wr_u8(w, 4);
+		wr_u16(w, ntohs(s->sin_port));
+		wr_bytes(w, &s->sin_addr, 4);
+	}
+}
+
+void
+wr_hdr(struct wr *w, int type, uint64_t id)
+{
+	wr_u8(w, MAGIC0);
+	wr_u8(w, MAGIC1);
+	wr_u8(w, PROTO_VERSION);
+	wr_u8(w, (uint8_t)type);
+	wr_u64(w, id);
+}
