@@ -37,9 +37,9 @@ static const struct cmd cmds[] = {
 	{ "mediate", mediate_main, "[-v] [-n max] [-p port] [-s addr]" },
 	{ "punch", punch_main, "[-v] [-m host[:port]] [-p lport] [-w secs] "
 	    "name" },
-	{ "listen", listen_main, "[-v] [-m host[:port]] [-p lport] [-w secs] "
-	    "name" },
-	{ "connect", connect_main, "[-v] [-m host[:port]] [-p lport] "
+	{ "listen", listen_main, "[-dv] [-m host[:port]] [-p lport] "
+	    "[-w secs] name" },
+	{ "connect", connect_main, "[-dv] [-m host[:port]] [-p lport] "
 	    "[-w secs] name" },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
@@ -77,6 +77,7 @@ struct relay {
 	int64_t		 last_rx, last_tx;
 	/* stdin -> peer */
 	int		 in_open;	/* stdin still read */
+	int		 nostdin;	/* -d: our direction ends with theirs */
 	int		 eof_sent, eof_acked;
 	int64_t		 eof_next, eof_gap;
 	uint32_t	 sent;
@@ -263,7 +264,8 @@ static int
 relay_timers(struct relay *r, int64_t now)
 {
 	maybe_close_stdout(r, now);
-	if (!r->in_open && r->pendlen == 0 && !r->eof_sent) {
+	if (!r->in_open && r->pendlen == 0 && !r->eof_sent &&
+	    (!r->nostdin || r->out_open == -1)) {
 		r->eof_sent = 1;
 		r->eof_next = now;
 	}
@@ -500,7 +502,7 @@ valid_name(const char *s)
 /* Flags shared by punch, listen and connect; exits 2 on misuse. */
 static void
 client_opts(const char *cmd, int role, int argc, char **argv,
-    struct punch *p)
+    struct punch *p, int *nostdin)
 {
 	int64_t wait = role == ROLE_LISTEN ? 0 : DEFAULT_WAIT;
 	int ch;
@@ -509,8 +511,12 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	p->role = role;
 	p->fd = -1;
 	p->medspec = getenv("PNC_MEDIATOR");
-	while ((ch = getopt(argc, argv, "hm:p:vw:")) != -1) {
+	while ((ch = getopt(argc, argv, nostdin ? "dhm:p:vw:" : "hm:p:vw:"))
+	    != -1) {
 		switch (ch) {
+		case 'd':
+			*nostdin = 1;
+			break;
 		case 'h':
 			usage_cmd(cmd, 0);
 			break;
@@ -562,7 +568,7 @@ punch_main(int argc, char **argv)
 	struct punch p;
 	struct loop L;
 
-	client_opts("punch", ROLE_PUNCH, argc, argv, &p);
+	client_opts("punch", ROLE_PUNCH, argc, argv, &p, NULL);
 	if (punch_init(&p) == -1)
 		errx(EX_FAIL, "%s", p.why);
 	memset(&L, 0, sizeof(L));
@@ -582,8 +588,9 @@ session_main(const char *cmd, int role, int argc, char **argv)
 	struct loop L;
 	const char *ka;
 	int64_t keepalive = KEEPALIVE_MS;
+	int nostdin = 0;
 
-	client_opts(cmd, role, argc, argv, &p);
+	client_opts(cmd, role, argc, argv, &p, &nostdin);
 	if ((ka = getenv("PNC_KEEPALIVE")) != NULL &&
 	    parse_secs(ka, &keepalive) == -1)
 		errx(EX_USAGE, "bad PNC_KEEPALIVE: %s", ka);
@@ -594,7 +601,8 @@ session_main(const char *cmd, int role, int argc, char **argv)
 	r.listener = role == ROLE_LISTEN;
 	r.keepalive = keepalive;
 	r.dead = 4 * keepalive;
-	r.in_open = 1;
+	r.in_open = !nostdin;
+	r.nostdin = nostdin;
 	r.out_open = 1;
 	r.obuf = obuf;
 	memset(&L, 0, sizeof(L));
