@@ -505,6 +505,8 @@ client_opts(const char *cmd, int role, int argc, char **argv,
     struct punch *p, int *nostdin)
 {
 	int64_t wait = role == ROLE_LISTEN ? 0 : DEFAULT_WAIT;
+	char host[256];
+	const char *port;
 	int ch;
 
 	memset(p, 0, sizeof(*p));
@@ -555,6 +557,11 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	}
 	if (p->medspec == NULL || *p->medspec == '\0') {
 		warnx("no mediator: give -m host[:port] or set PNC_MEDIATOR");
+		usage_cmd(cmd, EX_USAGE);
+	}
+	if (split_hostport(p->medspec, PNC_PORT, host, sizeof(host),
+	    &port) == -1) {
+		warnx("bad mediator: %s (host[:port])", p->medspec);
 		usage_cmd(cmd, EX_USAGE);
 	}
 	p->name = argv[0];

@@ -98,6 +98,8 @@ uint64_t	 random64(void);
 int		 parse_port(const char *, int *);
 int		 parse_secs(const char *, int64_t *);
 int		 resolve(const char *, const char *, int, int, struct ep *);
+int		 split_hostport(const char *, const char *, char *, size_t,
+		    const char **);
 int		 parse_hostport(const char *, const char *, struct ep *);
 const char	*ep_str(const struct ep *, char *, size_t);
 const char	*ep_addr(const struct ep *, char *, size_t);

@@ -139,47 +139,58 @@ resolve(const char *host, const char *port, int family, int passive,
 }
 
 /*
- * "host", "host:port", "[v6]:port" or "v6" into an endpoint; defport when
- * no port is given. Returns 0 or -1 (EINVAL for a malformed spec).
+ * Split "host", "host:port", "[v6]:port" or a bare v6 address; defport
+ * when no port is given. Checks syntax and the port's range only.
+ * Returns 0, or -1 (EINVAL) for a malformed spec.
  */
 int
-parse_hostport(const char *spec, const char *defport, struct ep *out)
+split_hostport(const char *spec, const char *defport, char *host,
+    size_t hlen, const char **port)
 {
-	char host[256];
-	const char *port = defport, *colon;
+	const char *colon, *rb;
 	size_t n;
 	int p;
 
-	if (spec == NULL || *spec == '\0' || strlen(spec) >= sizeof(host))
+	*port = defport;
+	if (spec == NULL || *spec == '\0' || strlen(spec) >= hlen)
 		goto bad;
 	if (spec[0] == '[') {
-		const char *rb = strchr(spec, ']');
-
-		if (rb == NULL || rb == spec + 1)
+		if ((rb = strchr(spec, ']')) == NULL || rb == spec + 1)
 			goto bad;
 		n = (size_t)(rb - spec - 1);
 		memcpy(host, spec + 1, n);
 		host[n] = '\0';
 		if (rb[1] == ':')
-			port = rb + 2;
+			*port = rb + 2;
 		else if (rb[1] != '\0')
 			goto bad;
 	} else if ((colon = strchr(spec, ':')) != NULL &&
 	    strchr(colon + 1, ':') == NULL) {
-		n = (size_t)(colon - spec);
-		if (n == 0)
+		if ((n = (size_t)(colon - spec)) == 0)
 			goto bad;
 		memcpy(host, spec, n);
 		host[n] = '\0';
-		port = colon + 1;
+		*port = colon + 1;
 	} else
 		strcpy(host, spec);
-	if (parse_port(port, &p) == -1 || p == 0)
+	if (parse_port(*port, &p) == -1 || p == 0)
 		goto bad;
-	return resolve(host, port, AF_UNSPEC, 0, out);
+	return 0;
 bad:
 	errno = EINVAL;
 	return -1;
+}
+
+/* A host[:port] spec resolved. Returns 0 or -1. */
+int
+parse_hostport(const char *spec, const char *defport, struct ep *out)
+{
+	char host[256];
+	const char *port;
+
+	if (split_hostport(spec, defport, host, sizeof(host), &port) == -1)
+		return -1;
+	return resolve(host, port, AF_UNSPEC, 0, out);
 }
 
 /* "addr:port" or "[v6addr]:port" for messages. */

@@ -1,0 +1,242 @@
+#!/usr/bin/env bats
+#
+# The core through real NAT: hA behind rA, hB behind rB (both home
+# routers: masquerade, unsolicited input dropped), hC on hA's LAN, and
+# one mediator on core serving every test of this file.
+
+load helpers
+
+setup_file() {
+	lab_up
+	start_mediator
+}
+
+teardown_file() {
+	lab_down
+}
+
+# Both sides' result lines: "LOCALPORT PEERADDR PEERPORT".
+@test "punch prints the result line on both sides across two NATs" {
+	n=$(uname_)
+	bgrun hA a "$PNC" punch -m "$MED1" -w 10 "$n"
+	bgrun hB b "$PNC" punch -m "$MED1" -w 10 "$n"
+	wait_tag a; rca=$RC
+	wait_tag b; rcb=$RC
+	show a b
+	[ "$rca" -eq 0 ] && [ "$rcb" -eq 0 ]
+	[ "$(wc -l <"$T/a.out")" -eq 1 ] && [ "$(wc -l <"$T/b.out")" -eq 1 ]
+	read -r la pa ppa <"$T/a.out"
+	read -r lb pb ppb <"$T/b.out"
+	[[ "$(cat "$T/a.out")" =~ ^[0-9]+\ [0-9.]+\ [0-9]+$ ]]
+	# Each sees the other's NAT, not its private address.
+	[ "$pa" = "$WAN_B" ] && [ "$pb" = "$WAN_A" ]
+	# masquerade keeps ports here, so the public port is the local one.
+	[ "$ppa" = "$lb" ] && [ "$ppb" = "$la" ]
+}
+
+# The article's recipe: set -- $(pnc punch ...); nc -u -p $1 $2 $3.
+@test "plain OpenBSD nc -u carries data both ways through a punched hole" {
+	n=$(uname_)
+	bgrun hA a "$PNC" punch -m "$MED1" "$n"
+	bgrun hB b "$PNC" punch -m "$MED1" "$n"
+	wait_tag a; [ "$RC" -eq 0 ]
+	wait_tag b; [ "$RC" -eq 0 ]
+	set -- $(cat "$T/a.out")
+	la=$1 pa=$2 ppa=$3
+	set -- $(cat "$T/b.out")
+	lb=$1 pb=$2 ppb=$3
+	randfile "$T/da" 900
+	randfile "$T/db" 900
+	mkfifo "$T/fa" "$T/fb"
+	# <> keeps the fifo open without a writer, so nc starts at once;
+	# both bind before either sends (nc -u quits on ICMP unreachable).
+	ip netns exec "$LAB-hA" nc -u -p "$la" "$pa" "$ppa" <>"$T/fa" \
+	    >"$T/na" 2>&1 3>&- &
+	na=$!
+	ip netns exec "$LAB-hB" nc -u -p "$lb" "$pb" "$ppb" <>"$T/fb" \
+	    >"$T/nb" 2>&1 3>&- &
+	nb=$!
+	wait_udp_port hA "$la"
+	wait_udp_port hB "$lb"
+	cat "$T/da" >"$T/fa"
+	cat "$T/db" >"$T/fb"
+	wait_for 10 test "$(stat -c %s "$T/nb")" -ge 900 || true
+	wait_for 10 test "$(stat -c %s "$T/na")" -ge 900 || true
+	kill "$na" "$nb"
+	[ "$(sum "$T/na")" = "$(sum "$T/db")" ]
+	[ "$(sum "$T/nb")" = "$(sum "$T/da")" ]
+}
+
+@test "listen/connect carry binary data both ways across two NATs" {
+	n=$(uname_)
+	randfile "$T/da" 300000
+	randfile "$T/db" 200000
+	bgrun_in hA l "$T/da" "$PNC" listen -m "$MED1" -w 10 "$n"
+	bgrun_in hB c "$T/db" "$PNC" connect -m "$MED1" -w 10 "$n"
+	wait_tag l; rcl=$RC
+	wait_tag c; rcc=$RC
+	show l c
+	[ "$rcl" -eq 0 ] && [ "$rcc" -eq 0 ]
+	[ "$(sum "$T/l.out")" = "$(sum "$T/db")" ]
+	[ "$(sum "$T/c.out")" = "$(sum "$T/da")" ]
+}
+
+@test "a one-way file transfer ends by itself on both sides with exit 0" {
+	n=$(uname_)
+	randfile "$T/f" 1000000
+	bgrun_in hA l /dev/null "$PNC" listen -m "$MED1" "$n"
+	bgrun_in hB c "$T/f" "$PNC" connect -m "$MED1" "$n"
+	wait_tag c; rcc=$RC
+	wait_tag l; rcl=$RC
+	show l c
+	[ "$rcc" -eq 0 ] && [ "$rcl" -eq 0 ]
+	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
+	[ ! -s "$T/c.out" ]
+}
+
+@test "the listener sends a file to connect -d" {
+	n=$(uname_)
+	randfile "$T/f" 500000
+	bgrun_in hA l "$T/f" "$PNC" listen -m "$MED1" "$n"
+	bgrun hB c "$PNC" connect -d -m "$MED1" "$n"
+	wait_tag l; rcl=$RC
+	wait_tag c; rcc=$RC
+	show l c
+	[ "$rcc" -eq 0 ] && [ "$rcl" -eq 0 ]
+	[ "$(sum "$T/c.out")" = "$(sum "$T/f")" ]
+}
+
+@test "two hosts behind one NAT without hairpin meet on local endpoints" {
+	n=$(uname_)
+	bgrun hA a "$PNC" punch -v -m "$MED1" -w 10 "$n"
+	bgrun hC b "$PNC" punch -v -m "$MED1" -w 10 "$n"
+	wait_tag a; rca=$RC
+	wait_tag b; rcb=$RC
+	show a b
+	[ "$rca" -eq 0 ] && [ "$rcb" -eq 0 ]
+	read -r la pa ppa <"$T/a.out"
+	read -r lb pb ppb <"$T/b.out"
+	[ "$pa" = "$HC" ] && [ "$ppa" = "$lb" ]
+	[ "$pb" = "$HA" ] && [ "$ppb" = "$la" ]
+	# and data flows over it
+	n=$(uname_)
+	randfile "$T/f" 100000
+	bgrun_in hC l /dev/null "$PNC" listen -m "$MED1" "$n"
+	bgrun_in hA c "$T/f" "$PNC" connect -m "$MED1" -w 10 "$n"
+	wait_tag c; [ "$RC" -eq 0 ]
+	wait_tag l; [ "$RC" -eq 0 ]
+	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
+}
+
+@test "start order does not matter: connect first, then listen" {
+	n=$(uname_)
+	randfile "$T/f" 50000
+	bgrun_in hB c "$T/f" "$PNC" connect -m "$MED1" -w 15 "$n"
+	# the listener starts only once the connector is registered
+	wait_for 5 grep -q "registered $n role 3" "$BATS_FILE_TMPDIR/med.log"
+	bgrun_in hA l /dev/null "$PNC" listen -m "$MED1" "$n"
+	wait_tag c; rcc=$RC
+	wait_tag l; rcl=$RC
+	show l c
+	[ "$rcc" -eq 0 ] && [ "$rcl" -eq 0 ]
+	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
+}
+
+@test "datagrams from a stranger never reach stdout" {
+	n=$(uname_)
+	# an interactive listener: stdin stays open until the test ends
+	mkfifo "$T/in"
+	ip netns exec "$LAB-hA" "$PNC" listen -v -m "$MED1" -p 40000 "$n" \
+	    <>"$T/in" >"$T/l.out" 2>"$T/l.err" 3>&- &
+	PIDS[l]=$!
+	randfile "$T/f" 200000
+	bgrun_in hB c "$T/f" "$PNC" connect -m "$MED1" "$n"
+	wait_for 5 grep -q "session open" "$T/l.err"
+	# hC, on hA's LAN, sprays well-formed DATA and EOF from other ids
+	for i in $(seq 50); do
+		printf 'PN\001\040\001\002\003\004\005\006\007\010\000\000\000\001EVIL' |
+		    lab_exec hC socat -u - "udp-sendto:$HA:40000" 2>/dev/null
+	done
+	printf 'PN\001\041\001\002\003\004\005\006\007\010\000\000\000\000' |
+	    lab_exec hC socat -u - "udp-sendto:$HA:40000"
+	wait_tag c; rcc=$RC
+	wait_tag l; rcl=$RC
+	show l c
+	[ "$rcc" -eq 0 ] && [ "$rcl" -eq 0 ]
+	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
+}
+
+@test "an unreachable mediator gives exit 1 within -w" {
+	start=$EPOCHREALTIME
+	run lab_exec hA "$PNC" connect -m 203.0.113.99 -w 1 x
+	end=$EPOCHREALTIME
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"mediator 203.0.113.99:7321 did not answer"* ]]
+	# within -w, give or take scheduling
+	(( ${end/./} - ${start/./} < 3000000 ))
+}
+
+@test "no peer within -w: exit 1 and says so" {
+	run lab_exec hA "$PNC" punch -m "$MED1" -w 0.5 "$(uname_)"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no peer came for"* ]]
+}
+
+@test "a peer that vanishes mid-session ends the session with exit 1" {
+	n=$(uname_)
+	mkfifo "$T/ia" "$T/ib"
+	PNC_KEEPALIVE=0.2 ip netns exec "$LAB-hA" "$PNC" listen -m "$MED1" \
+	    "$n" <>"$T/ia" >"$T/l.out" 2>"$T/l.err" 3>&- &
+	PIDS[l]=$!
+	PNC_KEEPALIVE=0.2 ip netns exec "$LAB-hB" "$PNC" connect -v \
+	    -m "$MED1" "$n" <>"$T/ib" >"$T/c.out" 2>"$T/c.err" 3>&- &
+	PIDS[c]=$!
+	wait_for 5 grep -q "session open" "$T/c.err"
+	echo ping >"$T/ia"
+	wait_for 5 grep -q ping "$T/c.out"
+	kill -9 "${PIDS[l]}"
+	wait_tag c 10
+	show c
+	[ "$RC" -eq 1 ]
+	grep -q "peer silent for" "$T/c.err"
+}
+
+@test "a second listener on a name in use is refused with exit 1" {
+	n=$(uname_)
+	bgrun hA l "$PNC" listen -m "$MED1" -w 5 "$n"
+	wait_for 5 grep -q "registered $n role 2" "$BATS_FILE_TMPDIR/med.log"
+	run lab_exec hB "$PNC" listen -m "$MED1" -w 5 "$n"
+	kill "${PIDS[l]}"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"mediator refused: name in use"* ]]
+}
+
+@test "a mediator that starts late still introduces the pair" {
+	n=$(uname_)
+	randfile "$T/f" 10000
+	bgrun_in hA l /dev/null "$PNC" listen -m "$MED2:7400" -p 41000 \
+	    -w 15 "$n"
+	bgrun_in hB c "$T/f" "$PNC" connect -m "$MED2:7400" -p 41001 \
+	    -w 15 "$n"
+	# both have bound, so their first registration is already lost
+	wait_udp_port hA 41000
+	wait_udp_port hB 41001
+	lab_bg core "$T/med2.log" "$PNC" mediate -p 7400 -s "$MED2"
+	mp=$LAB_BG_PID
+	wait_tag c; rcc=$RC
+	wait_tag l; rcl=$RC
+	kill "$mp"
+	show l c
+	[ "$rcc" -eq 0 ] && [ "$rcl" -eq 0 ]
+	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
+}
+
+@test "the mediator answers from the address it was reached at" {
+	# MED2 is the core's second address; the reply must come from it or
+	# rA's NAT drops it. A pair meeting via MED2 proves the source.
+	n=$(uname_)
+	bgrun hA a "$PNC" punch -m "$MED2" -w 10 "$n"
+	bgrun hB b "$PNC" punch -m "$MED2" -w 10 "$n"
+	wait_tag a; [ "$RC" -eq 0 ]
+	wait_tag b; [ "$RC" -eq 0 ]
+}

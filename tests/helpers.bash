@@ -1,0 +1,78 @@
+# shellcheck shell=bash
+#
+# helpers.bash - what pnc's bats files share on top of lab.bash.
+
+load lab
+
+PNC=${PNC:-$(cd "$BATS_TEST_DIRNAME/.." && pwd)/pnc}
+MPORT=7321
+
+# start_mediator [ARGS...]: a verbose mediator on core, log in $T/med.log.
+start_mediator() {
+	lab_bg core "$BATS_FILE_TMPDIR/med.log" "$PNC" mediate -v "$@"
+	MED_PID=$LAB_BG_PID
+	wait_udp_port core "${MED_PORT:-$MPORT}" 5
+}
+
+# A name no other test in the run uses.
+uname_() {
+	echo "t${BATS_TEST_NUMBER}-$RANDOM"
+}
+
+# bgrun NODE TAG CMD... : CMD in NODE with stdout/stderr in $T/TAG.out and
+# $T/TAG.err; its pid in $TAG_pid (via the PIDS array by tag).
+declare -gA PIDS
+bgrun() {
+	local node=$1 tag=$2
+	shift 2
+	ip netns exec "$LAB-$node" "$@" >"$T/$tag.out" 2>"$T/$tag.err" 3>&- &
+	PIDS[$tag]=$!
+}
+
+# bgrun_in NODE TAG INFILE CMD... : as bgrun, stdin from INFILE.
+bgrun_in() {
+	local node=$1 tag=$2 in=$3
+	shift 3
+	ip netns exec "$LAB-$node" "$@" <"$in" >"$T/$tag.out" \
+	    2>"$T/$tag.err" 3>&- &
+	PIDS[$tag]=$!
+}
+
+# wait_tag TAG [TIMEOUT]: wait for a background run; its status in $RC.
+# A run still alive after TIMEOUT (default 30 s) is killed: status 124.
+wait_tag() {
+	local pid=${PIDS[$1]} t=${2:-30}
+	if ! wait_for "$t" _dead "$pid"; then
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		RC=124
+		return 0
+	fi
+	RC=0
+	wait "$pid" || RC=$?
+}
+
+_dead() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+sum() {
+	sha256sum <"$1" | cut -d' ' -f1
+}
+
+randfile() {
+	head -c "$2" /dev/urandom >"$1"
+}
+
+# show TAG...: print a run's stderr, for the log of a failed test.
+show() {
+	local t
+	for t in "$@"; do
+		echo "--- $t.err"
+		cat "$T/$t.err" 2>/dev/null
+	done
+}
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+}

@@ -1,0 +1,563 @@
+# shellcheck shell=bash
+#
+# lab.bash - a network namespace lab with real NATs, for testing pnc.
+#
+# Source it from bats (`load lab`) or from a plain bash script. It needs
+# root, iproute2, nftables, socat and conntrack.
+#
+#                          core (internet router, mediator on lo)
+#                   ethA /   |  \ ethB    lo: MED1 203.0.113.1, MED2 .2
+#         198.51.100.1/30    |    198.51.100.5/30
+#                    wan /   | ethP \ wan
+#   [cA: carrier NAT, optional]  |  [cB: carrier NAT, optional]
+#       lan 100.64.1.1/24        |        lan 100.64.2.1/24
+#                     wan |      |        | wan
+#                        rA      hP       rB     home NAT routers
+#            lan 10.1.0.1/24  (optional   lan 10.2.0.1/24 (bridges)
+#                 /      \   198.51.100.10)    |
+#               hA        hC                   hB
+#           10.1.0.2   10.1.0.3             10.2.0.2
+#
+# Every namespace is called "$LAB-NODE"; LAB is a prefix unique to the run
+# (it carries the bats or shell pid and a random number), so parallel runs
+# and namespaces left behind by a killed run never clash with this one.
+#
+# Nothing here sends to an address outside the lab: all addresses are
+# documentation or private ranges that exist only inside these namespaces.
+#
+# Use from bats (teardown_file runs even when setup_file or a test fails):
+#
+#   load lab
+#   setup_file()    { lab_up --public-host; }
+#   teardown_file() { lab_down; }
+#   teardown()      { lab_reset; }   # optional: kill leftovers, forget NAT state
+#
+# Use from a plain script. Set the trap *before* lab_up so that a failure
+# half way through still cleans up; a non-interactive bash does not run the
+# EXIT trap when killed by a signal it does not handle, hence the second trap:
+#
+#   source tests/lab.bash
+#   trap lab_down EXIT
+#   trap 'exit 130' INT TERM HUP
+#   lab_up --nat-b symmetric
+#
+# Background processes must not keep bats' fd 3 open, or bats waits for them
+# at the end of the test: start them with lab_bg, which closes it.
+
+# Addresses. They are plain constants so that tests can use them before
+# lab_up; lab_up exports them so child processes see them too.
+MED1=203.0.113.1        # mediator address 1, on core's lo
+MED2=203.0.113.2        # mediator address 2, on core's lo
+CORE_A=198.51.100.1     # core's end of the link to side A
+WAN_A=198.51.100.2      # side A's public address (rA, or cA with --cgnat-a)
+CORE_B=198.51.100.5     # core's end of the link to side B
+WAN_B=198.51.100.6      # side B's public address (rB, or cB with --cgnat-b)
+CORE_P=198.51.100.9     # core's end of the link to the public host
+HP=198.51.100.10        # public host hP (with --public-host)
+RA_LAN=10.1.0.1         # rA on its LAN: hA's and hC's gateway
+HA=10.1.0.2
+HC=10.1.0.3
+RB_LAN=10.2.0.1         # rB on its LAN: hB's gateway
+HB=10.2.0.2
+CA_LAN=100.64.1.1       # carrier A's inside address (with --cgnat-a)
+CB_LAN=100.64.2.1       # carrier B's inside address (with --cgnat-b)
+RA_WAN=$WAN_A           # rA's wan address: 100.64.1.2 behind a carrier NAT
+RB_WAN=$WAN_B           # rB's wan address: 100.64.2.2 behind a carrier NAT
+
+# ---------------------------------------------------------------------------
+# Small helpers
+
+# wait_for TIMEOUT_SECS CMD...
+# Runs CMD every 20 ms until it succeeds. Returns 0 as soon as it does, 1 if
+# TIMEOUT_SECS (may have a fraction: 0.5) pass first. CMD may be a function.
+wait_for() {
+	local timeout=$1 int frac deadline
+	shift
+	int=${timeout%%.*}
+	frac=0
+	[[ $timeout == *.* ]] && frac=${timeout#*.}
+	frac=${frac}000000
+	deadline=$((${EPOCHREALTIME/./} + ${int:-0} * 1000000 + 10#${frac:0:6}))
+	while :; do
+		if "$@"; then
+			return 0
+		fi
+		((${EPOCHREALTIME/./} < deadline)) || return 1
+		sleep 0.02
+	done
+}
+
+# lab_exec NODE CMD...
+# Runs CMD in NODE's namespace (NODE is core, rA, rB, hA, hB, hC, cA, cB, hP).
+lab_exec() {
+	local node=$1
+	shift
+	ip netns exec "$LAB-$node" "$@"
+}
+
+# lab_bg NODE LOGFILE CMD...
+# Starts CMD in the background in NODE, stdout and stderr to LOGFILE, and
+# sets LAB_BG_PID. Its stdin is /dev/null and bats' fd 3 is closed (see the
+# top of the file). `ip netns exec` execs CMD, so the pid is CMD's own.
+lab_bg() {
+	local node=$1 log=$2
+	shift 2
+	ip netns exec "$LAB-$node" "$@" </dev/null >"$log" 2>&1 3>&- &
+	LAB_BG_PID=$!
+}
+
+# Succeeds if some UDP socket in NODE is bound to local PORT.
+_lab_udp_bound() {
+	[[ -n $(ip netns exec "$LAB-$1" ss -Hnua "sport = :$2" 2>/dev/null) ]]
+}
+
+# wait_udp_port NODE PORT [TIMEOUT_SECS]
+# Waits until a UDP socket in NODE is bound to PORT (default timeout 5 s).
+# Start a receiver, then wait for it here, then send: a datagram that
+# arrives before the bind is answered with ICMP port unreachable.
+wait_udp_port() {
+	wait_for "${3:-5}" _lab_udp_bound "$1" "$2"
+}
+
+# ---------------------------------------------------------------------------
+# Building and removing the lab
+
+# The namespaces of this lab, one a line.
+_lab_namespaces() {
+	ip netns list 2>/dev/null | awk -v p="$LAB-" 'index($1, p) == 1 { print $1 }'
+}
+
+# Picks a prefix no existing namespace uses. The bats root pid (or $$) plus
+# this shell's pid keep live runs apart; the random part and the check keep
+# us away from namespaces that a dead run with a recycled pid left behind.
+_lab_pick_prefix() {
+	local p
+	while :; do
+		p="pnc${BATS_ROOT_PID:-$$}x${BASHPID}x$RANDOM"
+		ip netns list 2>/dev/null | awk -v p="$p-" 'index($1, p) == 1 { f = 1 } END { exit !f }' || break
+	done
+	LAB=$p
+}
+
+# lab_down
+# Removes every namespace of this lab, killing what still runs inside first
+# (a process would keep its namespace alive, with its sockets). Idempotent;
+# never fails, so it is safe in traps and teardown_file.
+lab_down() {
+	local ns
+	[[ -n ${LAB-} ]] || return 0
+	for ns in $(_lab_namespaces); do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	return 0
+}
+
+# lab_kill
+# Kills every process running in the lab's namespaces; the lab stays up.
+lab_kill() {
+	local ns
+	[[ -n ${LAB-} ]] || return 0
+	for ns in $(_lab_namespaces); do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	done
+	return 0
+}
+
+# lab_reset
+# Puts a built lab back to its just-built state without rebuilding it: kills
+# its processes, forgets all NAT and conntrack state (so a test does not
+# inherit another's mappings), removes loss and lab_counter counters.
+lab_reset() {
+	local ns
+	[[ -n ${LAB-} ]] || return 0
+	lab_kill
+	for ns in $(_lab_namespaces); do
+		ip netns exec "$ns" sh -c \
+			'conntrack -F; nft delete table ip lab_count; nft delete table inet lab_loss' \
+			>/dev/null 2>&1
+	done
+	return 0
+}
+
+# _lab_link NODE1 IF1 NODE2 IF2
+# A veth pair between two namespaces. It is created inside them, never in
+# the host's namespace, so interface names cannot clash with other runs.
+# Each end gets its own interface index: the kernel treats a carrier change
+# on a device whose index equals its peer's (which happens easily, as every
+# namespace counts from 1) as not urgent and applies it up to a second later,
+# and until then the device drops everything it is asked to send.
+_lab_link() {
+	_LAB_IFINDEX=$((_LAB_IFINDEX + 2))
+	ip -n "$LAB-$1" link add "$2" index "$_LAB_IFINDEX" type veth \
+		peer name "$4" netns "$LAB-$3" index $((_LAB_IFINDEX + 1))
+}
+
+# Succeeds when every interface of the lab but lo can send: it has a
+# carrier and the kernel has replaced its placeholder "noop" qdisc, which
+# drops everything, by the real one. (Its operstate is no guide: a bridge
+# may stay "unknown" for a second while it already forwards.)
+_lab_links_up() {
+	local node
+	for node in $LAB_NODES; do
+		lab_exec "$node" ip -o link show |
+			awk '$2 != "lo:" && (!/LOWER_UP/ || /qdisc noop/) { f = 1 } END { exit f }' ||
+			return 1
+	done
+}
+
+# _lab_ip NODE < commands: an `ip -batch` in NODE; stops at the first error.
+_lab_ip() {
+	ip -n "$LAB-$1" -batch -
+}
+
+# _lab_sysctl NODE KEY=VALUE...
+_lab_sysctl() {
+	local node=$1
+	shift
+	ip netns exec "$LAB-$node" sysctl -q -e -w "$@" >/dev/null
+}
+
+# _lab_router_nft FLAVOUR
+# Prints the nftables ruleset of a NAT router whose outside interface is
+# "wan" and inside interface "lan". "home" is the home router of
+# NAT-NOTES.md: endpoint-independent mapping, address- and port-dependent
+# filtering. The others differ from it in one place each.
+_lab_router_nft() {
+	local masq="masquerade" in_policy=drop fw_rule="ct state established,related accept"
+	case $1 in
+	home) ;;
+	# Accepts unsolicited packets to itself, so conntrack keeps state for
+	# them: the source of the clash of NAT-NOTES.md section 2.
+	accept) in_policy=accept ;;
+	# A new random public port for every flow (endpoint-dependent mapping).
+	symmetric) masq="masquerade fully-random" ;;
+	# Lets in only what answers a flow to the mediator network: punching
+	# through it must fail, relaying through the mediator must not.
+	strict) fw_rule="iifname \"wan\" ip saddr 203.0.113.0/24 ct state established,related accept" ;;
+	*) return 1 ;;
+	esac
+	cat <<-EOF
+		table ip nat {
+			chain post {
+				type nat hook postrouting priority 100;
+				oifname "wan" $masq
+			}
+		}
+		table ip filter {
+			chain fw {
+				type filter hook forward priority 0; policy drop;
+				$fw_rule
+				iifname "lan" accept
+			}
+			chain in {
+				type filter hook input priority 0; policy $in_policy;
+				ct state established,related accept
+				iifname "lan" accept
+				iif lo accept
+			}
+		}
+	EOF
+}
+
+# _lab_side A|B FLAVOUR CGNAT
+# Builds one side: home router rX with its LAN and hosts, and with CGNAT=1
+# a carrier NAT cX between rX and core.
+_lab_side() {
+	local s=$1 flavour=$2 cgnat=$3 n core_ip wan_ip rwan plen=30 up h host
+	if [[ $s == A ]]; then
+		n=1 core_ip=$CORE_A wan_ip=$WAN_A
+	else
+		n=2 core_ip=$CORE_B wan_ip=$WAN_B
+	fi
+	rwan=$wan_ip up=$core_ip
+	if ((cgnat)); then
+		# The carrier takes the public /30; the home router sits in
+		# 100.64.0.0/10 behind it, like a customer of a CGNAT ISP.
+		_lab_link "c$s" wan core "eth$s" || return 1
+		_lab_link "c$s" lan "r$s" wan || return 1
+		_lab_ip "c$s" <<-EOF || return 1
+			link set lo up
+			addr add $wan_ip/30 dev wan
+			addr add 100.64.$n.1/24 dev lan
+			link set wan up
+			link set lan up
+			route add default via $core_ip
+		EOF
+		_lab_sysctl "c$s" net.ipv4.ip_forward=1 || return 1
+		_lab_router_nft home | lab_exec "c$s" nft -f - || return 1
+		rwan=100.64.$n.2 plen=24 up=100.64.$n.1
+	else
+		_lab_link "r$s" wan core "eth$s" || return 1
+	fi
+	_lab_ip "r$s" <<-EOF || return 1
+		link set lo up
+		addr add $rwan/$plen dev wan
+		link set wan up
+		link add lan type bridge stp_state 0 forward_delay 0
+		addr add 10.$n.0.1/24 dev lan
+		link set lan up
+		route add default via $up
+	EOF
+	# A LAN switch does not firewall: keep bridged host-to-host frames out
+	# of the router's IP hooks even when br_netfilter is loaded.
+	_lab_sysctl "r$s" net.ipv4.ip_forward=1 \
+		net.bridge.bridge-nf-call-iptables=0 \
+		net.bridge.bridge-nf-call-ip6tables=0 \
+		net.bridge.bridge-nf-call-arptables=0 || return 1
+	_lab_router_nft "$flavour" | lab_exec "r$s" nft -f - || return 1
+	for h in 2 3; do
+		[[ $s$h == B3 ]] && break # side B has one host
+		host=h$s
+		[[ $h == 3 ]] && host=hC
+		_lab_link "r$s" "$host" "$host" eth0 || return 1
+		_lab_ip "r$s" <<-EOF || return 1
+			link set $host master lan
+			link set $host up
+		EOF
+		_lab_ip "$host" <<-EOF || return 1
+			link set lo up
+			addr add 10.$n.0.$h/24 dev eth0
+			link set eth0 up
+			route add default via 10.$n.0.1
+		EOF
+	done
+	if [[ $s == A ]]; then RA_WAN=$rwan; else RB_WAN=$rwan; fi
+}
+
+# The build itself; lab_up cleans up when it fails.
+_lab_build() {
+	local nat_a=$1 nat_b=$2 cgnat_a=$3 cgnat_b=$4 public=$5 node
+	_LAB_IFINDEX=100
+	for node in $LAB_NODES; do
+		ip netns add "$LAB-$node" || return 1
+	done
+	# core routes between the sides and is the mediator's host. It has no
+	# firewall and no NAT: only connected routes, since all it ever sees
+	# are the public addresses of the sides.
+	_lab_ip core <<-EOF || return 1
+		link set lo up
+		addr add $MED1/32 dev lo
+		addr add $MED2/32 dev lo
+	EOF
+	_lab_sysctl core net.ipv4.ip_forward=1 || return 1
+	_lab_side A "$nat_a" "$cgnat_a" || return 1
+	_lab_side B "$nat_b" "$cgnat_b" || return 1
+	if ((public)); then
+		_lab_link core ethP hP eth0 || return 1
+		_lab_ip hP <<-EOF || return 1
+			link set lo up
+			addr add $HP/30 dev eth0
+			link set eth0 up
+			route add default via $CORE_P
+		EOF
+	fi
+	# core's ends of the links exist only now that the sides are built.
+	{
+		echo "addr add $CORE_A/30 dev ethA"
+		echo "link set ethA up"
+		echo "addr add $CORE_B/30 dev ethB"
+		echo "link set ethB up"
+		if ((public)); then
+			echo "addr add $CORE_P/30 dev ethP"
+			echo "link set ethP up"
+		fi
+	} | _lab_ip core || return 1
+	# Bridges have no peer and can take the slow path described at
+	# _lab_link; wait for every link rather than lose the first packets.
+	wait_for 5 _lab_links_up
+}
+
+# lab_up [--nat-a F] [--nat-b F] [--cgnat-a] [--cgnat-b] [--public-host]
+# Builds a fresh lab, replacing any lab of the same prefix. F is one of
+#   home       masquerade, forward and input drop all but replies (default)
+#   accept     as home, but the router accepts unsolicited packets to itself
+#   symmetric  as home, but masquerade fully-random
+#   strict     as home, but lets in replies from 203.0.113.0/24 only
+# --cgnat-a/-b put a carrier NAT cA/cB (home flavour) in front of rA/rB;
+# --public-host adds hP, a host with a public address and no NAT.
+# Chooses and exports LAB if it is unset. Exports the addresses above and
+# LAB_NODES (the nodes built), LAB_NAT_A, LAB_NAT_B, LAB_CGNAT_A,
+# LAB_CGNAT_B, LAB_PUBLIC_HOST (0 or 1). Returns 0, or 1 with nothing left
+# behind, or 2 on a bad option.
+lab_up() {
+	local nat_a=home nat_b=home cgnat_a=0 cgnat_b=0 public=0 f
+	while (($#)); do
+		case $1 in
+		--nat-a | --nat-b)
+			f=${2-}
+			case $f in
+			home | accept | symmetric | strict) ;;
+			*)
+				echo "lab_up: $1: unknown NAT flavour '$f'" >&2
+				return 2
+				;;
+			esac
+			if [[ $1 == --nat-a ]]; then nat_a=$f; else nat_b=$f; fi
+			shift 2
+			;;
+		--cgnat-a) cgnat_a=1 && shift ;;
+		--cgnat-b) cgnat_b=1 && shift ;;
+		--public-host) public=1 && shift ;;
+		*)
+			echo "lab_up: unknown option '$1'" >&2
+			return 2
+			;;
+		esac
+	done
+	[[ -n ${LAB-} ]] || _lab_pick_prefix
+	lab_down
+	LAB_NODES="core rA hA hC rB hB"
+	((cgnat_a)) && LAB_NODES+=" cA"
+	((cgnat_b)) && LAB_NODES+=" cB"
+	((public)) && LAB_NODES+=" hP"
+	LAB_NAT_A=$nat_a LAB_NAT_B=$nat_b
+	LAB_CGNAT_A=$cgnat_a LAB_CGNAT_B=$cgnat_b LAB_PUBLIC_HOST=$public
+	RA_WAN=$WAN_A RB_WAN=$WAN_B
+	export LAB LAB_NODES LAB_NAT_A LAB_NAT_B LAB_CGNAT_A LAB_CGNAT_B \
+		LAB_PUBLIC_HOST MED1 MED2 CORE_A CORE_B CORE_P WAN_A WAN_B HP \
+		RA_LAN RB_LAN HA HB HC CA_LAN CB_LAN
+	if ! _lab_build "$nat_a" "$nat_b" "$cgnat_a" "$cgnat_b" "$public"; then
+		echo "lab_up: building lab $LAB failed" >&2
+		lab_down
+		return 1
+	fi
+	export RA_WAN RB_WAN
+}
+
+# ---------------------------------------------------------------------------
+# Impairments and measurements
+
+# lab_loss PCT
+# Drops PCT percent (0-100) of the packets core forwards, both ways, with a
+# counter of what it dropped (see lab_loss_dropped). Replaces the previous
+# setting and resets that counter; 0 removes the rule. Packets to and from
+# the mediator addresses on core go through core's input and output hooks,
+# not forward, so they are never dropped.
+lab_loss() {
+	local pct=$1
+	if ! [[ $pct =~ ^[0-9]+$ ]] || ((pct > 100)); then
+		echo "lab_loss: want a percentage 0-100, got '$pct'" >&2
+		return 2
+	fi
+	# "table x" before "delete table x" makes the delete succeed even when
+	# the table does not exist yet; the whole file applies atomically.
+	{
+		echo "table inet lab_loss"
+		echo "delete table inet lab_loss"
+		((pct == 0)) || cat <<-EOF
+			table inet lab_loss {
+				counter dropped { }
+				chain fw {
+					type filter hook forward priority -10; policy accept;
+					numgen random mod 100 < $pct counter name "dropped" drop
+				}
+			}
+		EOF
+	} | lab_exec core nft -f -
+}
+
+# lab_loss_dropped: prints how many packets lab_loss has dropped so far.
+lab_loss_dropped() {
+	local n
+	n=$(lab_exec core nft list counter inet lab_loss dropped 2>/dev/null |
+		awk '$1 == "packets" { print $2 }')
+	echo "${n:-0}"
+}
+
+# lab_counter NODE NAME MATCH...
+# Counts the packets arriving at NODE from its links that match the nft
+# expression MATCH (e.g. ip saddr 198.51.100.2 udp dport 7000). It counts in
+# prerouting before conntrack, so it sees packets that NODE later drops.
+# Read it with lab_count. NAME must be new (lab_reset forgets them all).
+lab_counter() {
+	local node=$1 name=$2
+	shift 2
+	lab_exec "$node" nft -f - <<-EOF
+		table ip lab_count {
+			counter $name { }
+			chain pre {
+				type filter hook prerouting priority -300; policy accept;
+			}
+		}
+		add rule ip lab_count pre $* counter name "$name"
+	EOF
+}
+
+# lab_count NODE NAME: prints the packet count of counter NAME in NODE.
+lab_count() {
+	lab_exec "$1" nft list counter ip lab_count "$2" | awk '$1 == "packets" { print $2 }'
+}
+
+# lab_mapped_port ROUTER SRC SPORT
+# Prints the public source port ROUTER's NAT gave to UDP flows from
+# SRC:SPORT, one line per flow, read from conntrack.
+lab_mapped_port() {
+	lab_exec "$1" conntrack -L -p udp --orig-src "$2" --orig-port-src "$3" 2>/dev/null |
+		awk '{ n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^dport=/ && ++n == 2) { sub(/dport=/, "", $i); print $i } }'
+}
+
+# ---------------------------------------------------------------------------
+# UDP tools built on socat
+
+# lab_udp_send NODE DST PORT [COUNT [SOCAT_OPTS]]
+# Sends COUNT (default 1) datagrams from NODE to DST:PORT, numbered
+# 0000001, 0000002, ... (8 bytes each, newline included). SOCAT_OPTS are
+# extra socat address options, e.g. "sourceport=4000,ttl=2" or
+# "bind=203.0.113.2:5000,reuseaddr".
+lab_udp_send() {
+	local node=$1 dst=$2 port=$3 count=${4:-1} opts=${5:+,$5}
+	# seq writes whole 8-byte records (its 4096-byte writes are a multiple
+	# of 8) and socat reads at most 8 bytes at a time, so every record
+	# becomes exactly one datagram, sent as fast as the kernel takes them.
+	seq -f '%07.0f' 1 "$count" |
+		ip netns exec "$LAB-$node" socat -u -b 8 - "UDP-SENDTO:$dst:$port$opts"
+}
+
+# lab_udp_reflector NODE ADDR PORT LOG
+# A "what is my address" server, like the STUN part of a mediator: answers
+# each datagram to ADDR:PORT with the sender's "address:port" as it arrived
+# (after every NAT on the way), and appends that line to LOG. socat's own
+# messages go to LOG.socat. Returns once the port is bound. It binds ADDR,
+# not the wildcard, so that answers leave from the address the client
+# wrote to; otherwise the client's NAT would drop them (NAT-NOTES.md).
+lab_udp_reflector() {
+	local node=$1 addr=$2 port=$3 log=$4
+	: >"$log"
+	# The log path travels in the environment, so socat's address parser
+	# never sees its characters.
+	lab_bg "$node" "$log.socat" env REFLECT_LOG="$log" \
+		socat "UDP-RECVFROM:$port,bind=$addr,reuseaddr,fork" \
+		SYSTEM:'echo "$SOCAT_PEERADDR:$SOCAT_PEERPORT" | tee -a "$REFLECT_LOG"'
+	wait_udp_port "$node" "$port"
+}
+
+# lab_udp_client NODE DST PORT SPORT LOG
+# Opens one UDP socket in NODE on SPORT, sends "hello" to DST:PORT, and
+# appends every datagram the socket receives afterwards, from anyone, to
+# LOG, until killed (LAB_BG_PID). socat's own messages go to LOG too.
+lab_udp_client() {
+	local node=$1 dst=$2 port=$3 sport=$4 log=$5
+	# SYSTEM's stdout goes to the peer, so what it receives is written to
+	# stderr, which is the log; an echo to stdout would ping-pong forever.
+	lab_bg "$node" "$log" \
+		socat "UDP-SENDTO:$dst:$port,sourceport=$sport,reuseaddr" \
+		SYSTEM:'echo hello; exec cat >&2'
+}
+
+# lab_whoami NODE DST PORT SPORT [TIMEOUT_SECS]
+# Asks the reflector at DST:PORT from NODE's local port SPORT and prints the
+# answer, the public "address:port" of that socket. Fails if no answer comes
+# within TIMEOUT_SECS (default 5): the reply path is part of the check.
+lab_whoami() {
+	local node=$1 dst=$2 port=$3 sport=$4 timeout=${5:-5} log rc=0 pid
+	log=$(mktemp)
+	lab_udp_client "$node" "$dst" "$port" "$sport" "$log"
+	pid=$LAB_BG_PID
+	wait_for "$timeout" grep -qE '^[0-9.]+:[0-9]+$' "$log" || rc=1
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	grep -m1 -E '^[0-9.]+:[0-9]+$' "$log"
+	rm -f "$log"
+	return "$rc"
+}
