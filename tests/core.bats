@@ -72,13 +72,34 @@ teardown_file() {
 	randfile "$T/da" 300000
 	randfile "$T/db" 200000
 	bgrun_in hA l "$T/da" "$PNC" listen -m "$MED1" -w 10 "$n"
-	bgrun_in hB c "$T/db" "$PNC" connect -m "$MED1" -w 10 "$n"
+	# As with nc -l, the listener stops once the connector's input has
+	# ended: so the connector's input ends only after all of da came.
+	{ cat "$T/db"; wait_for 20 test "$(stat -c %s "$T/c.out")" -ge 300000; } |
+	    ip netns exec "$LAB-hB" "$PNC" connect -m "$MED1" -w 10 "$n" \
+	    >"$T/c.out" 2>"$T/c.err" 3>&- &
+	PIDS[c]=$!
 	wait_tag l; rcl=$RC
 	wait_tag c; rcc=$RC
 	show l c
 	[ "$rcl" -eq 0 ] && [ "$rcc" -eq 0 ]
 	[ "$(sum "$T/l.out")" = "$(sum "$T/db")" ]
 	[ "$(sum "$T/c.out")" = "$(sum "$T/da")" ]
+}
+
+@test "like nc -l, the listener ends when the connector's input ends" {
+	n=$(uname_)
+	mkfifo "$T/in"
+	# the listener's stdin stays open: it ends because the connector did
+	ip netns exec "$LAB-hA" "$PNC" listen -m "$MED1" "$n" <>"$T/in" \
+	    >"$T/l.out" 2>"$T/l.err" 3>&- &
+	PIDS[l]=$!
+	echo "request" >"$T/req"
+	bgrun_in hB c "$T/req" "$PNC" connect -m "$MED1" -w 10 "$n"
+	wait_tag l; rcl=$RC
+	wait_tag c; rcc=$RC
+	show l c
+	[ "$rcl" -eq 0 ] && [ "$rcc" -eq 0 ]
+	[ "$(cat "$T/l.out")" = "request" ]
 }
 
 @test "a one-way file transfer ends by itself on both sides with exit 0" {
@@ -239,4 +260,62 @@ teardown_file() {
 	bgrun hB b "$PNC" punch -m "$MED2" -w 10 "$n"
 	wait_tag a; [ "$RC" -eq 0 ]
 	wait_tag b; [ "$RC" -eq 0 ]
+}
+
+@test "garbage, truncated, oversized and wrong-version datagrams leave the mediator serving" {
+	before=$(grep -c 'dropped datagram' "$BATS_FILE_TMPDIR/med.log" || true)
+	send() { lab_exec hA socat -u - "udp-sendto:$MED1:$MPORT"; }
+	head -c 100 /dev/urandom | send				# garbage
+	printf 'PN' | send					# truncated header
+	printf 'PN\001\001\0\0\0\0\0\0\0\001\002\012abc' | send	# name cut short
+	printf 'PN\001\001\0\0\0\0\0\0\0\001\002\000' | send	# empty name
+	printf 'PN\001\001\0\0\0\0\0\0\0\001\002\001x\310' | send	# 200 candidates
+	printf 'PN\001\001\0\0\0\0\0\0\0\001\002\001x\001\011\0\0' | send # bad family
+	printf 'PN\001\001\0\0\0\0\0\0\0\001\002\001x\000junk' | send # trailing bytes
+	printf 'PN\001\177\0\0\0\0\0\0\0\001' | send		# unknown type
+	printf 'PN\001\001\0\0\0\0\0\0\0\000\002\001x\000' | send	# zero id
+	head -c 3000 /dev/zero | send				# oversized
+	# another version gets an error saying which version this one speaks
+	run lab_exec hA socat -t 2 - "udp:$MED1:$MPORT" \
+	    < <(printf 'PN\002\001\0\0\0\0\0\0\0\001')
+	[[ "$output" == *"protocol version 1"* ]]
+	wait_for 5 test "$(grep -c 'dropped datagram' "$BATS_FILE_TMPDIR/med.log")" -ge $((before + 11))
+	kill -0 "$MED_PID"
+	# and it still serves the next pair
+	n=$(uname_)
+	bgrun hA a "$PNC" punch -m "$MED1" -w 10 "$n"
+	bgrun hB b "$PNC" punch -m "$MED1" -w 10 "$n"
+	wait_tag a; [ "$RC" -eq 0 ]
+	wait_tag b; [ "$RC" -eq 0 ]
+}
+
+@test "one mediator serves many pairs at once" {
+	for i in $(seq 20); do
+		n[$i]="many-$i-$RANDOM"
+		bgrun hA "a$i" "$PNC" punch -m "$MED1" -w 20 "${n[$i]}"
+	done
+	for i in $(seq 20); do
+		bgrun hB "b$i" "$PNC" punch -m "$MED1" -w 20 "${n[$i]}"
+	done
+	ok=0
+	for i in $(seq 20); do
+		wait_tag "a$i"; ra=$RC
+		wait_tag "b$i"; rb=$RC
+		[ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] && ok=$((ok + 1))
+	done
+	echo "pairs ok: $ok/20"
+	[ "$ok" -eq 20 ]
+}
+
+@test "a full mediator table refuses new names with exit 1 and a message" {
+	lab_bg core "$T/med3.log" "$PNC" mediate -v -n 1 -p 7401 -s "$MED2"
+	mp=$LAB_BG_PID
+	wait_udp_port core 7401
+	bgrun hA a "$PNC" punch -m "$MED2:7401" -w 5 first
+	wait_for 5 grep -q "registered first" "$T/med3.log"
+	run lab_exec hB "$PNC" punch -v -m "$MED2:7401" -w 5 second
+	kill "$mp" "${PIDS[a]}"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"mediator refused: mediator table full"* ]]
 }

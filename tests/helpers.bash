@@ -10,7 +10,7 @@ MPORT=7321
 # start_mediator [ARGS...]: a verbose mediator on core, log in $T/med.log.
 start_mediator() {
 	lab_bg core "$BATS_FILE_TMPDIR/med.log" "$PNC" mediate -v "$@"
-	MED_PID=$LAB_BG_PID
+	export MED_PID=$LAB_BG_PID
 	wait_udp_port core "${MED_PORT:-$MPORT}" 5
 }
 
