@@ -5,7 +5,8 @@ BINDIR	 = $(PREFIX)/bin
 MANDIR	 = $(PREFIX)/share/man/man1
 CC	?= cc
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra
+# Kept apart from CFLAGS so that `make CFLAGS=...` cannot drop them.
+WFLAGS	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra
 SANFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	   -fno-sanitize-recover=all
 OBJS	 = pnc.o punch.o mediator.o util.o
@@ -16,18 +17,27 @@ all: pnc
 pnc: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS)
 
+.c.o:
+	$(CC) $(WFLAGS) $(CFLAGS) -c $<
+
 $(OBJS): pnc.h
 
 # The whole suite, as CI and README run it (needs root: network namespaces).
 test: pnc
 	$(BATS) tests
 
-# The same suite against a binary built with ASan and UBSan.
+# The same suite against a binary built with ASan and UBSan. Reports go
+# to files, so that one from a process a test killed is not missed.
 sanitize:
 	$(MAKE) clean
 	$(MAKE) CFLAGS="$(SANFLAGS)" LDFLAGS="-fsanitize=address,undefined" pnc
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BATS) tests
+	rm -rf san-logs && mkdir san-logs
+	d=$$(pwd)/san-logs; \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$$d/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$$d/ubsan \
+	    $(BATS) tests
+	@if ls san-logs | grep -q .; then cat san-logs/*; exit 1; fi
+	@echo "sanitize: no ASan/UBSan reports"
 	$(MAKE) clean
 
 # A mediator and two peers on loopback exchange a message.
@@ -43,6 +53,6 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pnc $(DESTDIR)$(MANDIR)/pnc.1
 
 clean:
-	rm -f pnc $(OBJS)
+	rm -rf pnc $(OBJS) san-logs
 
 .PHONY: all test sanitize demo install uninstall clean

@@ -98,12 +98,23 @@ lab_exec() {
 # lab_bg NODE LOGFILE CMD...
 # Starts CMD in the background in NODE, stdout and stderr to LOGFILE, and
 # sets LAB_BG_PID. Its stdin is /dev/null and bats' fd 3 is closed (see the
-# top of the file). `ip netns exec` execs CMD, so the pid is CMD's own.
+# top of the file). `ip netns exec` execs CMD, so the pid is CMD's own. The
+# job is disowned, so that lab_kill does not make the shell print "Killed"
+# lines; wait for its end with `wait_for SECS lab_pid_dead PID`.
 lab_bg() {
 	local node=$1 log=$2
 	shift 2
 	ip netns exec "$LAB-$node" "$@" </dev/null >"$log" 2>&1 3>&- &
 	LAB_BG_PID=$!
+	disown "$LAB_BG_PID"
+}
+
+# lab_pid_dead PID: the process has exited (a zombie counts: its sockets
+# and files are closed already).
+lab_pid_dead() {
+	local stat
+	stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
+	[[ $stat == Z* ]]
 }
 
 # Succeeds if some UDP socket in NODE is bound to local PORT.
@@ -147,8 +158,8 @@ lab_down() {
 	local ns
 	[[ -n ${LAB-} ]] || return 0
 	for ns in $(_lab_namespaces); do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-		ip netns del "$ns" 2>/dev/null
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+		ip netns del "$ns" 2>/dev/null || true
 	done
 	return 0
 }
@@ -159,7 +170,7 @@ lab_kill() {
 	local ns
 	[[ -n ${LAB-} ]] || return 0
 	for ns in $(_lab_namespaces); do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
 	done
 	return 0
 }
@@ -175,7 +186,7 @@ lab_reset() {
 	for ns in $(_lab_namespaces); do
 		ip netns exec "$ns" sh -c \
 			'conntrack -F; nft delete table ip lab_count; nft delete table inet lab_loss' \
-			>/dev/null 2>&1
+			>/dev/null 2>&1 || true
 	done
 	return 0
 }
@@ -461,7 +472,7 @@ lab_loss() {
 lab_loss_dropped() {
 	local n
 	n=$(lab_exec core nft list counter inet lab_loss dropped 2>/dev/null |
-		awk '$1 == "packets" { print $2 }')
+		awk '$1 == "packets" { print $2 }') || true
 	echo "${n:-0}"
 }
 
@@ -526,6 +537,7 @@ lab_udp_reflector() {
 	: >"$log"
 	# The log path travels in the environment, so socat's address parser
 	# never sees its characters.
+	# shellcheck disable=SC2016 # SYSTEM's shell expands these, not us
 	lab_bg "$node" "$log.socat" env REFLECT_LOG="$log" \
 		socat "UDP-RECVFROM:$port,bind=$addr,reuseaddr,fork" \
 		SYSTEM:'echo "$SOCAT_PEERADDR:$SOCAT_PEERPORT" | tee -a "$REFLECT_LOG"'
@@ -555,9 +567,10 @@ lab_whoami() {
 	lab_udp_client "$node" "$dst" "$port" "$sport" "$log"
 	pid=$LAB_BG_PID
 	wait_for "$timeout" grep -qE '^[0-9.]+:[0-9]+$' "$log" || rc=1
-	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	grep -m1 -E '^[0-9.]+:[0-9]+$' "$log"
+	# Gone before we return, so that the next client on SPORT is alone.
+	kill "$pid" 2>/dev/null || true
+	wait_for 5 lab_pid_dead "$pid" || true
+	grep -m1 -E '^[0-9.]+:[0-9]+$' "$log" || true
 	rm -f "$log"
 	return "$rc"
 }

@@ -39,9 +39,14 @@ has_mapping() {
 	[[ -n $(lab_mapped_port "$@") ]]
 }
 
-# The lines of a file, for comparing in one go.
+# The number of lines in a file.
 lines() {
 	wc -l <"$1"
+}
+
+# has_lines FILE N: FILE has exactly N lines.
+has_lines() {
+	[[ $(lines "$1") -eq $2 ]]
 }
 
 @test "masquerade: the mediator sees hA as WAN_A, with its source port" {
@@ -149,14 +154,14 @@ lines() {
 
 	# Back along the same mapping: these are replies to rA.
 	lab_udp_send hP "$WAN_A" 7001 200 sourceport=7000,reuseaddr
-	wait_for 10 passed_plus_dropped_is hA at_hA 400
+	wait_for 10 passed_plus_dropped_is hA at_hA $((200 + d1))
 	d2=$(($(lab_loss_dropped) - d1))
 	echo "P to A: dropped $d2 of 200"
 	((d2 >= 20 && d2 <= 120))
 
 	# The mediator lives on core itself: input, not forward.
 	lab_udp_send hA "$MED1" 7002 200 sourceport=7003
-	wait_for 10 eval '[ "$(lines "$t/med")" -eq 200 ]'
+	wait_for 10 has_lines "$t/med" 200
 	[ "$(lab_loss_dropped)" -eq $((d1 + d2)) ]
 
 	# And off again.
@@ -252,7 +257,6 @@ lines() {
 	wait_udp_port core 7100
 	lab_down
 	[ -z "$(ip netns list | awk -v p="$LAB-" 'index($1, p) == 1')" ]
-	# Killed: gone, or a zombie waiting for this shell to reap it.
-	wait_for 5 eval '! kill -0 "$pid" 2>/dev/null || [[ $(ps -o stat= -p "$pid") == Z* ]]'
+	wait_for 5 lab_pid_dead "$pid"
 	lab_down
 }
