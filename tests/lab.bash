@@ -536,11 +536,14 @@ lab_udp_reflector() {
 	local node=$1 addr=$2 port=$3 log=$4
 	: >"$log"
 	# The log path travels in the environment, so socat's address parser
-	# never sees its characters.
+	# never sees its characters. The command reads the datagram (one read)
+	# before it answers: if it exited without reading, socat could find
+	# the pipe closed when it writes the datagram in, and die of EPIPE
+	# without sending the answer.
 	# shellcheck disable=SC2016 # SYSTEM's shell expands these, not us
 	lab_bg "$node" "$log.socat" env REFLECT_LOG="$log" \
 		socat "UDP-RECVFROM:$port,bind=$addr,reuseaddr,fork" \
-		SYSTEM:'echo "$SOCAT_PEERADDR:$SOCAT_PEERPORT" | tee -a "$REFLECT_LOG"'
+		SYSTEM:'dd bs=65536 count=1 status=none >/dev/null; echo "$SOCAT_PEERADDR:$SOCAT_PEERPORT" | tee -a "$REFLECT_LOG"'
 	wait_udp_port "$node" "$port"
 }
 

@@ -18,7 +18,7 @@ teardown_file() {
 	lab_down
 }
 
-# Each test starts without processes, mappings or counters of the one before.
+# Each test leaves no processes, mappings or counters to the next one.
 teardown() {
 	lab_reset
 }
@@ -52,6 +52,7 @@ has_lines() {
 @test "masquerade: the mediator sees hA as WAN_A, with its source port" {
 	lab_udp_reflector core "$MED1" 5000 "$BATS_TEST_TMPDIR/med"
 	run lab_whoami hA "$MED1" 5000 40000
+	echo "whoami hA $MED1 5000 40000: status $status, '$output'"
 	[ "$status" -eq 0 ]
 	[ "$output" = "$WAN_A:40000" ]
 	# Exactly what the listener on core saw: one datagram, from WAN_A.
@@ -90,8 +91,10 @@ has_lines() {
 	lab_udp_reflector core "$MED1" 5010 "$BATS_TEST_TMPDIR/med1"
 	lab_udp_reflector core "$MED2" 5010 "$BATS_TEST_TMPDIR/med2"
 	run lab_whoami hA "$MED1" 5010 40010
+	echo "whoami hA $MED1 5010 40010: status $status, '$output'"
 	[ "$output" = "$WAN_A:40010" ]
 	run lab_whoami hA "$MED2" 5010 40010
+	echo "whoami hA $MED2 5010 40010: status $status, '$output'"
 	[ "$output" = "$WAN_A:40010" ]
 }
 
@@ -115,6 +118,7 @@ has_lines() {
 	local t=$BATS_TEST_TMPDIR
 	lab_udp_reflector hC "$HC" 5040 "$t/hc"
 	run lab_whoami hA "$HC" 5040 40040
+	echo "whoami hA $HC 5040 40040: status $status, '$output'"
 	[ "$output" = "$HA:40040" ]
 
 	# hC gets the public endpoint WAN_A:40041 from the mediator ...
@@ -193,8 +197,10 @@ has_lines() {
 	lab_exec rA ip -o -4 addr show dev wan | grep -qF " $RA_WAN/24 "
 	lab_udp_reflector core "$MED1" 5030 "$BATS_TEST_TMPDIR/med"
 	run lab_whoami hA "$MED1" 5030 40030
+	echo "whoami hA $MED1 5030 40030: status $status, '$output'"
 	[ "$output" = "$WAN_A:40030" ]
 	run lab_whoami hB "$MED1" 5030 40031
+	echo "whoami hB $MED1 5030 40031: status $status, '$output'"
 	[ "$output" = "$WAN_B:40031" ]
 	[ "$(sort "$BATS_TEST_TMPDIR/med")" = "$(printf '%s\n' "$WAN_A:40030" "$WAN_B:40031")" ]
 	# Both layers translated: rA to its 100.64 address, cA to the public one.
@@ -217,6 +223,7 @@ has_lines() {
 	wait_for 5 count_is rA from_hP 1
 	# The mediator's answer comes along the same path after hP's.
 	run lab_whoami hA "$MED1" 5050 40052
+	echo "whoami hA $MED1 5050 40052: status $status, '$output'"
 	[ "$output" = "$WAN_A:40052" ]
 	[ "$(lab_count hA at_hA)" -eq 0 ]
 	[ ! -s "$t/client" ]
