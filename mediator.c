@@ -7,6 +7,13 @@
  * is told about the other, and the mediator retransmits that introduction
  * until both acknowledge it. Then it stays out of the way.
  *
+ * Every address is served on two ports, P and P+1. A client sends its
+ * REGISTER to both; if the two copies arrive from different public ports
+ * its NAT maps endpoint-dependently ("symmetric"), and both peers are
+ * told, so that they can use the birthday method. The second port (and a
+ * second address, with -s twice) also answers the NAT check's binding
+ * requests from "the other" endpoint, as RFC 5780 does.
+ *
  * Memory is bounded: at most maxnames entries, each a fixed size; a full
  * table answers E_FULL instead of growing. Every datagram is parsed as
  * hostile input through the byte cursors of util.c.
@@ -32,7 +39,8 @@
 #define GROUP_SESSION	1
 #define REXMIT_FIRST	100	/* ms before the first re-introduction */
 #define REXMIT_TRIES	6	/* 100+200+...+3200 ms, then give up */
-#define MAXSOCKS	2
+#define MAXSOCKS	4	/* two addresses (or families) x two ports */
+#define ALT_WAIT	300	/* ms to wait for the copy sent to port P+1 */
 
 /* Where a client reached us: reply from that address (NAT-NOTES). */
 struct via {
@@ -47,10 +55,14 @@ struct via {
 
 struct slot {
 	uint64_t	id;		/* 0: empty */
-	int64_t		seen;
-	struct ep	pub;
+	int64_t		seen, first;
+	struct ep	pub;		/* as seen on port P */
+	struct ep	alt;		/* as seen on port P+1 */
+	int		have_pub, have_alt;
 	struct via	via;
+	int		ttl;		/* IP TTL the REGISTER arrived with */
 	int		acked;		/* PEERACK for the introduction */
+	int		ready_acked;	/* ... and for "your peer is ready" */
 	uint8_t		nloc;
 	uint8_t		loclen;
 	unsigned char	locals[MAX_LOCALS * EP_MAX_LEN];
@@ -65,6 +77,7 @@ struct entry {
 	int		 rexmit_n;
 	int		 on_rexmit;
 	int		 introduced;
+	int		 ready;		/* the controlled side has its intro */
 	uint8_t		 group;
 	uint8_t		 namelen;
 	char		 name[NAME_MAX_LEN];
@@ -76,9 +89,18 @@ struct stats {
 			introduced, refused, expired;
 };
 
+struct msock {
+	int		 fd;
+	int		 addr_idx;	/* 0, or 1 for the second -s */
+	int		 alt_port;	/* bound to P+1 */
+	int		 wildcard;	/* needs IP_PKTINFO to answer right */
+	struct ep	 bound;
+};
+
 struct mediator {
-	int		 fds[MAXSOCKS];
+	struct msock	 socks[MAXSOCKS];
 	int		 nfds;
+	int		 has_alt;	/* some socket serves P+1 */
 	struct entry	**buckets;
 	size_t		 nbuckets;	/* a power of two */
 	size_t		 count, max;
@@ -227,7 +249,7 @@ reply(struct mediator *m, const struct ep *to, const struct via *via,
 	msg.msg_namelen = to->len;
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
-	if (via->have_dst) {
+	if (via->have_dst && m->socks[via->sock].wildcard) {
 		msg.msg_control = cbuf.c;
 		cm = (struct cmsghdr *)cbuf.c;
 		if (to->ss.ss_family == AF_INET6) {
@@ -253,7 +275,7 @@ reply(struct mediator *m, const struct ep *to, const struct via *via,
 		}
 	}
 	/* UDP: a full socket buffer loses this reply; the client retries. */
-	(void)sendmsg(m->fds[via->sock], &msg, MSG_DONTWAIT);
+	(void)sendmsg(m->socks[via->sock].fd, &msg, MSG_DONTWAIT);
 }
 
 static void
@@ -286,6 +308,13 @@ send_registered(struct mediator *m, const struct slot *s)
 	reply(m, &s->pub, &s->via, buf, w.len);
 }
 
+static int
+slot_epdep(const struct slot *s)
+{
+	return s->have_alt && (ep_port(&s->alt) != ep_port(&s->pub) ||
+	    !ep_equal_addr(&s->alt, &s->pub));
+}
+
 /* Tell slot i of e about the other slot. */
 static void
 send_peer(struct mediator *m, const struct entry *e, int i)
@@ -293,10 +322,20 @@ send_peer(struct mediator *m, const struct entry *e, int i)
 	const struct slot *me = &e->s[i], *peer = &e->s[1 - i];
 	unsigned char buf[256];
 	struct wr w;
+	int flags = 0;
 
+	if (i == 0)
+		flags |= PEER_CONTROLLING;
+	if (slot_epdep(me))
+		flags |= PEER_YOU_EPDEP;
+	if (slot_epdep(peer))
+		flags |= PEER_THEY_EPDEP;
+	if (i == 0 && e->ready)
+		flags |= PEER_READY;
 	wr_init(&w, buf, sizeof(buf));
 	wr_hdr(&w, T_PEER, me->id);
-	wr_u8(&w, i == 0 ? PEER_CONTROLLING : 0);
+	wr_u8(&w, (uint8_t)flags);
+	wr_u8(&w, (uint8_t)me->ttl);
 	wr_u64(&w, peer->id);
 	wr_ep(&w, &me->pub);
 	wr_ep(&w, &peer->pub);
@@ -312,7 +351,9 @@ introduce(struct mediator *m, struct entry *e, int64_t now)
 	char a[80], b[80];
 
 	e->introduced = 1;
+	e->ready = 0;
 	e->s[0].acked = e->s[1].acked = 0;
+	e->s[0].ready_acked = e->s[1].ready_acked = 0;
 	send_peer(m, e, 0);
 	send_peer(m, e, 1);
 	e->rexmit_at = now + REXMIT_FIRST;
@@ -323,9 +364,11 @@ introduce(struct mediator *m, struct entry *e, int64_t now)
 		e->on_rexmit = 1;
 	}
 	m->st.introduced++;
-	vlog("introduced %.*s: %s <-> %s", e->namelen, e->name,
+	vlog("introduced %.*s: %s%s <-> %s%s", e->namelen, e->name,
 	    ep_str(&e->s[0].pub, a, sizeof(a)),
-	    ep_str(&e->s[1].pub, b, sizeof(b)));
+	    slot_epdep(&e->s[0]) ? " (endpoint-dependent)" : "",
+	    ep_str(&e->s[1].pub, b, sizeof(b)),
+	    slot_epdep(&e->s[1]) ? " (endpoint-dependent)" : "");
 }
 
 /*
@@ -352,7 +395,18 @@ struct reg {
 	uint8_t			 nloc;
 	const unsigned char	*locals;
 	size_t			 loclen;
+	int			 ackflags;	/* PEERACK: flags it acks */
+	int			 ttl;
+	int			 alt;		/* arrived on port P+1 */
 };
+
+/* Both copies of the REGISTER are in, or the second will not come. */
+static int
+slot_complete(const struct mediator *m, const struct slot *s, int64_t now)
+{
+	return s->have_pub && (s->have_alt || !m->has_alt ||
+	    now - s->first >= ALT_WAIT);
+}
 
 static void
 handle_register(struct mediator *m, const struct reg *rg,
@@ -392,20 +446,37 @@ handle_register(struct mediator *m, const struct reg *rg,
 		    rg->name, rg->role, ep_str(from, a, sizeof(a)));
 	}
 	s = &e->s[i];
+	if (s->id != rg->id) {
+		memset(s, 0, sizeof(*s));
+		s->first = now;
+	}
 	s->id = rg->id;
 	s->seen = now;
-	s->pub = *from;
-	s->via = *via;
+	if (rg->alt) {
+		s->alt = *from;
+		s->have_alt = 1;
+	} else {
+		s->pub = *from;
+		s->have_pub = 1;
+		s->via = *via;
+		s->ttl = rg->ttl;
+	}
 	s->nloc = rg->nloc;
 	s->loclen = (uint8_t)rg->loclen;
 	memcpy(s->locals, rg->locals, rg->loclen);
 	entry_touch(m, e, now);
-	if (e->introduced)
-		send_peer(m, e, i);	/* it lost our introduction */
-	else if (slot_live(&e->s[1 - i], now))
-		introduce(m, e, now);
-	else
-		send_registered(m, s);
+	if (!s->have_pub)
+		return;		/* only the copy to P+1 so far */
+	if (e->introduced) {
+		if (!rg->alt)
+			send_peer(m, e, i);	/* it lost our introduction */
+	} else if (slot_complete(m, s, now)) {
+		if (slot_live(&e->s[1 - i], now) &&
+		    slot_complete(m, &e->s[1 - i], now))
+			introduce(m, e, now);
+		else if (!rg->alt)
+			send_registered(m, s);
+	}
 }
 
 /* Parse role, name, and (for REGISTER) the candidates. 0 or -1. */
@@ -428,6 +499,9 @@ parse_reg(struct rd *r, struct reg *rg, int with_cands)
 	rg->nloc = 0;
 	rg->locals = NULL;
 	rg->loclen = 0;
+	rg->ackflags = 0;
+	if (!with_cands)
+		rg->ackflags = rd_u8(r);
 	if (with_cands) {
 		rg->nloc = rd_u8(r);
 		if (r->bad || rg->nloc > MAX_LOCALS)
@@ -439,7 +513,7 @@ parse_reg(struct rd *r, struct reg *rg, int with_cands)
 		rg->locals = start;
 		rg->loclen = (size_t)(r->p - start);
 	}
-	return r->left == 0 ? 0 : -1;
+	return r->left == 0 && !r->bad ? 0 : -1;
 }
 
 static void
@@ -454,9 +528,28 @@ handle_peerack(struct mediator *m, const struct reg *rg, int64_t now)
 	for (i = 0; i < 2; i++)
 		if (e->s[i].id == rg->id) {
 			e->s[i].acked = 1;
+			if (rg->ackflags & PEER_READY)
+				e->s[i].ready_acked = 1;
 			e->s[i].seen = now;
 			entry_touch(m, e, now);
+			break;
 		}
+	/*
+	 * The controlled side has its introduction, so it is sending its
+	 * TTL-limited probes: tell the controlling side it may now send
+	 * probes that reach the far NAT (see README, conntrack clash).
+	 */
+	if (i == 1 && e->introduced && !e->ready) {
+		e->ready = 1;
+		send_peer(m, e, 0);
+		e->rexmit_at = now + REXMIT_FIRST;
+		e->rexmit_n = 0;
+		if (!e->on_rexmit) {
+			e->rnext = m->rexmit;
+			m->rexmit = e;
+			e->on_rexmit = 1;
+		}
+	}
 }
 
 static void
@@ -468,9 +561,65 @@ drop(struct mediator *m, const struct ep *from, const char *why)
 	vlog("dropped datagram from %s: %s", ep_str(from, a, sizeof(a)), why);
 }
 
+/* The socket on the other port and/or address of sock k, or -1. */
+static int
+other_socket(const struct mediator *m, int k, int port, int addr)
+{
+	const struct msock *a = &m->socks[k];
+	int i;
+
+	for (i = 0; i < m->nfds; i++) {
+		const struct msock *b = &m->socks[i];
+
+		if (b->bound.ss.ss_family == a->bound.ss.ss_family &&
+		    b->alt_port == (a->alt_port ^ port) &&
+		    b->addr_idx == (a->addr_idx ^ addr))
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * NAT check: tell the client where it came from, from the endpoint it
+ * asks for (this one, the other port, the other address), and which
+ * other address we have.
+ */
+static void
+handle_bind(struct mediator *m, struct rd *r, uint64_t id,
+    const struct ep *from, const struct via *via)
+{
+	uint32_t tx = rd_u32(r);
+	int want = rd_u8(r), got = 0, k;
+	unsigned char buf[128];
+	struct via v = *via;
+	struct wr w;
+
+	if (r->bad || r->left != 0)
+		return drop(m, from, "malformed BIND");
+	if (want & (BIND_OTHER_PORT | BIND_OTHER_ADDR)) {
+		k = other_socket(m, via->sock, (want & BIND_OTHER_PORT) != 0,
+		    (want & BIND_OTHER_ADDR) != 0);
+		if (k != -1) {
+			v.sock = k;
+			got = want & (BIND_OTHER_PORT | BIND_OTHER_ADDR);
+		}
+	}
+	wr_init(&w, buf, sizeof(buf));
+	wr_hdr(&w, T_BOUND, id);
+	wr_u32(&w, tx);
+	wr_u8(&w, (uint8_t)got);
+	wr_ep(&w, from);
+	k = other_socket(m, via->sock, 0, 1);
+	wr_u8(&w, k != -1);
+	if (k != -1)
+		wr_ep(&w, &m->socks[k].bound);
+	if (!w.bad)
+		reply(m, from, &v, buf, w.len);
+}
+
 static void
 handle_datagram(struct mediator *m, const unsigned char *buf, size_t len,
-    const struct ep *from, const struct via *via, int64_t now)
+    const struct ep *from, const struct via *via, int ttl, int64_t now)
 {
 	struct rd r;
 	struct reg rg;
@@ -489,10 +638,14 @@ handle_datagram(struct mediator *m, const unsigned char *buf, size_t len,
 	if (id == 0)
 		return drop(m, from, "zero id");
 	rg.id = id;
+	rg.ttl = ttl;
+	rg.alt = m->socks[via->sock].alt_port;
 	if (type == T_REGISTER) {
 		if (parse_reg(&r, &rg, 1) == -1)
 			return drop(m, from, "malformed REGISTER");
 		handle_register(m, &rg, from, via, now);
+	} else if (type == T_BIND) {
+		handle_bind(m, &r, id, from, via);
 	} else if (type == T_PEERACK) {
 		if (parse_reg(&r, &rg, 0) == -1)
 			return drop(m, from, "malformed PEERACK");
@@ -516,6 +669,7 @@ receive(struct mediator *m, int sock, int64_t now)
 	struct ep from;
 	struct via via;
 	ssize_t n;
+	int ttl = 0;
 
 	memset(&msg, 0, sizeof(msg));
 	memset(&from, 0, sizeof(from));
@@ -526,7 +680,7 @@ receive(struct mediator *m, int sock, int64_t now)
 	msg.msg_iovlen = 1;
 	msg.msg_control = cbuf.c;
 	msg.msg_controllen = sizeof(cbuf.c);
-	if ((n = recvmsg(m->fds[sock], &msg, MSG_DONTWAIT)) == -1)
+	if ((n = recvmsg(m->socks[sock].fd, &msg, MSG_DONTWAIT)) == -1)
 		return errno == EAGAIN || errno == EINTR ||
 		    errno == ECONNREFUSED ? 0 : -1;
 	from.len = msg.msg_namelen;
@@ -546,7 +700,11 @@ receive(struct mediator *m, int sock, int64_t now)
 			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
 			via.dst.v6 = pi.ipi6_addr;
 			via.have_dst = 1;
-		}
+		} else if ((cm->cmsg_level == IPPROTO_IP &&
+		    cm->cmsg_type == IP_TTL) ||
+		    (cm->cmsg_level == IPPROTO_IPV6 &&
+		    cm->cmsg_type == IPV6_HOPLIMIT))
+			memcpy(&ttl, CMSG_DATA(cm), sizeof(ttl));
 	}
 	m->st.rx++;
 	if ((size_t)n > MAX_DGRAM || (msg.msg_flags & MSG_TRUNC)) {
@@ -554,7 +712,7 @@ receive(struct mediator *m, int sock, int64_t now)
 		drop(m, &from, "oversized");
 		return 1;
 	}
-	handle_datagram(m, buf, (size_t)n, &from, &via, now);
+	handle_datagram(m, buf, (size_t)n, &from, &via, ttl, now);
 	return 1;
 }
 
@@ -566,11 +724,13 @@ tick(struct mediator *m, int64_t now)
 	int i;
 
 	for (rp = &m->rexmit; (e = *rp) != NULL;) {
-		if (e->s[0].acked && e->s[1].acked)
+		if (e->s[0].acked && e->s[1].acked &&
+		    (!e->ready || e->s[0].ready_acked))
 			e->rexmit_n = REXMIT_TRIES;
 		else if (now >= e->rexmit_at) {
 			for (i = 0; i < 2; i++)
-				if (!e->s[i].acked)
+				if (!e->s[i].acked ||
+				    (i == 0 && e->ready && !e->s[0].ready_acked))
 					send_peer(m, e, i);
 			e->rexmit_n++;
 			e->rexmit_at = now +
@@ -616,9 +776,15 @@ open_socket(const struct ep *bindto)
 		    sizeof(one));
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
 		    sizeof(one));
-	} else
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one,
+		    sizeof(one));
+	} else {
 		(void)setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one,
 		    sizeof(one));
+		/* The TTL left tells a client how far its NATs are. */
+		(void)setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one,
+		    sizeof(one));
+	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)&bindto->ss, bindto->len)
 	    == -1) {
@@ -650,7 +816,7 @@ serve(struct mediator *m)
 	int64_t now;
 
 	for (i = 0; i < m->nfds; i++) {
-		pfd[i].fd = m->fds[i];
+		pfd[i].fd = m->socks[i].fd;
 		pfd[i].events = POLLIN;
 	}
 	while (!stop) {
@@ -673,37 +839,58 @@ serve(struct mediator *m)
 	return 0;
 }
 
+/* Bind addr (NULL: the wildcard of family) on port and port+1. */
 static int
-setup_sockets(struct mediator *m, const char *addr, const char *port)
+add_sockets(struct mediator *m, const char *addr, int family, int port,
+    int addr_idx)
 {
-	static const int fams[] = { AF_INET, AF_INET6 };
+	char pstr[8];
 	struct ep e;
-	size_t i;
+	int alt, fd;
 
-	if (addr != NULL) {
-		if (resolve(addr, port, AF_UNSPEC, 1, &e) == -1 ||
-		    (m->fds[0] = open_socket(&e)) == -1)
+	for (alt = 0; alt < 2; alt++) {
+		snprintf(pstr, sizeof(pstr), "%d", port + alt);
+		if (resolve(addr, pstr, family, 1, &e) == -1)
 			return -1;
-		m->nfds = 1;
+		if ((fd = open_socket(&e)) == -1) {
+			if (alt)	/* the NAT check just knows less */
+				return 0;
+			return -1;
+		}
+		m->socks[m->nfds].fd = fd;
+		m->socks[m->nfds].addr_idx = addr_idx;
+		m->socks[m->nfds].alt_port = alt;
+		m->socks[m->nfds].wildcard = addr == NULL;
+		m->socks[m->nfds].bound = e;
+		m->nfds++;
+		m->has_alt |= alt;
+	}
+	return 0;
+}
+
+static int
+setup_sockets(struct mediator *m, const char **addrs, int naddrs, int port)
+{
+	int i;
+
+	for (i = 0; i < naddrs; i++)
+		if (add_sockets(m, addrs[i], AF_UNSPEC, port, i) == -1)
+			return -1;
+	if (naddrs > 0)
 		return 0;
-	}
 	/* Both families on the wildcard; IPv6 may be absent. */
-	for (i = 0; i < 2; i++) {
-		if (resolve(NULL, port, fams[i], 1, &e) == -1)
-			continue;
-		if ((m->fds[m->nfds] = open_socket(&e)) != -1)
-			m->nfds++;
-		else if (fams[i] == AF_INET)
-			return -1;
-	}
-	return m->nfds > 0 ? 0 : -1;
+	if (add_sockets(m, NULL, AF_INET, port, 0) == -1)
+		return -1;
+	(void)add_sockets(m, NULL, AF_INET6, port, 0);
+	return 0;
 }
 
 int
 mediate_main(int argc, char **argv)
 {
 	struct mediator m;
-	const char *addr = NULL, *port = PNC_PORT;
+	const char *addrs[2], *port = PNC_PORT;
+	int naddrs = 0;
 	struct sigaction sa;
 	int ch, p;
 	long v;
@@ -726,14 +913,19 @@ mediate_main(int argc, char **argv)
 			m.max = (size_t)v;
 			break;
 		case 'p':
-			if (parse_port(optarg, &p) == -1 || p == 0) {
+			if (parse_port(optarg, &p) == -1 || p == 0 ||
+			    p == 65535) {
 				warnx("bad port: %s", optarg);
 				usage_cmd("mediate", EX_USAGE);
 			}
 			port = optarg;
 			break;
 		case 's':
-			addr = optarg;
+			if (naddrs == 2) {
+				warnx("-s at most twice");
+				usage_cmd("mediate", EX_USAGE);
+			}
+			addrs[naddrs++] = optarg;
 			break;
 		case 'v':
 			verbose = 1;
@@ -749,20 +941,25 @@ mediate_main(int argc, char **argv)
 		;
 	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL)
 		err(EX_FAIL, "calloc");
-	if (setup_sockets(&m, addr, port) == -1)
+	(void)parse_port(port, &p);
+	if (setup_sockets(&m, addrs, naddrs, p) == -1)
 		err(EX_FAIL, "cannot serve on %s port %s",
-		    addr ? addr : "*", port);
+		    naddrs ? addrs[0] : "*", port);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	vlog("serving on %s port %s, at most %zu names",
-	    addr ? addr : "*", port, m.max);
+	vlog("serving on %s%s%s port %s%s, at most %zu names",
+	    naddrs ? addrs[0] : "*", naddrs == 2 ? " and " : "",
+	    naddrs == 2 ? addrs[1] : "", port,
+	    m.has_alt ? " (and the next port)" : "", m.max);
 	if (serve(&m) == -1)
 		err(EX_FAIL, "poll");
 	print_stats(&m);
 	while (m.oldest != NULL)
 		entry_free(&m, m.oldest);
+	for (p = 0; p < m.nfds; p++)
+		close(m.socks[p].fd);
 	free(m.buckets);
 	return EX_OK;
 }

@@ -441,8 +441,9 @@ run(struct loop *L)
 {
 	struct punch *p = L->p;
 	struct relay *r = L->r;
-	struct pollfd pfd[3];
+	struct pollfd pfd[3 + NSPRAY];
 	int64_t now;
+	int nspray;
 
 	for (;;) {
 		now = now_ms();
@@ -463,12 +464,15 @@ run(struct loop *L)
 			if (r->olen && r->out_open == 1)
 				pfd[2].fd = STDOUT_FILENO;
 		}
-		if (poll(pfd, 3, loop_timeout(L, now)) == -1) {
+		nspray = punch_pollfds(p, pfd + 3);
+		if (poll(pfd, 3 + (nfds_t)nspray, loop_timeout(L, now)) == -1) {
 			if (errno == EINTR)
 				continue;
 			err(EX_FAIL, "poll");
 		}
 		now = now_ms();
+		if (nspray)
+			punch_spray_read(p, pfd + 3, nspray, now);
 		if (pfd[0].revents & (POLLIN | POLLERR))
 			net_read(L, now);
 		if (r == NULL || L->state != S_RELAY)

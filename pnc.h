@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 
 #include <stddef.h>
+#include <poll.h>
 #include <stdint.h>
 
 #define PNC_VERSION	"0.1"
@@ -38,9 +39,12 @@
 /* Client <-> mediator. */
 #define T_REGISTER	0x01	/* role(1) namelen(1) name n(1) ep*n */
 #define T_REGISTERED	0x02	/* ep(you) ttl(2) */
-#define T_PEER		0x03	/* flags(1) peerid(8) ep(you) ep(peer) n(1) ep*n */
-#define T_PEERACK	0x04	/* role(1) namelen(1) name */
+#define T_PEER		0x03	/* flags(1) ttl(1) peerid(8) ep(you) ep(peer)
+				   n(1) ep*n */
+#define T_PEERACK	0x04	/* role(1) namelen(1) name flags(1) */
 #define T_ERROR		0x05	/* code(1) len(1) text */
+#define T_BIND		0x06	/* tx(4) flags(1): NAT check request */
+#define T_BOUND		0x07	/* tx(4) flags(1) ep(you) n(1) ep*n */
 
 /* Peer <-> peer. */
 #define T_PROBE		0x10	/* toid(8) flags(1) tx(4) */
@@ -51,7 +55,12 @@
 #define T_KEEPALIVE	0x23	/* nothing */
 
 #define PF_NOMINATE	0x01	/* probe/ack flag: use this path */
-#define PEER_CONTROLLING 0x01	/* T_PEER flag: you pick the path */
+#define PEER_CONTROLLING 0x01	/* T_PEER flags: you pick the path */
+#define PEER_YOU_EPDEP	0x02	/* your NAT maps endpoint-dependently */
+#define PEER_THEY_EPDEP	0x04	/* the peer's does */
+#define PEER_READY	0x08	/* the peer has its introduction */
+#define BIND_OTHER_PORT	0x01	/* T_BIND: answer from port P+1 */
+#define BIND_OTHER_ADDR	0x02	/* ... from the other address */
 
 #define ROLE_PUNCH	1
 #define ROLE_LISTEN	2
@@ -105,8 +114,10 @@ const char	*ep_str(const struct ep *, char *, size_t);
 const char	*ep_addr(const struct ep *, char *, size_t);
 int		 ep_port(const struct ep *);
 int		 ep_equal(const struct ep *, const struct ep *);
+int		 ep_equal_addr(const struct ep *, const struct ep *);
 int		 ep_is_loopback(const struct ep *);
 int		 udp_socket(int, int);
+int		 set_ttl(int, int, int);
 int		 local_addrs(int, int, struct ep *, int);
 
 void		 rd_init(struct rd *, const void *, size_t);
@@ -129,12 +140,14 @@ int		 rd_hdr(struct rd *, int *, int *, uint64_t *);
 /* ---- punch.c ---- */
 
 #define MAX_CANDS	(2 * MAX_LOCALS + 2)
+#define NSPRAY		256	/* sockets of an endpoint-dependent side */
 
 enum pstate { P_REGISTER, P_PROBE, P_DONE, P_FAILED };
 
 struct cand {
-	struct ep	ep;
+	struct ep	 ep;
 	const char	*kind;		/* "public", "local", "peer-reflexive" */
+	int		 sock;		/* -1: main socket, else spray index */
 	int		 acked;		/* a probe to it was answered */
 };
 
@@ -147,25 +160,37 @@ struct punch {
 	int64_t		 deadline;	/* absolute ms, 0 for none */
 
 	int		 fd;
-	struct ep	 med;
+	struct ep	 med, med_alt;	/* the mediator's ports P and P+1 */
 	struct ep	 self_pub;	/* as the mediator sees us */
 	struct ep	 locals[MAX_LOCALS];
 	int		 nlocals;
 	uint64_t	 id, peer_id;
 	int		 controlling;
 	enum pstate	 state;
-	int64_t		 start, next_tx, txgap;
+	int64_t		 start, next_tx, txgap, peer_at;
 	int64_t		 med_seen;	/* last datagram from the mediator */
 	int		 warned;
+	int		 peer_flags;	/* of the last T_PEER, echoed */
+	int		 peer_ready;	/* the peer has its introduction */
+	int		 heard_peer;	/* a valid probe or ack came */
+	int		 ttl_low, ttl_cur;
+	int		 epdep_self, epdep_peer;
 	struct cand	 cands[MAX_CANDS];
 	int		 ncands;
 	int		 nominated;	/* index into cands, -1 */
 	uint32_t	 tx;
 	int64_t		 tx_sent;	/* when probe tx was sent */
-	int64_t		 rtt;		/* first measured round trip, ms*1000 */
+	int64_t		 rtt;		/* first measured round trip, ms */
+	int		 rounds;
+	unsigned	 probes_rx;
+	/* birthday method */
+	int		 spray[NSPRAY];	/* our sockets, if we are EPDEP */
+	int		 nspray;
+	int64_t		 spray_next;
+	unsigned	 sprayed;	/* probes to random ports of the peer */
 	struct ep	 peer;		/* the agreed path */
 	int64_t		 done_at;
-	char		 why[160];	/* reason for P_FAILED */
+	char		 why[256];	/* reason for P_FAILED */
 };
 
 int	punch_init(struct punch *);
@@ -173,8 +198,11 @@ int	punch_next(struct punch *, int64_t);
 int	punch_tick(struct punch *, int64_t);
 int	punch_input(struct punch *, const unsigned char *, size_t,
 	    const struct ep *, int64_t);
-int	punch_adopt(struct punch *, const struct ep *, uint64_t, int64_t);
-int	punch_is_mediator(const struct punch *, const struct ep *);
+int	punch_pollfds(const struct punch *, struct pollfd *);
+void	punch_spray_read(struct punch *, const struct pollfd *, int,
+	    int64_t);
+void	punch_close(struct punch *);
+int	natcheck_main(struct punch *);
 
 /* ---- mediator.c, pnc.c ---- */
 

@@ -13,6 +13,22 @@
  * the controlled side adopts whatever it is nominated on. Either side
  * treats session data arriving on the nominated path as the nomination's
  * answer, so the hand-over to the relay cannot lose a datagram.
+ *
+ * Two refinements make this work through hard NATs (README "Hard NATs"):
+ *
+ * - Conntrack clash. A first probe that reaches the far NAT before the
+ *   far host has sent anything can make that NAT record an inbound flow
+ *   and later map the far host to another port. So probes start with a
+ *   small TTL that opens our own NAT but dies before the far one; the
+ *   controlling side sends full-TTL probes only once the mediator says the
+ *   peer has its introduction (and so is sending its own small-TTL
+ *   probes), the controlled side only once it has heard from the peer.
+ * - Endpoint-dependent ("symmetric") mapping, detected by the mediator
+ *   from the two copies of our REGISTER. The symmetric side opens NSPRAY
+ *   sockets and sends a small-TTL probe from each toward the peer, which
+ *   opens NSPRAY mappings; the other side sprays probes at random ports of
+ *   the symmetric side's address until one lands on such a mapping (the
+ *   birthday method).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -20,6 +36,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,13 +48,35 @@
 #define REG_GAP0	100
 #define REG_GAPMAX	2000	/* until the mediator first answers */
 #define PUNCH_LIMIT	10000	/* probe phase bound when -w is not set */
+#define LOW_TTL_MAX	1000	/* ms of small-TTL probes at most */
+#define TTL_FULL	64
+#define SPRAY_GAP	5	/* ms between spray bursts ... */
+#define SPRAY_BURST	8	/* ... of this many probes: 1600/s */
+#define SPRAY_MAX	8192	/* probes in all; P(miss) ~ e^-32 */
+#define SPRAY_REOPEN	1000	/* ms between the symmetric side's rounds */
+#define BOTH_EPDEP_MS	2000	/* only local candidates can work then */
+
+static int
+sock_fd(const struct punch *p, int sock)
+{
+	return sock < 0 ? p->fd : p->spray[sock];
+}
 
 static void
-psend(struct punch *p, const struct ep *to, const void *buf, size_t len)
+psend(struct punch *p, int sock, const struct ep *to, const void *buf,
+    size_t len)
 {
 	/* UDP: a lost send is a lost datagram; the timers retry. */
-	(void)sendto(p->fd, buf, len, 0, (const struct sockaddr *)&to->ss,
-	    to->len);
+	(void)sendto(sock_fd(p, sock), buf, len, 0,
+	    (const struct sockaddr *)&to->ss, to->len);
+}
+
+/* Set the main socket's TTL, remembering it to save system calls. */
+static void
+main_ttl(struct punch *p, int ttl)
+{
+	if (p->ttl_cur != ttl && set_ttl(p->fd, p->med.ss.ss_family, ttl) == 0)
+		p->ttl_cur = ttl;
 }
 
 static void
@@ -57,13 +96,19 @@ send_register(struct punch *p, int type)
 		wr_u8(&w, (uint8_t)p->nlocals);
 		for (i = 0; i < p->nlocals; i++)
 			wr_ep(&w, &p->locals[i]);
-	}
-	if (!w.bad)
-		psend(p, &p->med, buf, w.len);
+	} else
+		wr_u8(&w, (uint8_t)p->peer_flags);
+	if (w.bad)
+		return;
+	main_ttl(p, TTL_FULL);
+	psend(p, -1, &p->med, buf, w.len);
+	/* The copy to P+1 lets the mediator compare our two mappings. */
+	if (type == T_REGISTER)
+		psend(p, -1, &p->med_alt, buf, w.len);
 }
 
 static void
-send_probe(struct punch *p, const struct ep *to, int flags)
+send_probe(struct punch *p, int sock, const struct ep *to, int flags)
 {
 	unsigned char buf[64];
 	struct wr w;
@@ -73,12 +118,12 @@ send_probe(struct punch *p, const struct ep *to, int flags)
 	wr_u64(&w, p->peer_id);
 	wr_u8(&w, (uint8_t)flags);
 	wr_u32(&w, p->tx);
-	psend(p, to, buf, w.len);
+	psend(p, sock, to, buf, w.len);
 }
 
 static void
-send_ack(struct punch *p, const struct ep *to, uint64_t toid, int flags,
-    uint32_t tx)
+send_ack(struct punch *p, int sock, const struct ep *to, uint64_t toid,
+    int flags, uint32_t tx)
 {
 	unsigned char buf[64];
 	struct wr w;
@@ -89,29 +134,29 @@ send_ack(struct punch *p, const struct ep *to, uint64_t toid, int flags,
 	wr_u8(&w, (uint8_t)flags);
 	wr_u32(&w, tx);
 	wr_ep(&w, to);
-	psend(p, to, buf, w.len);
+	psend(p, sock, to, buf, w.len);
 }
 
-/* Index of the candidate at e, or -1. */
+/* Index of the candidate at e reached through sock, or -1. */
 static int
-cand_find(const struct punch *p, const struct ep *e)
+cand_find(const struct punch *p, const struct ep *e, int sock)
 {
 	int i;
 
 	for (i = 0; i < p->ncands; i++)
-		if (ep_equal(&p->cands[i].ep, e))
+		if (ep_equal(&p->cands[i].ep, e) && p->cands[i].sock == sock)
 			return i;
 	return -1;
 }
 
 /* Add a candidate unless known, ours, or no room. Returns index or -1. */
 static int
-cand_add(struct punch *p, const struct ep *e, const char *kind)
+cand_add(struct punch *p, const struct ep *e, int sock, const char *kind)
 {
 	char a[80];
 	int i;
 
-	if ((i = cand_find(p, e)) != -1)
+	if ((i = cand_find(p, e, sock)) != -1)
 		return i;
 	if (p->ncands == MAX_CANDS || e->ss.ss_family != p->med.ss.ss_family)
 		return -1;
@@ -120,8 +165,10 @@ cand_add(struct punch *p, const struct ep *e, const char *kind)
 			return -1;	/* our own address: not the peer */
 	p->cands[p->ncands].ep = *e;
 	p->cands[p->ncands].kind = kind;
+	p->cands[p->ncands].sock = sock;
 	p->cands[p->ncands].acked = 0;
-	vlog("peer candidate %s (%s)", ep_str(e, a, sizeof(a)), kind);
+	vlog("peer candidate %s (%s%s)", ep_str(e, a, sizeof(a)), kind,
+	    sock >= 0 ? ", via a birthday socket" : "");
 	return p->ncands++;
 }
 
@@ -136,12 +183,22 @@ punch_init(struct punch *p)
 	socklen_t len = sizeof(ss);
 	struct ep self;
 	char a[80];
+	int port;
 
+	p->fd = -1;
 	if (parse_hostport(p->medspec, PNC_PORT, &p->med) == -1) {
 		snprintf(p->why, sizeof(p->why), "cannot resolve mediator %s",
 		    p->medspec);
 		return -1;
 	}
+	p->med_alt = p->med;
+	port = ep_port(&p->med) + 1;
+	if (p->med.ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&p->med_alt.ss)->sin6_port =
+		    htons(port & 0xffff);
+	else
+		((struct sockaddr_in *)&p->med_alt.ss)->sin_port =
+		    htons(port & 0xffff);
 	if ((p->fd = udp_socket(p->med.ss.ss_family, p->lport)) == -1 ||
 	    getsockname(p->fd, (struct sockaddr *)&ss, &len) == -1) {
 		snprintf(p->why, sizeof(p->why), "cannot bind UDP port %d: %s",
@@ -163,9 +220,22 @@ punch_init(struct punch *p)
 	p->start = p->next_tx = now_ms();
 	p->txgap = REG_GAP0;
 	p->nominated = -1;
+	p->ttl_low = 2;
 	vlog("local port %d, mediator %s, %d local candidate(s)", p->lport,
 	    ep_str(&p->med, a, sizeof(a)), p->nlocals);
 	return 0;
+}
+
+/* Close every socket but the one the session goes on with. */
+void
+punch_close(struct punch *p)
+{
+	int i;
+
+	for (i = 0; i < p->nspray; i++)
+		if (p->spray[i] != -1 && p->spray[i] != p->fd)
+			close(p->spray[i]);
+	p->nspray = 0;
 }
 
 /* Milliseconds until punch_tick() wants to run (0: now). */
@@ -177,6 +247,11 @@ punch_next(struct punch *p, int64_t now)
 	if (p->state == P_DONE || p->state == P_FAILED)
 		return -1;
 	t = p->next_tx - now;
+	if (p->state == P_PROBE && p->epdep_peer && !p->epdep_self &&
+	    p->sprayed < SPRAY_MAX && p->spray_next - now < t)
+		t = p->spray_next - now;
+	if (p->nspray && p->spray_next - now < t)
+		t = p->spray_next - now;
 	if (p->deadline && p->deadline - now < t)
 		t = p->deadline - now;
 	return t < 0 ? 0 : (int)(t > 60000 ? 60000 : t);
@@ -187,13 +262,49 @@ fail(struct punch *p, const char *why)
 {
 	snprintf(p->why, sizeof(p->why), "%s", why);
 	p->state = P_FAILED;
+	punch_close(p);
 	return -1;
+}
+
+/* Why the probing found no path, in one sentence. */
+static void
+explain(struct punch *p, char *msg, size_t len)
+{
+	char a[80];
+	int i;
+
+	for (i = 0; i < p->ncands; i++)
+		vlog("  candidate %s (%s): %s", ep_str(&p->cands[i].ep, a,
+		    sizeof(a)), p->cands[i].kind, p->cands[i].acked ?
+		    "answered" : "no answer");
+	vlog("  %d probe round(s), %u probe(s) received from the peer, "
+	    "%u sprayed, %d birthday socket(s)", p->rounds, p->probes_rx,
+	    p->sprayed, p->nspray);
+	if (p->epdep_self && p->epdep_peer)
+		snprintf(msg, len, "no path to the peer: both NATs map "
+		    "endpoint-dependently (symmetric), which hole punching "
+		    "cannot traverse; a relay would be needed");
+	else if (p->epdep_peer)
+		snprintf(msg, len, "no path to the peer: its NAT is "
+		    "endpoint-dependent (symmetric) and %u probes at random "
+		    "ports found none of its mappings", p->sprayed);
+	else if (p->epdep_self)
+		snprintf(msg, len, "no path to the peer: our NAT is "
+		    "endpoint-dependent (symmetric) and none of %d sockets' "
+		    "mappings was hit", p->nspray);
+	else if (p->probes_rx == 0)
+		snprintf(msg, len, "no path to the peer: nothing came from it "
+		    "(its NAT or firewall drops what we send, or it is gone); "
+		    "%d candidate(s) tried", p->ncands);
+	else
+		snprintf(msg, len, "no path to the peer: its probes arrive "
+		    "but our answers do not reach it");
 }
 
 static int
 timed_out(struct punch *p)
 {
-	char msg[160], a[80];
+	char msg[256], a[80];
 
 	if (p->state == P_REGISTER && p->med_seen == 0)
 		snprintf(msg, sizeof(msg), "mediator %s did not answer",
@@ -201,11 +312,57 @@ timed_out(struct punch *p)
 	else if (p->state == P_REGISTER)
 		snprintf(msg, sizeof(msg), "no peer came for \"%s\"", p->name);
 	else if (p->nominated == -1)
-		snprintf(msg, sizeof(msg), "no path to the peer: none of its "
-		    "%d candidate(s) answered", p->ncands);
+		explain(p, msg, sizeof(msg));
 	else
 		snprintf(msg, sizeof(msg), "the peer stopped answering");
 	return fail(p, msg);
+}
+
+/*
+ * The TTL of ordinary probes: small until it is safe to reach the far
+ * NAT (see the top of the file), never longer than LOW_TTL_MAX.
+ */
+static int
+probe_ttl(const struct punch *p, int64_t now)
+{
+	int safe = p->heard_peer || (p->controlling && p->peer_ready);
+
+	if (safe || now - p->peer_at >= LOW_TTL_MAX)
+		return TTL_FULL;
+	return p->ttl_low;
+}
+
+/* Birthday method, both halves. */
+static void
+spray_tick(struct punch *p, int64_t now)
+{
+	struct ep to;
+	int i, port;
+
+	if (now < p->spray_next)
+		return;
+	if (p->nspray > 0) {
+		/* Keep the NSPRAY mappings toward the peer open. */
+		for (i = 0; i < p->nspray; i++)
+			send_probe(p, i, &p->cands[0].ep, 0);
+		p->spray_next = now + SPRAY_REOPEN;
+		return;
+	}
+	if (!p->epdep_peer || p->epdep_self || p->sprayed >= SPRAY_MAX)
+		return;
+	main_ttl(p, TTL_FULL);
+	to = p->cands[0].ep;
+	for (i = 0; i < SPRAY_BURST; i++, p->sprayed++) {
+		port = 1024 + (int)(random64() % 64512);
+		if (to.ss.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&to.ss)->sin6_port =
+			    htons((uint16_t)port);
+		else
+			((struct sockaddr_in *)&to.ss)->sin_port =
+			    htons((uint16_t)port);
+		send_probe(p, -1, &to, 0);
+	}
+	p->spray_next = now + SPRAY_GAP;
 }
 
 /* Run the timers. Returns 0, or -1 when the punch has failed. */
@@ -218,6 +375,8 @@ punch_tick(struct punch *p, int64_t now)
 		return p->state == P_FAILED ? -1 : 0;
 	if (p->deadline && now >= p->deadline)
 		return timed_out(p);
+	if (p->state == P_PROBE)
+		spray_tick(p, now);
 	if (now < p->next_tx)
 		return 0;
 	if (p->state == P_REGISTER) {
@@ -231,66 +390,150 @@ punch_tick(struct punch *p, int64_t now)
 	}
 	p->tx++;
 	p->tx_sent = now;
-	if (p->nominated != -1)
-		send_probe(p, &p->cands[p->nominated].ep, PF_NOMINATE);
-	else
+	p->rounds++;
+	if (p->nominated != -1) {
+		main_ttl(p, TTL_FULL);
+		send_probe(p, p->cands[p->nominated].sock,
+		    &p->cands[p->nominated].ep, PF_NOMINATE);
+	} else {
+		main_ttl(p, probe_ttl(p, now));
 		for (i = 0; i < p->ncands; i++)
-			send_probe(p, &p->cands[i].ep, 0);
+			if (p->cands[i].sock < 0)
+				send_probe(p, -1, &p->cands[i].ep, 0);
+	}
 	p->next_tx = now + p->txgap;
 	if (p->txgap < PROBE_GAPMAX)
 		p->txgap *= 2;
 	return 0;
 }
 
-/* The path is agreed: remember it and stop the timers. */
+/* The path is agreed: remember it, keep only its socket. */
 static void
-done(struct punch *p, const struct ep *path, int64_t now)
+done(struct punch *p, int ci, int64_t now)
 {
+	struct cand *c = &p->cands[ci];
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
 	char a[80];
 
-	p->peer = *path;
+	p->peer = c->ep;
+	if (c->sock >= 0) {
+		close(p->fd);
+		p->fd = p->spray[c->sock];
+		if (getsockname(p->fd, (struct sockaddr *)&ss, &len) == 0) {
+			struct ep self;
+
+			memcpy(&self.ss, &ss, len);
+			self.len = len;
+			p->lport = ep_port(&self);
+		}
+	}
+	punch_close(p);
+	main_ttl(p, TTL_FULL);
 	p->state = P_DONE;
 	p->done_at = now;
-	vlog("punched through to %s in %lld ms (%s side)",
-	    ep_str(path, a, sizeof(a)), (long long)(now - p->start),
+	vlog("punched through to %s (%s) in %lld ms (%s side)",
+	    ep_str(&p->peer, a, sizeof(a)), c->kind,
+	    (long long)(now - p->start),
 	    p->controlling ? "controlling" : "controlled");
+}
+
+/* We are the symmetric side: open the birthday sockets. */
+static void
+spray_open(struct punch *p, int64_t now)
+{
+	int fd;
+
+	while (p->nspray < NSPRAY) {
+		if ((fd = udp_socket(p->med.ss.ss_family, 0)) == -1)
+			break;		/* out of descriptors: fewer sockets */
+		/* Small TTL: open our mapping, never touch the far NAT. */
+		(void)set_ttl(fd, p->med.ss.ss_family, p->ttl_low);
+		p->spray[p->nspray++] = fd;
+	}
+	p->spray_next = now;
+	vlog("our NAT maps endpoint-dependently: %d birthday sockets",
+	    p->nspray);
 }
 
 static void
 on_peer(struct punch *p, struct rd *r, int64_t now)
 {
 	struct ep you, them, loc;
-	int flags, n, i;
+	int flags, ttl, n, i;
 	uint64_t pid;
 	char a[80];
 
 	flags = rd_u8(r);
+	ttl = rd_u8(r);
 	pid = rd_u64(r);
 	if (rd_ep(r, &you) == -1 || rd_ep(r, &them) == -1)
 		return;
 	n = rd_u8(r);
-	if (r->bad || n > MAX_LOCALS || pid == 0 || pid == p->id)
+	if (r->bad || n > MAX_LOCALS || pid == 0 || pid == p->id ||
+	    (p->peer_id != 0 && pid != p->peer_id))
 		return;
-	send_register(p, T_PEERACK);
+	p->peer_flags = flags;
+	if (p->state == P_PROBE)
+		send_register(p, T_PEERACK);
+	if ((flags & PEER_READY) && !p->peer_ready && p->state == P_PROBE) {
+		p->peer_ready = 1;
+		vlog("mediator: the peer has its introduction");
+		p->txgap = PROBE_GAP0;	/* full-TTL probes now */
+		p->next_tx = now;
+	}
 	if (p->state != P_REGISTER)
 		return;		/* a retransmitted introduction */
 	p->med_seen = now;
+	p->peer_at = now;
 	p->self_pub = you;
 	p->peer_id = pid;
 	p->controlling = flags & PEER_CONTROLLING;
-	vlog("mediator introduced the peer after %lld ms; we are seen as %s",
-	    (long long)(now - p->start), ep_str(&you, a, sizeof(a)));
+	p->peer_ready = (flags & PEER_READY) != 0;
+	p->epdep_self = (flags & PEER_YOU_EPDEP) != 0;
+	p->epdep_peer = (flags & PEER_THEY_EPDEP) != 0;
+	/*
+	 * The mediator saw our REGISTER with TTL ttl; we sent it with 64.
+	 * Our NATs are among those 64 - ttl hops; one more leaves them
+	 * all, and in our lab dies at the core. Clamped: 2 to 4.
+	 */
+	if (ttl > 0 && ttl <= TTL_FULL)
+		p->ttl_low = TTL_FULL - ttl + 1;
+	if (p->ttl_low < 2)
+		p->ttl_low = 2;
+	if (p->ttl_low > 4)
+		p->ttl_low = 4;
+	vlog("mediator introduced the peer after %lld ms; we are seen as %s%s"
+	    "; peer's NAT %s; first probes with TTL %d",
+	    (long long)(now - p->start), ep_str(&you, a, sizeof(a)),
+	    p->epdep_self ? " (endpoint-dependent)" : "",
+	    p->epdep_peer ? "endpoint-dependent" : "endpoint-independent",
+	    p->ttl_low);
 	/* Candidates that arrived before (peer-reflexive) stay. */
-	cand_add(p, &them, "public");
+	cand_add(p, &them, -1, "public");
 	for (i = 0; i < n; i++)
 		if (rd_ep(r, &loc) == 0)
-			cand_add(p, &loc, "local");
+			cand_add(p, &loc, -1, "local");
 	p->state = P_PROBE;
 	p->txgap = PROBE_GAP0;
 	p->next_tx = now;
+	p->spray_next = now;
+	if (p->epdep_self && !p->epdep_peer)
+		spray_open(p, now);
+	if (p->epdep_self && p->epdep_peer && (p->deadline == 0 ||
+	    p->deadline - now > BOTH_EPDEP_MS)) {
+		vlog("both NATs are endpoint-dependent: only local candidates "
+		    "can work; giving up in %d ms", BOTH_EPDEP_MS);
+		p->deadline = now + BOTH_EPDEP_MS;
+	}
 	if (p->deadline == 0)		/* listen without -w */
 		p->deadline = now + PUNCH_LIMIT;
 	punch_tick(p, now);
+	/*
+	 * Acknowledge only now: the mediator's "ready" to the peer must not
+	 * overtake our first small-TTL probes out of our NAT.
+	 */
+	send_register(p, T_PEERACK);
 }
 
 static int
@@ -330,27 +573,40 @@ on_mediator(struct punch *p, struct rd *r, int type, int64_t now)
 
 static int
 on_probe(struct punch *p, struct rd *r, uint64_t from_id,
-    const struct ep *from, int64_t now)
+    const struct ep *from, int sock, int64_t now)
 {
 	uint64_t toid = rd_u64(r);
-	int flags = rd_u8(r);
+	int flags = rd_u8(r), ci = -1, nominate;
 	uint32_t tx = rd_u32(r);
-	int nominate;
 
 	if (r->bad || toid != p->id)
 		return 0;
 	if (p->peer_id != 0 && from_id != p->peer_id)
 		return 0;
-	if (p->state == P_PROBE)
-		cand_add(p, from, "peer-reflexive");
+	p->probes_rx++;
+	if (p->peer_id != 0 && !p->heard_peer) {
+		p->heard_peer = 1;	/* its mapping is open: full TTL */
+		p->next_tx = now;
+		p->txgap = PROBE_GAP0;
+	}
+	if (sock >= 0)		/* a birthday socket's mapping was hit */
+		(void)set_ttl(p->spray[sock], p->med.ss.ss_family, TTL_FULL);
+	else
+		main_ttl(p, TTL_FULL);
+	if (p->state == P_PROBE &&
+	    (ci = cand_add(p, from, sock, "peer-reflexive")) != -1 &&
+	    !p->cands[ci].acked && p->nominated == -1) {
+		/* A triggered check: the path it came on works inbound. */
+		send_probe(p, sock, from, 0);
+	}
 	/* Only the controlled side takes nominations, once, on one path. */
 	nominate = (flags & PF_NOMINATE) && !p->controlling &&
 	    p->peer_id != 0 &&
 	    (p->state == P_PROBE || (p->state == P_DONE &&
 	    ep_equal(from, &p->peer)));
-	send_ack(p, from, from_id, nominate ? PF_NOMINATE : 0, tx);
-	if (nominate && p->state == P_PROBE) {
-		done(p, from, now);
+	send_ack(p, sock, from, from_id, nominate ? PF_NOMINATE : 0, tx);
+	if (nominate && p->state == P_PROBE && ci != -1) {
+		done(p, ci, now);
 		return 1;
 	}
 	return 0;
@@ -358,7 +614,7 @@ on_probe(struct punch *p, struct rd *r, uint64_t from_id,
 
 static int
 on_ack(struct punch *p, struct rd *r, uint64_t from_id,
-    const struct ep *from, int64_t now)
+    const struct ep *from, int sock, int64_t now)
 {
 	uint64_t toid = rd_u64(r);
 	int flags = rd_u8(r), i;
@@ -368,7 +624,8 @@ on_ack(struct punch *p, struct rd *r, uint64_t from_id,
 	if (r->bad || toid != p->id || from_id != p->peer_id ||
 	    p->state != P_PROBE)
 		return 0;
-	if ((i = cand_add(p, from, "peer-reflexive")) == -1)
+	p->heard_peer = 1;
+	if ((i = cand_add(p, from, sock, "peer-reflexive")) == -1)
 		return 0;
 	if (tx == p->tx && p->rtt == 0)
 		p->rtt = now - p->tx_sent + 1;
@@ -387,7 +644,7 @@ on_ack(struct punch *p, struct rd *r, uint64_t from_id,
 		return 0;
 	}
 	if (i == p->nominated && (flags & PF_NOMINATE)) {
-		done(p, from, now);
+		done(p, i, now);
 		return 1;
 	}
 	return 0;
@@ -397,32 +654,21 @@ on_ack(struct punch *p, struct rd *r, uint64_t from_id,
  * Session data on the nominated path answers our nomination: the
  * controlled side only sends data once it has adopted that path.
  */
-int
-punch_adopt(struct punch *p, const struct ep *from, uint64_t from_id,
+static int
+adopt(struct punch *p, const struct ep *from, uint64_t from_id, int sock,
     int64_t now)
 {
 	if (p->state != P_PROBE || !p->controlling || p->nominated == -1 ||
-	    from_id != p->peer_id ||
+	    from_id != p->peer_id || p->cands[p->nominated].sock != sock ||
 	    !ep_equal(from, &p->cands[p->nominated].ep))
 		return 0;
-	done(p, from, now);
+	done(p, p->nominated, now);
 	return 1;
 }
 
-int
-punch_is_mediator(const struct punch *p, const struct ep *from)
-{
-	return ep_equal(from, &p->med);
-}
-
-/*
- * Take one datagram that is not session data on the agreed path.
- * Returns 1 when it completed the punch, 0 otherwise, -1 when the
- * punch has failed (p->why says why). Garbage is ignored.
- */
-int
-punch_input(struct punch *p, const unsigned char *buf, size_t len,
-    const struct ep *from, int64_t now)
+static int
+input(struct punch *p, const unsigned char *buf, size_t len,
+    const struct ep *from, int sock, int64_t now)
 {
 	struct rd r;
 	int version, type;
@@ -432,16 +678,80 @@ punch_input(struct punch *p, const unsigned char *buf, size_t len,
 	if (rd_hdr(&r, &version, &type, &id) == -1 ||
 	    version != PROTO_VERSION)
 		return 0;
-	if (punch_is_mediator(p, from)) {
+	if (sock < 0 && ep_equal(from, &p->med)) {
 		if (id != p->id)
 			return 0;
 		return on_mediator(p, &r, type, now);
 	}
 	if (type == T_PROBE)
-		return on_probe(p, &r, id, from, now);
+		return on_probe(p, &r, id, from, sock, now);
 	if (type == T_ACK)
-		return on_ack(p, &r, id, from, now);
+		return on_ack(p, &r, id, from, sock, now);
 	if (type >= T_DATA && type <= T_KEEPALIVE)
-		return punch_adopt(p, from, id, now);
+		return adopt(p, from, id, sock, now);
 	return 0;
+}
+
+/*
+ * Take one datagram from the main socket that is not session data on the
+ * agreed path. Returns 1 when it completed the punch, 0 otherwise, -1
+ * when the punch has failed (p->why says why). Garbage is ignored.
+ */
+int
+punch_input(struct punch *p, const unsigned char *buf, size_t len,
+    const struct ep *from, int64_t now)
+{
+	return input(p, buf, len, from, -1, now);
+}
+
+/* The birthday sockets to poll for reading; returns how many. */
+int
+punch_pollfds(const struct punch *p, struct pollfd *pfd)
+{
+	int i;
+
+	if (p->state != P_PROBE)
+		return 0;
+	for (i = 0; i < p->nspray; i++) {
+		pfd[i].fd = p->spray[i];
+		pfd[i].events = POLLIN;
+		pfd[i].revents = 0;
+	}
+	return p->nspray;
+}
+
+/* Read the birthday sockets that poll() found readable. */
+void
+punch_spray_read(struct punch *p, const struct pollfd *pfd, int n,
+    int64_t now)
+{
+	unsigned char buf[MAX_DGRAM + 1];
+	struct ep from;
+	ssize_t len;
+	int i;
+
+	for (i = 0; i < n && i < p->nspray && p->state == P_PROBE; i++) {
+		if ((pfd[i].revents & (POLLIN | POLLERR)) == 0)
+			continue;
+		for (;;) {
+			from.len = sizeof(from.ss);
+			len = recvfrom(p->spray[i], buf, sizeof(buf), 0,
+			    (struct sockaddr *)&from.ss, &from.len);
+			if (len == -1 && (errno == ECONNREFUSED ||
+			    errno == EHOSTUNREACH || errno == ENETUNREACH))
+				continue;
+			if (len == -1 || len > MAX_DGRAM)
+				break;
+			input(p, buf, (size_t)len, &from, i, now);
+			if (p->state != P_PROBE)
+				return;
+		}
+	}
+}
+
+int
+natcheck_main(struct punch *p)
+{
+	(void)p;
+	return -1;
 }

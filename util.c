@@ -259,6 +259,19 @@ ep_equal(const struct ep *a, const struct ep *b)
 	return 0;
 }
 
+/* Same address, whatever the port. */
+int
+ep_equal_addr(const struct ep *a, const struct ep *b)
+{
+	struct ep x = *b;
+
+	if (x.ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&x.ss)->sin_port = htons(ep_port(a));
+	else if (x.ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&x.ss)->sin6_port = htons(ep_port(a));
+	return ep_equal(a, &x);
+}
+
 int
 ep_is_loopback(const struct ep *e)
 {
@@ -323,6 +336,16 @@ udp_socket(int family, int port)
 		return -1;
 	}
 	return fd;
+}
+
+/* The IP TTL (IPv6 hop limit) of what fd sends from now on. 0 or -1. */
+int
+set_ttl(int fd, int family, int ttl)
+{
+	if (family == AF_INET6)
+		return setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl,
+		    sizeof(ttl));
+	return setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));
 }
 
 /*

@@ -1,0 +1,111 @@
+#!/bin/bash
+# tests/matrix.sh [N] [TOPOLOGY...] - the traversal matrix.
+#
+# For each topology, builds the real-NAT lab (tests/lab.bash), runs N
+# trials of two `pnc punch` started at the same moment, and prints one
+# row: topology, successes/trials, median and worst time to punch (both
+# result lines printed). Needs root. Example: sudo tests/matrix.sh 10
+set -u
+cd "$(dirname "$0")/.." || exit 2
+source tests/lab.bash
+PNC=${PNC:-$PWD/pnc}
+N=${1:-10}
+shift || true
+FILTER=("$@")
+W=${W:-10}			# -w of each trial
+tmp=$(mktemp -d)
+trap 'lab_down; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM HUP
+
+# name | lab_up options | side A node | side B node | loss % | expected
+TOPOS=(
+	"home/home||hA|hB|0|direct"
+	"same LAN, no hairpin||hA|hC|0|direct"
+	"accept/accept (conntrack clash)|--nat-a accept --nat-b accept|hA|hB|0|direct"
+	"symmetric/home|--nat-a symmetric|hA|hB|0|direct"
+	"home/symmetric|--nat-b symmetric|hA|hB|0|direct"
+	"symmetric/symmetric|--nat-a symmetric --nat-b symmetric|hA|hB|0|fail"
+	"double NAT both sides|--cgnat-a --cgnat-b|hA|hB|0|direct"
+	"public host/home|--public-host|hP|hB|0|direct"
+	"home/home, 10% loss||hA|hB|10|direct"
+	"home/home, 30% loss||hA|hB|30|direct"
+	"home/strict (drops all from outside)|--nat-b strict|hA|hB|0|fail"
+)
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else print a[int((NR+1)/2)]}'; }
+
+# stamp FILE: the first line of stdin, prefixed with when it arrived (us).
+stamp() {
+	local line
+	if IFS= read -r line; then
+		echo "${EPOCHREALTIME/./} $line" >"$1"
+	else
+		: >"$1"
+	fi
+	cat >/dev/null
+}
+
+# trial A B NAME: both punch at once; prints "ok MS" (until both result
+# lines were printed) or "fail MS WHY".
+trial() {
+	local a=$1 b=$2 name=$3 t0 ta tb ra=0 rb=0 pa pb
+	t0=${EPOCHREALTIME/./}
+	ip netns exec "$LAB-$a" "$PNC" punch ${V:+-v} -m "$MED1" -w "$W" "$name" \
+	    2>"$tmp/a.err" | stamp "$tmp/a.out" &
+	pa=$!
+	ip netns exec "$LAB-$b" "$PNC" punch ${V:+-v} -m "$MED1" -w "$W" "$name" \
+	    2>"$tmp/b.err" | stamp "$tmp/b.out" &
+	pb=$!
+	wait $pa
+	wait $pb
+	if [[ -s $tmp/a.out && -s $tmp/b.out ]]; then
+		read -r ta _ <"$tmp/a.out"
+		read -r tb _ <"$tmp/b.out"
+		((tb > ta)) && ta=$tb
+		echo "ok $(( (ta - t0) / 1000 ))"
+	else
+		if [[ -n ${KEEP:-} ]]; then
+			cat "$tmp/a.err" >"$KEEP.$name.a"
+			cat "$tmp/b.err" >"$KEEP.$name.b"
+		fi
+		echo "fail 0 $(cat "$tmp/a.err" "$tmp/b.err" | grep -v '\[' | grep -m1 pnc:)"
+	fi
+}
+
+printf '%-38s %-8s %-7s %9s %9s\n' topology expected result median_ms worst_ms
+for row in "${TOPOS[@]}"; do
+	IFS='|' read -r name opts a b loss expect <<<"$row"
+	if ((${#FILTER[@]} > 0)); then
+		match=0
+		for want in "${FILTER[@]}"; do [[ $name == *"$want"* ]] && match=1; done
+		((match)) || continue
+	fi
+	# shellcheck disable=SC2086
+	lab_up $opts >/dev/null || { echo "$name: lab_up failed"; continue; }
+	[[ $loss != 0 ]] && lab_loss "$loss"
+	ip netns exec "$LAB-core" "$PNC" mediate -v -s "$MED1" -s "$MED2" \
+	    >"$tmp/med.log" 2>&1 &
+	disown
+	wait_udp_port core 7321
+	ok=0
+	: >"$tmp/times"
+	why=
+	for i in $(seq "$N"); do
+		read -r res ms rest < <(trial "$a" "$b" "m$i-$RANDOM")
+		if [[ $res == ok ]]; then
+			ok=$((ok + 1))
+			echo "$ms" >>"$tmp/times"
+		else
+			why=$rest
+		fi
+	done
+	med=$(median <"$tmp/times")
+	worst=$(sort -n "$tmp/times" | tail -1)
+	printf '%-38s %-8s %3d/%-3d %9s %9s\n' "$name" "$expect" "$ok" "$N" \
+	    "$med" "${worst:--}"
+	[[ -n $why ]] && printf '    %s\n' "$why"
+	[[ -n ${KEEP:-} ]] && cp "$tmp/med.log" "$KEEP.med.log"
+	kill %% 2>/dev/null
+	lab_down 2>/dev/null
+	unset LAB
+done
