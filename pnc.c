@@ -36,7 +36,7 @@ struct cmd {
 static const struct cmd cmds[] = {
 	{ "mediate", mediate_main, "[-v] [-n max] [-p port] [-s addr]" },
 	{ "punch", punch_main, "[-v] [-m host[:port]] [-p lport] [-w secs] "
-	    "name" },
+	    "[name]" },
 	{ "listen", listen_main, "[-dv] [-m host[:port]] [-p lport] "
 	    "[-w secs] name" },
 	{ "connect", connect_main, "[-dv] [-m host[:port]] [-p lport] "
@@ -383,9 +383,9 @@ advance(struct loop *L, int64_t now)
 	struct punch *p = L->p;
 	struct relay *r = L->r;
 
+	if (punch_tick(p, now) == -1)
+		return -1;
 	if (L->state == S_PUNCH) {
-		if (punch_tick(p, now) == -1)
-			return -1;
 		if (p->warned == 1) {
 			warnx("no answer from the mediator yet; still trying");
 			p->warned = 2;
@@ -425,14 +425,17 @@ loop_timeout(const struct loop *L, int64_t now)
 {
 	int64_t t;
 
+	int pt = punch_next(L->p, now);
+
 	if (L->state == S_PUNCH)
-		return punch_next(L->p, now);
-	if (L->state == S_LINGER) {
+		return pt;
+	if (L->state == S_LINGER)
 		t = L->linger - (now - L->quiet_since);
-		return t < 0 ? 0 : (int)t;
-	}
-	t = relay_next(L->r, now);
-	return t > 60000 ? 60000 : (int)t;
+	else
+		t = relay_next(L->r, now);
+	if (pt >= 0 && pt < t)
+		t = pt;
+	return t < 0 ? 0 : (int)(t > 60000 ? 60000 : t);
 }
 
 /* The one poll() loop. Returns 0, or -1 with the reason in p or r. */
@@ -550,11 +553,12 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 1) {
+	if (argc == 0 && role == ROLE_PUNCH)
+		p->name = NULL;		/* the NAT check */
+	else if (argc != 1) {
 		warnx(argc ? "one name, please" : "missing name");
 		usage_cmd(cmd, EX_USAGE);
-	}
-	if (!valid_name(argv[0])) {
+	} else if (!valid_name(argv[0])) {
 		warnx("bad name: 1 to %d printable characters, no spaces",
 		    NAME_MAX_LEN);
 		usage_cmd(cmd, EX_USAGE);
@@ -568,9 +572,78 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 		warnx("bad mediator: %s (host[:port])", p->medspec);
 		usage_cmd(cmd, EX_USAGE);
 	}
-	p->name = argv[0];
+	if (argc == 1)
+		p->name = argv[0];
 	if (wait)
 		p->deadline = now_ms() + wait;
+}
+
+static const char *
+yesno(int v)
+{
+	return v ? "yes" : "no";
+}
+
+/*
+ * The NAT check's report: one "key value" line per fact, stable for
+ * scripts; -v adds how each was found.
+ */
+static void
+natcheck_print(const struct punch *p, const struct natcheck *nc)
+{
+	const struct ep *m = nc->mapped;
+	char a[80];
+	int i, natted = 1, eim, filt_any, filt_port;
+
+	for (i = 0; i < p->nlocals; i++)
+		if (ep_equal(&p->locals[i], &m[0]))
+			natted = 0;
+	printf("nat %s\n", yesno(natted));
+	printf("public-address %s\n", ep_addr(&m[0], a, sizeof(a)));
+	printf("public-port %d\n", ep_port(&m[0]));
+	printf("port-preserved %s\n", yesno(ep_port(&m[0]) == p->lport));
+	vlog("mapping toward the mediator's port P: %s",
+	    ep_str(&m[0], a, sizeof(a)));
+	if (nc->answered[1])
+		vlog("mapping toward its port P+1: %s",
+		    ep_str(&m[1], a, sizeof(a)));
+	if (nc->answered[2])
+		vlog("mapping toward its other address: %s",
+		    ep_str(&m[2], a, sizeof(a)));
+	if (!nc->answered[1])
+		printf("mapping unknown\n");
+	else {
+		eim = ep_equal(&m[0], &m[1]) &&
+		    (!nc->answered[2] || ep_equal(&m[0], &m[2]));
+		if (eim)
+			printf("mapping endpoint-independent\n");
+		else if (ep_equal(&m[0], &m[1]))
+			printf("mapping endpoint-dependent address-dependent\n");
+		else
+			printf("mapping endpoint-dependent "
+			    "address-and-port-dependent\n");
+	}
+	/* An answer counts only if the mediator could send it from afar. */
+	filt_any = nc->answered[3] && nc->got[3] == 3;
+	filt_port = nc->answered[4] && nc->got[4] == 1;
+	vlog("answer from the other address and port: %s; from the other "
+	    "port: %s", nc->answered[3] ? (nc->got[3] == 3 ? "came" :
+	    "mediator cannot") : "dropped by the NAT", nc->answered[4] ?
+	    (nc->got[4] == 1 ? "came" : "mediator cannot") :
+	    "dropped by the NAT");
+	if (filt_any)
+		printf("filtering endpoint-independent\n");
+	else if (filt_port && nc->have_other)
+		printf("filtering address-dependent\n");
+	else if (filt_port)
+		printf("filtering address-dependent-or-less\n");
+	else if (nc->answered[4] && nc->got[4] == 0)
+		printf("filtering unknown\n");
+	else
+		printf("filtering address-and-port-dependent\n");
+	printf("hairpin %s\n", yesno(nc->answered[5]));
+	vlog("checked in %lld ms", (long long)nc->ms);
+	fflush(stdout);
 }
 
 int
@@ -578,10 +651,18 @@ punch_main(int argc, char **argv)
 {
 	struct punch p;
 	struct loop L;
+	struct natcheck nc;
 
 	client_opts("punch", ROLE_PUNCH, argc, argv, &p, NULL);
 	if (punch_init(&p) == -1)
 		errx(EX_FAIL, "%s", p.why);
+	if (p.name == NULL) {
+		if (natcheck_run(&p, &nc) == -1)
+			errx(EX_FAIL, "%s", p.why);
+		natcheck_print(&p, &nc);
+		close(p.fd);
+		return EX_OK;
+	}
 	memset(&L, 0, sizeof(L));
 	L.p = &p;
 	if (run(&L) == -1)

@@ -202,7 +202,18 @@ int	punch_pollfds(const struct punch *, struct pollfd *);
 void	punch_spray_read(struct punch *, const struct pollfd *, int,
 	    int64_t);
 void	punch_close(struct punch *);
-int	natcheck_main(struct punch *);
+struct natcheck {
+	int		 fd2, fd3;	/* filtering and hairpin sockets */
+	struct ep	 pub;		/* our mapping toward the mediator */
+	struct ep	 other;		/* the mediator's second address */
+	int		 have_other;
+	int		 answered[6];
+	int		 got[6];	/* what the mediator could change */
+	struct ep	 mapped[6];
+	int64_t		 ms;
+};
+
+int	natcheck_run(struct punch *, struct natcheck *);
 
 /* ---- mediator.c, pnc.c ---- */
 

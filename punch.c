@@ -55,6 +55,8 @@
 #define SPRAY_MAX	8192	/* probes in all; P(miss) ~ e^-32 */
 #define SPRAY_REOPEN	1000	/* ms between the symmetric side's rounds */
 #define BOTH_EPDEP_MS	2000	/* only local candidates can work then */
+#define NOMINATE_GAP	20	/* ms between nominations, no backoff */
+#define CONFIRM_MS	150	/* the controlled side repeats its "taken" */
 
 static int
 sock_fd(const struct punch *p, int sock)
@@ -244,6 +246,9 @@ punch_next(struct punch *p, int64_t now)
 {
 	int64_t t;
 
+	if (p->state == P_DONE && !p->controlling &&
+	    now < p->done_at + CONFIRM_MS)
+		return p->next_tx > now ? (int)(p->next_tx - now) : 0;
 	if (p->state == P_DONE || p->state == P_FAILED)
 		return -1;
 	t = p->next_tx - now;
@@ -365,14 +370,33 @@ spray_tick(struct punch *p, int64_t now)
 	p->spray_next = now + SPRAY_GAP;
 }
 
+/*
+ * The controlled side's ack of the nomination may be lost, and it may
+ * exit (punch) or stay silent (an idle session) right after: so it says
+ * "taken" a few more times unasked.
+ */
+static void
+confirm(struct punch *p, int64_t now)
+{
+	if (p->controlling || now >= p->done_at + CONFIRM_MS ||
+	    now < p->next_tx)
+		return;
+	send_ack(p, -1, &p->peer, p->peer_id, PF_NOMINATE, p->tx);
+	p->next_tx = now + NOMINATE_GAP;
+}
+
 /* Run the timers. Returns 0, or -1 when the punch has failed. */
 int
 punch_tick(struct punch *p, int64_t now)
 {
 	int i;
 
-	if (p->state == P_DONE || p->state == P_FAILED)
-		return p->state == P_FAILED ? -1 : 0;
+	if (p->state == P_DONE) {
+		confirm(p, now);
+		return 0;
+	}
+	if (p->state == P_FAILED)
+		return -1;
 	if (p->deadline && now >= p->deadline)
 		return timed_out(p);
 	if (p->state == P_PROBE)
@@ -401,6 +425,8 @@ punch_tick(struct punch *p, int64_t now)
 			if (p->cands[i].sock < 0)
 				send_probe(p, -1, &p->cands[i].ep, 0);
 	}
+	if (p->nominated != -1)
+		p->txgap = NOMINATE_GAP;
 	p->next_tx = now + p->txgap;
 	if (p->txgap < PROBE_GAPMAX)
 		p->txgap *= 2;
@@ -432,6 +458,7 @@ done(struct punch *p, int ci, int64_t now)
 	main_ttl(p, TTL_FULL);
 	p->state = P_DONE;
 	p->done_at = now;
+	p->next_tx = now + NOMINATE_GAP;
 	vlog("punched through to %s (%s) in %lld ms (%s side)",
 	    ep_str(&p->peer, a, sizeof(a)), c->kind,
 	    (long long)(now - p->start),
@@ -749,9 +776,149 @@ punch_spray_read(struct punch *p, const struct pollfd *pfd, int n,
 	}
 }
 
-int
-natcheck_main(struct punch *p)
+/* ---- the NAT check: pnc punch without a name ---- */
+
+enum { NC_MAIN, NC_ALTPORT, NC_ALTADDR, NC_FILT_ANY, NC_FILT_PORT,
+    NC_HAIRPIN, NC_N };
+
+/* Send request i of the NAT check from the socket it belongs to. */
+static void
+nc_send(struct punch *p, struct natcheck *nc, int i)
 {
-	(void)p;
-	return -1;
+	static const int flags[NC_N] = { 0, 0, 0,
+	    BIND_OTHER_PORT | BIND_OTHER_ADDR, BIND_OTHER_PORT, 0 };
+	unsigned char buf[64];
+	struct ep to = p->med;
+	struct wr w;
+	int fd = i >= NC_FILT_ANY ? nc->fd2 : p->fd;
+
+	if (i == NC_ALTPORT)
+		to = p->med_alt;
+	else if (i == NC_ALTADDR)
+		to = nc->other;
+	else if (i == NC_HAIRPIN)
+		to = nc->pub;
+	wr_init(&w, buf, sizeof(buf));
+	wr_hdr(&w, T_BIND, p->id);
+	wr_u32(&w, (uint32_t)i);
+	wr_u8(&w, (uint8_t)flags[i]);
+	if (i == NC_HAIRPIN)	/* the same message, to our own mapping */
+		fd = nc->fd3;
+	(void)sendto(fd, buf, w.len, 0, (const struct sockaddr *)&to.ss,
+	    to.len);
+}
+
+/* One answer to the NAT check, from socket which (0 main, 1 filter). */
+static void
+nc_input(struct punch *p, struct natcheck *nc, const unsigned char *buf,
+    size_t len, int which)
+{
+	struct rd r;
+	int version, type, got, n;
+	uint64_t id;
+	uint32_t tx;
+	struct ep mapped;
+
+	rd_init(&r, buf, len);
+	if (rd_hdr(&r, &version, &type, &id) == -1 ||
+	    version != PROTO_VERSION || id != p->id)
+		return;
+	if (type == T_BIND && which == 0) {
+		nc->answered[NC_HAIRPIN] = 1;	/* our own request, hairpinned */
+		return;
+	}
+	if (type != T_BOUND)
+		return;
+	tx = rd_u32(&r);
+	got = rd_u8(&r);
+	if (rd_ep(&r, &mapped) == -1 || tx >= NC_N)
+		return;
+	n = rd_u8(&r);
+	if (n == 1 && rd_ep(&r, &nc->other) == 0 && !r.bad)
+		nc->have_other = 1;
+	if ((tx >= NC_FILT_ANY) != (which == 1) || nc->answered[tx])
+		return;
+	nc->answered[tx] = 1;
+	nc->mapped[tx] = mapped;
+	nc->got[tx] = got;
+}
+
+static int
+nc_pending(const struct natcheck *nc, int i)
+{
+	if (i == NC_ALTADDR && !nc->have_other)
+		return 0;
+	if (i == NC_HAIRPIN && !nc->answered[NC_MAIN])
+		return 0;
+	return !nc->answered[i];
+}
+
+/*
+ * Run the NAT check (RFC 4787 terms, RFC 5780 method) against the
+ * mediator's two ports and, when it has one, its second address. Fills
+ * nc; returns 0, or -1 with p->why set when the mediator never answered.
+ */
+int
+natcheck_run(struct punch *p, struct natcheck *nc)
+{
+	unsigned char buf[MAX_DGRAM + 1];
+	struct pollfd pfd[3];
+	struct ep from;
+	int64_t now, start, end, next;
+	int i, k, gap = 100, tries = 0;
+	ssize_t n;
+
+	memset(nc, 0, sizeof(*nc));
+	if ((nc->fd2 = udp_socket(p->med.ss.ss_family, 0)) == -1 ||
+	    (nc->fd3 = udp_socket(p->med.ss.ss_family, 0)) == -1) {
+		snprintf(p->why, sizeof(p->why), "socket: %s", strerror(errno));
+		return -1;
+	}
+	start = next = now_ms();
+	end = start + 1500;
+	if (p->deadline && p->deadline < end)
+		end = p->deadline;
+	for (;;) {
+		now = now_ms();
+		for (k = 0, i = 0; i < NC_N; i++)
+			k += nc_pending(nc, i);
+		if (k == 0 || now >= end)
+			break;
+		if (now >= next && tries < 5) {
+			for (i = 0; i < NC_N; i++)
+				if (nc_pending(nc, i))
+					nc_send(p, nc, i);
+			next = now + gap;
+			gap *= 2;
+			tries++;
+		}
+		pfd[0].fd = p->fd;
+		pfd[1].fd = nc->fd2;
+		pfd[2].fd = nc->fd3;
+		pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
+		k = (int)((next < end ? next : end) - now);
+		if (poll(pfd, 3, k < 0 ? 0 : k) == -1 && errno != EINTR)
+			break;
+		for (i = 0; i < 2; i++) {
+			if ((pfd[i].revents & POLLIN) == 0)
+				continue;
+			from.len = sizeof(from.ss);
+			n = recvfrom(pfd[i].fd, buf, sizeof(buf), 0,
+			    (struct sockaddr *)&from.ss, &from.len);
+			if (n > 0 && n <= MAX_DGRAM)
+				nc_input(p, nc, buf, (size_t)n, i);
+			if (i == 0 && n > 0 && nc->answered[NC_MAIN] &&
+			    !nc->pub.len)
+				nc->pub = nc->mapped[NC_MAIN];
+		}
+	}
+	close(nc->fd2);
+	close(nc->fd3);
+	if (!nc->answered[NC_MAIN]) {
+		snprintf(p->why, sizeof(p->why), "mediator %s did not answer",
+		    ep_str(&p->med, (char *)buf, 80));
+		return -1;
+	}
+	nc->ms = now_ms() - start;
+	return 0;
 }

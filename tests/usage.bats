@@ -45,8 +45,10 @@ bats_require_minimum_version 1.5.0
 	usage_error punch -w soon -m 127.0.0.1 n
 }
 @test "missing, extra and bad names" {
-	usage_error punch -m 127.0.0.1
+	usage_error connect -m 127.0.0.1
 	[[ "$stderr" == *"missing name"* ]]
+	usage_error listen -m 127.0.0.1
+	usage_error punch -m 127.0.0.1 a b
 	usage_error connect -m 127.0.0.1 a b
 	usage_error listen -m 127.0.0.1 "a b"
 	usage_error listen -m 127.0.0.1 "$(printf 'x%.0s' $(seq 65))"
@@ -55,6 +57,7 @@ bats_require_minimum_version 1.5.0
 @test "no mediator given" {
 	unset PNC_MEDIATOR
 	usage_error punch n
+	usage_error punch
 	[[ "$stderr" == *"PNC_MEDIATOR"* ]]
 }
 @test "a bad -n for the mediator" {
