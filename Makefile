@@ -44,6 +44,14 @@ sanitize:
 demo: pnc
 	sh tests/demo.sh
 
+# Time to punch, throughput, mediator capacity and footprint, each beside
+# what it is compared with (needs root: network namespaces). A release
+# build: what a user would install, without -g.
+bench:
+	$(MAKE) clean
+	$(MAKE) CFLAGS="-O2" pnc
+	bash tests/bench.sh
+
 install: pnc
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
 	cp pnc $(DESTDIR)$(BINDIR)/pnc
@@ -55,4 +63,4 @@ uninstall:
 clean:
 	rm -rf pnc $(OBJS) san-logs
 
-.PHONY: all test sanitize demo install uninstall clean
+.PHONY: all test sanitize demo bench install uninstall clean

@@ -37,6 +37,8 @@
 
 #define GROUP_PUNCH	0
 #define GROUP_SESSION	1
+#define GROUP_TCP	2	/* added: TCP clients meet TCP clients */
+#define MAXTCP		1024	/* TCP rendezvous connections at once */
 #define REXMIT_FIRST	100	/* ms before the first re-introduction */
 #define REXMIT_TRIES	6	/* 100+200+...+3200 ms, then give up */
 #define MAXSOCKS	4	/* two addresses (or families) x two ports */
@@ -51,6 +53,18 @@ struct via {
 		struct in6_addr	v6;
 	} dst;
 	int		have_dst;
+	int		tcp;		/* TCP connection index + 1, or 0 */
+	unsigned	gen;		/* ... and its generation */
+};
+
+/* A TCP rendezvous client: messages framed by a 2-byte length. */
+struct tconn {
+	int		 fd;
+	unsigned	 gen;
+	int64_t		 seen;
+	struct ep	 from;
+	size_t		 len;
+	unsigned char	 buf[2 + MAX_DGRAM];
 };
 
 struct slot {
@@ -101,6 +115,10 @@ struct mediator {
 	struct msock	 socks[MAXSOCKS];
 	int		 nfds;
 	int		 has_alt;	/* some socket serves P+1 */
+	int		 lfds[2];	/* TCP listeners */
+	int		 nlfds;
+	struct tconn	*tc[MAXTCP];
+	unsigned	 gen;
 	struct entry	**buckets;
 	size_t		 nbuckets;	/* a power of two */
 	size_t		 count, max;
@@ -230,6 +248,25 @@ slot_live(const struct slot *s, int64_t now)
 	return s->id != 0 && now - s->seen < REG_TTL * 1000;
 }
 
+/*
+ * A framed message to a TCP client. Messages are small and the client
+ * reads them at once, so a full socket buffer means a dead client: drop.
+ */
+static void
+tcp_reply(struct mediator *m, const struct via *via, const void *buf,
+    size_t len)
+{
+	struct tconn *c = m->tc[via->tcp - 1];
+	unsigned char frame[2 + MAX_DGRAM];
+
+	if (c == NULL || c->gen != via->gen || len > MAX_DGRAM)
+		return;		/* that connection is gone */
+	frame[0] = (unsigned char)(len >> 8);
+	frame[1] = (unsigned char)len;
+	memcpy(frame + 2, buf, len);
+	(void)send(c->fd, frame, len + 2, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 /* Send buf to a client, from the address it reached us at. */
 static void
 reply(struct mediator *m, const struct ep *to, const struct via *via,
@@ -243,6 +280,10 @@ reply(struct mediator *m, const struct ep *to, const struct via *via,
 	struct msghdr msg;
 	struct cmsghdr *cm;
 
+	if (via->tcp) {
+		tcp_reply(m, via, buf, len);
+		return;
+	}
 	memset(&msg, 0, sizeof(msg));
 	memset(&cbuf, 0, sizeof(cbuf));
 	msg.msg_name = (void *)&to->ss;
@@ -398,6 +439,7 @@ struct reg {
 	int			 ackflags;	/* PEERACK: flags it acks */
 	int			 ttl;
 	int			 alt;		/* arrived on port P+1 */
+	int			 tcp;		/* arrived over TCP */
 };
 
 /* Both copies of the REGISTER are in, or the second will not come. */
@@ -412,7 +454,8 @@ static void
 handle_register(struct mediator *m, const struct reg *rg,
     const struct ep *from, const struct via *via, int64_t now)
 {
-	int group = rg->role == ROLE_PUNCH ? GROUP_PUNCH : GROUP_SESSION;
+	int group = (rg->role == ROLE_PUNCH ? GROUP_PUNCH : GROUP_SESSION) +
+	    (rg->tcp ? GROUP_TCP : 0);
 	struct entry *e;
 	struct slot *s;
 	int i;
@@ -460,6 +503,10 @@ handle_register(struct mediator *m, const struct reg *rg,
 		s->have_pub = 1;
 		s->via = *via;
 		s->ttl = rg->ttl;
+	}
+	if (rg->tcp) {		/* no second port over TCP: not compared */
+		s->alt = *from;
+		s->have_alt = 1;
 	}
 	s->nloc = rg->nloc;
 	s->loclen = (uint8_t)rg->loclen;
@@ -519,7 +566,8 @@ parse_reg(struct rd *r, struct reg *rg, int with_cands)
 static void
 handle_peerack(struct mediator *m, const struct reg *rg, int64_t now)
 {
-	int group = rg->role == ROLE_PUNCH ? GROUP_PUNCH : GROUP_SESSION;
+	int group = (rg->role == ROLE_PUNCH ? GROUP_PUNCH : GROUP_SESSION) +
+	    (rg->tcp ? GROUP_TCP : 0);
 	struct entry *e = *entry_ref(m, group, rg->name, rg->namelen);
 	int i;
 
@@ -639,7 +687,10 @@ handle_datagram(struct mediator *m, const unsigned char *buf, size_t len,
 		return drop(m, from, "zero id");
 	rg.id = id;
 	rg.ttl = ttl;
-	rg.alt = m->socks[via->sock].alt_port;
+	rg.tcp = via->tcp != 0;
+	rg.alt = rg.tcp ? 0 : m->socks[via->sock].alt_port;
+	if (rg.tcp && type != T_REGISTER && type != T_PEERACK)
+		return drop(m, from, "unexpected message over TCP");
 	if (type == T_REGISTER) {
 		if (parse_reg(&r, &rg, 1) == -1)
 			return drop(m, from, "malformed REGISTER");
@@ -808,22 +859,115 @@ print_stats(const struct mediator *m)
 	    s->expired, m->count);
 }
 
+static void
+tcp_close(struct mediator *m, int k)
+{
+	close(m->tc[k]->fd);
+	free(m->tc[k]);
+	m->tc[k] = NULL;
+}
+
+/* Accept what is waiting; beyond MAXTCP, new clients are closed. */
+static void
+tcp_accept(struct mediator *m, int lfd, int64_t now)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, k, i;
+
+	for (i = 0; i < 64; i++) {
+		len = sizeof(ss);
+		if ((fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
+			return;
+		for (k = 0; k < MAXTCP && m->tc[k] != NULL; k++)
+			;
+		if (k == MAXTCP || (m->tc[k] = calloc(1,
+		    sizeof(*m->tc[k]))) == NULL) {
+			m->st.refused++;
+			close(fd);
+			continue;
+		}
+		m->tc[k]->fd = fd;
+		m->tc[k]->gen = ++m->gen;
+		m->tc[k]->seen = now;
+		memcpy(&m->tc[k]->from.ss, &ss, len);
+		m->tc[k]->from.len = len;
+	}
+}
+
+/* Read a TCP client; every complete frame is one message. */
+static void
+tcp_read(struct mediator *m, int k, int64_t now)
+{
+	struct tconn *c = m->tc[k];
+	struct via via;
+	ssize_t n;
+	size_t flen;
+
+	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len,
+	    MSG_DONTWAIT);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		tcp_close(m, k);
+		return;
+	}
+	if (n == -1)
+		return;
+	c->len += (size_t)n;
+	c->seen = now;
+	memset(&via, 0, sizeof(via));
+	via.tcp = k + 1;
+	via.gen = c->gen;
+	while (c->len >= 2) {
+		flen = (size_t)c->buf[0] << 8 | c->buf[1];
+		if (flen < HDR_LEN || flen > MAX_DGRAM) {
+			drop(m, &c->from, "bad TCP frame length");
+			tcp_close(m, k);
+			return;
+		}
+		if (c->len < 2 + flen)
+			break;
+		m->st.rx++;
+		handle_datagram(m, c->buf + 2, flen, &c->from, &via, 0, now);
+		if (m->tc[k] != c)
+			return;
+		c->len -= 2 + flen;
+		memmove(c->buf, c->buf + 2 + flen, c->len);
+	}
+}
+
 static int
 serve(struct mediator *m)
 {
-	struct pollfd pfd[MAXSOCKS];
-	int i, n, got;
+	static struct pollfd pfd[MAXSOCKS + 2 + MAXTCP];
+	static int which[MAXTCP];
+	int i, n, got, nt;
 	int64_t now;
 
-	for (i = 0; i < m->nfds; i++) {
-		pfd[i].fd = m->socks[i].fd;
-		pfd[i].events = POLLIN;
-	}
 	while (!stop) {
 		now = now_ms();
 		tick(m, now);
-		n = poll(pfd, (nfds_t)m->nfds, next_timeout(m, now));
-		if (n == -1) {
+		for (i = 0; i < m->nfds; i++) {
+			pfd[i].fd = m->socks[i].fd;
+			pfd[i].events = POLLIN;
+		}
+		for (i = 0; i < m->nlfds; i++) {
+			pfd[m->nfds + i].fd = m->lfds[i];
+			pfd[m->nfds + i].events = POLLIN;
+		}
+		n = m->nfds + m->nlfds;
+		for (i = nt = 0; i < MAXTCP; i++) {
+			if (m->tc[i] == NULL)
+				continue;
+			if (now - m->tc[i]->seen >= REG_TTL * 1000) {
+				tcp_close(m, i);	/* silent client */
+				continue;
+			}
+			pfd[n + nt].fd = m->tc[i]->fd;
+			pfd[n + nt].events = POLLIN;
+			which[nt++] = i;
+		}
+		if (poll(pfd, (nfds_t)(n + nt), next_timeout(m, now)) == -1) {
 			if (errno == EINTR)
 				continue;
 			return -1;
@@ -835,8 +979,35 @@ serve(struct mediator *m)
 				if (receive(m, i, now) <= 0)
 					break;
 		}
+		for (i = 0; i < nt; i++)
+			if (pfd[n + i].revents && m->tc[which[i]] != NULL)
+				tcp_read(m, which[i], now);
+		for (i = 0; i < m->nlfds; i++)
+			if (pfd[m->nfds + i].revents & POLLIN)
+				tcp_accept(m, m->lfds[i], now);
 	}
 	return 0;
+}
+
+/* TCP rendezvous on the same address and port. Returns fd or -1. */
+static int
+tcp_listen(const struct ep *e)
+{
+	int fd, one = 1;
+
+	if ((fd = socket(e->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (e->ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		    sizeof(one));
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&e->ss, e->len) == -1 ||
+	    listen(fd, 128) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* Bind addr (NULL: the wildcard of family) on port and port+1. */
@@ -864,6 +1035,9 @@ add_sockets(struct mediator *m, const char *addr, int family, int port,
 		m->socks[m->nfds].bound = e;
 		m->nfds++;
 		m->has_alt |= alt;
+		if (!alt && m->nlfds < 2 &&
+		    (fd = tcp_listen(&e)) != -1)
+			m->lfds[m->nlfds++] = fd;
 	}
 	return 0;
 }
@@ -960,6 +1134,11 @@ mediate_main(int argc, char **argv)
 		entry_free(&m, m.oldest);
 	for (p = 0; p < m.nfds; p++)
 		close(m.socks[p].fd);
+	for (p = 0; p < m.nlfds; p++)
+		close(m.lfds[p]);
+	for (p = 0; p < MAXTCP; p++)
+		if (m.tc[p] != NULL)
+			tcp_close(&m, p);
 	free(m.buckets);
 	return EX_OK;
 }

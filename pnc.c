@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <err.h>
 #include <errno.h>
@@ -35,11 +36,11 @@ struct cmd {
 
 static const struct cmd cmds[] = {
 	{ "mediate", mediate_main, "[-v] [-n max] [-p port] [-s addr]" },
-	{ "punch", punch_main, "[-v] [-m host[:port]] [-p lport] [-w secs] "
-	    "[name]" },
-	{ "listen", listen_main, "[-dv] [-m host[:port]] [-p lport] "
+	{ "punch", punch_main, "[-atv] [-m host[:port]] [-p lport] "
+	    "[-w secs] [name]" },
+	{ "listen", listen_main, "[-adtv] [-m host[:port]] [-p lport] "
 	    "[-w secs] name" },
-	{ "connect", connect_main, "[-dv] [-m host[:port]] [-p lport] "
+	{ "connect", connect_main, "[-adtv] [-m host[:port]] [-p lport] "
 	    "[-w secs] name" },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
@@ -491,6 +492,151 @@ run(struct loop *L)
 	}
 }
 
+/*
+ * End a punched TCP connection so that plain nc can open a new one on
+ * the same ports through the NAT state it leaves (README, "punch -t").
+ */
+static void
+tcp_close_quietly(int fd)
+{
+	struct linger l = { 1, 0 };
+
+	/* RST, not FIN: no TIME_WAIT holds the 4-tuple nc will reuse. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+/* ---- the TCP relay: a plain byte stream, as nc ---- */
+
+#define TBUF	(64 * 1024)
+
+struct tbuf {
+	unsigned char	b[TBUF];
+	size_t		off, len;	/* data is b[off, len) */
+};
+
+/* Fill from fd; returns bytes read, 0 at EOF, -1 on error or EAGAIN. */
+static ssize_t
+tbuf_fill(struct tbuf *t, int fd, int sock)
+{
+	ssize_t n;
+
+	if (t->off == t->len)
+		t->off = t->len = 0;
+	else if (t->len == TBUF && t->off > 0) {
+		memmove(t->b, t->b + t->off, t->len - t->off);
+		t->len -= t->off;
+		t->off = 0;
+	}
+	n = sock ? recv(fd, t->b + t->len, TBUF - t->len, 0) :
+	    read(fd, t->b + t->len, TBUF - t->len);
+	if (n > 0)
+		t->len += (size_t)n;
+	return n;
+}
+
+/* Drain to fd; returns -1 on a hard error. */
+static int
+tbuf_drain(struct tbuf *t, int fd, int sock)
+{
+	ssize_t n;
+
+	n = sock ? send(fd, t->b + t->off, t->len - t->off, MSG_NOSIGNAL) :
+	    write(fd, t->b + t->off, t->len - t->off);
+	if (n == -1)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	t->off += (size_t)n;
+	return 0;
+}
+
+/* Keepalives keep the NAT mappings, and notice a vanished peer. */
+static void
+tcp_keepalive(int fd, int64_t ms)
+{
+	int one = 1, idle = (int)(ms / 1000), cnt = 4;
+	unsigned int uto = (unsigned int)(ms * 4);
+
+	if (idle < 1)
+		idle = 1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	/* Data unacknowledged this long means the peer is gone. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
+}
+
+/*
+ * stdin to the connection, the connection to stdout, until both
+ * directions have ended. stdin EOF half-closes (shutdown SHUT_WR) as nc
+ * -N; the peer's EOF closes stdout. Returns 0 for a clean end, -1 (why
+ * set) for a reset or error.
+ */
+static int
+tcp_relay(int fd, int listener, int nostdin, int64_t keepalive, char *why,
+    size_t whylen)
+{
+	static struct tbuf in, out;	/* stdin -> net, net -> stdout */
+	struct pollfd pfd[3];
+	int in_open = !nostdin, net_open = 1, out_open = 1, shut = 0;
+	ssize_t n;
+
+	tcp_keepalive(fd, keepalive);
+	for (;;) {
+		if (!in_open && in.off == in.len && !shut &&
+		    (!nostdin || !net_open)) {
+			(void)shutdown(fd, SHUT_WR);
+			shut = 1;
+		}
+		if (!net_open && (out.off == out.len || !out_open) &&
+		    out_open != -1) {
+			close(STDOUT_FILENO);
+			out_open = -1;
+			if (listener)	/* as nc -l */
+				in_open = 0;
+			continue;
+		}
+		if (shut && out_open == -1)
+			return 0;
+		pfd[0].fd = in_open && in.len - in.off < TBUF ? STDIN_FILENO :
+		    -1;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = fd;
+		pfd[1].events = (net_open && out.len - out.off < TBUF ?
+		    POLLIN : 0) |
+		    (in.off < in.len ? POLLOUT : 0);
+		pfd[2].fd = out_open == 1 && out.off < out.len ?
+		    STDOUT_FILENO : -1;
+		pfd[2].events = POLLOUT;
+		if (poll(pfd, 3, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			snprintf(why, whylen, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if ((n = tbuf_fill(&in, STDIN_FILENO, 0)) == 0 ||
+			    (n == -1 && errno != EAGAIN && errno != EINTR))
+				in_open = 0;
+		}
+		if (pfd[1].revents & POLLOUT && tbuf_drain(&in, fd, 1) == -1)
+			goto broken;
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR) && net_open) {
+			if ((n = tbuf_fill(&out, fd, 1)) == 0)
+				net_open = 0;
+			else if (n == -1 && errno != EAGAIN && errno != EINTR)
+				goto broken;
+		}
+		if (pfd[2].revents && tbuf_drain(&out, STDOUT_FILENO, 0) == -1) {
+			out_open = 0;	/* reader gone: discard */
+			out.off = out.len = 0;
+		}
+	}
+broken:
+	snprintf(why, whylen, "connection to the peer: %s", strerror(errno));
+	return -1;
+}
+
 /* ---- subcommands ---- */
 
 static int
@@ -506,10 +652,20 @@ valid_name(const char *s)
 	return 1;
 }
 
+#define TR_UDP	0
+#define TR_TCP	1	/* -t */
+#define TR_AUTO	2	/* -a: TCP first, then UDP */
+#define TCP_SHARE 3000	/* ms of the -w budget -a gives TCP at most */
+
+struct copts {
+	int	nostdin;	/* -d */
+	int	transport;
+};
+
 /* Flags shared by punch, listen and connect; exits 2 on misuse. */
 static void
 client_opts(const char *cmd, int role, int argc, char **argv,
-    struct punch *p, int *nostdin)
+    struct punch *p, struct copts *o)
 {
 	int64_t wait = role == ROLE_LISTEN ? 0 : DEFAULT_WAIT;
 	char host[256];
@@ -520,11 +676,18 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	p->role = role;
 	p->fd = -1;
 	p->medspec = getenv("PNC_MEDIATOR");
-	while ((ch = getopt(argc, argv, nostdin ? "dhm:p:vw:" : "hm:p:vw:"))
-	    != -1) {
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt(argc, argv, role == ROLE_PUNCH ? "ahm:p:tvw:" :
+	    "adhm:p:tvw:")) != -1) {
 		switch (ch) {
+		case 'a':
+			o->transport = TR_AUTO;
+			break;
 		case 'd':
-			*nostdin = 1;
+			o->nostdin = 1;
+			break;
+		case 't':
+			o->transport = TR_TCP;
 			break;
 		case 'h':
 			usage_cmd(cmd, 0);
@@ -553,7 +716,7 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc == 0 && role == ROLE_PUNCH)
+	if (argc == 0 && role == ROLE_PUNCH && o->transport == TR_UDP)
 		p->name = NULL;		/* the NAT check */
 	else if (argc != 1) {
 		warnx(argc ? "one name, please" : "missing name");
@@ -646,14 +809,51 @@ natcheck_print(const struct punch *p, const struct natcheck *nc)
 	fflush(stdout);
 }
 
+/*
+ * -t and -a: punch over TCP. With -a, TCP gets part of the budget and a
+ * failure falls back to UDP (p is set up anew). Returns 1 when p->fd is
+ * a TCP connection, 0 when the caller should go on over UDP.
+ */
+static int
+try_tcp(struct punch *p, const struct copts *o)
+{
+	struct punch save = *p;
+	int64_t now = now_ms(), share;
+
+	if (o->transport == TR_UDP)
+		return 0;
+	if (punch_init(p) == -1)
+		errx(EX_FAIL, "%s", p->why);
+	if (o->transport == TR_AUTO) {
+		share = save.deadline ? (save.deadline - now) / 2 : TCP_SHARE;
+		p->deadline = now + (share < TCP_SHARE ? share : TCP_SHARE);
+	}
+	if (tcp_punch(p) == 0) {
+		vlog("using TCP");
+		return 1;
+	}
+	if (o->transport == TR_TCP)
+		errx(EX_FAIL, "%s", p->why);
+	if (verbose)
+		warnx("%s; falling back to UDP", p->why);
+	*p = save;
+	return 0;
+}
+
 int
 punch_main(int argc, char **argv)
 {
 	struct punch p;
 	struct loop L;
 	struct natcheck nc;
+	struct copts o;
 
-	client_opts("punch", ROLE_PUNCH, argc, argv, &p, NULL);
+	client_opts("punch", ROLE_PUNCH, argc, argv, &p, &o);
+	if (try_tcp(&p, &o)) {
+		print_result(&p);
+		tcp_close_quietly(p.fd);
+		return EX_OK;
+	}
 	if (punch_init(&p) == -1)
 		errx(EX_FAIL, "%s", p.why);
 	if (p.name == NULL) {
@@ -667,6 +867,8 @@ punch_main(int argc, char **argv)
 	L.p = &p;
 	if (run(&L) == -1)
 		errx(EX_FAIL, "%s", p.why);
+	if (o.transport == TR_AUTO)
+		vlog("using UDP");
 	close(p.fd);
 	return EX_OK;
 }
@@ -678,14 +880,21 @@ session_main(const char *cmd, int role, int argc, char **argv)
 	struct punch p;
 	struct relay r;
 	struct loop L;
+	struct copts o;
 	const char *ka;
 	int64_t keepalive = KEEPALIVE_MS;
-	int nostdin = 0;
 
-	client_opts(cmd, role, argc, argv, &p, &nostdin);
+	client_opts(cmd, role, argc, argv, &p, &o);
 	if ((ka = getenv("PNC_KEEPALIVE")) != NULL &&
 	    parse_secs(ka, &keepalive) == -1)
 		errx(EX_USAGE, "bad PNC_KEEPALIVE: %s", ka);
+	if (try_tcp(&p, &o)) {
+		if (tcp_relay(p.fd, role == ROLE_LISTEN, o.nostdin, keepalive,
+		    r.why, sizeof(r.why)) == -1)
+			errx(EX_FAIL, "%s", r.why);
+		close(p.fd);
+		return EX_OK;
+	}
 	if (punch_init(&p) == -1)
 		errx(EX_FAIL, "%s", p.why);
 	memset(&r, 0, sizeof(r));
@@ -693,8 +902,8 @@ session_main(const char *cmd, int role, int argc, char **argv)
 	r.listener = role == ROLE_LISTEN;
 	r.keepalive = keepalive;
 	r.dead = 4 * keepalive;
-	r.in_open = !nostdin;
-	r.nostdin = nostdin;
+	r.in_open = !o.nostdin;
+	r.nostdin = o.nostdin;
 	r.out_open = 1;
 	r.obuf = obuf;
 	memset(&L, 0, sizeof(L));
@@ -702,6 +911,8 @@ session_main(const char *cmd, int role, int argc, char **argv)
 	L.r = &r;
 	if (run(&L) == -1)
 		errx(EX_FAIL, "%s", r.failed ? r.why : p.why);
+	if (o.transport == TR_AUTO)
+		vlog("using UDP");
 	close(p.fd);
 	return EX_OK;
 }

@@ -53,6 +53,8 @@
 #define T_EOF		0x21	/* count(4): data datagrams sent */
 #define T_EOFACK	0x22	/* count(4) */
 #define T_KEEPALIVE	0x23	/* nothing */
+#define T_THELLO	0x30	/* TCP: toid(8), first on a new connection */
+#define T_TUSE		0x31	/* TCP: (controlling) this connection */
 
 #define PF_NOMINATE	0x01	/* probe/ack flag: use this path */
 #define PEER_CONTROLLING 0x01	/* T_PEER flags: you pick the path */
@@ -214,6 +216,7 @@ struct natcheck {
 };
 
 int	natcheck_run(struct punch *, struct natcheck *);
+int	tcp_punch(struct punch *);
 
 /* ---- mediator.c, pnc.c ---- */
 

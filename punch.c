@@ -922,3 +922,518 @@ natcheck_run(struct punch *p, struct natcheck *nc)
 	nc->ms = now_ms() - start;
 	return 0;
 }
+
+/* ---- TCP hole punching: simultaneous open (-t) ---- */
+
+#define TCP_RETRY0	50	/* ms before a failed connect is retried */
+#define TCP_RETRYMAX	500
+#define TCP_RESYN	1000	/* a connect pending this long is redone */
+#define MAX_TCONNS	(MAX_CANDS + 8)
+
+struct tconn {
+	int		 fd;		/* -1: idle */
+	int		 cand;		/* candidate index, -1 if accepted */
+	int		 up;		/* established, HELLO sent */
+	int		 verified;	/* the peer's HELLO checked */
+	int64_t		 since, retry_at, gap;
+	size_t		 rlen;
+	unsigned char	 rb[HDR_LEN + 8];
+};
+
+struct tpunch {
+	struct punch	*p;
+	int		 lfd, mfd, mup;	/* listener; mediator connection */
+	int64_t		 mretry, mgap, mrefresh;
+	size_t		 mlen;
+	unsigned char	 mbuf[2 + MAX_DGRAM];
+	struct tconn	 c[MAX_TCONNS];
+	int		 chosen;	/* index into c, -1 */
+	unsigned	 syns, refused;
+};
+
+/*
+ * A TCP socket bound to the shared local port: SO_REUSEADDR and
+ * SO_REUSEPORT let the mediator connection, the listener and every
+ * connect toward the peer share it, so that the mediator sees the very
+ * mapping the peer must reach. Returns fd or -1.
+ */
+static int
+tcp_socket(int family, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1, save;
+
+	if ((fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		    sizeof(one));
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		len = sizeof(*s4);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
+		save = errno;
+		close(fd);
+		errno = save;
+		return -1;
+	}
+	return fd;
+}
+
+static int
+tcp_connect(int family, int port, const struct ep *to)
+{
+	int fd;
+
+	if ((fd = tcp_socket(family, port)) == -1)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)&to->ss, to->len) == -1 &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Write all of a small message; the socket buffer is empty. 0 or -1. */
+static int
+tcp_write(int fd, const void *buf, size_t len)
+{
+	return send(fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+static void
+tmed_send(struct tpunch *t, int type)
+{
+	struct punch *p = t->p;
+	unsigned char buf[2 + 256];
+	struct wr w;
+	size_t n = strlen(p->name);
+	int i;
+
+	wr_init(&w, buf, sizeof(buf));
+	wr_u16(&w, 0);
+	wr_hdr(&w, type, p->id);
+	wr_u8(&w, (uint8_t)p->role);
+	wr_u8(&w, (uint8_t)n);
+	wr_bytes(&w, p->name, n);
+	if (type == T_REGISTER) {
+		wr_u8(&w, (uint8_t)p->nlocals);
+		for (i = 0; i < p->nlocals; i++)
+			wr_ep(&w, &p->locals[i]);
+	} else
+		wr_u8(&w, (uint8_t)p->peer_flags);
+	if (w.bad)
+		return;
+	buf[0] = (unsigned char)((w.len - 2) >> 8);
+	buf[1] = (unsigned char)(w.len - 2);
+	if (tcp_write(t->mfd, buf, w.len) == -1) {
+		close(t->mfd);		/* reconnect */
+		t->mfd = -1;
+	}
+}
+
+static void
+tconn_drop(struct tconn *c, int64_t now)
+{
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+	c->up = c->verified = 0;
+	c->rlen = 0;
+	c->retry_at = now + c->gap;
+	if (c->gap < TCP_RETRYMAX)
+		c->gap *= 2;
+}
+
+/* A TCP peer message: header, and for HELLO the id it is meant for. */
+static void
+tconn_hello(struct tpunch *t, struct tconn *c)
+{
+	unsigned char buf[HDR_LEN + 8];
+	struct wr w;
+
+	wr_init(&w, buf, sizeof(buf));
+	wr_hdr(&w, T_THELLO, t->p->id);
+	wr_u64(&w, t->p->peer_id);
+	if (tcp_write(c->fd, buf, w.len) == 0)
+		c->up = 1;
+}
+
+static void
+on_tpeer(struct tpunch *t, struct rd *r, int64_t now)
+{
+	struct punch *p = t->p;
+	struct ep you, them, loc;
+	int flags, n, i;
+	uint64_t pid;
+	char a[80];
+
+	flags = rd_u8(r);
+	(void)rd_u8(r);
+	pid = rd_u64(r);
+	if (rd_ep(r, &you) == -1 || rd_ep(r, &them) == -1)
+		return;
+	n = rd_u8(r);
+	if (r->bad || n > MAX_LOCALS || pid == 0 || pid == p->id ||
+	    (p->peer_id != 0 && pid != p->peer_id))
+		return;
+	p->peer_flags = flags;
+	if (p->state == P_REGISTER) {
+		p->peer_id = pid;
+		p->controlling = flags & PEER_CONTROLLING;
+		p->self_pub = you;
+		p->peer_at = now;
+		vlog("mediator introduced the peer after %lld ms over TCP; "
+		    "we are seen as %s", (long long)(now - p->start),
+		    ep_str(&you, a, sizeof(a)));
+		cand_add(p, &them, -1, "public");
+		for (i = 0; i < n; i++)
+			if (rd_ep(r, &loc) == 0)
+				cand_add(p, &loc, -1, "local");
+		for (i = 0; i < p->ncands; i++) {
+			t->c[i].cand = i;
+			t->c[i].gap = TCP_RETRY0;
+			t->c[i].retry_at = now;
+		}
+		p->state = P_PROBE;
+		if (p->deadline == 0)
+			p->deadline = now + PUNCH_LIMIT;
+	}
+	tmed_send(t, T_PEERACK);
+}
+
+/* Frames from the mediator connection. */
+static int
+tmed_read(struct tpunch *t, int64_t now)
+{
+	struct punch *p = t->p;
+	struct rd r;
+	ssize_t n;
+	size_t flen;
+	int version, type;
+	uint64_t id;
+
+	n = recv(t->mfd, t->mbuf + t->mlen, sizeof(t->mbuf) - t->mlen, 0);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		close(t->mfd);
+		t->mfd = -1;
+		t->mretry = now + t->mgap;
+		return 0;
+	}
+	if (n == -1)
+		return 0;
+	t->mlen += (size_t)n;
+	while (t->mlen >= 2) {
+		flen = (size_t)t->mbuf[0] << 8 | t->mbuf[1];
+		if (flen > MAX_DGRAM || t->mlen < 2 + flen)
+			break;
+		rd_init(&r, t->mbuf + 2, flen);
+		if (rd_hdr(&r, &version, &type, &id) == 0 &&
+		    version == PROTO_VERSION && id == p->id) {
+			p->med_seen = now;
+			if (type == T_PEER)
+				on_tpeer(t, &r, now);
+			else if (type == T_ERROR && p->state == P_REGISTER &&
+			    on_mediator(p, &r, type, now) == -1)
+				return -1;
+		}
+		t->mlen -= 2 + flen;
+		memmove(t->mbuf, t->mbuf + 2 + flen, t->mlen);
+	}
+	if (t->mlen == sizeof(t->mbuf))
+		t->mlen = 0;	/* an oversized frame: resynchronise */
+	return 0;
+}
+
+/* Tell the peer this is the connection. 1, or -1 if it broke. */
+static int
+tconn_use(struct tconn *c, uint64_t id)
+{
+	unsigned char use[HDR_LEN];
+	struct wr w;
+
+	wr_init(&w, use, sizeof(use));
+	wr_hdr(&w, T_TUSE, id);
+	return tcp_write(c->fd, use, w.len) == 0 ? 1 : -1;
+}
+
+/* Read the peer's HELLO, then (controlled) its USE. 1 when chosen. */
+static int
+tconn_read(struct tpunch *t, int k)
+{
+	struct punch *p = t->p;
+	struct tconn *c = &t->c[k];
+	size_t need = c->verified ? HDR_LEN : HDR_LEN + 8;
+	struct rd r;
+	int version, type;
+	uint64_t id;
+	ssize_t n;
+
+	n = recv(c->fd, c->rb + c->rlen, need - c->rlen, 0);
+	if (n <= 0)
+		return n == -1 && (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+	if ((c->rlen += (size_t)n) < need)
+		return 0;
+	rd_init(&r, c->rb, c->rlen);
+	c->rlen = 0;
+	if (rd_hdr(&r, &version, &type, &id) == -1 ||
+	    version != PROTO_VERSION || id != p->peer_id)
+		return -1;
+	if (!c->verified) {
+		if (type != T_THELLO || rd_u64(&r) != p->id)
+			return -1;
+		c->verified = 1;
+		if (!p->controlling)
+			return 0;	/* wait for its USE */
+		if (t->chosen != -1)
+			return 0;
+		/* Controlling: the first verified connection is it. */
+		return tconn_use(c, p->id);
+	}
+	return type == T_TUSE && !p->controlling ? 1 : -1;
+}
+
+static void
+tpunch_timers(struct tpunch *t, int64_t now)
+{
+	struct punch *p = t->p;
+	int fam = p->med.ss.ss_family, i;
+
+	if (t->mfd == -1 && p->state == P_REGISTER && now >= t->mretry) {
+		t->mfd = tcp_connect(fam, p->lport, &p->med);
+		t->mup = 0;
+		t->mlen = 0;
+		t->mretry = now + t->mgap;
+		if (t->mgap < REG_GAPMAX)
+			t->mgap *= 2;
+	}
+	if (t->mup && now >= t->mrefresh && p->state == P_REGISTER) {
+		tmed_send(t, T_REGISTER);
+		t->mrefresh = now + REG_REFRESH;
+	}
+	if (p->state != P_PROBE)
+		return;
+	for (i = 0; i < p->ncands; i++) {
+		struct tconn *c = &t->c[i];
+
+		if (c->fd != -1 && !c->up && now - c->since >= TCP_RESYN)
+			tconn_drop(c, now);	/* a fresh SYN now */
+		if (c->fd == -1 && now >= c->retry_at) {
+			c->fd = tcp_connect(fam, p->lport, &p->cands[i].ep);
+			c->since = now;
+			t->syns++;
+			if (c->fd == -1)
+				tconn_drop(c, now);
+		}
+	}
+}
+
+static int
+tpunch_timeout(const struct tpunch *t, int64_t now)
+{
+	const struct punch *p = t->p;
+	int64_t w = 1000;
+	int i;
+
+	if (t->mfd == -1 && p->state == P_REGISTER)
+		w = t->mretry - now;
+	if (t->mup && p->state == P_REGISTER && t->mrefresh - now < w)
+		w = t->mrefresh - now;
+	for (i = 0; p->state == P_PROBE && i < p->ncands; i++) {
+		const struct tconn *c = &t->c[i];
+
+		if (c->fd == -1 && c->retry_at - now < w)
+			w = c->retry_at - now;
+		else if (c->fd != -1 && !c->up &&
+		    c->since + TCP_RESYN - now < w)
+			w = c->since + TCP_RESYN - now;
+	}
+	if (p->deadline && p->deadline - now < w)
+		w = p->deadline - now;
+	return w < 0 ? 0 : (int)w;
+}
+
+/* A connect finished: established, or failed (RST, unreachable). */
+static void
+tconn_connected(struct tpunch *t, struct tconn *c, int64_t now)
+{
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1 || e) {
+		if (e == ECONNREFUSED)
+			t->refused++;
+		tconn_drop(c, now);
+		return;
+	}
+	tconn_hello(t, c);
+}
+
+static void
+tpunch_accept(struct tpunch *t)
+{
+	int fd, k;
+
+	if ((fd = accept4(t->lfd, NULL, NULL, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC)) == -1)
+		return;
+	for (k = MAX_CANDS; k < MAX_TCONNS && t->c[k].fd != -1; k++)
+		;
+	if (k == MAX_TCONNS || t->p->state != P_PROBE) {
+		close(fd);
+		return;
+	}
+	t->c[k].fd = fd;
+	t->c[k].cand = -1;
+	tconn_hello(t, &t->c[k]);
+}
+
+static int
+tpunch_fail(struct tpunch *t)
+{
+	struct punch *p = t->p;
+	char msg[256];
+
+	if (p->state == P_PROBE)
+		snprintf(msg, sizeof(msg), "TCP: no connection to the peer "
+		    "(%u SYNs sent, %u refused by a router or host)", t->syns,
+		    t->refused);
+	else {
+		timed_out(p);
+		return -1;
+	}
+	return fail(p, msg);
+}
+
+/* Close everything but the chosen connection; it becomes p->fd. */
+static void
+tpunch_finish(struct tpunch *t, int64_t now)
+{
+	struct punch *p = t->p;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char a[80];
+	int i;
+
+	for (i = 0; i < MAX_TCONNS; i++)
+		if (i != t->chosen && t->c[i].fd != -1)
+			close(t->c[i].fd);
+	if (t->lfd != -1)
+		close(t->lfd);
+	if (t->mfd != -1)
+		close(t->mfd);
+	p->fd = t->c[t->chosen].fd;
+	if (getpeername(p->fd, (struct sockaddr *)&ss, &len) == 0) {
+		memcpy(&p->peer.ss, &ss, len);
+		p->peer.len = len;
+	}
+	p->state = P_DONE;
+	p->done_at = now;
+	vlog("TCP connection with %s in %lld ms (%s side, %u SYNs)",
+	    ep_str(&p->peer, a, sizeof(a)), (long long)(now - p->start),
+	    p->controlling ? "controlling" : "controlled", t->syns);
+}
+
+/*
+ * Rendezvous over TCP and simultaneous open. Its own poll loop: TCP
+ * buffers what arrives meanwhile, so there is no hand-over to race.
+ * Returns 0 with p->fd the connection and p->peer its far end, or -1
+ * with p->why set.
+ */
+int
+tcp_punch(struct punch *p)
+{
+	static struct tpunch t;
+	struct pollfd pfd[2 + MAX_TCONNS];
+	int map[2 + MAX_TCONNS];
+	int64_t now;
+	int i, n, r;
+
+	memset(&t, 0, sizeof(t));
+	t.p = p;
+	t.mfd = -1;
+	t.chosen = -1;
+	t.mgap = REG_GAP0;
+	for (i = 0; i < MAX_TCONNS; i++)
+		t.c[i].fd = -1;
+	close(p->fd);		/* the UDP socket punch_init made */
+	p->fd = -1;
+	if ((t.lfd = tcp_socket(p->med.ss.ss_family, p->lport)) == -1 ||
+	    listen(t.lfd, 8) == -1) {
+		snprintf(p->why, sizeof(p->why), "cannot listen on TCP port "
+		    "%d: %s", p->lport, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		now = now_ms();
+		if (p->deadline && now >= p->deadline)
+			return tpunch_fail(&t);
+		tpunch_timers(&t, now);
+		n = 0;
+		pfd[n].fd = t.lfd;
+		pfd[n].events = POLLIN;
+		map[n++] = -1;
+		if (t.mfd != -1) {
+			pfd[n].fd = t.mfd;
+			pfd[n].events = t.mup ? POLLIN : POLLOUT;
+			map[n++] = -2;
+		}
+		for (i = 0; i < MAX_TCONNS; i++)
+			if (t.c[i].fd != -1) {
+				pfd[n].fd = t.c[i].fd;
+				pfd[n].events = t.c[i].up ? POLLIN : POLLOUT;
+				map[n++] = i;
+			}
+		if (poll(pfd, (nfds_t)n, tpunch_timeout(&t, now)) == -1 &&
+		    errno != EINTR)
+			return fail(p, strerror(errno));
+		now = now_ms();
+		for (i = 0; i < n; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (map[i] == -1)
+				tpunch_accept(&t);
+			else if (map[i] == -2 && !t.mup) {
+				int e = 0;
+				socklen_t len = sizeof(e);
+
+				(void)getsockopt(t.mfd, SOL_SOCKET, SO_ERROR,
+				    &e, &len);
+				if (e) {
+					close(t.mfd);
+					t.mfd = -1;
+					continue;
+				}
+				t.mup = 1;
+				t.mrefresh = now + REG_REFRESH;
+				tmed_send(&t, T_REGISTER);
+			} else if (map[i] == -2) {
+				if (tmed_read(&t, now) == -1)
+					return -1;
+			} else if (!t.c[map[i]].up)
+				tconn_connected(&t, &t.c[map[i]], now);
+			else if ((r = tconn_read(&t, map[i])) == -1)
+				tconn_drop(&t.c[map[i]], now);
+			else if (r == 1) {
+				t.chosen = map[i];
+				tpunch_finish(&t, now);
+				return 0;
+			}
+		}
+	}
+}

@@ -1,0 +1,434 @@
+#!/bin/bash
+# tests/bench.sh - pnc's numbers, each beside what it is compared with
+# (issue 7). `make bench` builds a release pnc and runs this. Needs root,
+# the lab's tools (tests/lab.bash), socat, OpenBSD nc and a C compiler.
+#
+# In one run, on the real-NAT lab (home NAT on both sides):
+#  1. time to punch: two `pnc punch` (hA, hB) started at the same moment,
+#     until both have printed their line; BENCH_N trials (50), median and
+#     p95, on a clean path and with 10% loss. The floor beside it: two
+#     `loadgen xchg` started the same way, each sending to the other's
+#     public endpoint through a hole `pnc punch` opened before (every
+#     10 ms until it hears the other), until both have printed "ok". So
+#     the floor is process start-up plus one crossing of the NATs.
+#  2. UDP throughput: BENCH_MB (50) MB from hB to hA through a punched
+#     hole: `pnc connect` to `pnc listen`, and socat and `nc -u` over a
+#     hole from `pnc punch`. Rate is counted at the receiver, from its
+#     first byte to its last. Datagrams sent are counted on rB (packets
+#     from hB to A's public address), arrivals on rA, socket-buffer drops
+#     in hA's /proc/net/snmp.
+#  3. mediator capacity, on loopback inside a lab namespace, mediator
+#     pinned to CPU 0 and tests/loadgen to CPU 1: rendezvous per second
+#     (and per mediator CPU-second), beside a plain UDP reflector, the
+#     floor for any one-socket server; resident memory per pending
+#     registration at 1 000, 100 000 and 1 000 000 registrations.
+#  4. footprint: stripped binary size, and peak VmRSS of a client in the
+#     throughput sessions of 2, beside socat and nc.
+# BENCH_REP (3) runs of 2 and 3 are taken; medians are printed.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+source tests/lab.bash
+PNC=${PNC:-$PWD/pnc}
+N=${BENCH_N:-50}
+MB=${BENCH_MB:-50}
+REP=${BENCH_REP:-3}
+BIG=2000000			# -n of the loopback mediator
+W=10				# -w of each punch
+LG=$PWD/tests/loadgen
+START=${EPOCHREALTIME/./}
+tmp=$(mktemp -d)
+trap 'lab_down; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM HUP
+
+die() { echo "bench: $*" >&2; exit 1; }
+for t in socat nc nft conntrack strip taskset cc; do
+	command -v $t >/dev/null || die "needs $t"
+done
+[[ -x $PNC ]] || die "no $PNC: run make bench"
+cc -O2 -std=c11 -Wall -Wextra -o "$LG" tests/loadgen.c || die "loadgen"
+
+# ---------------------------------------------------------------------------
+# Small statistics on a file of numbers, one a line.
+
+# q FILE P: the P-th percentile (nearest rank), or - for an empty file.
+q() {
+	sort -g "$1" | awk -v p="$2" '{ a[NR] = $1 }
+	    END { if (NR == 0) { print "-"; exit }
+		k = int((NR * p + 99) / 100); if (k < 1) k = 1; print a[k] }'
+}
+# ratio A B: A/B as "2.41x", or - when either is missing.
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0)
+	    print "-"; else printf "%.2fx\n", a / b }'
+}
+# r0 X, r1 X: X rounded to 0 or 1 decimals (- stays -).
+r0() { [[ $1 == - ]] && echo - || printf '%.0f\n' "$1"; }
+r1() { [[ $1 == - ]] && echo - || printf '%.1f\n' "$1"; }
+# f EXPR: evaluates an awk expression, for arithmetic with fractions.
+f() { awk "BEGIN { printf \"%s\n\", $1 }"; }
+
+ROWS=()
+row() { ROWS+=("$(printf '%-34s %12s  %-22s %12s %8s' "$@")"); }
+note() { ROWS+=("    $*"); }
+section() { ROWS+=("" "$*"); }
+
+# ---------------------------------------------------------------------------
+# 1. Time to punch
+
+# stamp FILE: the first line of stdin, prefixed with when it arrived (us).
+stamp() {
+	local line
+	if IFS= read -r line; then
+		echo "${EPOCHREALTIME/./} $line" >"$1"
+	else
+		: >"$1"
+	fi
+	cat >/dev/null
+}
+
+# both T0 A_OUT B_OUT: ms from T0 until both stamped lines, or nothing.
+both() {
+	local ta tb
+	[[ -s $2 && -s $3 ]] || return 1
+	read -r ta _ <"$2"
+	read -r tb _ <"$3"
+	((tb > ta)) && ta=$tb
+	f "($ta - $1) / 1000"
+}
+
+# punch_trial NAME: two pnc punch started at once; prints ms or fails.
+punch_trial() {
+	local t0 pa pb
+	t0=${EPOCHREALTIME/./}
+	ip netns exec "$LAB-hA" "$PNC" punch -m "$MED1" -w "$W" "$1" \
+	    2>/dev/null | stamp "$tmp/a.out" &
+	pa=$!
+	ip netns exec "$LAB-hB" "$PNC" punch -m "$MED1" -w "$W" "$1" \
+	    2>/dev/null | stamp "$tmp/b.out" &
+	pb=$!
+	wait $pa
+	wait $pb
+	both "$t0" "$tmp/a.out" "$tmp/b.out"
+}
+
+# floor_trial: two loadgen xchg through the hole in HOLE_A/HOLE_B.
+floor_trial() {
+	local t0 pa pb
+	t0=${EPOCHREALTIME/./}
+	# shellcheck disable=SC2086 # LPORT ADDR PORT
+	ip netns exec "$LAB-hA" "$LG" xchg $HOLE_A 3000 2>/dev/null |
+	    stamp "$tmp/a.out" &
+	pa=$!
+	# shellcheck disable=SC2086
+	ip netns exec "$LAB-hB" "$LG" xchg $HOLE_B 3000 2>/dev/null |
+	    stamp "$tmp/b.out" &
+	pb=$!
+	wait $pa
+	wait $pb
+	both "$t0" "$tmp/a.out" "$tmp/b.out"
+}
+
+# hole NAME: pnc punch on both sides; sets HOLE_A and HOLE_B to each
+# side's "LOCALPORT PEERADDR PEERPORT".
+hole() {
+	local pa
+	ip netns exec "$LAB-hA" "$PNC" punch -m "$MED1" -w "$W" "$1" \
+	    >"$tmp/ha" 2>/dev/null &
+	pa=$!
+	ip netns exec "$LAB-hB" "$PNC" punch -m "$MED1" -w "$W" "$1" \
+	    >"$tmp/hb" 2>/dev/null
+	wait $pa
+	HOLE_A=$(cat "$tmp/ha") HOLE_B=$(cat "$tmp/hb")
+	[[ $HOLE_A =~ ^[0-9]+\ [0-9.]+\ [0-9]+$ &&
+	    $HOLE_B =~ ^[0-9]+\ [0-9.]+\ [0-9]+$ ]]
+}
+
+# punch_block LOSS: N trials of each, interleaved; two table rows.
+punch_block() {
+	local loss=$1 i ms okp=0 okf=0 pm pp fm fp
+	lab_loss "$loss" || die "lab_loss"
+	hole "hole$loss-$RANDOM" || die "pnc punch failed to open a hole"
+	: >"$tmp/tp"
+	: >"$tmp/tf"
+	for ((i = 1; i <= N; i++)); do
+		if ms=$(punch_trial "b$loss-$i-$RANDOM"); then
+			echo "$ms" >>"$tmp/tp"
+			okp=$((okp + 1))
+		fi
+		if ms=$(floor_trial); then
+			echo "$ms" >>"$tmp/tf"
+			okf=$((okf + 1))
+		fi
+	done
+	pm=$(q "$tmp/tp" 50) pp=$(q "$tmp/tp" 95)
+	fm=$(q "$tmp/tf" 50) fp=$(q "$tmp/tf" 95)
+	row "punch, $loss% loss: median ms" "$(r1 "$pm")" "floor" "$(r1 "$fm")" "$(ratio "$pm" "$fm")"
+	row "punch, $loss% loss: p95 ms" "$(r1 "$pp")" "floor" "$(r1 "$fp")" "$(ratio "$pp" "$fp")"
+	row "  succeeded (pnc / floor)" "$okp/$N" "" "$okf/$N" ""
+	lab_loss 0
+}
+
+# ---------------------------------------------------------------------------
+# 2. Throughput, and 4. the clients' memory in those sessions
+
+# udp_stat NODE FIELD: a Udp: counter of NODE's /proc/net/snmp.
+udp_stat() {
+	lab_exec "$1" cat /proc/net/snmp | awk -v f="$2" '$1 == "Udp:" {
+	    if (!h) { for (i = 2; i <= NF; i++) c[$i] = i; h = 1 }
+	    else print $c[f] }'
+}
+# nft_count NODE NAME: "packets bytes" of a lab_counter.
+nft_count() {
+	lab_exec "$1" nft list counter ip lab_count "$2" |
+	    awk '$1 == "packets" { print $2, $4 }'
+}
+# hwm PID: peak resident kB of a live process (VmHWM), or nothing.
+hwm() { awk '$1 == "VmHWM:" { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# transfer TOOL REP: moves the data hB -> hA with TOOL (pnc, socat, nc);
+# appends "MBps dgps dgsize arrived_bytes sent lost rcvbuf hwm_rx hwm_tx"
+# to $tmp/tp.TOOL.
+transfer() {
+	local tool=$1 name="tp$2-$RANDOM" rx tx sk deadline h hr=0 ht=0 \
+	    s0 s1 a0 a1 d0 d1 la pb lb pa out
+	rm -f "$tmp/fifo"
+	mkfifo "$tmp/fifo"
+	if [[ $tool != pnc ]]; then
+		hole "$name" || { echo "punch failed" >>"$tmp/err.$tool"; return 1; }
+		read -r la _ pb <<<"$HOLE_A"
+		read -r lb _ pa <<<"$HOLE_B"
+	fi
+	read -r s0 _ < <(nft_count rB tx)
+	read -r a0 _ < <(nft_count rA rx)
+	d0=$(udp_stat hA RcvbufErrors)
+	"$LG" sink <"$tmp/fifo" >"$tmp/sink" &
+	sk=$!
+	case $tool in
+	pnc)
+		ip netns exec "$LAB-hA" "$PNC" listen -m "$MED1" -w 20 "$name" \
+		    </dev/null >"$tmp/fifo" 2>"$tmp/rx.err" &
+		rx=$!
+		ip netns exec "$LAB-hB" "$PNC" connect -m "$MED1" -w 20 "$name" \
+		    <"$tmp/data" >/dev/null 2>"$tmp/tx.err" &
+		tx=$!
+		;;
+	socat)
+		ip netns exec "$LAB-hA" socat -u "UDP-RECV:$la,reuseaddr" - \
+		    </dev/null >"$tmp/fifo" 2>"$tmp/rx.err" &
+		rx=$!
+		wait_udp_port hA "$la"
+		ip netns exec "$LAB-hB" socat -u -b 1200 "OPEN:$tmp/data" \
+		    "UDP-SENDTO:$WAN_A:$pa,sourceport=$lb,reuseaddr" \
+		    </dev/null 2>"$tmp/tx.err" &
+		tx=$!
+		;;
+	nc)
+		# The receiver binds first: nc -u quits on ICMP unreachable.
+		ip netns exec "$LAB-hA" nc -u -d -p "$la" "$WAN_B" "$pb" \
+		    </dev/null >"$tmp/fifo" 2>"$tmp/rx.err" &
+		rx=$!
+		wait_udp_port hA "$la"
+		ip netns exec "$LAB-hB" nc -u -q 0 -p "$lb" "$WAN_A" "$pa" \
+		    <"$tmp/data" >/dev/null 2>"$tmp/tx.err" &
+		tx=$!
+		;;
+	esac
+	# Sample peak memory until the sender is done (60 s at most).
+	deadline=$((SECONDS + 60))
+	while ! lab_pid_dead "$tx" && ((SECONDS < deadline)); do
+		h=$(hwm "$rx") && [[ -n $h ]] && hr=$h
+		h=$(hwm "$tx") && [[ -n $h ]] && ht=$h
+		sleep 0.05
+	done
+	# pnc's receiver ends by itself; socat and nc get half a second.
+	deadline=$((SECONDS + 5))
+	[[ $tool == pnc ]] || sleep 0.5
+	while [[ $tool == pnc ]] && ! lab_pid_dead "$rx" && ((SECONDS < deadline)); do
+		h=$(hwm "$rx") && [[ -n $h ]] && hr=$h
+		sleep 0.05
+	done
+	kill "$rx" "$tx" 2>/dev/null
+	wait "$rx" "$tx" 2>/dev/null
+	wait "$sk"
+	read -r s1 _ < <(nft_count rB tx)
+	read -r a1 _ < <(nft_count rA rx)
+	d1=$(udp_stat hA RcvbufErrors)
+	# bytes secs -> MB/s; datagrams delivered = arrived - rcvbuf drops.
+	read -r _ by _ secs <"$tmp/sink"
+	out=$(awk -v by="$by" -v secs="$secs" -v s=$((s1 - s0)) \
+	    -v a=$((a1 - a0)) -v d=$((d1 - d0)) -v hr="$hr" -v ht="$ht" \
+	    'BEGIN { dl = a - d; if (secs <= 0) secs = 1e-9
+		printf "%.1f %.0f %.0f %d %d %d %d %d %d\n", by / secs / 1e6,
+		    dl / secs, dl ? by / dl : 0, by, s, s - dl, d, hr, ht }')
+	echo "$out" >>"$tmp/tp.$tool"
+	grep -h 'lost' "$tmp/rx.err" >>"$tmp/err.$tool" 2>/dev/null
+	return 0
+}
+
+# col TOOL K: median of field K of the transfer lines of TOOL.
+col() {
+	awk -v k="$2" '{ print $k }' "$tmp/tp.$1" >"$tmp/col"
+	q "$tmp/col" 50
+}
+
+# ---------------------------------------------------------------------------
+# 3. Mediator capacity, on loopback in hC
+
+# cpu_ticks PID: user + system clock ticks so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+rss() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
+
+# start_server CMD...: in hC on CPU 0; sets SRV; waits for port 7400.
+start_server() {
+	ip netns exec "$LAB-hC" taskset -c 0 "$@" </dev/null \
+	    >/dev/null 2>"$tmp/srv.err" &
+	SRV=$!
+	wait_udp_port hC 7400 || die "server on 7400 did not start"
+}
+stop_server() {
+	kill "$SRV" 2>/dev/null
+	wait "$SRV" 2>/dev/null
+}
+
+# drive CMD...: runs the load on CPU 1; prints "rate cpu dgrams_per_cpu_s"
+# where cpu is the server's share of a core and the datagrams are all the
+# UDP datagrams the server received and sent (hC's InDatagrams: what it
+# sends, the load receives).
+drive() {
+	local c0 c1 i0 i1 t0 t1 out
+	c0=$(cpu_ticks "$SRV") i0=$(udp_stat hC InDatagrams) t0=$EPOCHREALTIME
+	out=$(ip netns exec "$LAB-hC" taskset -c 1 "$@")
+	t1=$EPOCHREALTIME i1=$(udp_stat hC InDatagrams) c1=$(cpu_ticks "$SRV")
+	awk -v o="$out" -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
+	    -v t="$(f "$t1 - $t0")" -v d=$((i1 - i0)) 'BEGIN {
+		split(o, w, " "); cpu = c / hz / t
+		printf "%s %.2f %.0f\n", w[6], cpu, (cpu > 0 ? d / (cpu * t) : 0) }'
+}
+
+mediator_block() {
+	local i n reps r0 r1 out lvl=()
+	: >"$tmp/mr"
+	: >"$tmp/ff"
+	for ((i = 1; i <= REP; i++)); do
+		start_server "$PNC" mediate -s 127.0.0.1 -p 7400 -n $BIG
+		drive "$LG" rate 7400 3 32 >>"$tmp/mr"
+		stop_server
+		start_server "$LG" reflect 7400
+		drive "$LG" echo 7400 3 32 >>"$tmp/ff"
+		stop_server
+	done
+	awk '{ print $1 }' "$tmp/mr" >"$tmp/c1"
+	awk '{ print $2 * 100 }' "$tmp/mr" >"$tmp/c2"
+	awk '{ print ($2 > 0 ? $1 / $2 : 0) }' "$tmp/mr" >"$tmp/c3"
+	awk '{ print $3 }' "$tmp/mr" >"$tmp/c4"
+	awk '{ print $3 }' "$tmp/ff" >"$tmp/c5"
+	awk '{ print $2 * 100 }' "$tmp/ff" >"$tmp/c6"
+	awk '{ print ($2 > 0 ? $1 / $2 : 0) }' "$tmp/ff" >"$tmp/c7"
+	row "rendezvous/s (pairs of clients)" "$(r0 "$(q "$tmp/c1" 50)")" "" "" ""
+	row "  server's CPU %" "$(r0 "$(q "$tmp/c2" 50)")" "reflector's CPU %" "$(r0 "$(q "$tmp/c6" 50)")" ""
+	row "rendezvous per mediator CPU-s" "$(r0 "$(q "$tmp/c3" 50)")" "echoes per CPU-s" "$(r0 "$(q "$tmp/c7" 50)")" ""
+	row "datagrams in+out per CPU-s" "$(r0 "$(q "$tmp/c4" 50)")" "UDP reflector" "$(r0 "$(q "$tmp/c5" 50)")" \
+	    "$(ratio "$(q "$tmp/c4" 50)" "$(q "$tmp/c5" 50)")"
+	# Resident memory per registration waiting for a peer. A fresh
+	# mediator per run: registrations expire after 30 s.
+	for n in 1000 100000 1000000; do
+		reps=$REP
+		((n >= 1000000)) && reps=1
+		: >"$tmp/mm"
+		: >"$tmp/mf"
+		: >"$tmp/m0"
+		: >"$tmp/m1"
+		for ((i = 1; i <= reps; i++)); do
+			start_server "$PNC" mediate -s 127.0.0.1 -p 7400 -n $BIG
+			r0=$(rss "$SRV")
+			out=$(ip netns exec "$LAB-hC" taskset -c 1 "$LG" fill 7400 $n 256) ||
+			    note "fill $n: not all registered: $out"
+			r1=$(rss "$SRV")
+			f "($r1 - $r0) * 1024 / $n" >>"$tmp/mm"
+			awk '{ print $6 }' <<<"$out" >>"$tmp/mf"
+			echo "$r0" >>"$tmp/m0"
+			echo "$r1" >>"$tmp/m1"
+			stop_server
+		done
+		# A loadgen REGISTER: 12 + 3 + name ("lgXXXX-" and the number).
+		reg=$((15 + 7 + ${#n} - 1))
+		row "RSS per pending reg @$n (B)" "$(r0 "$(q "$tmp/mm" 50)")" "its REGISTER (B)" "$reg" \
+		    "$(ratio "$(q "$tmp/mm" 50)" "$reg")"
+		row "  VmRSS @$n (kB)" "$(q "$tmp/m1" 50)" "fresh mediator" "$(q "$tmp/m0" 50)" \
+		    "$(ratio "$(q "$tmp/m1" 50)" "$(q "$tmp/m0" 50)")"
+		row "  registrations/s while filling" "$(r0 "$(q "$tmp/mf" 50)")" "" "" ""
+	done
+	note "(-n $BIG: the name table is $(f "8 * 2 ^ int(log($BIG - 1) / log(2) + 1) / 1048576") MB of" \
+	    "bucket pointers, paid for page by page as names land in it)"
+}
+
+# ---------------------------------------------------------------------------
+# The run
+
+NPROC=$(nproc)
+CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+
+lab_up >/dev/null || die "lab_up failed"
+ip netns exec "$LAB-core" "$PNC" mediate -s "$MED1" -s "$MED2" \
+    </dev/null >/dev/null 2>"$tmp/med.err" &
+disown
+wait_udp_port core 7321 || die "mediator did not start"
+# Data datagrams only: pnc's probes and acks are shorter than 64 bytes.
+# (Counted after the router's defragmentation: whole datagrams.)
+lab_counter rB tx iifname '"lan"' ip daddr "$WAN_A" udp length '>' 64 || die "counter"
+lab_counter rA rx iifname '"wan"' ip saddr "$WAN_B" udp length '>' 64 || die "counter"
+
+echo "bench: 1/4 time to punch, $N trials x 2 paths" >&2
+section "1. time to punch (hA, hB behind home NATs; both result lines)"
+punch_block 0
+punch_block 10
+
+echo "bench: 2/4 throughput, $MB MB x $REP runs x 3 tools" >&2
+head -c $((MB * 1000000)) /dev/urandom >"$tmp/data"
+for ((r = 1; r <= REP; r++)); do
+	for tool in pnc socat nc; do
+		transfer "$tool" "$r"
+	done
+done
+section "2. UDP throughput hB -> hA, $MB MB through a punched hole (receiver's rate)"
+ROWS+=("$(printf '%-8s %9s %10s %8s %14s %8s %10s %10s' tool MB/s dgram/s dgram_B arrived_B sent lost rcvbuf_drop)")
+for tool in pnc socat nc; do
+	[[ -s $tmp/tp.$tool ]] || { note "$tool: no run succeeded"; continue; }
+	ROWS+=("$(printf '%-8s %9s %10s %8s %14s %8s %10s %10s' "$tool" \
+	    "$(col "$tool" 1)" "$(col "$tool" 2)" "$(col "$tool" 3)" \
+	    "$(col "$tool" 4)" "$(col "$tool" 5)" "$(col "$tool" 6)" "$(col "$tool" 7)")")
+done
+row "pnc MB/s" "$(col pnc 1)" "socat" "$(col socat 1)" "$(ratio "$(col pnc 1)" "$(col socat 1)")"
+row "pnc MB/s" "$(col pnc 1)" "nc -u" "$(col nc 1)" "$(ratio "$(col pnc 1)" "$(col nc 1)")"
+row "pnc datagrams/s" "$(col pnc 2)" "socat" "$(col socat 2)" "$(ratio "$(col pnc 2)" "$(col socat 2)")"
+row "pnc datagrams/s" "$(col pnc 2)" "nc -u" "$(col nc 2)" "$(ratio "$(col pnc 2)" "$(col nc 2)")"
+for tool in pnc socat nc; do
+	[[ -s $tmp/err.$tool ]] && note "$tool: $(sort -u "$tmp/err.$tool" | head -3 | tr '\n' ' ')"
+done
+
+echo "bench: 3/4 mediator capacity on loopback" >&2
+section "3. mediator on loopback, one core (loadgen on the other); -n $BIG"
+mediator_block
+
+echo "bench: 4/4 footprint" >&2
+section "4. footprint"
+strip -o "$tmp/pnc.s" "$PNC"
+NC=$(readlink -f "$(command -v nc)")
+SOCAT=$(readlink -f "$(command -v socat)")
+strip -o "$tmp/nc.s" "$NC"
+strip -o "$tmp/socat.s" "$SOCAT"
+sz() { stat -c %s "$1"; }
+row "stripped binary (B)" "$(sz "$tmp/pnc.s")" "nc ($(basename "$NC"))" "$(sz "$tmp/nc.s")" \
+    "$(ratio "$(sz "$tmp/pnc.s")" "$(sz "$tmp/nc.s")")"
+row "stripped binary (B)" "$(sz "$tmp/pnc.s")" "socat" "$(sz "$tmp/socat.s")" \
+    "$(ratio "$(sz "$tmp/pnc.s")" "$(sz "$tmp/socat.s")")"
+row "peak VmRSS receiver (kB)" "$(col pnc 8)" "nc -u" "$(col nc 8)" "$(ratio "$(col pnc 8)" "$(col nc 8)")"
+row "peak VmRSS sender (kB)" "$(col pnc 9)" "nc -u" "$(col nc 9)" "$(ratio "$(col pnc 9)" "$(col nc 9)")"
+row "peak VmRSS receiver (kB)" "$(col pnc 8)" "socat" "$(col socat 8)" "$(ratio "$(col pnc 8)" "$(col socat 8)")"
+row "peak VmRSS sender (kB)" "$(col pnc 9)" "socat" "$(col socat 9)" "$(ratio "$(col pnc 9)" "$(col socat 9)")"
+
+ELAPSED=$(f "(${EPOCHREALTIME/./} - $START) / 1e6")
+printf 'pnc bench: %s cores (nproc), %s, kernel %s\n' "$NPROC" "$CPU" "$(uname -r)"
+printf 'N=%s punch trials per path, %s MB, medians of %s runs; %.0f s\n' "$N" "$MB" "$REP" "$ELAPSED"
+printf '%-34s %12s  %-22s %12s %8s\n' metric pnc "compared with" value ratio
+printf '%s\n' "${ROWS[@]}"
