@@ -137,10 +137,12 @@ on_signal(int sig)
 }
 
 /* FNV-1a over group and name: short keys, no need for anything slower. */
+static uint32_t hash_seed;	/* per process: chains cannot be aimed at */
+
 static size_t
 name_hash(int group, const char *name, size_t len)
 {
-	uint32_t h = 2166136261u ^ (uint32_t)group;
+	uint32_t h = (2166136261u ^ hash_seed) ^ (uint32_t)group;
 	size_t i;
 
 	for (i = 0; i < len; i++) {
@@ -1072,6 +1074,7 @@ mediate_main(int argc, char **argv)
 
 	memset(&m, 0, sizeof(m));
 	m.max = 65536;
+	hash_seed = (uint32_t)random64();
 	while ((ch = getopt(argc, argv, "hn:p:s:v")) != -1) {
 		switch (ch) {
 		case 'h':

@@ -13,6 +13,8 @@
 #include <netinet/tcp.h>
 
 #include <err.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -102,9 +104,10 @@ net_send(struct relay *r, const void *buf, size_t len)
 {
 	struct punch *p = r->p;
 
-	if (sendto(p->fd, buf, len, 0, (const struct sockaddr *)&p->peer.ss,
-	    p->peer.len) == (ssize_t)len)
-		r->last_tx = now_ms();
+	/* Counted as sent even if it failed: a retry storm helps nobody. */
+	(void)sendto(p->fd, buf, len, 0, (const struct sockaddr *)&p->peer.ss,
+	    p->peer.len);
+	r->last_tx = now_ms();
 }
 
 static void
@@ -189,6 +192,10 @@ stdout_write(struct relay *r)
 	    OBUF_SIZE - r->ohead;
 	ssize_t n;
 
+	/* POLLOUT on a pipe promises PIPE_BUF: more could block the loop. */
+	if (k > PIPE_BUF)
+		k = PIPE_BUF;
+
 	if ((n = write(STDOUT_FILENO, r->obuf + r->ohead, k)) == -1) {
 		if (errno == EINTR || errno == EAGAIN)
 			return;
@@ -210,20 +217,21 @@ relay_input(struct relay *r, const unsigned char *buf, size_t len,
 	uint32_t v;
 
 	rd_init(&rd, buf + HDR_LEN, len - HDR_LEN);
-	r->last_rx = now;
 	switch (type) {
 	case T_DATA:
 		(void)rd_u32(&rd);
-		if (rd.bad)
+		if (rd.bad || rd.left > MAX_PAYLOAD)
 			return;
+		r->last_rx = now;
 		r->rcvd++;
 		r->bytes_in += rd.left;
 		obuf_put(r, rd.p, rd.left);
 		break;
 	case T_EOF:
 		v = rd_u32(&rd);
-		if (rd.bad)
+		if (rd.bad || rd.left != 0)
 			return;
+		r->last_rx = now;
 		send_ctl(r, T_EOFACK, 1, v);
 		if (!r->peer_eof) {
 			r->peer_eof = 1;
@@ -234,8 +242,15 @@ relay_input(struct relay *r, const unsigned char *buf, size_t len,
 		break;
 	case T_EOFACK:
 		v = rd_u32(&rd);
-		if (!rd.bad && r->eof_sent && v == r->sent)
+		if (rd.bad || rd.left != 0)
+			return;
+		r->last_rx = now;
+		if (r->eof_sent && v == r->sent)
 			r->eof_acked = 1;
+		break;
+	case T_KEEPALIVE:
+		if (rd.left == 0)
+			r->last_rx = now;
 		break;
 	}
 }
@@ -265,6 +280,9 @@ static int
 relay_timers(struct relay *r, int64_t now)
 {
 	maybe_close_stdout(r, now);
+	/* We are not reading the peer while stdout is full: not silence. */
+	if (r->out_open == 1 && OBUF_SIZE - r->olen < MAX_DGRAM)
+		r->last_rx = now;
 	if (!r->in_open && r->pendlen == 0 && !r->eof_sent &&
 	    (!r->nostdin || r->out_open == -1)) {
 		r->eof_sent = 1;
@@ -374,7 +392,8 @@ print_result(const struct punch *p)
 
 	printf("%d %s %d\n", p->lport, ep_addr(&p->peer, a, sizeof(a)),
 	    ep_port(&p->peer));
-	fflush(stdout);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(EX_FAIL, "stdout");
 }
 
 /* Advance the loop's state; returns -1 on failure. */
@@ -457,6 +476,10 @@ run(struct loop *L)
 			return 0;
 		pfd[0].fd = p->fd;
 		pfd[0].events = POLLIN;
+		/* Back-pressure: no room for a datagram, leave it queued. */
+		if (r != NULL && L->state == S_RELAY && r->out_open == 1 &&
+		    OBUF_SIZE - r->olen < MAX_DGRAM)
+			pfd[0].events = 0;
 		pfd[1].fd = pfd[2].fd = -1;
 		pfd[1].events = POLLIN;
 		pfd[2].events = POLLOUT;
@@ -477,6 +500,11 @@ run(struct loop *L)
 		now = now_ms();
 		if (nspray)
 			punch_spray_read(p, pfd + 3, nspray, now);
+		if (p->stashlen) {
+			net_datagram(L, p->stash, p->stashlen, &p->stashfrom,
+			    now);
+			p->stashlen = 0;
+		}
 		if (pfd[0].revents & (POLLIN | POLLERR))
 			net_read(L, now);
 		if (r == NULL || L->state != S_RELAY)
@@ -936,6 +964,11 @@ main(int argc, char **argv)
 
 	/* A vanished stdout reader is an EPIPE to handle, not a death. */
 	signal(SIGPIPE, SIG_IGN);
+	/* A closed 0, 1 or 2 must not become our socket. */
+	for (i = 0; i < 3; i++)
+		if (fcntl((int)i, F_GETFD) == -1 &&
+		    open("/dev/null", O_RDWR) != (int)i)
+			return EX_FAIL;
 	if (argc < 2) {
 		usage_all(stderr);
 		return EX_USAGE;

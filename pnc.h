@@ -192,6 +192,9 @@ struct punch {
 	unsigned	 sprayed;	/* probes to random ports of the peer */
 	struct ep	 peer;		/* the agreed path */
 	int64_t		 done_at;
+	unsigned char	 stash[MAX_DGRAM];	/* session data that came */
+	size_t		 stashlen;	/* on a birthday socket as it won */
+	struct ep	 stashfrom;
 	char		 why[256];	/* reason for P_FAILED */
 };
 

@@ -353,8 +353,9 @@ spray_tick(struct punch *p, int64_t now)
 		p->spray_next = now + SPRAY_REOPEN;
 		return;
 	}
-	if (!p->epdep_peer || p->epdep_self || p->sprayed >= SPRAY_MAX)
-		return;
+	if (!p->epdep_peer || p->epdep_self || p->sprayed >= SPRAY_MAX ||
+	    p->nominated != -1 || p->heard_peer)
+		return;		/* a mapping was hit: no more port scanning */
 	main_ttl(p, TTL_FULL);
 	to = p->cands[0].ep;
 	for (i = 0; i < SPRAY_BURST; i++, p->sprayed++) {
@@ -455,6 +456,7 @@ done(struct punch *p, int ci, int64_t now)
 		}
 	}
 	punch_close(p);
+	p->ttl_cur = 0;		/* p->fd may be another socket now */
 	main_ttl(p, TTL_FULL);
 	p->state = P_DONE;
 	p->done_at = now;
@@ -486,10 +488,12 @@ spray_open(struct punch *p, int64_t now)
 static void
 on_peer(struct punch *p, struct rd *r, int64_t now)
 {
-	struct ep you, them, loc;
+	struct ep you, them;
 	int flags, ttl, n, i;
 	uint64_t pid;
 	char a[80];
+
+	struct ep locs[MAX_LOCALS];
 
 	flags = rd_u8(r);
 	ttl = rd_u8(r);
@@ -500,8 +504,13 @@ on_peer(struct punch *p, struct rd *r, int64_t now)
 	if (r->bad || n > MAX_LOCALS || pid == 0 || pid == p->id ||
 	    (p->peer_id != 0 && pid != p->peer_id))
 		return;
+	for (i = 0; i < n; i++)
+		if (rd_ep(r, &locs[i]) == -1)
+			return;
+	if (r->left != 0)
+		return;
 	p->peer_flags = flags;
-	if (p->state == P_PROBE)
+	if (p->state != P_REGISTER)
 		send_register(p, T_PEERACK);
 	if ((flags & PEER_READY) && !p->peer_ready && p->state == P_PROBE) {
 		p->peer_ready = 1;
@@ -539,8 +548,7 @@ on_peer(struct punch *p, struct rd *r, int64_t now)
 	/* Candidates that arrived before (peer-reflexive) stay. */
 	cand_add(p, &them, -1, "public");
 	for (i = 0; i < n; i++)
-		if (rd_ep(r, &loc) == 0)
-			cand_add(p, &loc, -1, "local");
+		cand_add(p, &locs[i], -1, "local");
 	p->state = P_PROBE;
 	p->txgap = PROBE_GAP0;
 	p->next_tx = now;
@@ -563,6 +571,18 @@ on_peer(struct punch *p, struct rd *r, int64_t now)
 	send_register(p, T_PEERACK);
 }
 
+/* Untrusted text for the terminal: printable ASCII only. */
+static void
+text_clean(char *dst, size_t cap, const unsigned char *src, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i + 1 < cap; i++)
+		dst[i] = src[i] >= ' ' && src[i] <= '~' ? (char)src[i] : '?';
+	if (cap > 0)
+		dst[i < cap ? i : cap - 1] = '\0';
+}
+
 static int
 on_mediator(struct punch *p, struct rd *r, int type, int64_t now)
 {
@@ -572,7 +592,8 @@ on_mediator(struct punch *p, struct rd *r, int type, int64_t now)
 	int n;
 
 	if (type == T_REGISTERED && p->state == P_REGISTER) {
-		if (rd_ep(r, &you) == -1)
+		if (rd_ep(r, &you) == -1 || (rd_u16(r), r->bad) ||
+		    r->left != 0)
 			return 0;
 		if (!p->med_seen)
 			vlog("registered \"%s\" with %s as %s; waiting for "
@@ -589,10 +610,9 @@ on_mediator(struct punch *p, struct rd *r, int type, int64_t now)
 		n = rd_u8(r);
 		if ((t = rd_bytes(r, (size_t)n)) == NULL)
 			return 0;
-		for (; n > 0 && (t[n - 1] < ' ' || t[n - 1] > '~'); n--)
-			;
-		snprintf(msg, sizeof(msg), "mediator refused: %.*s", n,
-		    (const char *)t);
+		snprintf(msg, sizeof(msg), "mediator refused: ");
+		text_clean(msg + strlen(msg), sizeof(msg) - strlen(msg), t,
+		    (size_t)n);
 		return fail(p, msg);
 	}
 	return 0;
@@ -606,7 +626,7 @@ on_probe(struct punch *p, struct rd *r, uint64_t from_id,
 	int flags = rd_u8(r), ci = -1, nominate;
 	uint32_t tx = rd_u32(r);
 
-	if (r->bad || toid != p->id)
+	if (r->bad || r->left != 0 || toid != p->id)
 		return 0;
 	if (p->peer_id != 0 && from_id != p->peer_id)
 		return 0;
@@ -629,7 +649,7 @@ on_probe(struct punch *p, struct rd *r, uint64_t from_id,
 	/* Only the controlled side takes nominations, once, on one path. */
 	nominate = (flags & PF_NOMINATE) && !p->controlling &&
 	    p->peer_id != 0 &&
-	    (p->state == P_PROBE || (p->state == P_DONE &&
+	    (p->state == P_PROBE ? ci != -1 : (p->state == P_DONE &&
 	    ep_equal(from, &p->peer)));
 	send_ack(p, sock, from, from_id, nominate ? PF_NOMINATE : 0, tx);
 	if (nominate && p->state == P_PROBE && ci != -1) {
@@ -646,10 +666,11 @@ on_ack(struct punch *p, struct rd *r, uint64_t from_id,
 	uint64_t toid = rd_u64(r);
 	int flags = rd_u8(r), i;
 	uint32_t tx = rd_u32(r);
+	struct ep seen;
 	char a[80];
 
-	if (r->bad || toid != p->id || from_id != p->peer_id ||
-	    p->state != P_PROBE)
+	if (rd_ep(r, &seen) == -1 || r->left != 0 || toid != p->id ||
+	    from_id != p->peer_id || p->state != P_PROBE)
 		return 0;
 	p->heard_peer = 1;
 	if ((i = cand_add(p, from, sock, "peer-reflexive")) == -1)
@@ -769,7 +790,13 @@ punch_spray_read(struct punch *p, const struct pollfd *pfd, int n,
 				continue;
 			if (len == -1 || len > MAX_DGRAM)
 				break;
-			input(p, buf, (size_t)len, &from, i, now);
+			if (input(p, buf, (size_t)len, &from, i, now) == 1 &&
+			    len > 3 && buf[3] >= T_DATA) {
+				/* Session data that completed the punch. */
+				memcpy(p->stash, buf, (size_t)len);
+				p->stashlen = (size_t)len;
+				p->stashfrom = from;
+			}
 			if (p->state != P_PROBE)
 				return;
 		}
