@@ -520,20 +520,6 @@ run(struct loop *L)
 	}
 }
 
-/*
- * End a punched TCP connection so that plain nc can open a new one on
- * the same ports through the NAT state it leaves (README, "punch -t").
- */
-static void
-tcp_close_quietly(int fd)
-{
-	struct linger l = { 1, 0 };
-
-	/* RST, not FIN: no TIME_WAIT holds the 4-tuple nc will reuse. */
-	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
-}
-
 /* ---- the TCP relay: a plain byte stream, as nc ---- */
 
 #define TBUF	(64 * 1024)
@@ -596,12 +582,13 @@ tcp_keepalive(int fd, int64_t ms)
 
 /*
  * stdin to the connection, the connection to stdout, until both
- * directions have ended. stdin EOF half-closes (shutdown SHUT_WR) as nc
+ * directions have ended (unlike the UDP relay, a listener does not stop
+ * at the connector's EOF: a TCP half-close is a request's end, as HTTP's). stdin EOF half-closes (shutdown SHUT_WR) as nc
  * -N; the peer's EOF closes stdout. Returns 0 for a clean end, -1 (why
  * set) for a reset or error.
  */
 static int
-tcp_relay(int fd, int listener, int nostdin, int64_t keepalive, char *why,
+tcp_relay(int fd, int nostdin, int64_t keepalive, char *why,
     size_t whylen)
 {
 	static struct tbuf in, out;	/* stdin -> net, net -> stdout */
@@ -620,8 +607,6 @@ tcp_relay(int fd, int listener, int nostdin, int64_t keepalive, char *why,
 		    out_open != -1) {
 			close(STDOUT_FILENO);
 			out_open = -1;
-			if (listener)	/* as nc -l */
-				in_open = 0;
 			continue;
 		}
 		if (shut && out_open == -1)
@@ -879,7 +864,7 @@ punch_main(int argc, char **argv)
 	client_opts("punch", ROLE_PUNCH, argc, argv, &p, &o);
 	if (try_tcp(&p, &o)) {
 		print_result(&p);
-		tcp_close_quietly(p.fd);
+		tcp_abort(p.fd);	/* RST: nc may reuse the ports */
 		return EX_OK;
 	}
 	if (punch_init(&p) == -1)
@@ -917,7 +902,7 @@ session_main(const char *cmd, int role, int argc, char **argv)
 	    parse_secs(ka, &keepalive) == -1)
 		errx(EX_USAGE, "bad PNC_KEEPALIVE: %s", ka);
 	if (try_tcp(&p, &o)) {
-		if (tcp_relay(p.fd, role == ROLE_LISTEN, o.nostdin, keepalive,
+		if (tcp_relay(p.fd, o.nostdin, keepalive,
 		    r.why, sizeof(r.why)) == -1)
 			errx(EX_FAIL, "%s", r.why);
 		close(p.fd);

@@ -220,6 +220,7 @@ struct natcheck {
 
 int	natcheck_run(struct punch *, struct natcheck *);
 int	tcp_punch(struct punch *);
+void	tcp_abort(int);
 
 /* ---- mediator.c, pnc.c ---- */
 

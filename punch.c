@@ -965,6 +965,7 @@ struct tconn {
 	int64_t		 since, retry_at, gap;
 	size_t		 rlen;
 	unsigned char	 rb[HDR_LEN + 8];
+	struct ep	 from;		/* of an accepted connection */
 };
 
 struct tpunch {
@@ -1021,19 +1022,39 @@ tcp_socket(int family, int port)
 	return fd;
 }
 
+/*
+ * Connect from the shared port. With ttl, the SYN carries that small
+ * TTL (it opens our NAT but dies before the far one, see "conntrack
+ * clash"); everything after it, a SYN-ACK of a simultaneous open
+ * included, goes out with the full TTL.
+ */
 static int
-tcp_connect(int family, int port, const struct ep *to)
+tcp_connect(int family, int port, const struct ep *to, int ttl)
 {
 	int fd;
 
 	if ((fd = tcp_socket(family, port)) == -1)
 		return -1;
+	if (ttl)
+		(void)set_ttl(fd, family, ttl);
 	if (connect(fd, (const struct sockaddr *)&to->ss, to->len) == -1 &&
 	    errno != EINPROGRESS) {
 		close(fd);
 		return -1;
 	}
+	if (ttl)
+		(void)set_ttl(fd, family, TTL_FULL);
 	return fd;
+}
+
+/* Close with RST: no TIME_WAIT on our side. */
+void
+tcp_abort(int fd)
+{
+	struct linger l = { 1, 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
 }
 
 /* Write all of a small message; the socket buffer is empty. 0 or -1. */
@@ -1101,6 +1122,8 @@ tconn_hello(struct tpunch *t, struct tconn *c)
 		c->up = 1;
 }
 
+static void	tpunch_timers(struct tpunch *, int64_t);
+
 static void
 on_tpeer(struct tpunch *t, struct rd *r, int64_t now)
 {
@@ -1122,6 +1145,7 @@ on_tpeer(struct tpunch *t, struct rd *r, int64_t now)
 	p->peer_flags = flags;
 	if (p->state == P_REGISTER) {
 		p->peer_id = pid;
+		p->peer_ready = (flags & PEER_READY) != 0;
 		p->controlling = flags & PEER_CONTROLLING;
 		p->self_pub = you;
 		p->peer_at = now;
@@ -1140,6 +1164,7 @@ on_tpeer(struct tpunch *t, struct rd *r, int64_t now)
 		p->state = P_PROBE;
 		if (p->deadline == 0)
 			p->deadline = now + PUNCH_LIMIT;
+		tpunch_timers(t, now);	/* the first SYNs before the ack */
 	}
 	tmed_send(t, T_PEERACK);
 }
@@ -1242,7 +1267,7 @@ tpunch_timers(struct tpunch *t, int64_t now)
 	int fam = p->med.ss.ss_family, i;
 
 	if (t->mfd == -1 && p->state == P_REGISTER && now >= t->mretry) {
-		t->mfd = tcp_connect(fam, p->lport, &p->med);
+		t->mfd = tcp_connect(fam, p->lport, &p->med, 0);
 		t->mup = 0;
 		t->mlen = 0;
 		t->mretry = now + t->mgap;
@@ -1261,7 +1286,12 @@ tpunch_timers(struct tpunch *t, int64_t now)
 		if (c->fd != -1 && !c->up && now - c->since >= TCP_RESYN)
 			tconn_drop(c, now);	/* a fresh SYN now */
 		if (c->fd == -1 && now >= c->retry_at) {
-			c->fd = tcp_connect(fam, p->lport, &p->cands[i].ep);
+			/*
+			 * Full TTL: a small-TTL SYN draws an ICMP time
+			 * exceeded, which aborts a connect in SYN_SENT
+			 * (README, "TCP hole punching").
+			 */
+			c->fd = tcp_connect(fam, p->lport, &p->cands[i].ep, 0);
 			c->since = now;
 			t->syns++;
 			if (c->fd == -1)
@@ -1303,6 +1333,7 @@ tconn_connected(struct tpunch *t, struct tconn *c, int64_t now)
 	socklen_t len = sizeof(e);
 
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1 || e) {
+		vlog("connect to candidate %d: %s", c->cand, strerror(e));
 		if (e == ECONNREFUSED)
 			t->refused++;
 		tconn_drop(c, now);
@@ -1316,8 +1347,11 @@ tpunch_accept(struct tpunch *t)
 {
 	int fd, k;
 
-	if ((fd = accept4(t->lfd, NULL, NULL, SOCK_NONBLOCK |
-	    SOCK_CLOEXEC)) == -1)
+	struct ep from;
+
+	from.len = sizeof(from.ss);
+	if ((fd = accept4(t->lfd, (struct sockaddr *)&from.ss, &from.len,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
 		return;
 	for (k = MAX_CANDS; k < MAX_TCONNS && t->c[k].fd != -1; k++)
 		;
@@ -1325,8 +1359,10 @@ tpunch_accept(struct tpunch *t)
 		close(fd);
 		return;
 	}
+	vlog("accepted a connection");
 	t->c[k].fd = fd;
 	t->c[k].cand = -1;
+	t->c[k].from = from;
 	tconn_hello(t, &t->c[k]);
 }
 
@@ -1352,23 +1388,26 @@ static void
 tpunch_finish(struct tpunch *t, int64_t now)
 {
 	struct punch *p = t->p;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
 	char a[80];
 	int i;
 
+	/*
+	 * RST, not FIN, for every other socket on the port: a TIME_WAIT
+	 * left behind would keep plain nc from binding it after punch -t.
+	 */
 	for (i = 0; i < MAX_TCONNS; i++)
 		if (i != t->chosen && t->c[i].fd != -1)
-			close(t->c[i].fd);
+			tcp_abort(t->c[i].fd);
 	if (t->lfd != -1)
 		close(t->lfd);
 	if (t->mfd != -1)
-		close(t->mfd);
+		tcp_abort(t->mfd);
 	p->fd = t->c[t->chosen].fd;
-	if (getpeername(p->fd, (struct sockaddr *)&ss, &len) == 0) {
-		memcpy(&p->peer.ss, &ss, len);
-		p->peer.len = len;
-	}
+	/* Not getpeername(): a fast peer may have closed it already. */
+	if (t->c[t->chosen].cand >= 0)
+		p->peer = p->cands[t->c[t->chosen].cand].ep;
+	else
+		p->peer = t->c[t->chosen].from;
 	p->state = P_DONE;
 	p->done_at = now;
 	vlog("TCP connection with %s in %lld ms (%s side, %u SYNs)",

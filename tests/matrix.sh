@@ -5,6 +5,7 @@
 # trials of two `pnc punch` started at the same moment, and prints one
 # row: topology, successes/trials, median and worst time to punch (both
 # result lines printed). Needs root. Example: sudo tests/matrix.sh 10
+# PROTO_FLAG=-t runs the TCP column (pnc punch -t), -a TCP-then-UDP.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 source tests/lab.bash
@@ -50,10 +51,10 @@ stamp() {
 trial() {
 	local a=$1 b=$2 name=$3 t0 ta tb ra=0 rb=0 pa pb
 	t0=${EPOCHREALTIME/./}
-	ip netns exec "$LAB-$a" "$PNC" punch ${V:+-v} -m "$MED1" -w "$W" "$name" \
+	ip netns exec "$LAB-$a" "$PNC" punch ${V:+-v} ${PROTO_FLAG:-} -m "$MED1" -w "$W" "$name" \
 	    2>"$tmp/a.err" | stamp "$tmp/a.out" &
 	pa=$!
-	ip netns exec "$LAB-$b" "$PNC" punch ${V:+-v} -m "$MED1" -w "$W" "$name" \
+	ip netns exec "$LAB-$b" "$PNC" punch ${V:+-v} ${PROTO_FLAG:-} -m "$MED1" -w "$W" "$name" \
 	    2>"$tmp/b.err" | stamp "$tmp/b.out" &
 	pb=$!
 	wait $pa

@@ -1,0 +1,126 @@
+#!/usr/bin/env bats
+#
+# TCP hole punching (-t) and TCP-then-UDP (-a) through the real-NAT lab.
+
+load helpers
+
+teardown() {
+	lab_down
+}
+
+lab() {
+	lab_up "$@" >/dev/null
+	lab_bg core "$T/med.log" "$PNC" mediate -v -s "$MED1" -s "$MED2"
+	wait_udp_port core "$MPORT"
+}
+
+@test "TCP punch between two home routers: 20 MB each way, checksums equal" {
+	lab
+	randfile "$T/da" 20000000
+	randfile "$T/db" 20000000
+	bgrun_in hA l "$T/da" "$PNC" listen -t -v -m "$MED1" -w 10 tcp1
+	# as nc -l, the listener stops when the connector's input ends: so
+	# that ends only once all of da has arrived
+	{ cat "$T/db"; wait_for 60 test "$(stat -c %s "$T/c.out")" -ge 20000000; } |
+	    ip netns exec "$LAB-hB" "$PNC" connect -t -v -m "$MED1" -w 10 tcp1 \
+	    >"$T/c.out" 2>"$T/c.err" 3>&- &
+	PIDS[c]=$!
+	wait_tag l 90; rl=$RC
+	wait_tag c 90; rc=$RC
+	show l c
+	[ "$rl" -eq 0 ] && [ "$rc" -eq 0 ]
+	grep -q "using TCP" "$T/l.err"
+	[ "$(sum "$T/l.out")" = "$(sum "$T/db")" ]
+	[ "$(sum "$T/c.out")" = "$(sum "$T/da")" ]
+}
+
+@test "TCP half-close: a request and EOF, an answer, both exit 0" {
+	lab
+	echo "what time is it" >"$T/req"
+	# the listener answers once it has the whole request (its EOF)
+	ip netns exec "$LAB-hA" bash -c \
+	    "'$PNC' listen -t -m '$MED1' -w 10 tcp2 < <(
+	        while ! grep -q time '$T/l.out' 2>/dev/null; do sleep 0.02; done
+	        echo 'half past'
+	    )" >"$T/l.out" 2>"$T/l.err" 3>&- &
+	PIDS[l]=$!
+	bgrun_in hB c "$T/req" "$PNC" connect -t -m "$MED1" -w 10 tcp2
+	wait_tag c 20; rc=$RC
+	wait_tag l 20; rl=$RC
+	show l c
+	[ "$rc" -eq 0 ] && [ "$rl" -eq 0 ]
+	[ "$(cat "$T/l.out")" = "what time is it" ]
+	[ "$(cat "$T/c.out")" = "half past" ]
+}
+
+@test "punch -t prints the result line; TCP punch 10 of 10" {
+	lab
+	for i in $(seq 10); do
+		bgrun hA a "$PNC" punch -t -m "$MED1" -w 10 "tp$i"
+		bgrun hB b "$PNC" punch -t -m "$MED1" -w 10 "tp$i"
+		wait_tag a; [ "$RC" -eq 0 ]
+		wait_tag b; [ "$RC" -eq 0 ]
+		read -r la pa ppa <"$T/a.out"
+		read -r lb pb ppb <"$T/b.out"
+		[ "$pa" = "$WAN_B" ] && [ "$pb" = "$WAN_A" ]
+		[ "$ppa" = "$lb" ] && [ "$ppb" = "$la" ]
+	done
+}
+
+@test "against a symmetric NAT -t fails within -w; -a falls back to UDP" {
+	lab --nat-a symmetric
+	start=${EPOCHREALTIME/./}
+	bgrun hA a "$PNC" punch -t -m "$MED1" -w 3 sym1
+	bgrun hB b "$PNC" punch -t -m "$MED1" -w 3 sym1
+	wait_tag a 10; ra=$RC
+	wait_tag b 10; rb=$RC
+	end=${EPOCHREALTIME/./}
+	show a b
+	[ "$ra" -eq 1 ] && [ "$rb" -eq 1 ]
+	(( end - start < 6000000 ))
+	grep -q "TCP: no connection to the peer" "$T/a.err"
+	# -a: TCP first, then UDP (birthday method) within the same -w
+	randfile "$T/f" 100000
+	bgrun_in hA l /dev/null "$PNC" listen -a -v -m "$MED1" -w 15 sym2
+	bgrun_in hB c "$T/f" "$PNC" connect -a -v -m "$MED1" -w 15 sym2
+	wait_tag c 20; rc=$RC
+	wait_tag l 20; rl=$RC
+	show l c
+	[ "$rc" -eq 0 ] && [ "$rl" -eq 0 ]
+	grep -q "falling back to UDP" "$T/l.err"
+	grep -q "using UDP" "$T/l.err"
+	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
+}
+
+@test "-a uses TCP when it works" {
+	lab
+	echo hello >"$T/f"
+	bgrun_in hA l /dev/null "$PNC" listen -a -v -m "$MED1" -w 10 auto1
+	bgrun_in hB c "$T/f" "$PNC" connect -a -v -m "$MED1" -w 10 auto1
+	wait_tag c; [ "$RC" -eq 0 ]
+	wait_tag l; [ "$RC" -eq 0 ]
+	grep -q "using TCP" "$T/c.err"
+	[ "$(cat "$T/l.out")" = hello ]
+}
+
+@test "a TCP peer killed mid-session: the other side exits 1" {
+	lab
+	mkfifo "$T/ia" "$T/ib"
+	ip netns exec "$LAB-hA" "$PNC" listen -t -m "$MED1" kill1 \
+	    <>"$T/ia" >"$T/l.out" 2>"$T/l.err" 3>&- &
+	PIDS[l]=$!
+	PNC_KEEPALIVE=1 ip netns exec "$LAB-hB" "$PNC" connect -t -v \
+	    -m "$MED1" kill1 <>"$T/ib" >"$T/c.out" 2>"$T/c.err" 3>&- &
+	PIDS[c]=$!
+	wait_for 5 grep -q "using TCP" "$T/c.err"
+	echo ping >"$T/ia"
+	wait_for 5 grep -q ping "$T/c.out"
+	# the killed process's kernel answers with RST: a reset, exit 1
+	kill -9 "${PIDS[l]}"
+	echo more >"$T/ib"
+	wait_tag c 15
+	show c
+	[ "$RC" -eq 1 ]
+	grep -q "connection to the peer" "$T/c.err"
+}
+
