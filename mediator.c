@@ -288,14 +288,14 @@ reply(struct mediator *m, const struct ep *to, const struct via *via,
 	}
 	memset(&msg, 0, sizeof(msg));
 	memset(&cbuf, 0, sizeof(cbuf));
-	msg.msg_name = (void *)&to->ss;
+	msg.msg_name = (void *)&to->u;
 	msg.msg_namelen = to->len;
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
 	if (via->have_dst && m->socks[via->sock].wildcard) {
 		msg.msg_control = cbuf.c;
 		cm = (struct cmsghdr *)cbuf.c;
-		if (to->ss.ss_family == AF_INET6) {
+		if (to->u.sa.sa_family == AF_INET6) {
 			struct in6_pktinfo pi;
 
 			memset(&pi, 0, sizeof(pi));
@@ -460,7 +460,7 @@ handle_register(struct mediator *m, const struct reg *rg,
 	    (rg->tcp ? GROUP_TCP : 0);
 	struct entry *e;
 	struct slot *s;
-	int i;
+	int i, fresh_alt;
 	char a[80];
 
 	if ((e = entry_get(m, group, rg->name, rg->namelen, now)) == NULL) {
@@ -497,6 +497,7 @@ handle_register(struct mediator *m, const struct reg *rg,
 	}
 	s->id = rg->id;
 	s->seen = now;
+	fresh_alt = rg->alt && !s->have_alt;
 	if (rg->alt) {
 		s->alt = *from;
 		s->have_alt = 1;
@@ -523,7 +524,7 @@ handle_register(struct mediator *m, const struct reg *rg,
 		if (slot_live(&e->s[1 - i], now) &&
 		    slot_complete(m, &e->s[1 - i], now))
 			introduce(m, e, now);
-		else if (!rg->alt)
+		else if (!rg->alt || fresh_alt)	/* this copy completed it */
 			send_registered(m, s);
 	}
 }
@@ -621,7 +622,7 @@ other_socket(const struct mediator *m, int k, int port, int addr)
 	for (i = 0; i < m->nfds; i++) {
 		const struct msock *b = &m->socks[i];
 
-		if (b->bound.ss.ss_family == a->bound.ss.ss_family &&
+		if (b->bound.u.sa.sa_family == a->bound.u.sa.sa_family &&
 		    b->alt_port == (a->alt_port ^ port) &&
 		    b->addr_idx == (a->addr_idx ^ addr))
 			return i;
@@ -727,8 +728,8 @@ receive(struct mediator *m, int sock, int64_t now)
 	memset(&msg, 0, sizeof(msg));
 	memset(&from, 0, sizeof(from));
 	memset(&via, 0, sizeof(via));
-	msg.msg_name = &from.ss;
-	msg.msg_namelen = sizeof(from.ss);
+	msg.msg_name = &from.u;
+	msg.msg_namelen = sizeof(from.u);
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
 	msg.msg_control = cbuf.c;
@@ -821,10 +822,10 @@ open_socket(const struct ep *bindto)
 {
 	int fd, one = 1, save;
 
-	if ((fd = socket(bindto->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
+	if ((fd = socket(bindto->u.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, IPPROTO_UDP)) == -1)
 		return -1;
-	if (bindto->ss.ss_family == AF_INET6) {
+	if (bindto->u.sa.sa_family == AF_INET6) {
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 		    sizeof(one));
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
@@ -839,7 +840,7 @@ open_socket(const struct ep *bindto)
 		    sizeof(one));
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&bindto->ss, bindto->len)
+	if (bind(fd, (const struct sockaddr *)&bindto->u, bindto->len)
 	    == -1) {
 		save = errno;
 		close(fd);
@@ -893,7 +894,7 @@ tcp_accept(struct mediator *m, int lfd, int64_t now)
 		m->tc[k]->fd = fd;
 		m->tc[k]->gen = ++m->gen;
 		m->tc[k]->seen = now;
-		memcpy(&m->tc[k]->from.ss, &ss, len);
+		memcpy(&m->tc[k]->from.u, &ss, len);
 		m->tc[k]->from.len = len;
 	}
 }
@@ -997,14 +998,14 @@ tcp_listen(const struct ep *e)
 {
 	int fd, one = 1;
 
-	if ((fd = socket(e->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	if ((fd = socket(e->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
 		return -1;
-	if (e->ss.ss_family == AF_INET6)
+	if (e->u.sa.sa_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 		    sizeof(one));
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&e->ss, e->len) == -1 ||
+	if (bind(fd, (const struct sockaddr *)&e->u, e->len) == -1 ||
 	    listen(fd, 128) == -1) {
 		close(fd);
 		return -1;

@@ -105,7 +105,7 @@ net_send(struct relay *r, const void *buf, size_t len)
 	struct punch *p = r->p;
 
 	/* Counted as sent even if it failed: a retry storm helps nobody. */
-	(void)sendto(p->fd, buf, len, 0, (const struct sockaddr *)&p->peer.ss,
+	(void)sendto(p->fd, buf, len, 0, (const struct sockaddr *)&p->peer.u,
 	    p->peer.len);
 	r->last_tx = now_ms();
 }
@@ -161,7 +161,7 @@ pend_flush(struct relay *r)
 	if (r->pendlen == 0)
 		return 0;
 	if (sendto(p->fd, r->pend, r->pendlen, 0,
-	    (const struct sockaddr *)&p->peer.ss, p->peer.len) == -1) {
+	    (const struct sockaddr *)&p->peer.u, p->peer.len) == -1) {
 		if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR)
 			return 1;
 		/* ICMP from a path in flux: nc -u would drop it too. */
@@ -370,9 +370,9 @@ net_read(struct loop *L, int64_t now)
 		if (L->r && L->r->out_open == 1 &&
 		    OBUF_SIZE - L->r->olen < MAX_DGRAM)
 			break;
-		from.len = sizeof(from.ss);
+		from.len = sizeof(from.u);
 		n = recvfrom(L->p->fd, buf, sizeof(buf), 0,
-		    (struct sockaddr *)&from.ss, &from.len);
+		    (struct sockaddr *)&from.u, &from.len);
 		if (n == -1) {
 			if (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
 			    errno == ENETUNREACH)

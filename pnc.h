@@ -82,7 +82,11 @@
 
 /* An endpoint as it travels and as it is compared. */
 struct ep {
-	struct sockaddr_storage	ss;
+	union {			/* not sockaddr_storage: 28 bytes, not 128 */
+		struct sockaddr		sa;
+		struct sockaddr_in	in;
+		struct sockaddr_in6	in6;
+	} u;
 	socklen_t		len;
 };
 

@@ -70,14 +70,14 @@ psend(struct punch *p, int sock, const struct ep *to, const void *buf,
 {
 	/* UDP: a lost send is a lost datagram; the timers retry. */
 	(void)sendto(sock_fd(p, sock), buf, len, 0,
-	    (const struct sockaddr *)&to->ss, to->len);
+	    (const struct sockaddr *)&to->u, to->len);
 }
 
 /* Set the main socket's TTL, remembering it to save system calls. */
 static void
 main_ttl(struct punch *p, int ttl)
 {
-	if (p->ttl_cur != ttl && set_ttl(p->fd, p->med.ss.ss_family, ttl) == 0)
+	if (p->ttl_cur != ttl && set_ttl(p->fd, p->med.u.sa.sa_family, ttl) == 0)
 		p->ttl_cur = ttl;
 }
 
@@ -160,7 +160,7 @@ cand_add(struct punch *p, const struct ep *e, int sock, const char *kind)
 
 	if ((i = cand_find(p, e, sock)) != -1)
 		return i;
-	if (p->ncands == MAX_CANDS || e->ss.ss_family != p->med.ss.ss_family)
+	if (p->ncands == MAX_CANDS || e->u.sa.sa_family != p->med.u.sa.sa_family)
 		return -1;
 	for (i = 0; i < p->nlocals; i++)
 		if (ep_equal(&p->locals[i], e))
@@ -195,19 +195,19 @@ punch_init(struct punch *p)
 	}
 	p->med_alt = p->med;
 	port = ep_port(&p->med) + 1;
-	if (p->med.ss.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&p->med_alt.ss)->sin6_port =
+	if (p->med.u.sa.sa_family == AF_INET6)
+		((struct sockaddr_in6 *)&p->med_alt.u)->sin6_port =
 		    htons(port & 0xffff);
 	else
-		((struct sockaddr_in *)&p->med_alt.ss)->sin_port =
+		((struct sockaddr_in *)&p->med_alt.u)->sin_port =
 		    htons(port & 0xffff);
-	if ((p->fd = udp_socket(p->med.ss.ss_family, p->lport)) == -1 ||
+	if ((p->fd = udp_socket(p->med.u.sa.sa_family, p->lport)) == -1 ||
 	    getsockname(p->fd, (struct sockaddr *)&ss, &len) == -1) {
 		snprintf(p->why, sizeof(p->why), "cannot bind UDP port %d: %s",
 		    p->lport, strerror(errno));
 		return -1;
 	}
-	memcpy(&self.ss, &ss, len);
+	memcpy(&self.u, &ss, len);
 	self.len = len;
 	p->lport = ep_port(&self);
 	/*
@@ -216,7 +216,7 @@ punch_init(struct punch *p)
 	 * other addresses would only send traffic off loopback for nothing.
 	 */
 	p->nlocals = ep_is_loopback(&p->med) ? 0 :
-	    local_addrs(p->med.ss.ss_family, p->lport, p->locals, MAX_LOCALS);
+	    local_addrs(p->med.u.sa.sa_family, p->lport, p->locals, MAX_LOCALS);
 	p->id = random64();
 	p->state = P_REGISTER;
 	p->start = p->next_tx = now_ms();
@@ -360,11 +360,11 @@ spray_tick(struct punch *p, int64_t now)
 	to = p->cands[0].ep;
 	for (i = 0; i < SPRAY_BURST; i++, p->sprayed++) {
 		port = 1024 + (int)(random64() % 64512);
-		if (to.ss.ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&to.ss)->sin6_port =
+		if (to.u.sa.sa_family == AF_INET6)
+			((struct sockaddr_in6 *)&to.u)->sin6_port =
 			    htons((uint16_t)port);
 		else
-			((struct sockaddr_in *)&to.ss)->sin_port =
+			((struct sockaddr_in *)&to.u)->sin_port =
 			    htons((uint16_t)port);
 		send_probe(p, -1, &to, 0);
 	}
@@ -450,7 +450,7 @@ done(struct punch *p, int ci, int64_t now)
 		if (getsockname(p->fd, (struct sockaddr *)&ss, &len) == 0) {
 			struct ep self;
 
-			memcpy(&self.ss, &ss, len);
+			memcpy(&self.u, &ss, len);
 			self.len = len;
 			p->lport = ep_port(&self);
 		}
@@ -474,10 +474,10 @@ spray_open(struct punch *p, int64_t now)
 	int fd;
 
 	while (p->nspray < NSPRAY) {
-		if ((fd = udp_socket(p->med.ss.ss_family, 0)) == -1)
+		if ((fd = udp_socket(p->med.u.sa.sa_family, 0)) == -1)
 			break;		/* out of descriptors: fewer sockets */
 		/* Small TTL: open our mapping, never touch the far NAT. */
-		(void)set_ttl(fd, p->med.ss.ss_family, p->ttl_low);
+		(void)set_ttl(fd, p->med.u.sa.sa_family, p->ttl_low);
 		p->spray[p->nspray++] = fd;
 	}
 	p->spray_next = now;
@@ -637,7 +637,7 @@ on_probe(struct punch *p, struct rd *r, uint64_t from_id,
 		p->txgap = PROBE_GAP0;
 	}
 	if (sock >= 0)		/* a birthday socket's mapping was hit */
-		(void)set_ttl(p->spray[sock], p->med.ss.ss_family, TTL_FULL);
+		(void)set_ttl(p->spray[sock], p->med.u.sa.sa_family, TTL_FULL);
 	else
 		main_ttl(p, TTL_FULL);
 	if (p->state == P_PROBE &&
@@ -782,9 +782,9 @@ punch_spray_read(struct punch *p, const struct pollfd *pfd, int n,
 		if ((pfd[i].revents & (POLLIN | POLLERR)) == 0)
 			continue;
 		for (;;) {
-			from.len = sizeof(from.ss);
+			from.len = sizeof(from.u);
 			len = recvfrom(p->spray[i], buf, sizeof(buf), 0,
-			    (struct sockaddr *)&from.ss, &from.len);
+			    (struct sockaddr *)&from.u, &from.len);
 			if (len == -1 && (errno == ECONNREFUSED ||
 			    errno == EHOSTUNREACH || errno == ENETUNREACH))
 				continue;
@@ -831,7 +831,7 @@ nc_send(struct punch *p, struct natcheck *nc, int i)
 	wr_u8(&w, (uint8_t)flags[i]);
 	if (i == NC_HAIRPIN)	/* the same message, to our own mapping */
 		fd = nc->fd3;
-	(void)sendto(fd, buf, w.len, 0, (const struct sockaddr *)&to.ss,
+	(void)sendto(fd, buf, w.len, 0, (const struct sockaddr *)&to.u,
 	    to.len);
 }
 
@@ -896,8 +896,8 @@ natcheck_run(struct punch *p, struct natcheck *nc)
 	ssize_t n;
 
 	memset(nc, 0, sizeof(*nc));
-	if ((nc->fd2 = udp_socket(p->med.ss.ss_family, 0)) == -1 ||
-	    (nc->fd3 = udp_socket(p->med.ss.ss_family, 0)) == -1) {
+	if ((nc->fd2 = udp_socket(p->med.u.sa.sa_family, 0)) == -1 ||
+	    (nc->fd3 = udp_socket(p->med.u.sa.sa_family, 0)) == -1) {
 		snprintf(p->why, sizeof(p->why), "socket: %s", strerror(errno));
 		return -1;
 	}
@@ -929,9 +929,9 @@ natcheck_run(struct punch *p, struct natcheck *nc)
 		for (i = 0; i < 2; i++) {
 			if ((pfd[i].revents & POLLIN) == 0)
 				continue;
-			from.len = sizeof(from.ss);
+			from.len = sizeof(from.u);
 			n = recvfrom(pfd[i].fd, buf, sizeof(buf), 0,
-			    (struct sockaddr *)&from.ss, &from.len);
+			    (struct sockaddr *)&from.u, &from.len);
 			if (n > 0 && n <= MAX_DGRAM)
 				nc_input(p, nc, buf, (size_t)n, i);
 			if (i == 0 && n > 0 && nc->answered[NC_MAIN] &&
@@ -1037,7 +1037,7 @@ tcp_connect(int family, int port, const struct ep *to, int ttl)
 		return -1;
 	if (ttl)
 		(void)set_ttl(fd, family, ttl);
-	if (connect(fd, (const struct sockaddr *)&to->ss, to->len) == -1 &&
+	if (connect(fd, (const struct sockaddr *)&to->u, to->len) == -1 &&
 	    errno != EINPROGRESS) {
 		close(fd);
 		return -1;
@@ -1264,7 +1264,7 @@ static void
 tpunch_timers(struct tpunch *t, int64_t now)
 {
 	struct punch *p = t->p;
-	int fam = p->med.ss.ss_family, i;
+	int fam = p->med.u.sa.sa_family, i;
 
 	if (t->mfd == -1 && p->state == P_REGISTER && now >= t->mretry) {
 		t->mfd = tcp_connect(fam, p->lport, &p->med, 0);
@@ -1349,8 +1349,8 @@ tpunch_accept(struct tpunch *t)
 
 	struct ep from;
 
-	from.len = sizeof(from.ss);
-	if ((fd = accept4(t->lfd, (struct sockaddr *)&from.ss, &from.len,
+	from.len = sizeof(from.u);
+	if ((fd = accept4(t->lfd, (struct sockaddr *)&from.u, &from.len,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
 		return;
 	for (k = MAX_CANDS; k < MAX_TCONNS && t->c[k].fd != -1; k++)
@@ -1439,7 +1439,7 @@ tcp_punch(struct punch *p)
 		t.c[i].fd = -1;
 	close(p->fd);		/* the UDP socket punch_init made */
 	p->fd = -1;
-	if ((t.lfd = tcp_socket(p->med.ss.ss_family, p->lport)) == -1 ||
+	if ((t.lfd = tcp_socket(p->med.u.sa.sa_family, p->lport)) == -1 ||
 	    listen(t.lfd, 8) == -1) {
 		snprintf(p->why, sizeof(p->why), "cannot listen on TCP port "
 		    "%d: %s", p->lport, strerror(errno));

@@ -132,7 +132,12 @@ resolve(const char *host, const char *port, int family, int passive,
 		errno = rc == EAI_SYSTEM ? errno : EHOSTUNREACH;
 		return -1;
 	}
-	memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
+	if (res->ai_addrlen > sizeof(out->u)) {
+		freeaddrinfo(res);
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	memcpy(&out->u, res->ai_addr, res->ai_addrlen);
 	out->len = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
@@ -200,7 +205,7 @@ ep_str(const struct ep *e, char *buf, size_t len)
 	char a[INET6_ADDRSTRLEN];
 
 	ep_addr(e, a, sizeof(a));
-	if (e->ss.ss_family == AF_INET6)
+	if (e->u.sa.sa_family == AF_INET6)
 		snprintf(buf, len, "[%s]:%d", a, ep_port(e));
 	else
 		snprintf(buf, len, "%s:%d", a, ep_port(e));
@@ -213,15 +218,15 @@ ep_addr(const struct ep *e, char *buf, size_t len)
 {
 	const void *a;
 
-	if (e->ss.ss_family == AF_INET6)
-		a = &((const struct sockaddr_in6 *)&e->ss)->sin6_addr;
-	else if (e->ss.ss_family == AF_INET)
-		a = &((const struct sockaddr_in *)&e->ss)->sin_addr;
+	if (e->u.sa.sa_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)&e->u)->sin6_addr;
+	else if (e->u.sa.sa_family == AF_INET)
+		a = &((const struct sockaddr_in *)&e->u)->sin_addr;
 	else {
 		snprintf(buf, len, "?");
 		return buf;
 	}
-	if (inet_ntop(e->ss.ss_family, a, buf, len) == NULL)
+	if (inet_ntop(e->u.sa.sa_family, a, buf, len) == NULL)
 		snprintf(buf, len, "?");
 	return buf;
 }
@@ -229,10 +234,10 @@ ep_addr(const struct ep *e, char *buf, size_t len)
 int
 ep_port(const struct ep *e)
 {
-	if (e->ss.ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)&e->ss)->sin6_port);
-	if (e->ss.ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)&e->ss)->sin_port);
+	if (e->u.sa.sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&e->u)->sin6_port);
+	if (e->u.sa.sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&e->u)->sin_port);
 	return 0;
 }
 
@@ -240,18 +245,18 @@ ep_port(const struct ep *e)
 int
 ep_equal(const struct ep *a, const struct ep *b)
 {
-	if (a->ss.ss_family != b->ss.ss_family)
+	if (a->u.sa.sa_family != b->u.sa.sa_family)
 		return 0;
-	if (a->ss.ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)&a->ss;
-		const struct sockaddr_in *y = (const void *)&b->ss;
+	if (a->u.sa.sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)&a->u;
+		const struct sockaddr_in *y = (const void *)&b->u;
 
 		return x->sin_port == y->sin_port &&
 		    x->sin_addr.s_addr == y->sin_addr.s_addr;
 	}
-	if (a->ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)&a->ss;
-		const struct sockaddr_in6 *y = (const void *)&b->ss;
+	if (a->u.sa.sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)&a->u;
+		const struct sockaddr_in6 *y = (const void *)&b->u;
 
 		return x->sin6_port == y->sin6_port &&
 		    memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
@@ -265,23 +270,23 @@ ep_equal_addr(const struct ep *a, const struct ep *b)
 {
 	struct ep x = *b;
 
-	if (x.ss.ss_family == AF_INET)
-		((struct sockaddr_in *)&x.ss)->sin_port = htons(ep_port(a));
-	else if (x.ss.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&x.ss)->sin6_port = htons(ep_port(a));
+	if (x.u.sa.sa_family == AF_INET)
+		((struct sockaddr_in *)&x.u)->sin_port = htons(ep_port(a));
+	else if (x.u.sa.sa_family == AF_INET6)
+		((struct sockaddr_in6 *)&x.u)->sin6_port = htons(ep_port(a));
 	return ep_equal(a, &x);
 }
 
 int
 ep_is_loopback(const struct ep *e)
 {
-	if (e->ss.ss_family == AF_INET) {
-		const struct sockaddr_in *s = (const void *)&e->ss;
+	if (e->u.sa.sa_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)&e->u;
 
 		return (ntohl(s->sin_addr.s_addr) >> 24) == 127;
 	}
-	if (e->ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s = (const void *)&e->ss;
+	if (e->u.sa.sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)&e->u;
 
 		return IN6_IS_ADDR_LOOPBACK(&s->sin6_addr);
 	}
@@ -371,7 +376,7 @@ local_addrs(int family, int port, struct ep *out, int max)
 			continue;
 		memset(&e, 0, sizeof(e));
 		if (family == AF_INET) {
-			struct sockaddr_in *s = (struct sockaddr_in *)&e.ss;
+			struct sockaddr_in *s = (struct sockaddr_in *)&e.u;
 
 			memcpy(s, i->ifa_addr, sizeof(*s));
 			s->sin_port = htons(port);
@@ -379,7 +384,7 @@ local_addrs(int family, int port, struct ep *out, int max)
 			if ((ntohl(s->sin_addr.s_addr) >> 16) == 0xa9fe)
 				continue;	/* 169.254/16 */
 		} else {
-			struct sockaddr_in6 *s = (struct sockaddr_in6 *)&e.ss;
+			struct sockaddr_in6 *s = (struct sockaddr_in6 *)&e.u;
 
 			memcpy(s, i->ifa_addr, sizeof(*s));
 			s->sin6_port = htons(port);
@@ -462,7 +467,7 @@ rd_ep(struct rd *r, struct ep *e)
 
 	memset(e, 0, sizeof(*e));
 	if (fam == 4 && (a = rd_bytes(r, 4)) != NULL) {
-		struct sockaddr_in *s = (struct sockaddr_in *)&e->ss;
+		struct sockaddr_in *s = (struct sockaddr_in *)&e->u;
 
 		s->sin_family = AF_INET;
 		s->sin_port = htons(port);
@@ -471,7 +476,7 @@ rd_ep(struct rd *r, struct ep *e)
 		return 0;
 	}
 	if (fam == 6 && (a = rd_bytes(r, 16)) != NULL) {
-		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&e->ss;
+		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&e->u;
 
 		s->sin6_family = AF_INET6;
 		s->sin6_port = htons(port);
@@ -550,14 +555,14 @@ wr_u64(struct wr *w, uint64_t v)
 void
 wr_ep(struct wr *w, const struct ep *e)
 {
-	if (e->ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s = (const void *)&e->ss;
+	if (e->u.sa.sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)&e->u;
 
 		wr_u8(w, 6);
 		wr_u16(w, ntohs(s->sin6_port));
 		wr_bytes(w, &s->sin6_addr, 16);
 	} else {
-		const struct sockaddr_in *s = (const void *)&e->ss;
+		const struct sockaddr_in *s = (const void *)&e->u;
 
 		wr_u8(w, 4);
 		wr_u16(w, ntohs(s->sin_port));

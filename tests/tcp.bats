@@ -124,3 +124,27 @@ lab() {
 	grep -q "connection to the peer" "$T/c.err"
 }
 
+
+# README "punch -t and plain netcat": after the punch, the listener's NAT
+# holds the punched connection's conntrack entry in CLOSE state (pnc
+# resets it, so that no TIME_WAIT keeps nc from binding the port); a SYN
+# from outside on that tuple counts as reopening it, which conntrack
+# does by forgetting the entry, and the SYN is then unsolicited: dropped.
+@test "after punch -t, nc -l cannot be reached through Linux conntrack" {
+	lab
+	bgrun hA a "$PNC" punch -t -m "$MED1" -w 5 ncl
+	bgrun hB b "$PNC" punch -t -m "$MED1" -w 5 ncl
+	wait_tag a; [ "$RC" -eq 0 ]
+	wait_tag b; [ "$RC" -eq 0 ]
+	read -r la pa ppa <"$T/a.out"
+	read -r lb pb ppb <"$T/b.out"
+	ip netns exec "$LAB-hA" timeout 4 nc -l -p "$la" >"$T/nl.out" \
+	    2>&1 3>&- &
+	nl=$!
+	wait_for 3 bash -c "ip netns exec '$LAB-hA' ss -Htln | grep -q ':$la '"
+	echo hello >"$T/m"
+	run lab_exec hB timeout 3 nc -N -p "$lb" "$pb" "$ppb" <"$T/m"
+	wait "$nl" || true
+	[ "$status" -ne 0 ]		# the SYN never got an answer
+	[ ! -s "$T/nl.out" ]
+}
