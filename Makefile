@@ -40,6 +40,17 @@ sanitize:
 	@echo "sanitize: no ASan/UBSan reports"
 	$(MAKE) clean
 
+# libFuzzer over every parser (tests/fuzz.c), from the seed corpus, for
+# FUZZ_SECS seconds; any crash, leak or sanitizer report fails it.
+FUZZ_SECS = 60
+fuzz:
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -Dmain=pnc_main \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o fuzz-pnc pnc.c punch.c mediator.c util.c tests/fuzz.c
+	rm -rf fuzz-work && mkdir fuzz-work && cp tests/fuzz-corpus/* fuzz-work/
+	./fuzz-pnc -max_total_time=$(FUZZ_SECS) -max_len=2048 \
+	    -print_final_stats=1 fuzz-work tests/fuzz-corpus
+
 # A mediator and two peers on loopback exchange a message.
 demo: pnc
 	sh tests/demo.sh
@@ -61,6 +72,6 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pnc $(DESTDIR)$(MANDIR)/pnc.1
 
 clean:
-	rm -rf pnc $(OBJS) san-logs
+	rm -rf pnc $(OBJS) san-logs fuzz-pnc fuzz-work
 
-.PHONY: all test sanitize demo bench install uninstall clean
+.PHONY: all test sanitize demo fuzz bench install uninstall clean

@@ -1146,3 +1146,54 @@ mediate_main(int argc, char **argv)
 	free(m.buckets);
 	return EX_OK;
 }
+
+/*
+ * For the fuzzer (tests/fuzz.c): one mediator with a small table and no
+ * sockets, fed datagrams from a few fake sources on port P or P+1. The
+ * replies go to fd -1 and are lost, which is all a fuzzer needs.
+ */
+int
+mediator_fuzz(const unsigned char *buf, size_t len)
+{
+	struct mediator m;
+	struct ep from;
+	struct via via;
+	struct sockaddr_in *s;
+	int64_t now = 1000000;
+	size_t i = 0, n;
+
+	memset(&m, 0, sizeof(m));
+	m.max = 4;
+	m.nbuckets = 4;
+	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL)
+		return 0;
+	m.nfds = 2;
+	m.socks[0].fd = m.socks[1].fd = -1;
+	m.socks[1].alt_port = m.has_alt = 1;
+	m.socks[0].bound.u.sa.sa_family = AF_INET;
+	m.socks[1].bound.u.sa.sa_family = AF_INET;
+	/* Input: records of ctl(1) src(1) len(1) datagram(len). */
+	while (i + 3 <= len) {
+		n = buf[i + 2];
+		if (n > len - i - 3)
+			n = len - i - 3;
+		memset(&from, 0, sizeof(from));
+		s = &from.u.in;
+		s->sin_family = AF_INET;
+		s->sin_port = htons(1000 + (buf[i + 1] & 7));
+		s->sin_addr.s_addr = htonl(0x0a000000 | (buf[i + 1] >> 3));
+		from.len = sizeof(*s);
+		memset(&via, 0, sizeof(via));
+		via.sock = buf[i] & 1;
+		now += (buf[i] >> 1) * 97;
+		tick(&m, now);
+		handle_datagram(&m, buf + i + 3, n, &from, &via, 60, now);
+		if (m.count > m.max)
+			abort();	/* the table must stay bounded */
+		i += 3 + n;
+	}
+	while (m.oldest != NULL)
+		entry_free(&m, m.oldest);
+	free(m.buckets);
+	return 0;
+}

@@ -976,3 +976,67 @@ main(int argc, char **argv)
 	usage_all(stderr);
 	return EX_USAGE;
 }
+
+/*
+ * For the fuzzer (tests/fuzz.c): a listen-side punch and relay with no
+ * socket, fed datagrams (records of ctl, src, len, bytes) from the
+ * mediator or from a few peer addresses, timers run in between.
+ */
+int
+peer_fuzz(const unsigned char *buf, size_t len)
+{
+	static unsigned char obuf[OBUF_SIZE];
+	struct punch p;
+	struct relay r;
+	struct loop L;
+	struct ep from;
+	int64_t now = 1000;
+	size_t i = 0, n;
+
+	memset(&p, 0, sizeof(p));
+	memset(&r, 0, sizeof(r));
+	memset(&L, 0, sizeof(L));
+	p.role = ROLE_LISTEN;
+	p.name = "x";
+	p.fd = -1;
+	p.id = 0x1111;
+	p.state = P_REGISTER;
+	p.nominated = -1;
+	p.ttl_low = 2;
+	p.txgap = 100;
+	p.med.u.in.sin_family = AF_INET;
+	p.med.u.in.sin_port = htons(7321);
+	p.med.u.in.sin_addr.s_addr = htonl(0x7f000001);
+	p.med.len = sizeof(p.med.u.in);
+	p.med_alt = p.med;
+	r.p = &p;
+	r.out_open = r.in_open = 1;
+	r.obuf = obuf;
+	r.keepalive = 1000;
+	r.dead = 4000;
+	L.p = &p;
+	L.r = &r;
+	while (i + 3 <= len) {
+		n = buf[i + 2];
+		if (n > len - i - 3)
+			n = len - i - 3;
+		from = p.med;
+		if (buf[i + 1] & 3) {
+			from.u.in.sin_addr.s_addr = htonl(0x7f000000 |
+			    (buf[i + 1] & 7));
+			from.u.in.sin_port = htons(2000 + (buf[i + 1] >> 3));
+		}
+		now += buf[i] >> 2;
+		if (buf[i] & 1)
+			(void)punch_tick(&p, now);
+		net_datagram(&L, buf + i + 3, n, &from, now);
+		if (r.olen > OBUF_SIZE || p.ncands > MAX_CANDS ||
+		    p.nominated >= p.ncands)
+			abort();
+		i += 3 + n;
+	}
+	punch_close(&p);
+	if (p.fd != -1)
+		close(p.fd);
+	return 0;
+}

@@ -229,6 +229,8 @@ void	tcp_abort(int);
 /* ---- mediator.c, pnc.c ---- */
 
 int	mediate_main(int, char **);
+int	mediator_fuzz(const unsigned char *, size_t);
+int	peer_fuzz(const unsigned char *, size_t);
 int	punch_main(int, char **);
 int	listen_main(int, char **);
 int	connect_main(int, char **);
