@@ -40,9 +40,9 @@ static const struct cmd cmds[] = {
 	{ "mediate", mediate_main, "[-v] [-n max] [-p port] [-s addr]" },
 	{ "punch", punch_main, "[-atv] [-m host[:port]] [-p lport] "
 	    "[-w secs] [name]" },
-	{ "listen", listen_main, "[-adtv] [-m host[:port]] [-p lport] "
+	{ "listen", listen_main, "[-adRtv] [-m host[:port]] [-p lport] "
 	    "[-w secs] name" },
-	{ "connect", connect_main, "[-adtv] [-m host[:port]] [-p lport] "
+	{ "connect", connect_main, "[-adRtv] [-m host[:port]] [-p lport] "
 	    "[-w secs] name" },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
@@ -326,6 +326,7 @@ enum { S_PUNCH, S_RELAY, S_LINGER, S_END };
 struct loop {
 	struct punch	*p;
 	struct relay	*r;	/* NULL for the punch subcommand */
+	int		 handoff;	/* stop at the punch: -R takes over */
 	int		 state;
 	int64_t		 linger, quiet_since;
 };
@@ -413,6 +414,10 @@ advance(struct loop *L, int64_t now)
 		if (p->state != P_DONE)
 			return 0;
 		L->quiet_since = now;
+		if (L->handoff) {
+			L->state = S_END;
+			return 0;
+		}
 		if (r == NULL) {
 			print_result(p);
 			/* The controlled side's ACK may be lost: linger. */
@@ -673,6 +678,7 @@ valid_name(const char *s)
 struct copts {
 	int	nostdin;	/* -d */
 	int	transport;
+	int	reliable;	/* -R */
 };
 
 /* Flags shared by punch, listen and connect; exits 2 on misuse. */
@@ -691,8 +697,11 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	p->medspec = getenv("PNC_MEDIATOR");
 	memset(o, 0, sizeof(*o));
 	while ((ch = getopt(argc, argv, role == ROLE_PUNCH ? "ahm:p:tvw:" :
-	    "adhm:p:tvw:")) != -1) {
+	    "adhm:p:Rtvw:")) != -1) {
 		switch (ch) {
+		case 'R':
+			o->reliable = 1;
+			break;
 		case 'a':
 			o->transport = TR_AUTO;
 			break;
@@ -729,6 +738,11 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	}
 	argc -= optind;
 	argv += optind;
+	if (o->reliable && o->transport == TR_TCP) {
+		warnx("-R and -t: TCP is reliable already");
+		usage_cmd(cmd, EX_USAGE);
+	}
+	p->reliable = o->reliable;
 	if (argc == 0 && role == ROLE_PUNCH && o->transport == TR_UDP)
 		p->name = NULL;		/* the NAT check */
 	else if (argc != 1) {
@@ -910,6 +924,18 @@ session_main(const char *cmd, int role, int argc, char **argv)
 	}
 	if (punch_init(&p) == -1)
 		errx(EX_FAIL, "%s", p.why);
+	if (o.reliable) {
+		memset(&L, 0, sizeof(L));
+		L.p = &p;
+		L.handoff = 1;
+		if (run(&L) == -1)
+			errx(EX_FAIL, "%s", p.why);
+		if (rel_run(&p, o.nostdin, keepalive, r.why,
+		    sizeof(r.why)) == -1)
+			errx(EX_FAIL, "%s", r.why);
+		close(p.fd);
+		return EX_OK;
+	}
 	memset(&r, 0, sizeof(r));
 	r.p = &p;
 	r.listener = role == ROLE_LISTEN;

@@ -53,10 +53,13 @@
 #define T_EOF		0x21	/* count(4): data datagrams sent */
 #define T_EOFACK	0x22	/* count(4) */
 #define T_KEEPALIVE	0x23	/* nothing */
+#define T_RDATA		0x24	/* -R: pn(4) ts(4) flags(1: FIN) payload */
+#define T_RACK		0x25	/* -R: cum(4) limit(4) ts(4) n(1) [a(4) b(4)]*n */
 #define T_THELLO	0x30	/* TCP: toid(8), first on a new connection */
 #define T_TUSE		0x31	/* TCP: (controlling) this connection */
 
 #define PF_NOMINATE	0x01	/* probe/ack flag: use this path */
+#define PF_RELIABLE	0x02	/* ... the sender runs -R */
 #define PEER_CONTROLLING 0x01	/* T_PEER flags: you pick the path */
 #define PEER_YOU_EPDEP	0x02	/* your NAT maps endpoint-dependently */
 #define PEER_THEY_EPDEP	0x04	/* the peer's does */
@@ -109,6 +112,7 @@ extern int	verbose;
 void		 vlog(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 int64_t		 now_ms(void);
+int64_t		 now_us(void);
 uint64_t	 random64(void);
 int		 parse_port(const char *, int *);
 int		 parse_secs(const char *, int64_t *);
@@ -160,6 +164,7 @@ struct cand {
 struct punch {
 	/* set by the caller */
 	int		 role;
+	int		 reliable;	/* -R: must match the peer's */
 	const char	*name;
 	const char	*medspec;	/* host[:port] */
 	int		 lport;
@@ -223,6 +228,10 @@ struct natcheck {
 };
 
 int	natcheck_run(struct punch *, struct natcheck *);
+
+/* ---- rel.c ---- */
+
+int	rel_run(struct punch *, int, int64_t, char *, size_t);
 int	tcp_punch(struct punch *);
 void	tcp_abort(int);
 

@@ -118,7 +118,7 @@ send_probe(struct punch *p, int sock, const struct ep *to, int flags)
 	wr_init(&w, buf, sizeof(buf));
 	wr_hdr(&w, T_PROBE, p->id);
 	wr_u64(&w, p->peer_id);
-	wr_u8(&w, (uint8_t)flags);
+	wr_u8(&w, (uint8_t)(flags | (p->reliable ? PF_RELIABLE : 0)));
 	wr_u32(&w, p->tx);
 	psend(p, sock, to, buf, w.len);
 }
@@ -133,7 +133,7 @@ send_ack(struct punch *p, int sock, const struct ep *to, uint64_t toid,
 	wr_init(&w, buf, sizeof(buf));
 	wr_hdr(&w, T_ACK, p->id);
 	wr_u64(&w, toid);
-	wr_u8(&w, (uint8_t)flags);
+	wr_u8(&w, (uint8_t)(flags | (p->reliable ? PF_RELIABLE : 0)));
 	wr_u32(&w, tx);
 	wr_ep(&w, to);
 	psend(p, sock, to, buf, w.len);
@@ -618,6 +618,19 @@ on_mediator(struct punch *p, struct rd *r, int type, int64_t now)
 	return 0;
 }
 
+/* Both sides must agree on -R; a mismatch fails the punch. */
+static int
+mode_mismatch(struct punch *p, int flags)
+{
+	int theirs = (flags & PF_RELIABLE) != 0;
+
+	if (theirs == p->reliable || p->state == P_FAILED)
+		return p->state == P_FAILED;
+	fail(p, theirs ? "the peer uses -R (reliable mode) and we do not" :
+	    "we use -R (reliable mode) and the peer does not");
+	return 1;
+}
+
 static int
 on_probe(struct punch *p, struct rd *r, uint64_t from_id,
     const struct ep *from, int sock, int64_t now)
@@ -630,6 +643,12 @@ on_probe(struct punch *p, struct rd *r, uint64_t from_id,
 		return 0;
 	if (p->peer_id != 0 && from_id != p->peer_id)
 		return 0;
+	if (p->peer_id != 0 && mode_mismatch(p, flags)) {
+		/* Our ack carries our mode: the peer learns it too. */
+		send_ack(p, sock, from, from_id, 0, tx);
+		send_ack(p, sock, from, from_id, 0, tx);
+		return -1;
+	}
 	p->probes_rx++;
 	if (p->peer_id != 0 && !p->heard_peer) {
 		p->heard_peer = 1;	/* its mapping is open: full TTL */
@@ -672,6 +691,8 @@ on_ack(struct punch *p, struct rd *r, uint64_t from_id,
 	if (rd_ep(r, &seen) == -1 || r->left != 0 || toid != p->id ||
 	    from_id != p->peer_id || p->state != P_PROBE)
 		return 0;
+	if (mode_mismatch(p, flags))
+		return -1;
 	p->heard_peer = 1;
 	if ((i = cand_add(p, from, sock, "peer-reflexive")) == -1)
 		return 0;
@@ -735,7 +756,7 @@ input(struct punch *p, const unsigned char *buf, size_t len,
 		return on_probe(p, &r, id, from, sock, now);
 	if (type == T_ACK)
 		return on_ack(p, &r, id, from, sock, now);
-	if (type >= T_DATA && type <= T_KEEPALIVE)
+	if (type >= T_DATA && type <= T_RACK)
 		return adopt(p, from, id, sock, now);
 	return 0;
 }

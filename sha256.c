@@ -1,0 +1,320 @@
+/*
+ * sha256.c - SHA-256 (FIPS 180-4), HMAC-SHA256 (RFC 2104) and a
+ * constant-time compare, for authenticating rendezvous messages.
+ *
+ * Written for pnc rather than borrowed so that the tool stays libc-only.
+ * Byte order is handled byte by byte, never by casting buffers to
+ * uint32_t, so the code is the same on any host and never reads
+ * unaligned memory.
+ *
+ * What goes into pnc.h (sha256.h holds exactly this until it is folded):
+ *
+ *	#define SHA256_LEN	32
+ *	#define SHA256_BLOCK	64
+ *
+ *	struct sha256 {
+ *		uint32_t	h[8];
+ *		uint64_t	len;
+ *		unsigned char	buf[64];
+ *		size_t		nbuf;
+ *	};
+ *	struct hmac_sha256 {
+ *		struct sha256	inner, outer;
+ *	};
+ *
+ *	void	sha256_init(struct sha256 *);
+ *	void	sha256_update(struct sha256 *, const void *, size_t);
+ *	void	sha256_final(struct sha256 *, unsigned char [32]);
+ *	void	hmac_sha256(const void *, size_t, const void *, size_t,
+ *		    unsigned char [32]);
+ *	void	hmac_init(struct hmac_sha256 *, const void *, size_t);
+ *	void	hmac_update(struct hmac_sha256 *, const void *, size_t);
+ *	void	hmac_final(struct hmac_sha256 *, unsigned char [32]);
+ *	int	ct_equal(const void *, const void *, size_t);
+ *
+ * The _final functions wipe their context: it held key-derived state.
+ * Call _init again to reuse it.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "sha256.h"
+
+/* FIPS 180-4 4.2.2: cube roots of the first 64 primes, fraction bits. */
+static const uint32_t K[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5,
+	0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+	0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
+	0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+	0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3,
+	0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5,
+	0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+	0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+/* FIPS 180-4 5.3.3: square roots of the first 8 primes, fraction bits. */
+static const uint32_t H0[8] = {
+	0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+	0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+};
+
+/*
+ * Zeroes n bytes at p. Through a volatile pointer because a plain memset
+ * of memory that is about to die may be removed by the compiler, and the
+ * point is that key material does not outlive its use.
+ */
+static void
+wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
+}
+
+/* Rotate right; n is 1..31, so neither shift is by 0 or 32. */
+static uint32_t
+ror(uint32_t x, unsigned int n)
+{
+	return (x >> n) | (x << (32 - n));
+}
+
+/* The casts widen before shifting: an int shifted into bit 31 is UB. */
+static uint32_t
+load_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static void
+store_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static void
+store_be64(unsigned char *p, uint64_t v)
+{
+	store_be32(p, (uint32_t)(v >> 32));
+	store_be32(p + 4, (uint32_t)v);
+}
+
+/* FIPS 180-4 6.2.2 step 1: the message schedule for one block. */
+static void
+schedule(uint32_t w[64], const unsigned char *p)
+{
+	uint32_t s0, s1;
+	int t;
+
+	for (t = 0; t < 16; t++)
+		w[t] = load_be32(p + 4 * t);
+	for (t = 16; t < 64; t++) {
+		s0 = ror(w[t - 15], 7) ^ ror(w[t - 15], 18) ^ (w[t - 15] >> 3);
+		s1 = ror(w[t - 2], 17) ^ ror(w[t - 2], 19) ^ (w[t - 2] >> 10);
+		w[t] = w[t - 16] + s0 + w[t - 7] + s1;
+	}
+}
+
+/* FIPS 180-4 6.2.2 steps 2-4: 64 rounds folded into the state st. */
+static void
+rounds(uint32_t st[8], const uint32_t w[64])
+{
+	uint32_t a, b, c, d, e, f, g, h, t1, t2;
+	int t;
+
+	a = st[0]; b = st[1]; c = st[2]; d = st[3];
+	e = st[4]; f = st[5]; g = st[6]; h = st[7];
+	for (t = 0; t < 64; t++) {
+		t1 = h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) +
+		    ((e & f) ^ (~e & g)) + K[t] + w[t];
+		t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) +
+		    ((a & b) ^ (a & c) ^ (b & c));
+		h = g; g = f; f = e; e = d + t1;
+		d = c; c = b; b = a; a = t1 + t2;
+	}
+	st[0] += a; st[1] += b; st[2] += c; st[3] += d;
+	st[4] += e; st[5] += f; st[6] += g; st[7] += h;
+}
+
+/*
+ * Hashes n whole 64-byte blocks from p. The schedule holds words of the
+ * input (for HMAC, of the key), so it is wiped once at the end rather
+ * than once per block.
+ */
+static void
+sha256_blocks(struct sha256 *c, const unsigned char *p, size_t n)
+{
+	uint32_t w[64];
+
+	for (; n > 0; n--, p += 64) {
+		schedule(w, p);
+		rounds(c->h, w);
+	}
+	wipe(w, sizeof(w));
+}
+
+void
+sha256_init(struct sha256 *c)
+{
+	memcpy(c->h, H0, sizeof(c->h));
+	c->len = 0;
+	c->nbuf = 0;
+}
+
+/*
+ * Tops up a partial block first, then hashes whole blocks straight from
+ * the caller's memory, and keeps the tail for next time.
+ */
+void
+sha256_update(struct sha256 *c, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	size_t take;
+
+	/* memcpy from a null pointer is UB even for 0 bytes. */
+	if (n == 0)
+		return;
+	c->len += n;
+	if (c->nbuf > 0) {
+		take = 64 - c->nbuf;
+		if (take > n)
+			take = n;
+		memcpy(c->buf + c->nbuf, p, take);
+		c->nbuf += take;
+		p += take;
+		n -= take;
+		if (c->nbuf < 64)
+			return;
+		sha256_blocks(c, c->buf, 1);
+		c->nbuf = 0;
+	}
+	if (n >= 64) {
+		sha256_blocks(c, p, n / 64);
+		p += n - n % 64;
+		n %= 64;
+	}
+	memcpy(c->buf, p, n);
+	c->nbuf = n;
+}
+
+/*
+ * FIPS 180-4 5.1.1: a 1 bit, zeros up to 56 mod 64, then the length in
+ * bits as 64 bits big-endian. The length is taken mod 2^64 bits, which
+ * only matters past the standard's own limit.
+ */
+void
+sha256_final(struct sha256 *c, unsigned char out[32])
+{
+	uint64_t bits = c->len << 3;
+	int i;
+
+	c->buf[c->nbuf++] = 0x80;
+	if (c->nbuf > 56) {
+		memset(c->buf + c->nbuf, 0, 64 - c->nbuf);
+		sha256_blocks(c, c->buf, 1);
+		c->nbuf = 0;
+	}
+	memset(c->buf + c->nbuf, 0, 56 - c->nbuf);
+	store_be64(c->buf + 56, bits);
+	sha256_blocks(c, c->buf, 1);
+	for (i = 0; i < 8; i++)
+		store_be32(out + 4 * i, c->h[i]);
+	wipe(c, sizeof(*c));
+}
+
+/*
+ * RFC 2104: a key longer than the block is hashed first, a shorter one
+ * zero-padded to 64 bytes; the inner hash starts with K^ipad and the
+ * outer with K^opad. Both contexts then carry only key-derived state, so
+ * the padded key and the pads are wiped here.
+ */
+void
+hmac_init(struct hmac_sha256 *m, const void *key, size_t keylen)
+{
+	unsigned char k0[SHA256_BLOCK], pad[SHA256_BLOCK];
+	struct sha256 kc;
+	size_t i;
+
+	memset(k0, 0, sizeof(k0));
+	if (keylen > sizeof(k0)) {
+		sha256_init(&kc);
+		sha256_update(&kc, key, keylen);
+		sha256_final(&kc, k0);
+	} else if (keylen > 0)
+		memcpy(k0, key, keylen);
+
+	for (i = 0; i < sizeof(pad); i++)
+		pad[i] = k0[i] ^ 0x36;
+	sha256_init(&m->inner);
+	sha256_update(&m->inner, pad, sizeof(pad));
+
+	for (i = 0; i < sizeof(pad); i++)
+		pad[i] = k0[i] ^ 0x5c;
+	sha256_init(&m->outer);
+	sha256_update(&m->outer, pad, sizeof(pad));
+
+	wipe(k0, sizeof(k0));
+	wipe(pad, sizeof(pad));
+}
+
+void
+hmac_update(struct hmac_sha256 *m, const void *data, size_t n)
+{
+	sha256_update(&m->inner, data, n);
+}
+
+/* H(K^opad || H(K^ipad || msg)). Both finals wipe their context. */
+void
+hmac_final(struct hmac_sha256 *m, unsigned char out[32])
+{
+	unsigned char ih[SHA256_LEN];
+
+	sha256_final(&m->inner, ih);
+	sha256_update(&m->outer, ih, sizeof(ih));
+	sha256_final(&m->outer, out);
+	wipe(ih, sizeof(ih));
+}
+
+void
+hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
+    unsigned char out[32])
+{
+	struct hmac_sha256 m;
+
+	hmac_init(&m, key, keylen);
+	hmac_update(&m, msg, msglen);
+	hmac_final(&m, out);
+}
+
+/*
+ * Returns 1 if the n bytes at a and b are equal, else 0, in time that
+ * depends on n only: a compare that stops at the first difference tells
+ * an attacker how much of a forged tag was right. The accumulator is
+ * volatile so the compiler cannot turn the loop back into an early exit.
+ * n == 0 compares equal.
+ */
+int
+ct_equal(const void *a, const void *b, size_t n)
+{
+	const unsigned char *p = a, *q = b;
+	volatile unsigned char d = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		d |= p[i] ^ q[i];
+	/* d is 0..255: d - 1 wraps to all ones only when d == 0. */
+	return (int)((((unsigned int)d - 1) >> 8) & 1);
+}
