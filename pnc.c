@@ -637,6 +637,15 @@ tcp_relay(int fd, int nostdin, int64_t keepalive, char *why,
 			    (n == -1 && errno != EAGAIN && errno != EINTR))
 				in_open = 0;
 		}
+		if (pfd[1].revents & POLLERR) {
+			/* A reset or timeout, even after the peer's EOF. */
+			int e = 0;
+			socklen_t elen = sizeof(e);
+
+			(void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen);
+			errno = e ? e : ECONNRESET;
+			goto broken;
+		}
 		if (pfd[1].revents & POLLOUT && tbuf_drain(&in, fd, 1) == -1)
 			goto broken;
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR) && net_open) {
