@@ -547,6 +547,11 @@ tbuf_fill(struct tbuf *t, int fd, int sock)
 		t->len -= t->off;
 		t->off = 0;
 	}
+	if (t->len == TBUF) {
+		/* Full: a zero-length read would look like EOF (POLLHUP). */
+		errno = EAGAIN;
+		return -1;
+	}
 	n = sock ? recv(fd, t->b + t->len, TBUF - t->len, 0) :
 	    read(fd, t->b + t->len, TBUF - t->len);
 	if (n > 0)

@@ -148,3 +148,15 @@ lab() {
 	[ "$status" -ne 0 ]		# the SYN never got an answer
 	[ ! -s "$T/nl.out" ]
 }
+
+@test "TCP one-way file transfer, listener's stdin empty: all 20 MB arrive" {
+	lab
+	randfile "$T/f" 20000000
+	bgrun_in hA l /dev/null "$PNC" listen -t -m "$MED1" -w 10 oneway
+	bgrun_in hB c "$T/f" "$PNC" connect -t -m "$MED1" -w 10 oneway
+	wait_tag c 60; rc=$RC
+	wait_tag l 60; rl=$RC
+	show l c
+	[ "$rc" -eq 0 ] && [ "$rl" -eq 0 ]
+	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
+}
