@@ -47,7 +47,6 @@
 /* Where a client reached us: reply from that address (NAT-NOTES). */
 struct via {
 	int		sock;		/* index into the socket array */
-	int		ifindex;
 	union {
 		struct in_addr	v4;
 		struct in6_addr	v6;
@@ -388,6 +387,19 @@ send_peer(struct mediator *m, const struct entry *e, int i)
 		reply(m, &me->pub, &me->via, buf, w.len);
 }
 
+/* Repeat e's introductions until acknowledged, from the first delay. */
+static void
+rexmit_start(struct mediator *m, struct entry *e, int64_t now)
+{
+	e->rexmit_at = now + REXMIT_FIRST;
+	e->rexmit_n = 0;
+	if (!e->on_rexmit) {
+		e->rnext = m->rexmit;
+		m->rexmit = e;
+		e->on_rexmit = 1;
+	}
+}
+
 static void
 introduce(struct mediator *m, struct entry *e, int64_t now)
 {
@@ -399,13 +411,7 @@ introduce(struct mediator *m, struct entry *e, int64_t now)
 	e->s[0].ready_acked = e->s[1].ready_acked = 0;
 	send_peer(m, e, 0);
 	send_peer(m, e, 1);
-	e->rexmit_at = now + REXMIT_FIRST;
-	e->rexmit_n = 0;
-	if (!e->on_rexmit) {
-		e->rnext = m->rexmit;
-		m->rexmit = e;
-		e->on_rexmit = 1;
-	}
+	rexmit_start(m, e, now);
 	m->st.introduced++;
 	vlog("introduced %.*s: %s%s <-> %s%s", e->namelen, e->name,
 	    ep_str(&e->s[0].pub, a, sizeof(a)),
@@ -593,13 +599,7 @@ handle_peerack(struct mediator *m, const struct reg *rg, int64_t now)
 	if (i == 1 && e->introduced && !e->ready) {
 		e->ready = 1;
 		send_peer(m, e, 0);
-		e->rexmit_at = now + REXMIT_FIRST;
-		e->rexmit_n = 0;
-		if (!e->on_rexmit) {
-			e->rnext = m->rexmit;
-			m->rexmit = e;
-			e->on_rexmit = 1;
-		}
+		rexmit_start(m, e, now);
 	}
 }
 

@@ -334,7 +334,7 @@ struct loop {
 /* One datagram from the network, of whatever kind. */
 static void
 net_datagram(struct loop *L, const unsigned char *buf, size_t len,
-    const struct ep *from, int64_t now)
+    const struct ep *from, int sock, int64_t now)
 {
 	struct punch *p = L->p;
 	struct rd rd;
@@ -349,7 +349,7 @@ net_datagram(struct loop *L, const unsigned char *buf, size_t len,
 	    id == p->peer_id)
 		L->quiet_since = now;
 	if (p->state != P_DONE || type < T_DATA) {
-		if ((rc = punch_input(p, buf, len, from, now)) == -1)
+		if ((rc = punch_input(p, buf, len, from, sock, now)) == -1)
 			return;
 		if (p->state != P_DONE || type < T_DATA)
 			return;
@@ -358,9 +358,12 @@ net_datagram(struct loop *L, const unsigned char *buf, size_t len,
 		relay_input(L->r, buf, len, type, now);
 }
 
-/* Read what the socket has, within the room stdout has. */
+/*
+ * Read what socket fd has (the main one, sock -1, or birthday socket
+ * sock), within the room stdout has.
+ */
 static void
-net_read(struct loop *L, int64_t now)
+net_read(struct loop *L, int fd, int sock, int64_t now)
 {
 	unsigned char buf[MAX_DGRAM + 1];
 	struct ep from;
@@ -372,7 +375,7 @@ net_read(struct loop *L, int64_t now)
 		    OBUF_SIZE - L->r->olen < MAX_DGRAM)
 			break;
 		from.len = sizeof(from.u);
-		n = recvfrom(L->p->fd, buf, sizeof(buf), 0,
+		n = recvfrom(fd, buf, sizeof(buf), 0,
 		    (struct sockaddr *)&from.u, &from.len);
 		if (n == -1) {
 			if (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
@@ -382,7 +385,9 @@ net_read(struct loop *L, int64_t now)
 		}
 		if (n > MAX_DGRAM)
 			continue;	/* oversized: not ours */
-		net_datagram(L, buf, (size_t)n, &from, now);
+		net_datagram(L, buf, (size_t)n, &from, sock, now);
+		if (sock >= 0 && L->p->state != P_PROBE)
+			break;		/* the punch is over: fd is closed */
 	}
 }
 
@@ -471,7 +476,7 @@ run(struct loop *L)
 	struct relay *r = L->r;
 	struct pollfd pfd[3 + NSPRAY];
 	int64_t now;
-	int nspray;
+	int nspray, i;
 
 	for (;;) {
 		now = now_ms();
@@ -503,15 +508,11 @@ run(struct loop *L)
 			err(EX_FAIL, "poll");
 		}
 		now = now_ms();
-		if (nspray)
-			punch_spray_read(p, pfd + 3, nspray, now);
-		if (p->stashlen) {
-			net_datagram(L, p->stash, p->stashlen, &p->stashfrom,
-			    now);
-			p->stashlen = 0;
-		}
+		for (i = 0; i < nspray && p->state == P_PROBE; i++)
+			if (pfd[3 + i].revents & (POLLIN | POLLERR))
+				net_read(L, pfd[3 + i].fd, i, now);
 		if (pfd[0].revents & (POLLIN | POLLERR))
-			net_read(L, now);
+			net_read(L, p->fd, -1, now);
 		if (r == NULL || L->state != S_RELAY)
 			continue;
 		if (pfd[2].revents & (POLLOUT | POLLERR | POLLHUP))
@@ -1069,7 +1070,7 @@ peer_fuzz(const unsigned char *buf, size_t len)
 		now += buf[i] >> 2;
 		if (buf[i] & 1)
 			(void)punch_tick(&p, now);
-		net_datagram(&L, buf + i + 3, n, &from, now);
+		net_datagram(&L, buf + i + 3, n, &from, -1, now);
 		if (r.olen > OBUF_SIZE || p.ncands > MAX_CANDS ||
 		    p.nominated >= p.ncands)
 			abort();

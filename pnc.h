@@ -74,7 +74,6 @@
 #define E_VERSION	1	/* error codes in T_ERROR */
 #define E_FULL		2
 #define E_BUSY		3
-#define E_BADROLE	4
 
 /* Timers, in milliseconds. */
 #define REG_REFRESH	10000	/* re-register while waiting for a peer */
@@ -127,6 +126,7 @@ int		 ep_equal(const struct ep *, const struct ep *);
 int		 ep_equal_addr(const struct ep *, const struct ep *);
 int		 ep_is_loopback(const struct ep *);
 int		 udp_socket(int, int);
+int		 tcp_socket(int, int);
 int		 set_ttl(int, int, int);
 int		 local_addrs(int, int, struct ep *, int);
 
@@ -201,9 +201,6 @@ struct punch {
 	unsigned	 sprayed;	/* probes to random ports of the peer */
 	struct ep	 peer;		/* the agreed path */
 	int64_t		 done_at;
-	unsigned char	 stash[MAX_DGRAM];	/* session data that came */
-	size_t		 stashlen;	/* on a birthday socket as it won */
-	struct ep	 stashfrom;
 	char		 why[256];	/* reason for P_FAILED */
 };
 
@@ -211,10 +208,8 @@ int	punch_init(struct punch *);
 int	punch_next(struct punch *, int64_t);
 int	punch_tick(struct punch *, int64_t);
 int	punch_input(struct punch *, const unsigned char *, size_t,
-	    const struct ep *, int64_t);
+	    const struct ep *, int, int64_t);
 int	punch_pollfds(const struct punch *, struct pollfd *);
-void	punch_spray_read(struct punch *, const struct pollfd *, int,
-	    int64_t);
 void	punch_close(struct punch *);
 struct natcheck {
 	int		 fd2, fd3;	/* filtering and hairpin sockets */

@@ -81,25 +81,33 @@ main_ttl(struct punch *p, int ttl)
 		p->ttl_cur = ttl;
 }
 
+/* REGISTER (with our local candidates) or PEERACK, into w. */
+static void
+reg_build(const struct punch *p, int type, struct wr *w)
+{
+	size_t n = strlen(p->name);
+	int i;
+
+	wr_hdr(w, type, p->id);
+	wr_u8(w, (uint8_t)p->role);
+	wr_u8(w, (uint8_t)n);
+	wr_bytes(w, p->name, n);
+	if (type == T_REGISTER) {
+		wr_u8(w, (uint8_t)p->nlocals);
+		for (i = 0; i < p->nlocals; i++)
+			wr_ep(w, &p->locals[i]);
+	} else
+		wr_u8(w, (uint8_t)p->peer_flags);
+}
+
 static void
 send_register(struct punch *p, int type)
 {
 	unsigned char buf[256];
 	struct wr w;
-	size_t n = strlen(p->name);
-	int i;
 
 	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, type, p->id);
-	wr_u8(&w, (uint8_t)p->role);
-	wr_u8(&w, (uint8_t)n);
-	wr_bytes(&w, p->name, n);
-	if (type == T_REGISTER) {
-		wr_u8(&w, (uint8_t)p->nlocals);
-		for (i = 0; i < p->nlocals; i++)
-			wr_ep(&w, &p->locals[i]);
-	} else
-		wr_u8(&w, (uint8_t)p->peer_flags);
+	reg_build(p, type, &w);
 	if (w.bad)
 		return;
 	main_ttl(p, TTL_FULL);
@@ -762,18 +770,22 @@ input(struct punch *p, const unsigned char *buf, size_t len,
 }
 
 /*
- * Take one datagram from the main socket that is not session data on the
- * agreed path. Returns 1 when it completed the punch, 0 otherwise, -1
- * when the punch has failed (p->why says why). Garbage is ignored.
+ * Take one datagram that is not session data on the agreed path, from
+ * the main socket (sock -1) or birthday socket sock. Returns 1 when it
+ * completed the punch, 0 otherwise, -1 when the punch has failed (p->why
+ * says why). Garbage is ignored.
  */
 int
 punch_input(struct punch *p, const unsigned char *buf, size_t len,
-    const struct ep *from, int64_t now)
+    const struct ep *from, int sock, int64_t now)
 {
-	return input(p, buf, len, from, -1, now);
+	return input(p, buf, len, from, sock, now);
 }
 
-/* The birthday sockets to poll for reading; returns how many. */
+/*
+ * The birthday sockets to poll for reading, pfd[i] for socket i; the
+ * caller reads them as it reads the main socket. Returns how many.
+ */
 int
 punch_pollfds(const struct punch *p, struct pollfd *pfd)
 {
@@ -787,41 +799,6 @@ punch_pollfds(const struct punch *p, struct pollfd *pfd)
 		pfd[i].revents = 0;
 	}
 	return p->nspray;
-}
-
-/* Read the birthday sockets that poll() found readable. */
-void
-punch_spray_read(struct punch *p, const struct pollfd *pfd, int n,
-    int64_t now)
-{
-	unsigned char buf[MAX_DGRAM + 1];
-	struct ep from;
-	ssize_t len;
-	int i;
-
-	for (i = 0; i < n && i < p->nspray && p->state == P_PROBE; i++) {
-		if ((pfd[i].revents & (POLLIN | POLLERR)) == 0)
-			continue;
-		for (;;) {
-			from.len = sizeof(from.u);
-			len = recvfrom(p->spray[i], buf, sizeof(buf), 0,
-			    (struct sockaddr *)&from.u, &from.len);
-			if (len == -1 && (errno == ECONNREFUSED ||
-			    errno == EHOSTUNREACH || errno == ENETUNREACH))
-				continue;
-			if (len == -1 || len > MAX_DGRAM)
-				break;
-			if (input(p, buf, (size_t)len, &from, i, now) == 1 &&
-			    len > 3 && buf[3] >= T_DATA) {
-				/* Session data that completed the punch. */
-				memcpy(p->stash, buf, (size_t)len);
-				p->stashlen = (size_t)len;
-				p->stashfrom = from;
-			}
-			if (p->state != P_PROBE)
-				return;
-		}
-	}
 }
 
 /* ---- the NAT check: pnc punch without a name ---- */
@@ -1001,49 +978,6 @@ struct tpunch {
 };
 
 /*
- * A TCP socket bound to the shared local port: SO_REUSEADDR and
- * SO_REUSEPORT let the mediator connection, the listener and every
- * connect toward the peer share it, so that the mediator sees the very
- * mapping the peer must reach. Returns fd or -1.
- */
-static int
-tcp_socket(int family, int port)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd, one = 1, save;
-
-	if ((fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
-		return -1;
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	memset(&ss, 0, sizeof(ss));
-	if (family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-		    sizeof(one));
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		len = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		len = sizeof(*s4);
-	}
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
-		save = errno;
-		close(fd);
-		errno = save;
-		return -1;
-	}
-	return fd;
-}
-
-/*
  * Connect from the shared port. With ttl, the SYN carries that small
  * TTL (it opens our NAT but dies before the far one, see "conntrack
  * clash"); everything after it, a SYN-ACK of a simultaneous open
@@ -1085,32 +1019,20 @@ tcp_write(int fd, const void *buf, size_t len)
 	return send(fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
+/* The same messages over TCP, behind a 2-byte length. */
 static void
 tmed_send(struct tpunch *t, int type)
 {
-	struct punch *p = t->p;
 	unsigned char buf[2 + 256];
 	struct wr w;
-	size_t n = strlen(p->name);
-	int i;
 
-	wr_init(&w, buf, sizeof(buf));
-	wr_u16(&w, 0);
-	wr_hdr(&w, type, p->id);
-	wr_u8(&w, (uint8_t)p->role);
-	wr_u8(&w, (uint8_t)n);
-	wr_bytes(&w, p->name, n);
-	if (type == T_REGISTER) {
-		wr_u8(&w, (uint8_t)p->nlocals);
-		for (i = 0; i < p->nlocals; i++)
-			wr_ep(&w, &p->locals[i]);
-	} else
-		wr_u8(&w, (uint8_t)p->peer_flags);
+	wr_init(&w, buf + 2, sizeof(buf) - 2);
+	reg_build(t->p, type, &w);
 	if (w.bad)
 		return;
-	buf[0] = (unsigned char)((w.len - 2) >> 8);
-	buf[1] = (unsigned char)(w.len - 2);
-	if (tcp_write(t->mfd, buf, w.len) == -1) {
+	buf[0] = (unsigned char)(w.len >> 8);
+	buf[1] = (unsigned char)w.len;
+	if (tcp_write(t->mfd, buf, w.len + 2) == -1) {
 		close(t->mfd);		/* reconnect */
 		t->mfd = -1;
 	}

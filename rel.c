@@ -434,7 +434,7 @@ rel_input(struct rel *R, const unsigned char *buf, size_t len,
 	    version != PROTO_VERSION)
 		return;
 	if (type < T_DATA) {		/* late probes, nominations */
-		(void)punch_input(p, buf, len, from, now);
+		(void)punch_input(p, buf, len, from, -1, now);
 		return;
 	}
 	if (!ep_equal(from, &p->peer) || id != p->peer_id)

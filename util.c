@@ -304,29 +304,16 @@ ep_is_loopback(const struct ep *e)
 }
 
 /*
- * A non-blocking UDP socket of the family, bound to port on the wildcard
- * address. Large buffers, because nc -u semantics lose whatever does not
- * fit when a burst arrives while stdout is slow. Returns the fd or -1.
+ * Bind fd to port on the wildcard address of family. Returns fd, or -1
+ * with fd closed and errno kept.
  */
-int
-udp_socket(int family, int port)
+static int
+bind_any(int fd, int family, int port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd, bufsz = 4 << 20, one = 1, save;
+	int one = 1, save;
 
-	if ((fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    IPPROTO_UDP)) == -1)
-		return -1;
-	/* Root may exceed rmem_max (FORCE); others get what the cap allows. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz,
-	    sizeof(bufsz)) == -1)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz,
-		    sizeof(bufsz));
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz,
-	    sizeof(bufsz)) == -1)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz,
-		    sizeof(bufsz));
 	memset(&ss, 0, sizeof(ss));
 	if (family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -351,6 +338,50 @@ udp_socket(int family, int port)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * A non-blocking UDP socket of the family, bound to port on the wildcard
+ * address. Large buffers, because nc -u semantics lose whatever does not
+ * fit when a burst arrives while stdout is slow. Returns the fd or -1.
+ */
+int
+udp_socket(int family, int port)
+{
+	int fd, bufsz = 4 << 20;
+
+	if ((fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_UDP)) == -1)
+		return -1;
+	/* Root may exceed rmem_max (FORCE); others get what the cap allows. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz,
+	    sizeof(bufsz)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz,
+		    sizeof(bufsz));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz,
+	    sizeof(bufsz)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz,
+		    sizeof(bufsz));
+	return bind_any(fd, family, port);
+}
+
+/*
+ * A non-blocking TCP socket bound to the shared local port: SO_REUSEADDR
+ * and SO_REUSEPORT let the mediator connection, the listener and every
+ * connect toward the peer share it, so that the mediator sees the very
+ * mapping the peer must reach. Returns fd or -1.
+ */
+int
+tcp_socket(int family, int port)
+{
+	int fd, one = 1;
+
+	if ((fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	return bind_any(fd, family, port);
 }
 
 /* The IP TTL (IPv6 hop limit) of what fd sends from now on. 0 or -1. */

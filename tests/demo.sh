@@ -10,12 +10,12 @@ trap 'kill $med 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
 # A free port: try a few random ones until the mediator stays up.
 for try in 1 2 3 4 5 6 7 8; do
 	port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000 ))
-	$PNC mediate -p "$port" -s 127.0.0.1 2>"$dir/med" &
+	$PNC mediate -v -p "$port" -s 127.0.0.1 2>"$dir/med" &
 	med=$!
-	# bounded wait: it either binds and stays, or exits at once
-	i=0; while [ $i -lt 20 ] && kill -0 $med 2>/dev/null &&
-	    ! grep -q . "$dir/med"; do i=$((i + 1)); sleep 0.01; done
-	kill -0 $med 2>/dev/null && break
+	# bounded poll: it says "serving", or exits at once
+	i=0; while [ $i -lt 200 ] && kill -0 $med 2>/dev/null &&
+	    ! grep -q serving "$dir/med"; do i=$((i + 1)); sleep 0.01; done
+	grep -q serving "$dir/med" && break
 done
 export PNC_MEDIATOR=127.0.0.1:$port
 name=demo-$$

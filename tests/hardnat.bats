@@ -11,13 +11,6 @@ teardown() {
 	lab_down
 }
 
-# lab OPTS...: a lab variant with a mediator on both core addresses.
-lab() {
-	lab_up "$@" >/dev/null
-	lab_bg core "$T/med.log" "$PNC" mediate -v -s "$MED1" -s "$MED2"
-	wait_udp_port core "$MPORT"
-}
-
 # trials A B N [W]: N pairs of punch at once between nodes A and B;
 # OK = how many pairs both printed a well-formed line and exited 0.
 trials() {

@@ -14,6 +14,14 @@ start_mediator() {
 	wait_udp_port core "${MED_PORT:-$MPORT}" 5
 }
 
+# lab OPTS...: a lab variant of its own for one test (torn down by the
+# file's teardown), with a mediator on both core addresses.
+lab() {
+	lab_up "$@" >/dev/null
+	lab_bg core "$T/med.log" "$PNC" mediate -v -s "$MED1" -s "$MED2"
+	wait_udp_port core "$MPORT"
+}
+
 # A name no other test in the run uses.
 uname_() {
 	echo "t${BATS_TEST_NUMBER}-$RANDOM"

@@ -8,12 +8,6 @@ teardown() {
 	lab_down
 }
 
-lab() {
-	lab_up "$@" >/dev/null
-	lab_bg core "$T/med.log" "$PNC" mediate -v -s "$MED1" -s "$MED2"
-	wait_udp_port core "$MPORT"
-}
-
 @test "TCP punch between two home routers: 20 MB each way, checksums equal" {
 	lab
 	randfile "$T/da" 20000000
