@@ -9,7 +9,7 @@ CFLAGS	?= -O2 -g
 WFLAGS	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra
 SANFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	   -fno-sanitize-recover=all
-OBJS	 = pnc.o punch.o mediator.o util.o rel.o
+OBJS	 = pnc.o punch.o mediator.o util.o rel.o sha256.o
 BATS	?= bats
 
 all: pnc
@@ -20,7 +20,7 @@ pnc: $(OBJS)
 .c.o:
 	$(CC) $(WFLAGS) $(CFLAGS) -c $<
 
-$(OBJS): pnc.h
+$(OBJS): pnc.h sha256.h
 
 # The whole suite, as CI and README run it (needs root: network namespaces).
 test: pnc
@@ -46,7 +46,8 @@ FUZZ_SECS = 60
 fuzz:
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -Dmain=pnc_main \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o fuzz-pnc pnc.c punch.c mediator.c util.c rel.c tests/fuzz.c
+	    -o fuzz-pnc pnc.c punch.c mediator.c util.c rel.c sha256.c \
+	    tests/fuzz.c
 	rm -rf fuzz-work && mkdir fuzz-work && cp tests/fuzz-corpus/* fuzz-work/
 	./fuzz-pnc -max_total_time=$(FUZZ_SECS) -max_len=2048 \
 	    -print_final_stats=1 fuzz-work tests/fuzz-corpus

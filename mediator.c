@@ -43,6 +43,9 @@
 #define REXMIT_TRIES	6	/* 100+200+...+3200 ms, then give up */
 #define MAXSOCKS	4	/* two addresses (or families) x two ports */
 #define ALT_WAIT	300	/* ms to wait for the copy sent to port P+1 */
+#define COOKIE_EPOCH	60000	/* ms; a cookie is good for 60 to 120 s */
+#define RL_SLOTS	4096	/* rate limiter buckets, by source address */
+#define RATE_DEFAULT	20	/* new registrations per second per address */
 
 /* Where a client reached us: reply from that address (NAT-NOTES). */
 struct via {
@@ -99,7 +102,14 @@ struct entry {
 
 struct stats {
 	unsigned long	rx, malformed, oversized, badversion, registered,
-			introduced, refused, expired;
+			introduced, refused, expired, cookies, ratelimited,
+			capped;
+};
+
+/* A rate limiter bucket (GCRA): when the next registration is due. */
+struct rl {
+	uint32_t	key;		/* hash of the source address */
+	int64_t		tat;		/* theoretical arrival time, us */
 };
 
 struct msock {
@@ -123,10 +133,18 @@ struct mediator {
 	size_t		 count, max;
 	struct entry	*oldest, *newest;
 	struct entry	*rexmit;
+	struct hmac_sha256 cookie_key;	/* keyed with a per-process secret */
+	int		 trust_all;	/* fuzzer only: skip the cookie check */
+	struct rl	*rl;		/* RL_SLOTS buckets, or NULL: no limit */
+	int64_t		 rl_gap;	/* us between registrations ... */
+	int64_t		 rl_burst;	/* ... and how far ahead one may be */
 	struct stats	 st;
 };
 
 static volatile sig_atomic_t stop;
+
+static void	cookie_make(const struct mediator *, const struct ep *, int64_t,
+		    unsigned char *);
 
 static void
 on_signal(int sig)
@@ -320,9 +338,24 @@ reply(struct mediator *m, const struct ep *to, const struct via *via,
 	(void)sendmsg(m->socks[via->sock].fd, &msg, MSG_DONTWAIT);
 }
 
+/*
+ * A reply to a source that has not shown a cookie: never more bytes than
+ * the request, so that the mediator cannot amplify a forged flood.
+ */
+static void
+reply_capped(struct mediator *m, const struct ep *to, const struct via *via,
+    const void *buf, size_t len, size_t cap)
+{
+	if (len > cap) {
+		m->st.capped++;
+		return;
+	}
+	reply(m, to, via, buf, len);
+}
+
 static void
 send_error(struct mediator *m, const struct ep *to, const struct via *via,
-    uint64_t id, int code, const char *text)
+    uint64_t id, int code, const char *text, size_t cap)
 {
 	unsigned char buf[256];
 	struct wr w;
@@ -334,20 +367,25 @@ send_error(struct mediator *m, const struct ep *to, const struct via *via,
 	wr_u8(&w, (uint8_t)n);
 	wr_bytes(&w, text, n);
 	if (!w.bad)
-		reply(m, to, via, buf, w.len);
+		reply_capped(m, to, via, buf, w.len, cap);
 }
 
+/* REGISTERED: ttl 0 when it only hands out the cookie. */
 static void
-send_registered(struct mediator *m, const struct slot *s)
+send_registered(struct mediator *m, const struct ep *to,
+    const struct via *via, uint64_t id, int ttl, size_t cap, int64_t now)
 {
-	unsigned char buf[64];
+	unsigned char buf[64], c[COOKIE_LEN];
 	struct wr w;
 
+	cookie_make(m, to, now / COOKIE_EPOCH, c);
 	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, T_REGISTERED, s->id);
-	wr_ep(&w, &s->pub);
-	wr_u16(&w, REG_TTL);
-	reply(m, &s->pub, &s->via, buf, w.len);
+	wr_hdr(&w, T_REGISTERED, id);
+	wr_ep(&w, to);
+	wr_u16(&w, (uint16_t)ttl);
+	wr_bytes(&w, c, sizeof(c));
+	if (!w.bad)
+		reply_capped(m, to, via, buf, w.len, cap);
 }
 
 static int
@@ -436,6 +474,84 @@ slot_pick(struct entry *e, int role, int64_t now)
 	return slot_live(&e->s[1], now) ? -1 : 1;
 }
 
+/*
+ * Return routability. A cookie is an HMAC of the source endpoint and the
+ * minute under a per-process secret: whoever presents it receives what is
+ * sent to that endpoint. It costs no state, so a flood from forged
+ * sources creates no registration, and what it draws is the cookie
+ * reply, never larger than the request (README "Wire protocol").
+ */
+static void
+cookie_make(const struct mediator *m, const struct ep *from, int64_t epoch,
+    unsigned char *out)
+{
+	struct hmac_sha256 h = m->cookie_key;
+	unsigned char buf[8 + EP_MAX_LEN], tag[SHA256_LEN];
+	struct wr w;
+
+	wr_init(&w, buf, sizeof(buf));
+	wr_u64(&w, (uint64_t)epoch);
+	wr_ep(&w, from);
+	hmac_update(&h, buf, w.len);
+	hmac_final(&h, tag);
+	memcpy(out, tag, COOKIE_LEN);
+}
+
+static int
+cookie_ok(const struct mediator *m, const struct ep *from,
+    const unsigned char *cookie, int64_t now)
+{
+	unsigned char c[COOKIE_LEN];
+	int64_t epoch = now / COOKIE_EPOCH;
+
+	if (m->trust_all)
+		return 1;
+	cookie_make(m, from, epoch, c);
+	if (ct_equal(c, cookie, COOKIE_LEN))
+		return 1;
+	cookie_make(m, from, epoch - 1, c);
+	return ct_equal(c, cookie, COOKIE_LEN);
+}
+
+/*
+ * Per source address (not port: ports are free to vary), at most the
+ * configured number of new registrations per second. Addresses share a
+ * bucket when their hashes collide; a busy bucket is then shared, which
+ * errs on the side of refusing.
+ */
+static int
+rate_ok(struct mediator *m, const struct ep *from, int64_t now)
+{
+	const unsigned char *a;
+	size_t alen, i;
+	uint32_t h = 2166136261u ^ hash_seed;
+	struct rl *b;
+	int64_t t = now * 1000;
+
+	if (m->rl == NULL)
+		return 1;
+	if (from->u.sa.sa_family == AF_INET6) {
+		a = (const unsigned char *)&from->u.in6.sin6_addr;
+		alen = 16;
+	} else {
+		a = (const unsigned char *)&from->u.in.sin_addr;
+		alen = 4;
+	}
+	for (i = 0; i < alen; i++) {
+		h ^= a[i];
+		h *= 16777619u;
+	}
+	b = &m->rl[h % RL_SLOTS];
+	if (b->key != h && b->tat <= t)
+		b->key = h;	/* an idle bucket changes hands */
+	if (b->tat < t)
+		b->tat = t;
+	if (b->tat - t > m->rl_burst)
+		return 0;
+	b->tat += m->rl_gap;
+	return 1;
+}
+
 struct reg {
 	uint64_t		 id;
 	int			 role;
@@ -448,6 +564,8 @@ struct reg {
 	int			 ttl;
 	int			 alt;		/* arrived on port P+1 */
 	int			 tcp;		/* arrived over TCP */
+	const unsigned char	*cookie;
+	size_t			 len;		/* of the whole datagram */
 };
 
 /* Both copies of the REGISTER are in, or the second will not come. */
@@ -469,10 +587,25 @@ handle_register(struct mediator *m, const struct reg *rg,
 	int i, fresh_alt;
 	char a[80];
 
+	/* TCP's handshake already proved the source. */
+	if (!rg->tcp && !cookie_ok(m, from, rg->cookie, now)) {
+		m->st.cookies++;
+		send_registered(m, from, via, rg->id, 0, rg->len, now);
+		return;
+	}
+	e = *entry_ref(m, group, rg->name, rg->namelen);
+	if ((e == NULL || (e->s[0].id != rg->id && e->s[1].id != rg->id)) &&
+	    !rate_ok(m, from, now)) {
+		m->st.ratelimited++;
+		send_error(m, from, via, rg->id, E_RATE,
+		    "too many registrations from your address, try later",
+		    SIZE_MAX);
+		return;
+	}
 	if ((e = entry_get(m, group, rg->name, rg->namelen, now)) == NULL) {
 		m->st.refused++;
 		send_error(m, from, via, rg->id, E_FULL,
-		    "mediator table full, try later");
+		    "mediator table full, try later", SIZE_MAX);
 		return;
 	}
 	for (i = 0; i < 2; i++)
@@ -489,7 +622,8 @@ handle_register(struct mediator *m, const struct reg *rg,
 		if ((i = slot_pick(e, rg->role, now)) == -1) {
 			m->st.refused++;
 			send_error(m, from, via, rg->id, E_BUSY,
-			    "name in use by another client of that role");
+			    "name in use by another client of that role",
+			    SIZE_MAX);
 			return;
 		}
 		m->st.registered++;
@@ -531,11 +665,22 @@ handle_register(struct mediator *m, const struct reg *rg,
 		    slot_complete(m, &e->s[1 - i], now))
 			introduce(m, e, now);
 		else if (!rg->alt || fresh_alt)	/* this copy completed it */
-			send_registered(m, s);
+			send_registered(m, &s->pub, &s->via, s->id, REG_TTL,
+			    SIZE_MAX, now);
 	}
 }
 
-/* Parse role, name, and (for REGISTER) the candidates. 0 or -1. */
+/* The padding of a request: zero bytes to its end. 0 or -1. */
+static int
+zeros(struct rd *r)
+{
+	while (r->left > 0)
+		if (rd_u8(r) != 0)
+			return -1;
+	return 0;
+}
+
+/* Parse role, name, and (for REGISTER) candidates and cookie. 0 or -1. */
 static int
 parse_reg(struct rd *r, struct reg *rg, int with_cands)
 {
@@ -568,6 +713,9 @@ parse_reg(struct rd *r, struct reg *rg, int with_cands)
 				return -1;
 		rg->locals = start;
 		rg->loclen = (size_t)(r->p - start);
+		rg->cookie = rd_bytes(r, COOKIE_LEN);
+		if (r->bad || zeros(r) == -1)
+			return -1;
 	}
 	return r->left == 0 && !r->bad ? 0 : -1;
 }
@@ -637,7 +785,7 @@ other_socket(const struct mediator *m, int k, int port, int addr)
  */
 static void
 handle_bind(struct mediator *m, struct rd *r, uint64_t id,
-    const struct ep *from, const struct via *via)
+    const struct ep *from, const struct via *via, size_t len)
 {
 	uint32_t tx = rd_u32(r);
 	int want = rd_u8(r), got = 0, k;
@@ -645,7 +793,7 @@ handle_bind(struct mediator *m, struct rd *r, uint64_t id,
 	struct via v = *via;
 	struct wr w;
 
-	if (r->bad || r->left != 0)
+	if (r->bad || zeros(r) == -1)
 		return drop(m, from, "malformed BIND");
 	if (want & (BIND_OTHER_PORT | BIND_OTHER_ADDR)) {
 		k = other_socket(m, via->sock, (want & BIND_OTHER_PORT) != 0,
@@ -665,7 +813,7 @@ handle_bind(struct mediator *m, struct rd *r, uint64_t id,
 	if (k != -1)
 		wr_ep(&w, &m->socks[k].bound);
 	if (!w.bad)
-		reply(m, from, &v, buf, w.len);
+		reply_capped(m, from, &v, buf, w.len, len);
 }
 
 static void
@@ -683,12 +831,15 @@ handle_datagram(struct mediator *m, const unsigned char *buf, size_t len,
 	if (version != PROTO_VERSION) {
 		m->st.badversion++;
 		send_error(m, from, via, id, E_VERSION,
-		    "mediator speaks pnc protocol version 1");
+		    "mediator speaks pnc protocol version 2", len);
 		return drop(m, from, "unknown protocol version");
 	}
 	if (id == 0)
 		return drop(m, from, "zero id");
+	if ((type == T_REGISTER || type == T_BIND) && len < REQ_MIN)
+		return drop(m, from, "request not padded");
 	rg.id = id;
+	rg.len = len;
 	rg.ttl = ttl;
 	rg.tcp = via->tcp != 0;
 	rg.alt = rg.tcp ? 0 : m->socks[via->sock].alt_port;
@@ -699,7 +850,7 @@ handle_datagram(struct mediator *m, const unsigned char *buf, size_t len,
 			return drop(m, from, "malformed REGISTER");
 		handle_register(m, &rg, from, via, now);
 	} else if (type == T_BIND) {
-		handle_bind(m, &r, id, from, via);
+		handle_bind(m, &r, id, from, via, len);
 	} else if (type == T_PEERACK) {
 		if (parse_reg(&r, &rg, 0) == -1)
 			return drop(m, from, "malformed PEERACK");
@@ -856,10 +1007,12 @@ print_stats(const struct mediator *m)
 	const struct stats *s = &m->st;
 
 	vlog("stats: %lu datagrams, %lu malformed (%lu oversized), "
-	    "%lu bad version, %lu registered, %lu introduced, %lu refused, "
-	    "%lu expired, %zu names now", s->rx, s->malformed, s->oversized,
-	    s->badversion, s->registered, s->introduced, s->refused,
-	    s->expired, m->count);
+	    "%lu bad version, %lu cookie(s) handed out, %lu registered, "
+	    "%lu introduced, %lu refused, %lu rate-limited, %lu answer(s) "
+	    "withheld as larger than the request, %lu expired, %zu names now",
+	    s->rx, s->malformed, s->oversized, s->badversion, s->cookies,
+	    s->registered, s->introduced, s->refused, s->ratelimited,
+	    s->capped, s->expired, m->count);
 }
 
 static void
@@ -1067,7 +1220,8 @@ mediate_main(int argc, char **argv)
 {
 	struct mediator m;
 	const char *addrs[2], *port = PNC_PORT;
-	int naddrs = 0;
+	int naddrs = 0, rate = RATE_DEFAULT;
+	uint64_t secret[4];
 	struct sigaction sa;
 	int ch, p;
 	long v;
@@ -1076,10 +1230,19 @@ mediate_main(int argc, char **argv)
 	memset(&m, 0, sizeof(m));
 	m.max = 65536;
 	hash_seed = (uint32_t)random64();
-	while ((ch = getopt(argc, argv, "hn:p:s:v")) != -1) {
+	while ((ch = getopt(argc, argv, "hl:n:p:s:v")) != -1) {
 		switch (ch) {
 		case 'h':
 			usage_cmd("mediate", 0);
+			break;
+		case 'l':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v < 0 || v > 1000000) {
+				warnx("bad rate: %s", optarg);
+				usage_cmd("mediate", EX_USAGE);
+			}
+			rate = (int)v;
 			break;
 		case 'n':
 			errno = 0;
@@ -1119,6 +1282,15 @@ mediate_main(int argc, char **argv)
 		;
 	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL)
 		err(EX_FAIL, "calloc");
+	for (p = 0; p < 4; p++)
+		secret[p] = random64();
+	hmac_init(&m.cookie_key, secret, sizeof(secret));
+	if (rate > 0) {
+		if ((m.rl = calloc(RL_SLOTS, sizeof(*m.rl))) == NULL)
+			err(EX_FAIL, "calloc");
+		m.rl_gap = 1000000 / rate;
+		m.rl_burst = m.rl_gap * (rate - 1);	/* a second's worth */
+	}
 	(void)parse_port(port, &p);
 	if (setup_sockets(&m, addrs, naddrs, p) == -1)
 		err(EX_FAIL, "cannot serve on %s port %s",
@@ -1127,10 +1299,11 @@ mediate_main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	vlog("serving on %s%s%s port %s%s, at most %zu names",
-	    naddrs ? addrs[0] : "*", naddrs == 2 ? " and " : "",
-	    naddrs == 2 ? addrs[1] : "", port,
-	    m.has_alt ? " (and the next port)" : "", m.max);
+	vlog("serving on %s%s%s port %s%s, at most %zu names, %d new "
+	    "registration(s)/s per address%s", naddrs ? addrs[0] : "*",
+	    naddrs == 2 ? " and " : "", naddrs == 2 ? addrs[1] : "", port,
+	    m.has_alt ? " (and the next port)" : "", m.max, rate,
+	    rate ? "" : " (no limit)");
 	if (serve(&m) == -1)
 		err(EX_FAIL, "poll");
 	print_stats(&m);
@@ -1144,6 +1317,7 @@ mediate_main(int argc, char **argv)
 		if (m.tc[p] != NULL)
 			tcp_close(&m, p);
 	free(m.buckets);
+	free(m.rl);
 	return EX_OK;
 }
 
@@ -1165,6 +1339,7 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 	memset(&m, 0, sizeof(m));
 	m.max = 4;
 	m.nbuckets = 4;
+	m.trust_all = 1;	/* a fuzzer cannot forge cookies: let it in */
 	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL)
 		return 0;
 	m.nfds = 2;

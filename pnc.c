@@ -37,7 +37,8 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "mediate", mediate_main, "[-v] [-n max] [-p port] [-s addr]" },
+	{ "mediate", mediate_main, "[-v] [-l rate] [-n max] [-p port] "
+	    "[-s addr]" },
 	{ "punch", punch_main, "[-atv] [-m host[:port]] [-p lport] "
 	    "[-w secs] [name]" },
 	{ "listen", listen_main, "[-adRtv] [-m host[:port]] [-p lport] "

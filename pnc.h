@@ -16,6 +16,8 @@
 #include <poll.h>
 #include <stdint.h>
 
+#include "sha256.h"
+
 #define PNC_VERSION	"0.1"
 #define PNC_PORT	"7321"	/* default mediator port */
 
@@ -26,7 +28,7 @@
 
 /* ---- wire format, protocol version 1 (README "Wire protocol") ---- */
 
-#define PROTO_VERSION	1
+#define PROTO_VERSION	2
 #define MAGIC0		'P'
 #define MAGIC1		'N'
 #define HDR_LEN		12	/* magic(2) version(1) type(1) id(8) */
@@ -35,15 +37,20 @@
 #define EP_MAX_LEN	19	/* family(1) port(2) address(16) */
 #define MAX_PAYLOAD	1200	/* data bytes per datagram: no IP fragments */
 #define MAX_DGRAM	1500	/* anything longer is oversized */
+#define REQ_MIN		64	/* REGISTER and BIND are padded to this, so
+				   that no answer to them is larger */
+#define COOKIE_LEN	8
 
 /* Client <-> mediator. */
-#define T_REGISTER	0x01	/* role(1) namelen(1) name n(1) ep*n */
-#define T_REGISTERED	0x02	/* ep(you) ttl(2) */
+#define T_REGISTER	0x01	/* role(1) namelen(1) name n(1) ep*n
+				   cookie(8) zero padding */
+#define T_REGISTERED	0x02	/* ep(you) ttl(2) cookie(8); ttl 0: not yet,
+				   send REGISTER again with this cookie */
 #define T_PEER		0x03	/* flags(1) ttl(1) peerid(8) ep(you) ep(peer)
 				   n(1) ep*n */
 #define T_PEERACK	0x04	/* role(1) namelen(1) name flags(1) */
 #define T_ERROR		0x05	/* code(1) len(1) text */
-#define T_BIND		0x06	/* tx(4) flags(1): NAT check request */
+#define T_BIND		0x06	/* tx(4) flags(1) zero padding: NAT check */
 #define T_BOUND		0x07	/* tx(4) flags(1) ep(you) n(1) ep*n */
 
 /* Peer <-> peer. */
@@ -74,6 +81,7 @@
 #define E_VERSION	1	/* error codes in T_ERROR */
 #define E_FULL		2
 #define E_BUSY		3
+#define E_RATE		4
 
 /* Timers, in milliseconds. */
 #define REG_REFRESH	10000	/* re-register while waiting for a peer */
@@ -172,6 +180,7 @@ struct punch {
 
 	int		 fd;
 	struct ep	 med, med_alt;	/* the mediator's ports P and P+1 */
+	unsigned char	 cookie[2][COOKIE_LEN];	/* from each of them */
 	struct ep	 self_pub;	/* as the mediator sees us */
 	struct ep	 locals[MAX_LOCALS];
 	int		 nlocals;

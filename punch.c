@@ -81,9 +81,20 @@ main_ttl(struct punch *p, int ttl)
 		p->ttl_cur = ttl;
 }
 
-/* REGISTER (with our local candidates) or PEERACK, into w. */
+/* Zero bytes up to REQ_MIN: the mediator answers no request with more. */
 static void
-reg_build(const struct punch *p, int type, struct wr *w)
+wr_pad(struct wr *w)
+{
+	while (w->len < REQ_MIN && !w->bad)
+		wr_u8(w, 0);
+}
+
+/*
+ * REGISTER (with our local candidates and the cookie of mediator port
+ * alt) or PEERACK, into w.
+ */
+static void
+reg_build(const struct punch *p, int type, int alt, struct wr *w)
 {
 	size_t n = strlen(p->name);
 	int i;
@@ -96,25 +107,34 @@ reg_build(const struct punch *p, int type, struct wr *w)
 		wr_u8(w, (uint8_t)p->nlocals);
 		for (i = 0; i < p->nlocals; i++)
 			wr_ep(w, &p->locals[i]);
+		wr_bytes(w, p->cookie[alt], COOKIE_LEN);
+		wr_pad(w);
 	} else
 		wr_u8(w, (uint8_t)p->peer_flags);
 }
 
+/* To mediator port P (alt 0) or P+1 (alt 1). */
 static void
-send_register(struct punch *p, int type)
+send_register_to(struct punch *p, int type, int alt)
 {
 	unsigned char buf[256];
 	struct wr w;
 
 	wr_init(&w, buf, sizeof(buf));
-	reg_build(p, type, &w);
+	reg_build(p, type, alt, &w);
 	if (w.bad)
 		return;
 	main_ttl(p, TTL_FULL);
-	psend(p, -1, &p->med, buf, w.len);
+	psend(p, -1, alt ? &p->med_alt : &p->med, buf, w.len);
+}
+
+static void
+send_register(struct punch *p, int type)
+{
+	send_register_to(p, type, 0);
 	/* The copy to P+1 lets the mediator compare our two mappings. */
 	if (type == T_REGISTER)
-		psend(p, -1, &p->med_alt, buf, w.len);
+		send_register_to(p, type, 1);
 }
 
 static void
@@ -592,16 +612,31 @@ text_clean(char *dst, size_t cap, const unsigned char *src, size_t n)
 }
 
 static int
-on_mediator(struct punch *p, struct rd *r, int type, int64_t now)
+on_mediator(struct punch *p, struct rd *r, int type, int alt, int64_t now)
 {
 	char msg[160], a[80];
 	struct ep you;
-	const unsigned char *t;
-	int n;
+	const unsigned char *t, *c;
+	int n, ttl;
 
 	if (type == T_REGISTERED && p->state == P_REGISTER) {
-		if (rd_ep(r, &you) == -1 || (rd_u16(r), r->bad) ||
-		    r->left != 0)
+		if (rd_ep(r, &you) == -1 || (ttl = rd_u16(r), r->bad) ||
+		    (c = rd_bytes(r, COOKIE_LEN)) == NULL || r->left != 0)
+			return 0;
+		if (ttl == 0) {
+			/*
+			 * Return routability: repeat at once with the
+			 * cookie; a cookie we already sent waits for the
+			 * timer, so that no answer can make us loop.
+			 */
+			if (memcmp(p->cookie[alt], c, COOKIE_LEN) != 0) {
+				memcpy(p->cookie[alt], c, COOKIE_LEN);
+				send_register_to(p, T_REGISTER, alt);
+			}
+			return 0;
+		}
+		memcpy(p->cookie[alt], c, COOKIE_LEN);
+		if (alt)
 			return 0;
 		if (!p->med_seen)
 			vlog("registered \"%s\" with %s as %s; waiting for "
@@ -755,10 +790,11 @@ input(struct punch *p, const unsigned char *buf, size_t len,
 	if (rd_hdr(&r, &version, &type, &id) == -1 ||
 	    version != PROTO_VERSION)
 		return 0;
-	if (sock < 0 && ep_equal(from, &p->med)) {
+	if (sock < 0 && (ep_equal(from, &p->med) ||
+	    ep_equal(from, &p->med_alt))) {
 		if (id != p->id)
 			return 0;
-		return on_mediator(p, &r, type, now);
+		return on_mediator(p, &r, type, !ep_equal(from, &p->med), now);
 	}
 	if (type == T_PROBE)
 		return on_probe(p, &r, id, from, sock, now);
@@ -827,6 +863,7 @@ nc_send(struct punch *p, struct natcheck *nc, int i)
 	wr_hdr(&w, T_BIND, p->id);
 	wr_u32(&w, (uint32_t)i);
 	wr_u8(&w, (uint8_t)flags[i]);
+	wr_pad(&w);
 	if (i == NC_HAIRPIN)	/* the same message, to our own mapping */
 		fd = nc->fd3;
 	(void)sendto(fd, buf, w.len, 0, (const struct sockaddr *)&to.u,
@@ -1027,7 +1064,7 @@ tmed_send(struct tpunch *t, int type)
 	struct wr w;
 
 	wr_init(&w, buf + 2, sizeof(buf) - 2);
-	reg_build(t->p, type, &w);
+	reg_build(t->p, type, 0, &w);	/* no cookie: TCP proves the source */
 	if (w.bad)
 		return;
 	buf[0] = (unsigned char)(w.len >> 8);
@@ -1144,7 +1181,7 @@ tmed_read(struct tpunch *t, int64_t now)
 			if (type == T_PEER)
 				on_tpeer(t, &r, now);
 			else if (type == T_ERROR && p->state == P_REGISTER &&
-			    on_mediator(p, &r, type, now) == -1)
+			    on_mediator(p, &r, type, 0, now) == -1)
 				return -1;
 		}
 		t->mlen -= 2 + flen;

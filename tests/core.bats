@@ -267,19 +267,27 @@ teardown_file() {
 	send() { lab_exec hA socat -u - "udp-sendto:$MED1:$MPORT"; }
 	head -c 100 /dev/urandom | send				# garbage
 	printf 'PN' | send					# truncated header
-	printf 'PN\001\001\0\0\0\0\0\0\0\001\002\012abc' | send	# name cut short
-	printf 'PN\001\001\0\0\0\0\0\0\0\001\002\000' | send	# empty name
-	printf 'PN\001\001\0\0\0\0\0\0\0\001\002\001x\310' | send	# 200 candidates
-	printf 'PN\001\001\0\0\0\0\0\0\0\001\002\001x\001\011\0\0' | send # bad family
-	printf 'PN\001\001\0\0\0\0\0\0\0\001\002\001x\000junk' | send # trailing bytes
-	printf 'PN\001\177\0\0\0\0\0\0\0\001' | send		# unknown type
-	printf 'PN\001\001\0\0\0\0\0\0\0\000\002\001x\000' | send	# zero id
+	# v2 REGISTERs: header, role, name, candidates, cookie, zero padding
+	reg() { { printf "PN\002\001\0\0\0\0\0\0\0\001$1"; head -c "${2:-64}" /dev/zero; } | send; }
+	reg '\002\012abc'				# name cut short (padding read as name)
+	reg '\002\000'					# empty name
+	reg '\002\001x\310'				# 200 candidates
+	reg '\002\001x\001\011\0\0'			# bad family
+	reg '\002\001x\000' 20				# not padded to 64 bytes
+	{ printf 'PN\002\001\0\0\0\0\0\0\0\001\002\001x\000'; head -c 60 /dev/zero; printf junk; } | send # non-zero padding
+	{ printf 'PN\002\177\0\0\0\0\0\0\0\001'; head -c 60 /dev/zero; } | send	# unknown type
+	{ printf 'PN\002\001\0\0\0\0\0\0\0\000\002\001x\000'; head -c 60 /dev/zero; } | send	# zero id
 	head -c 3000 /dev/zero | send				# oversized
-	# another version gets an error saying which version this one speaks
+	# another version gets an error saying which version this one speaks,
+	# when it is long enough to cover the answer (no amplification) ...
 	run lab_exec hA socat -t 2 - "udp:$MED1:$MPORT" \
-	    < <(printf 'PN\002\001\0\0\0\0\0\0\0\001')
-	[[ "$output" == *"protocol version 1"* ]]
-	wait_for 5 test "$(grep -c 'dropped datagram' "$BATS_FILE_TMPDIR/med.log")" -ge $((before + 11))
+	    < <(printf 'PN\001\001\0\0\0\0\0\0\0\001'; head -c 100 /dev/zero)
+	[[ "$output" == *"protocol version 2"* ]]
+	# ... and nothing when it is not
+	run lab_exec hA socat -t 1 - "udp:$MED1:$MPORT" \
+	    < <(printf 'PN\001\001\0\0\0\0\0\0\0\001')
+	[ -z "$output" ]
+	wait_for 5 test "$(grep -c 'dropped datagram' "$BATS_FILE_TMPDIR/med.log")" -ge $((before + 13))
 	kill -0 "$MED_PID"
 	# and it still serves the next pair
 	n=$(uname_)
