@@ -39,11 +39,11 @@ struct cmd {
 static const struct cmd cmds[] = {
 	{ "mediate", mediate_main, "[-v] [-l rate] [-n max] [-p port] "
 	    "[-s addr]" },
-	{ "punch", punch_main, "[-atv] [-m host[:port]] [-p lport] "
+	{ "punch", punch_main, "[-atv] [-K keyfile] [-m host[:port]] [-p lport] "
 	    "[-w secs] [name]" },
-	{ "listen", listen_main, "[-adRtv] [-m host[:port]] [-p lport] "
+	{ "listen", listen_main, "[-adRtv] [-K keyfile] [-m host[:port]] [-p lport] "
 	    "[-w secs] name" },
-	{ "connect", connect_main, "[-adRtv] [-m host[:port]] [-p lport] "
+	{ "connect", connect_main, "[-adRtv] [-K keyfile] [-m host[:port]] [-p lport] "
 	    "[-w secs] name" },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
@@ -86,7 +86,7 @@ struct relay {
 	int64_t		 eof_next, eof_gap;
 	uint32_t	 sent;
 	uint64_t	 bytes_out;
-	unsigned char	 pend[HDR_LEN + 4 + MAX_PAYLOAD];
+	unsigned char	 pend[HDR_LEN + 4 + MAX_PAYLOAD + AUTH_TRAILER];
 	size_t		 pendlen;	/* a datagram the socket refused */
 	/* peer -> stdout */
 	int		 out_open;
@@ -114,14 +114,14 @@ net_send(struct relay *r, const void *buf, size_t len)
 static void
 send_ctl(struct relay *r, int type, int with_count, uint32_t count)
 {
-	unsigned char buf[HDR_LEN + 4];
+	unsigned char buf[HDR_LEN + 4 + AUTH_TRAILER];
 	struct wr w;
 
 	wr_init(&w, buf, sizeof(buf));
 	wr_hdr(&w, type, r->p->id);
 	if (with_count)
 		wr_u32(&w, count);
-	net_send(r, buf, w.len);
+	net_send(r, buf, auth_seal(r->p, buf, w.len));
 }
 
 /* Queue a datagram from stdin and try to send it at once. */
@@ -148,7 +148,7 @@ stdin_read(struct relay *r)
 	wr_hdr(&w, T_DATA, r->p->id);
 	wr_u32(&w, r->sent);
 	wr_bytes(&w, data, (size_t)n);
-	r->pendlen = w.len;
+	r->pendlen = auth_seal(r->p, r->pend, w.len);
 	r->sent++;
 	r->bytes_out += (uint64_t)n;
 }
@@ -346,6 +346,13 @@ net_datagram(struct loop *L, const unsigned char *buf, size_t len,
 	if (rd_hdr(&rd, &version, &type, &id) == -1 ||
 	    version != PROTO_VERSION)
 		return;		/* not for us: ignored, like any stranger */
+	if (type >= T_DATA && p->auth.on) {
+		long n;
+
+		if (id != p->peer_id || (n = auth_open(p, buf, len)) < 0)
+			return;		/* forged or replayed: counted */
+		len = (size_t)n;
+	}
 	if (p->state == P_DONE && ep_equal(from, &p->peer) &&
 	    id == p->peer_id)
 		L->quiet_since = now;
@@ -435,7 +442,8 @@ advance(struct loop *L, int64_t now)
 		r->last_rx = r->last_tx = now;
 		r->eof_gap = p->rtt * 2 > 30 ? p->rtt * 2 : 30;
 		L->linger = 3 * r->eof_gap;
-		vlog("session open with %s", p->name);
+		vlog("session open with %s%s", p->label,
+		    p->auth.on ? ", authenticated" : "");
 	}
 	if (L->state == S_RELAY && relay_timers(r, now)) {
 		if (r->failed)
@@ -695,7 +703,48 @@ struct copts {
 	int	nostdin;	/* -d */
 	int	transport;
 	int	reliable;	/* -R */
+	char	wire[40];	/* the name as sent, with -K */
 };
+
+/*
+ * The key of -K (a file) or PNC_KEY, less one trailing newline, so that
+ * `echo secret >file` and PNC_KEY=secret agree. Exits 1 if unreadable.
+ */
+static size_t
+load_key(const char *file, unsigned char *buf, size_t cap)
+{
+	const char *env = getenv("PNC_KEY");
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if (file == NULL) {
+		if ((len = strlen(env)) > cap)
+			errx(EX_FAIL, "PNC_KEY is longer than %zu bytes", cap);
+		memcpy(buf, env, len);
+	} else {
+		if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
+			err(EX_FAIL, "key file %s", file);
+		while (len < cap && (n = read(fd, buf + len, cap - len)) != 0) {
+			if (n == -1 && errno != EINTR)
+				err(EX_FAIL, "key file %s", file);
+			if (n > 0)
+				len += (size_t)n;
+		}
+		close(fd);
+		if (len == cap)
+			errx(EX_FAIL, "key file %s: longer than %zu bytes",
+			    file, cap - 1);
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		errx(EX_FAIL, "%s%s is empty", file ? "key file " : "PNC_KEY",
+		    file ? file : "");
+	return len;
+}
 
 /* Flags shared by punch, listen and connect; exits 2 on misuse. */
 static void
@@ -703,8 +752,10 @@ client_opts(const char *cmd, int role, int argc, char **argv,
     struct punch *p, struct copts *o)
 {
 	int64_t wait = role == ROLE_LISTEN ? 0 : DEFAULT_WAIT;
+	unsigned char key[KEY_MAX + 1];
 	char host[256];
-	const char *port;
+	const char *port, *keyfile = NULL;
+	size_t keylen;
 	int ch;
 
 	memset(p, 0, sizeof(*p));
@@ -712,9 +763,12 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	p->fd = -1;
 	p->medspec = getenv("PNC_MEDIATOR");
 	memset(o, 0, sizeof(*o));
-	while ((ch = getopt(argc, argv, role == ROLE_PUNCH ? "ahm:p:tvw:" :
-	    "adhm:p:Rtvw:")) != -1) {
+	while ((ch = getopt(argc, argv, role == ROLE_PUNCH ? "ahK:m:p:tvw:" :
+	    "adhK:m:p:Rtvw:")) != -1) {
 		switch (ch) {
+		case 'K':
+			keyfile = optarg;
+			break;
 		case 'R':
 			o->reliable = 1;
 			break;
@@ -780,8 +834,34 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	}
 	if (argc == 1)
 		p->name = argv[0];
+	p->label = p->name;
+	if (keyfile != NULL || (getenv("PNC_KEY") != NULL &&
+	    *getenv("PNC_KEY") != '\0')) {
+		if (o->transport != TR_UDP) {
+			warnx("-K works over UDP only: not with -t or -a");
+			usage_cmd(cmd, EX_USAGE);
+		}
+		if (p->name == NULL) {
+			warnx("-K needs a name");
+			usage_cmd(cmd, EX_USAGE);
+		}
+		keylen = load_key(keyfile, key, sizeof(key));
+		if (auth_init(p, key, keylen, o->wire, sizeof(o->wire)) == -1)
+			errx(EX_FAIL, "cannot set up the key");
+		explicit_bzero(key, sizeof(key));
+		p->name = o->wire;
+	}
 	if (wait)
 		p->deadline = now_ms() + wait;
+}
+
+/* With -K and -v: what the authentication turned away. */
+static void
+auth_report(const struct punch *p)
+{
+	if (p->auth.on)
+		vlog("dropped %lu forged and %lu replayed datagram(s)",
+		    p->auth.forged, p->auth.replayed);
 }
 
 static const char *
@@ -926,6 +1006,7 @@ session_main(const char *cmd, int role, int argc, char **argv)
 	struct copts o;
 	const char *ka;
 	int64_t keepalive = KEEPALIVE_MS;
+	int rc;
 
 	client_opts(cmd, role, argc, argv, &p, &o);
 	if ((ka = getenv("PNC_KEEPALIVE")) != NULL &&
@@ -946,8 +1027,9 @@ session_main(const char *cmd, int role, int argc, char **argv)
 		L.handoff = 1;
 		if (run(&L) == -1)
 			errx(EX_FAIL, "%s", p.why);
-		if (rel_run(&p, o.nostdin, keepalive, r.why,
-		    sizeof(r.why)) == -1)
+		rc = rel_run(&p, o.nostdin, keepalive, r.why, sizeof(r.why));
+		auth_report(&p);
+		if (rc == -1)
 			errx(EX_FAIL, "%s", r.why);
 		close(p.fd);
 		return EX_OK;
@@ -964,7 +1046,9 @@ session_main(const char *cmd, int role, int argc, char **argv)
 	memset(&L, 0, sizeof(L));
 	L.p = &p;
 	L.r = &r;
-	if (run(&L) == -1)
+	rc = run(&L);
+	auth_report(&p);
+	if (rc == -1)
 		errx(EX_FAIL, "%s", r.failed ? r.why : p.why);
 	if (o.transport == TR_AUTO)
 		vlog("using UDP");

@@ -88,6 +88,14 @@
 #define REG_TTL		30	/* seconds a registration lives unrefreshed */
 #define KEEPALIVE_MS	15000	/* default; PNC_KEEPALIVE overrides */
 
+/* -K: what authentication adds to messages (README "Authentication"). */
+#define NONCE_LEN	16
+#define MAC_LEN		16	/* HMAC-SHA256, truncated */
+#define AUTH_HS		(2 * NONCE_LEN + MAC_LEN)	/* on PROBE and ACK */
+#define AUTH_TRAILER	(8 + MAC_LEN)	/* seq(8) mac on session messages */
+#define KEY_MAX		65536	/* bytes of key material read */
+#define REPLAY_WIN	256	/* sequence numbers remembered below the top */
+
 /* ---- util.c ---- */
 
 /* An endpoint as it travels and as it is compared. */
@@ -162,6 +170,19 @@ int		 rd_hdr(struct rd *, int *, int *, uint64_t *);
 
 enum pstate { P_REGISTER, P_PROBE, P_DONE, P_FAILED };
 
+struct auth {
+	int		 on;
+	struct hmac_sha256 kn;		/* keyed: key and name */
+	struct hmac_sha256 ks;		/* keyed: session, once both nonces */
+	unsigned char	 nonce[NONCE_LEN], peer_nonce[NONCE_LEN];
+	int		 have_peer;	/* peer_nonce known, ks set */
+	int		 fresh;		/* the last PROBE/ACK echoed our nonce */
+	uint64_t	 tx_seq, rx_top;
+	uint64_t	 win[REPLAY_WIN / 64];	/* bit i: rx_top - i seen */
+	unsigned long	 badhs;		/* PROBE/ACK failing the check */
+	unsigned long	 forged, replayed;	/* session messages dropped */
+};
+
 struct cand {
 	struct ep	 ep;
 	const char	*kind;		/* "public", "local", "peer-reflexive" */
@@ -173,7 +194,8 @@ struct punch {
 	/* set by the caller */
 	int		 role;
 	int		 reliable;	/* -R: must match the peer's */
-	const char	*name;
+	const char	*name;		/* as sent: a keyed hash with -K */
+	const char	*label;		/* as the user gave it */
 	const char	*medspec;	/* host[:port] */
 	int		 lport;
 	int64_t		 deadline;	/* absolute ms, 0 for none */
@@ -210,6 +232,7 @@ struct punch {
 	unsigned	 sprayed;	/* probes to random ports of the peer */
 	struct ep	 peer;		/* the agreed path */
 	int64_t		 done_at;
+	struct auth	 auth;
 	char		 why[256];	/* reason for P_FAILED */
 };
 
@@ -219,6 +242,10 @@ int	punch_tick(struct punch *, int64_t);
 int	punch_input(struct punch *, const unsigned char *, size_t,
 	    const struct ep *, int, int64_t);
 int	punch_pollfds(const struct punch *, struct pollfd *);
+int	auth_init(struct punch *, const unsigned char *, size_t, char *,
+	    size_t);
+size_t	auth_seal(struct punch *, unsigned char *, size_t);
+long	auth_open(struct punch *, const unsigned char *, size_t);
 void	punch_close(struct punch *);
 struct natcheck {
 	int		 fd2, fd3;	/* filtering and hairpin sockets */

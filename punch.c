@@ -58,6 +58,8 @@
 #define NOMINATE_GAP	20	/* ms between nominations, no backoff */
 #define CONFIRM_MS	150	/* the controlled side repeats its "taken" */
 
+static void	hs_append(const struct punch *, struct wr *);
+
 static int
 sock_fd(const struct punch *p, int sock)
 {
@@ -140,7 +142,7 @@ send_register(struct punch *p, int type)
 static void
 send_probe(struct punch *p, int sock, const struct ep *to, int flags)
 {
-	unsigned char buf[64];
+	unsigned char buf[64 + AUTH_HS];
 	struct wr w;
 
 	wr_init(&w, buf, sizeof(buf));
@@ -148,14 +150,16 @@ send_probe(struct punch *p, int sock, const struct ep *to, int flags)
 	wr_u64(&w, p->peer_id);
 	wr_u8(&w, (uint8_t)(flags | (p->reliable ? PF_RELIABLE : 0)));
 	wr_u32(&w, p->tx);
-	psend(p, sock, to, buf, w.len);
+	hs_append(p, &w);
+	if (!w.bad)
+		psend(p, sock, to, buf, w.len);
 }
 
 static void
 send_ack(struct punch *p, int sock, const struct ep *to, uint64_t toid,
     int flags, uint32_t tx)
 {
-	unsigned char buf[64];
+	unsigned char buf[64 + AUTH_HS];
 	struct wr w;
 
 	wr_init(&w, buf, sizeof(buf));
@@ -164,7 +168,201 @@ send_ack(struct punch *p, int sock, const struct ep *to, uint64_t toid,
 	wr_u8(&w, (uint8_t)(flags | (p->reliable ? PF_RELIABLE : 0)));
 	wr_u32(&w, tx);
 	wr_ep(&w, to);
-	psend(p, sock, to, buf, w.len);
+	hs_append(p, &w);
+	if (!w.bad)
+		psend(p, sock, to, buf, w.len);
+}
+
+/* ---- -K: authenticated peers (README "Authentication") ---- */
+
+/* The first n bytes of HMAC-SHA256(k, a || b), k already keyed. */
+static void
+mac_trunc(const struct hmac_sha256 *k, const void *a, size_t alen,
+    const void *b, size_t blen, unsigned char *out, size_t n)
+{
+	struct hmac_sha256 h = *k;
+	unsigned char tag[SHA256_LEN];
+
+	hmac_update(&h, a, alen);
+	if (blen > 0)
+		hmac_update(&h, b, blen);
+	hmac_final(&h, tag);
+	memcpy(out, tag, n);
+}
+
+/*
+ * Derive the keys from the key material and p->label, and write the name
+ * the mediator gets (a keyed hash, 32 hex digits) into wire. 0 or -1.
+ */
+int
+auth_init(struct punch *p, const unsigned char *key, size_t keylen,
+    char *wire, size_t wirelen)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct hmac_sha256 k;
+	unsigned char K[SHA256_LEN], t[SHA256_LEN];
+	size_t n = strlen(p->label);
+	int i;
+
+	if (wirelen < 33 || getentropy(p->auth.nonce, NONCE_LEN) == -1)
+		return -1;
+	hmac_sha256(key, keylen, "pnc v2 key", 10, K);
+	hmac_init(&k, K, sizeof(K));
+	mac_trunc(&k, "pnc v2 name", 11, p->label, n, t, sizeof(t));
+	for (i = 0; i < 16; i++) {
+		wire[2 * i] = hex[t[i] >> 4];
+		wire[2 * i + 1] = hex[t[i] & 15];
+	}
+	wire[32] = '\0';
+	mac_trunc(&k, "pnc v2 peer", 11, p->label, n, t, sizeof(t));
+	hmac_init(&p->auth.kn, t, sizeof(t));
+	p->auth.on = 1;
+	return 0;
+}
+
+/* PROBE and ACK: our nonce, the peer's as far as we know it, the MAC. */
+static void
+hs_append(const struct punch *p, struct wr *w)
+{
+	static const unsigned char zero[NONCE_LEN];
+	unsigned char mac[MAC_LEN];
+
+	if (!p->auth.on)
+		return;
+	wr_bytes(w, p->auth.nonce, NONCE_LEN);
+	wr_bytes(w, p->auth.have_peer ? p->auth.peer_nonce : zero, NONCE_LEN);
+	if (w->bad)
+		return;
+	mac_trunc(&p->auth.kn, w->p, w->len, NULL, 0, mac, MAC_LEN);
+	wr_bytes(w, mac, MAC_LEN);
+}
+
+/* Both nonces known: the session key, the same on both sides. */
+static void
+session_key(struct punch *p, const unsigned char *theirs)
+{
+	struct auth *a = &p->auth;
+	struct hmac_sha256 h = a->kn;
+	unsigned char t[SHA256_LEN];
+
+	memcpy(a->peer_nonce, theirs, NONCE_LEN);
+	hmac_update(&h, "pnc v2 session", 14);
+	hmac_update(&h, p->controlling ? a->nonce : theirs, NONCE_LEN);
+	hmac_update(&h, p->controlling ? theirs : a->nonce, NONCE_LEN);
+	hmac_final(&h, t);
+	hmac_init(&a->ks, t, sizeof(t));
+	a->have_peer = 1;
+}
+
+/*
+ * Check the MAC of a PROBE or ACK and learn the introduced peer's nonce.
+ * Returns the length without the trailer, or 0 to drop it. a->fresh
+ * says whether it echoed our nonce: only such a message proves that the
+ * peer holds the key now, and not in a recording.
+ */
+static size_t
+hs_check(struct punch *p, const unsigned char *buf, size_t len,
+    uint64_t from_id)
+{
+	struct auth *a = &p->auth;
+	unsigned char mac[MAC_LEN];
+	const unsigned char *n = buf + len - AUTH_HS;
+	int ours = p->peer_id != 0 && from_id == p->peer_id;
+
+	a->fresh = 0;
+	if (len < HDR_LEN + AUTH_HS)
+		goto bad;
+	mac_trunc(&a->kn, buf, len - MAC_LEN, NULL, 0, mac, MAC_LEN);
+	if (!ct_equal(mac, buf + len - MAC_LEN, MAC_LEN))
+		goto bad;
+	if (ours && !a->have_peer)
+		session_key(p, n);
+	else if (ours && !ct_equal(a->peer_nonce, n, NONCE_LEN))
+		goto bad;
+	a->fresh = ours && ct_equal(n + NONCE_LEN, a->nonce, NONCE_LEN);
+	return len - AUTH_HS;
+bad:
+	if (ours)
+		a->badhs++;
+	return 0;
+}
+
+/*
+ * Session messages: append seq and MAC (buf has AUTH_TRAILER bytes of
+ * room). Returns the new length.
+ */
+size_t
+auth_seal(struct punch *p, unsigned char *buf, size_t len)
+{
+	struct auth *a = &p->auth;
+	unsigned char mac[MAC_LEN];
+	struct wr w;
+
+	if (!a->on)
+		return len;
+	wr_init(&w, buf + len, AUTH_TRAILER);
+	wr_u64(&w, ++a->tx_seq);
+	mac_trunc(&a->ks, buf, len + 8, NULL, 0, mac, MAC_LEN);
+	wr_bytes(&w, mac, MAC_LEN);
+	return len + AUTH_TRAILER;
+}
+
+/* Mark bit d of the replay window set after moving the top up by k. */
+static void
+win_shift(uint64_t *w, uint64_t k)
+{
+	int i, src, n = REPLAY_WIN / 64;
+	unsigned bits = (unsigned)(k % 64);
+
+	if (k >= REPLAY_WIN) {
+		memset(w, 0, REPLAY_WIN / 8);
+		return;
+	}
+	for (i = n - 1; i >= 0; i--) {	/* bit j moves to j + k */
+		src = i - (int)(k / 64);
+		w[i] = src < 0 ? 0 : w[src] << bits;
+		if (src > 0 && bits)
+			w[i] |= w[src - 1] >> (64 - bits);
+	}
+}
+
+/*
+ * Check a session message's MAC and sequence number. Returns its length
+ * without the trailer, or -1 when it is forged, altered or replayed
+ * (counted in p->auth).
+ */
+long
+auth_open(struct punch *p, const unsigned char *buf, size_t len)
+{
+	struct auth *a = &p->auth;
+	unsigned char mac[MAC_LEN];
+	struct rd r;
+	uint64_t seq, d;
+
+	if (!a->on)
+		return (long)len;
+	if (!a->have_peer || len < HDR_LEN + AUTH_TRAILER)
+		goto forged;
+	mac_trunc(&a->ks, buf, len - MAC_LEN, NULL, 0, mac, MAC_LEN);
+	if (!ct_equal(mac, buf + len - MAC_LEN, MAC_LEN))
+		goto forged;
+	rd_init(&r, buf + len - AUTH_TRAILER, 8);
+	if ((seq = rd_u64(&r)) == 0)
+		goto forged;
+	if (seq > a->rx_top) {
+		win_shift(a->win, seq - a->rx_top);
+		a->rx_top = seq;
+		d = 0;
+	} else if ((d = a->rx_top - seq) >= REPLAY_WIN ||
+	    (a->win[d / 64] >> (d % 64) & 1)) {
+		a->replayed++;
+		return -1;
+	}
+	a->win[d / 64] |= (uint64_t)1 << (d % 64);
+	return (long)(len - AUTH_TRAILER);
+forged:
+	a->forged++;
+	return -1;
 }
 
 /* Index of the candidate at e reached through sock, or -1. */
@@ -342,8 +540,16 @@ timed_out(struct punch *p)
 	if (p->state == P_REGISTER && p->med_seen == 0)
 		snprintf(msg, sizeof(msg), "mediator %s did not answer",
 		    ep_str(&p->med, a, sizeof(a)));
+	else if (p->state == P_REGISTER && p->auth.on)
+		snprintf(msg, sizeof(msg), "no peer with our key came for "
+		    "\"%s\" (-K: a peer with another key is never introduced)",
+		    p->label);
 	else if (p->state == P_REGISTER)
-		snprintf(msg, sizeof(msg), "no peer came for \"%s\"", p->name);
+		snprintf(msg, sizeof(msg), "no peer came for \"%s\"", p->label);
+	else if (p->auth.on && !p->auth.have_peer && p->auth.badhs > 0)
+		snprintf(msg, sizeof(msg), "authentication failed: the peer "
+		    "introduced for \"%s\" does not hold our key (%lu "
+		    "message(s) failed the check)", p->label, p->auth.badhs);
 	else if (p->nominated == -1)
 		explain(p, msg, sizeof(msg));
 	else
@@ -640,7 +846,7 @@ on_mediator(struct punch *p, struct rd *r, int type, int alt, int64_t now)
 			return 0;
 		if (!p->med_seen)
 			vlog("registered \"%s\" with %s as %s; waiting for "
-			    "the peer", p->name, ep_str(&p->med, msg, 80),
+			    "the peer", p->label, ep_str(&p->med, msg, 80),
 			    ep_str(&you, a, sizeof(a)));
 		if (!p->med_seen)
 			p->next_tx = now + REG_REFRESH;
@@ -710,7 +916,7 @@ on_probe(struct punch *p, struct rd *r, uint64_t from_id,
 	}
 	/* Only the controlled side takes nominations, once, on one path. */
 	nominate = (flags & PF_NOMINATE) && !p->controlling &&
-	    p->peer_id != 0 &&
+	    p->peer_id != 0 && (!p->auth.on || p->auth.fresh) &&
 	    (p->state == P_PROBE ? ci != -1 : (p->state == P_DONE &&
 	    ep_equal(from, &p->peer)));
 	send_ack(p, sock, from, from_id, nominate ? PF_NOMINATE : 0, tx);
@@ -732,7 +938,8 @@ on_ack(struct punch *p, struct rd *r, uint64_t from_id,
 	char a[80];
 
 	if (rd_ep(r, &seen) == -1 || r->left != 0 || toid != p->id ||
-	    from_id != p->peer_id || p->state != P_PROBE)
+	    from_id != p->peer_id || p->state != P_PROBE ||
+	    (p->auth.on && !p->auth.fresh))
 		return 0;
 	if (mode_mismatch(p, flags))
 		return -1;
@@ -795,6 +1002,11 @@ input(struct punch *p, const unsigned char *buf, size_t len,
 		if (id != p->id)
 			return 0;
 		return on_mediator(p, &r, type, !ep_equal(from, &p->med), now);
+	}
+	if ((type == T_PROBE || type == T_ACK) && p->auth.on) {
+		if ((len = hs_check(p, buf, len, id)) == 0)
+			return 0;
+		rd_init(&r, buf + HDR_LEN, len - HDR_LEN);
 	}
 	if (type == T_PROBE)
 		return on_probe(p, &r, id, from, sock, now);

@@ -87,10 +87,11 @@ struct rel {
 };
 
 static void
-rsend(struct rel *R, const void *buf, size_t len)
+rsend(struct rel *R, unsigned char *buf, size_t len)
 {
 	struct punch *p = R->p;
 
+	len = auth_seal(p, buf, len);	/* -K: buf has room for it */
 	(void)sendto(p->fd, buf, len, 0, &p->peer.u.sa, p->peer.len);
 	R->last_tx = now_ms();
 }
@@ -99,7 +100,7 @@ rsend(struct rel *R, const void *buf, size_t len)
 static void
 send_ack_r(struct rel *R)
 {
-	unsigned char buf[HDR_LEN + 13 + 8 * MAX_SACK];
+	unsigned char buf[HDR_LEN + 13 + 8 * MAX_SACK + AUTH_TRAILER];
 	struct wr w;
 	uint32_t pn, end = R->rcv + RWIN, start;
 	int n = 0;
@@ -131,7 +132,7 @@ send_ack_r(struct rel *R)
 static void
 send_pkt(struct rel *R, struct spkt *sp, int64_t now_us)
 {
-	unsigned char buf[HDR_LEN + 9 + MAX_PAYLOAD];
+	unsigned char buf[HDR_LEN + 9 + MAX_PAYLOAD + AUTH_TRAILER];
 	struct wr w;
 
 	wr_init(&w, buf, sizeof(buf));
@@ -439,6 +440,13 @@ rel_input(struct rel *R, const unsigned char *buf, size_t len,
 	}
 	if (!ep_equal(from, &p->peer) || id != p->peer_id)
 		return;		/* not our peer: ignored */
+	if (p->auth.on) {
+		long n = auth_open(p, buf, len);
+
+		if (n < 0)
+			return;		/* forged or replayed: counted */
+		rd_init(&rd, buf + HDR_LEN, (size_t)n - HDR_LEN);
+	}
 	if (type == T_RDATA)
 		on_rdata(R, &rd);
 	else if (type == T_RACK)
