@@ -1109,9 +1109,10 @@ main(int argc, char **argv)
  * mediator or from a few peer addresses, timers run in between.
  */
 int
-peer_fuzz(const unsigned char *buf, size_t len)
+peer_fuzz(const unsigned char *buf, size_t len, int keyed)
 {
 	static unsigned char obuf[OBUF_SIZE];
+	char wire[40];
 	struct punch p;
 	struct relay r;
 	struct loop L;
@@ -1123,7 +1124,10 @@ peer_fuzz(const unsigned char *buf, size_t len)
 	memset(&r, 0, sizeof(r));
 	memset(&L, 0, sizeof(L));
 	p.role = ROLE_LISTEN;
-	p.name = "x";
+	p.name = p.label = "x";
+	if (keyed && auth_init(&p, (const unsigned char *)"k", 1, wire,
+	    sizeof(wire)) == 0)
+		p.name = wire;
 	p.fd = -1;
 	p.id = 0x1111;
 	p.state = P_REGISTER;

@@ -270,7 +270,7 @@ void	tcp_abort(int);
 
 int	mediate_main(int, char **);
 int	mediator_fuzz(const unsigned char *, size_t);
-int	peer_fuzz(const unsigned char *, size_t);
+int	peer_fuzz(const unsigned char *, size_t, int);
 int	punch_main(int, char **);
 int	listen_main(int, char **);
 int	connect_main(int, char **);

@@ -1,17 +1,55 @@
-#!/bin/sh
+#!/bin/bash
 # Writes the fuzzer's seed corpus (tests/fuzz-corpus): valid messages of
-# each kind, framed as tests/fuzz.c expects. Run once; the output is kept.
+# each kind (protocol version 2), framed as tests/fuzz.c expects: the
+# target byte, then per datagram a control byte, a source byte and a
+# length byte. Run once; the output is kept.
 set -eu
 d=$(dirname "$0")/fuzz-corpus
-mkdir -p "$d"
-H='PN\001'			# magic, version
+rm -rf "$d" && mkdir -p "$d"
+H='PN\002'			# magic, version
 ID='\000\000\000\000\000\000\000\001'
 PID='\000\000\000\000\000\000\000\002'
 ME='\000\000\000\000\000\000\021\021'	# the fuzz peer's own id, 0x1111
 EP='\004\033\271\012\000\000\002'	# 10.0.0.2:7097
-# mediator: REGISTER (punch, name "x", one local), its copy to P+1, PEERACK, BIND
-printf "\000\000\010\041${H}\001${ID}\001\001x\001${EP}\001\010\041${H}\001${ID}\001\001x\001${EP}\002\011\017${H}\004${ID}\001\001x\000" >"$d/med-register"
-printf "\000\000\020\041${H}\001${ID}\002\001y\000${EP}\000\021\041${H}\001${PID}\003\001y\000${EP}" >"$d/med-pair"
-printf "\000\000\000\021${H}\006${ID}\000\000\000\001\003" >"$d/med-bind"
-# peer: PEER (controlling), PROBE, ACK, DATA, EOF
-printf "\001\000\000\046${H}\003${ME}\001\077${PID}${EP}${EP}\001${EP}\001\001\031${H}\020${PID}${ME}\001\000\000\000\001\000\001\040${H}\021${PID}${ME}\001\000\000\000\001${EP}\000\001\022${H}\040${PID}\000\000\000\000hi" >"$d/peer-session"
+CK='\000\000\000\000\000\000\000\000'	# cookie (the fuzz mediator trusts all)
+
+# rec CTL SRC BODY: one framed datagram, BODY in printf notation
+rec() {
+	local body
+	body=$(printf "$3" | od -An -v -tx1 | tr -d ' \n')
+	printf "\\$(printf %03o "$1")\\$(printf %03o "$2")"
+	printf "\\$(printf %03o $((${#body} / 2)))"
+	printf "$3"
+}
+# pad BODY to 64 bytes (REGISTER, BIND)
+pad() {
+	local n
+	n=$(printf "$1" | wc -c)
+	printf '%s' "$1"
+	[ "$n" -lt 64 ] && head -c $((64 - n)) /dev/zero | od -An -v -to1 |
+	    tr -s ' \n' ' ' | sed 's/ $//; s/ /\\/g'
+	return 0
+}
+# mediator: REGISTER (punch, name x, one local) to P and P+1, PEERACK
+{ printf '\000'
+  rec 0 8 "$(pad "${H}\001${ID}\001\001x\001${EP}${CK}")"
+  rec 1 8 "$(pad "${H}\001${ID}\001\001x\001${EP}${CK}")"
+  rec 2 9 "${H}\004${ID}\001\001x\000"; } >"$d/med-register"
+# a listen and a connect meet
+{ printf '\000'
+  rec 0 16 "$(pad "${H}\001${ID}\002\001y\000${CK}")"
+  rec 0 17 "$(pad "${H}\001${PID}\003\001y\000${CK}")"; } >"$d/med-pair"
+{ printf '\000'; rec 0 0 "$(pad "${H}\006${ID}\000\000\000\001\003")"; } >"$d/med-bind"
+# peer: REGISTERED (cookie only), PEER (controlling), PROBE, ACK, DATA, EOF
+{ printf '\001'
+  rec 1 0 "${H}\002${ME}${EP}\000\000${CK}"
+  rec 1 0 "${H}\003${ME}\001\077${PID}${EP}${EP}\001${EP}"
+  rec 1 1 "${H}\020${PID}${ME}\001\000\000\000\001"
+  rec 0 1 "${H}\021${PID}${ME}\001\000\000\000\001${EP}"
+  rec 0 1 "${H}\040${PID}\000\000\000\000hi"
+  rec 0 1 "${H}\041${PID}\000\000\000\001"; } >"$d/peer-session"
+# the same peer with -K (target byte bit 1): trailers the fuzzer can vary
+{ printf '\003'
+  rec 1 0 "${H}\003${ME}\001\077${PID}${EP}${EP}\000"
+  rec 1 1 "${H}\020${PID}${ME}\001\000\000\000\001$(head -c 48 /dev/zero | od -An -v -to1 | tr -s ' \n' ' ' | sed 's/ $//; s/ /\\/g')"
+  rec 0 1 "${H}\040${PID}\000\000\000\000hi$(head -c 24 /dev/zero | od -An -v -to1 | tr -s ' \n' ' ' | sed 's/ $//; s/ /\\/g')"; } >"$d/peer-auth"
