@@ -1,10 +1,15 @@
 /*
- * loadgen.c - load and timing helpers for tests/bench.sh (make bench).
+ * loadgen.c - load and timing helpers for tests/bench.sh (make bench) and
+ * tests/hostile.bats.
  *
- * Plain C11 and libc. Speaks pnc's wire protocol version 1 (README) as
+ * Plain C11 and libc. Speaks pnc's wire protocol version 2 (README) as
  * many clients at once, from a few sockets: a client's identity at the
  * mediator is its 64-bit id and its name, so distinct ids and names are
- * enough, and the replies are told apart by the id in their header.
+ * enough, and the replies are told apart by the id in their header. Each
+ * new client starts as pnc does, without a cookie: every REGISTER is
+ * padded to 64 bytes and carries the cookie field, and a REGISTERED with
+ * ttl 0 is answered at once with the REGISTER again, carrying the cookie
+ * (that round trip is part of each rendezvous and registration timed).
  *
  *   loadgen rate PORT SECS [WINDOW]     rendezvous per second: WINDOW pairs
  *       in flight, each two clients of one new name; a pair is done when
@@ -21,9 +26,31 @@
  *       MS, default 5000, without an answer).
  *   loadgen sink                        read stdin to its end; print the
  *       bytes and the seconds from the first byte to the last.
+ *   loadgen flood ADDR PORT COUNT SECS [cookie|nocookie]
+ *       a registration flood from this host: COUNT new names, each one
+ *       REGISTER sent as pnc sends it (a copy to PORT+1, then PORT), from
+ *       FLOOD_SOCKS sockets, as fast as the mediator answers (at most
+ *       FLOOD_WINDOW names unanswered) for at most SECS seconds. "cookie"
+ *       (the default) does the cookie exchange once per socket and uses
+ *       that cookie for every later name from the socket; "nocookie"
+ *       never does (what a flood with forged source addresses looks
+ *       like to the mediator). Prints one line: each name's outcome
+ *       (registered, cookie: a ttl 0 REGISTERED, err2, err4, other, lost:
+ *       no answer within FLOOD_LOST_US), the reply datagrams by kind
+ *       (rx_*), the bytes sent and received, the longest request and
+ *       reply, and "over": replies longer than the request that drew
+ *       them. "loadgen: flooding" on stderr when the flood proper starts.
+ *   loadgen amp ADDR PORT               from fresh sockets (sources that
+ *       never showed a cookie), one request of each kind (AMP_CASES),
+ *       well-formed and not; collect every reply until the replies have
+ *       stopped for AMP_QUIET_US (AMP_LIMIT_US at most). Prints one line
+ *       per request, "case NAME port P request BYTES replies N max BYTES",
+ *       then "over N": the replies longer than their request. Exit 1 if
+ *       there is one.
  *
- * The client modes talk to 127.0.0.1 only, and every loop is bounded in
- * time. Results go to stdout as "key value" words on one line.
+ * rate, fill, reflect and echo talk to 127.0.0.1 only; flood and amp to
+ * any IPv4 address. Every loop is bounded in time. Results go to stdout
+ * as "key value" words.
  */
 #define _GNU_SOURCE
 
@@ -46,15 +73,32 @@
 #define NSOCKS		64	/* client sockets: many source ports */
 #define RTO_US		400000	/* resend what is unanswered after */
 #define HDR_LEN		12
+#define VERSION		2
+#define REQ_MIN		64	/* REGISTER and BIND are padded to this */
+#define COOKIE_LEN	8
 #define T_REGISTER	0x01
 #define T_REGISTERED	0x02
 #define T_PEER		0x03
 #define T_PEERACK	0x04
 #define T_ERROR		0x05
+#define T_BIND		0x06
 #define ROLE_PUNCH	1
 #define PEER_CONTROLLING 0x01
 #define PEER_READY	0x08
+#define E_FULL		2
+#define E_RATE		4
 #define FILL_LIMIT_US	120000000	/* fill gives up after 2 minutes */
+#define FILL_RTO_US	50000	/* fill resends what is unanswered after */
+
+#define FLOOD_SOCKS	16	/* flood: source ports, one cookie each */
+#define FLOOD_WINDOW	128	/* names sent and not yet answered */
+#define FLOOD_RING	65536	/* names between the oldest unanswered
+				   and the newest: bounds the send times kept */
+#define FLOOD_LOST_US	500000	/* unanswered this long: lost */
+#define FLOOD_MAX	(16 << 20)
+
+#define AMP_QUIET_US	300000	/* amp: no reply for this long: done */
+#define AMP_LIMIT_US	3000000
 
 /* One rendezvous in flight (rate), or one pending registration (fill). */
 struct pair {
@@ -65,6 +109,7 @@ struct pair {
 	uint8_t		ready;		/* the controlling side saw READY */
 	uint8_t		done;
 	uint8_t		tries;		/* resends so far */
+	unsigned char	cookie[2][2][COOKIE_LEN]; /* side, mediator port */
 };
 
 struct gen {
@@ -75,9 +120,19 @@ struct gen {
 	struct pair	*p;
 	size_t		 window;
 	uint64_t	 next_seq, limit_seq;
-	uint64_t	 completed, first_try, resent, errors, stale;
+	uint64_t	 completed, first_try, resent, errors, stale, cookies;
 	int64_t		*lat;		/* completion latencies, us */
 	size_t		 nlat, caplat;
+};
+
+/* What a reply from the mediator is. */
+struct reply {
+	int		 type;		/* -1: not a version 2 message */
+	uint64_t	 id;
+	int		 ttl;		/* T_REGISTERED; -1 if malformed */
+	const unsigned char *cookie;
+	int		 code;		/* T_ERROR; -1 if malformed */
+	int		 flags;		/* T_PEER */
 };
 
 static int64_t
@@ -104,9 +159,12 @@ num(const char *s, long lo, long hi)
 	return v;
 }
 
-/* A non-blocking UDP socket on 127.0.0.1 (port 0: any), big buffers. */
+/*
+ * A UDP socket on addr (INADDR_LOOPBACK, INADDR_ANY), port 0: any, with
+ * big buffers.
+ */
 static int
-udp_open(int port, int nonblock)
+udp_open(uint32_t addr, int port, int nonblock)
 {
 	struct sockaddr_in sin;
 	int fd, one = 1, big = 4 << 20;
@@ -123,12 +181,35 @@ udp_open(int port, int nonblock)
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_addr.s_addr = htonl(addr);
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/* ADDR PORT of the command line: an IPv4 destination. */
+static void
+dest(const char *addr, const char *port, struct sockaddr_in *sin)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)num(port, 1, 65534));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1) {
+		fprintf(stderr, "loadgen: bad address %s\n", addr);
+		exit(2);
+	}
+}
+
+static uint64_t
+salt64(void)
+{
+	uint64_t salt;
+
+	if (getentropy(&salt, sizeof(salt)) == -1)
+		salt = (uint64_t)now_us() ^ (uint64_t)getpid() << 32;
+	return salt;
 }
 
 static void
@@ -151,6 +232,80 @@ get64(const unsigned char *b)
 	return v;
 }
 
+/* The 12-byte header of protocol version 2. */
+static void
+hdr(unsigned char *b, int type, uint64_t id)
+{
+	b[0] = 'P';
+	b[1] = 'N';
+	b[2] = VERSION;
+	b[3] = (unsigned char)type;
+	put64(b + 4, id);
+}
+
+/*
+ * A REGISTER without local candidates: role, name, cookie (NULL: zeros),
+ * zero padding to REQ_MIN. b holds at least 128 bytes; returns the length.
+ */
+static size_t
+reg_build(unsigned char *b, uint64_t id, const char *name, size_t n,
+    const unsigned char *cookie)
+{
+	size_t len;
+
+	hdr(b, T_REGISTER, id);
+	b[12] = ROLE_PUNCH;
+	b[13] = (unsigned char)n;
+	memcpy(b + 14, name, n);
+	b[14 + n] = 0;			/* no local candidates */
+	if (cookie != NULL)
+		memcpy(b + 15 + n, cookie, COOKIE_LEN);
+	else
+		memset(b + 15 + n, 0, COOKIE_LEN);
+	len = 15 + n + COOKIE_LEN;
+	if (len < REQ_MIN) {
+		memset(b + len, 0, REQ_MIN - len);
+		len = REQ_MIN;
+	}
+	return len;
+}
+
+/* Parse what the mediator sent; r->type is -1 for anything else. */
+static void
+parse_reply(const unsigned char *b, ssize_t n, struct reply *r)
+{
+	size_t eplen;
+
+	memset(r, 0, sizeof(*r));
+	r->type = -1;
+	r->ttl = r->code = -1;
+	if (n < HDR_LEN || b[0] != 'P' || b[1] != 'N' || b[2] != VERSION)
+		return;
+	r->type = b[3];
+	r->id = get64(b + 4);
+	switch (r->type) {
+	case T_REGISTERED:
+		/* ep(family port addr) ttl(2) cookie(8), nothing after */
+		if (n < HDR_LEN + 1)
+			return;
+		eplen = b[HDR_LEN] == 4 ? 7 : b[HDR_LEN] == 6 ? 19 : 0;
+		if (eplen == 0 ||
+		    (size_t)n != HDR_LEN + eplen + 2 + COOKIE_LEN)
+			return;
+		r->ttl = b[HDR_LEN + eplen] << 8 | b[HDR_LEN + eplen + 1];
+		r->cookie = b + HDR_LEN + eplen + 2;
+		break;
+	case T_ERROR:
+		if (n >= HDR_LEN + 1)
+			r->code = b[HDR_LEN];
+		break;
+	case T_PEER:
+		if (n >= HDR_LEN + 1)
+			r->flags = b[HDR_LEN];
+		break;
+	}
+}
+
 /*
  * Client ids: salt(16) slot(23) gen(24) side(1). A reply names its slot
  * and generation, so a late answer to a finished pair is recognised.
@@ -162,9 +317,12 @@ client_id(const struct gen *g, size_t slot, int side)
 	    (uint64_t)(g->p[slot].gen & 0xffffff) << 1 | (uint64_t)side;
 }
 
-/* REGISTER (extra < 0) or PEERACK with flags extra, for one client. */
+/*
+ * REGISTER to mediator port alt (extra < 0), or PEERACK with flags
+ * extra, for one client.
+ */
 static size_t
-build(const struct gen *g, size_t slot, int side, int extra,
+build(const struct gen *g, size_t slot, int side, int alt, int extra,
     unsigned char *b)
 {
 	char name[40];
@@ -172,15 +330,14 @@ build(const struct gen *g, size_t slot, int side, int extra,
 
 	n = snprintf(name, sizeof(name), "lg%04x-%llu", g->salt,
 	    (unsigned long long)g->p[slot].seq);
-	b[0] = 'P';
-	b[1] = 'N';
-	b[2] = 1;
-	b[3] = extra < 0 ? T_REGISTER : T_PEERACK;
-	put64(b + 4, client_id(g, slot, side));
+	if (extra < 0)
+		return reg_build(b, client_id(g, slot, side), name, (size_t)n,
+		    g->p[slot].cookie[side][alt]);
+	hdr(b, T_PEERACK, client_id(g, slot, side));
 	b[12] = ROLE_PUNCH;
 	b[13] = (unsigned char)n;
 	memcpy(b + 14, name, (size_t)n);
-	b[14 + n] = extra < 0 ? 0 : (unsigned char)extra; /* no locals */
+	b[14 + n] = (unsigned char)extra;
 	return (size_t)(15 + n);
 }
 
@@ -190,19 +347,25 @@ sock_of(size_t slot, int side)
 	return (int)((slot * 2 + (size_t)side) % NSOCKS);
 }
 
+/* One REGISTER copy (to port P, or P+1 with alt) or a PEERACK. */
+static void
+tx_one(const struct gen *g, size_t slot, int side, int alt, int extra)
+{
+	unsigned char b[128];
+	size_t len = build(g, slot, side, alt, extra, b);
+	const struct sockaddr_in *to = alt ? &g->med_alt : &g->med;
+
+	(void)sendto(g->fds[sock_of(slot, side)], b, len, 0,
+	    (const struct sockaddr *)to, sizeof(*to));
+}
+
 static void
 tx(const struct gen *g, size_t slot, int side, int extra)
 {
-	unsigned char b[128];
-	size_t len = build(g, slot, side, extra, b);
-	int fd = g->fds[sock_of(slot, side)];
-
 	/* The copy to P+1 first: the mediator answers the one to P. */
 	if (extra < 0)
-		(void)sendto(fd, b, len, 0, (const struct sockaddr *)&g->med_alt,
-		    sizeof(g->med_alt));
-	(void)sendto(fd, b, len, 0, (const struct sockaddr *)&g->med,
-	    sizeof(g->med));
+		tx_one(g, slot, side, 1, extra);
+	tx_one(g, slot, side, 0, extra);
 }
 
 /* Start a new pair (or registration) in slot, if the run wants one. */
@@ -221,6 +384,8 @@ pair_start(struct gen *g, size_t slot, int64_t now)
 	p->start = p->tx = now;
 	p->got[0] = p->got[1] = 0;
 	p->ready = p->done = p->tries = 0;
+	/* New clients: no cookie yet, as a pnc that has just started. */
+	memset(p->cookie, 0, sizeof(p->cookie));
 	for (side = 0; side < g->sides; side++)
 		tx(g, slot, side, -1);
 }
@@ -235,71 +400,88 @@ pair_done(struct gen *g, size_t slot, int64_t now)
 	pair_start(g, slot, now);
 }
 
-/* One datagram from the mediator. */
+/* One datagram from the mediator, from its port P or P+1 (alt). */
 static void
-on_reply(struct gen *g, const unsigned char *b, ssize_t n, int64_t now)
+on_reply(struct gen *g, const unsigned char *b, ssize_t n, int alt,
+    int64_t now)
 {
-	uint64_t id;
+	struct reply r;
 	size_t slot;
-	int side, flags;
+	int side;
 	struct pair *p;
 
-	if (n < HDR_LEN || b[0] != 'P' || b[1] != 'N' || b[2] != 1)
+	parse_reply(b, n, &r);
+	if (r.type == -1)
 		return;
-	id = get64(b + 4);
-	slot = (size_t)(id >> 25 & 0x7fffff);
-	side = (int)(id & 1);
-	if (id >> 48 != g->salt || slot >= g->window || side >= g->sides) {
+	slot = (size_t)(r.id >> 25 & 0x7fffff);
+	side = (int)(r.id & 1);
+	if (r.id >> 48 != g->salt || slot >= g->window || side >= g->sides) {
 		g->stale++;
 		return;
 	}
 	p = &g->p[slot];
-	if ((uint32_t)(id >> 1 & 0xffffff) != (p->gen & 0xffffff) ||
+	if ((uint32_t)(r.id >> 1 & 0xffffff) != (p->gen & 0xffffff) ||
 	    p->done) {
 		g->stale++;
 		return;
 	}
-	if (b[3] == T_ERROR) {
+	if (r.type == T_ERROR) {
 		if (g->errors++ == 0)
 			fprintf(stderr, "loadgen: mediator error code %d\n",
-			    n > HDR_LEN ? b[HDR_LEN] : -1);
+			    r.code);
 		return;
 	}
-	if (b[3] == T_REGISTERED) {
+	if (r.type == T_REGISTERED) {
+		if (r.ttl == -1)
+			return;
+		if (r.ttl == 0) {
+			/*
+			 * Not registered: repeat at once with the cookie, as
+			 * pnc does; a cookie already sent waits for resend(),
+			 * so that no answer can make us loop.
+			 */
+			if (memcmp(p->cookie[side][alt], r.cookie,
+			    COOKIE_LEN) != 0) {
+				memcpy(p->cookie[side][alt], r.cookie,
+				    COOKIE_LEN);
+				g->cookies++;
+				tx_one(g, slot, side, alt, -1);
+			}
+			return;
+		}
+		memcpy(p->cookie[side][alt], r.cookie, COOKIE_LEN);
 		p->got[side] |= 1;
 		if (g->sides == 1)
 			pair_done(g, slot, now);
 		return;
 	}
-	if (b[3] != T_PEER || n < HDR_LEN + 1)
+	if (r.type != T_PEER || n < HDR_LEN + 1)
 		return;
-	flags = b[HDR_LEN];
 	p->got[side] |= 2;
-	tx(g, slot, side, flags);	/* PEERACK, as pnc does for each */
-	if ((flags & PEER_CONTROLLING) && (flags & PEER_READY))
+	tx(g, slot, side, r.flags);	/* PEERACK, as pnc does for each */
+	if ((r.flags & PEER_CONTROLLING) && (r.flags & PEER_READY))
 		p->ready = 1;
 	if (g->sides == 2 && (p->got[0] & 2) && (p->got[1] & 2) && p->ready)
 		pair_done(g, slot, now);
 }
 
 /*
- * Resend the REGISTERs of clients that have not had their answer. The
- * first resend of a lone registration (fill) comes after 2 ms: the
- * mediator answers only a copy to port P that finds the copy to P+1
- * already there, and it reads its P socket first, so the first pair of
- * copies often goes unanswered (pnc's own client resends after 100 ms).
+ * Resend the REGISTERs of clients that have not had their answer. In
+ * protocol version 2 every first REGISTER is answered at once (with the
+ * cookie), so what is unanswered was lost: mostly in the mediator's
+ * socket buffer, which a window of lone registrations (fill) fills in a
+ * burst; they are resent after FILL_RTO_US, pairs (rate) after RTO_US.
  */
 static void
 resend(struct gen *g, int64_t now)
 {
 	size_t i;
 	int side, want = g->sides == 2 ? 2 : 1;
-	int64_t rto;
+	int64_t rto = g->sides == 1 ? FILL_RTO_US : RTO_US;
 
 	for (i = 0; i < g->window; i++) {
 		struct pair *p = &g->p[i];
 
-		rto = g->sides == 1 && p->tries == 0 ? 2000 : RTO_US;
 		if (p->done || now - p->tx < rto)
 			continue;
 		p->tx = now;
@@ -329,6 +511,8 @@ static void
 drain(struct gen *g, struct pollfd *pfd, int64_t now)
 {
 	unsigned char b[1600];
+	struct sockaddr_in from;
+	socklen_t flen;
 	ssize_t n;
 	int i, k;
 
@@ -336,9 +520,12 @@ drain(struct gen *g, struct pollfd *pfd, int64_t now)
 		if (!(pfd[i].revents & POLLIN))
 			continue;
 		for (k = 0; k < 256; k++) {
-			if ((n = recv(pfd[i].fd, b, sizeof(b), 0)) == -1)
+			flen = sizeof(from);
+			if ((n = recvfrom(pfd[i].fd, b, sizeof(b), 0,
+			    (struct sockaddr *)&from, &flen)) == -1)
 				break;
-			on_reply(g, b, n, now);
+			on_reply(g, b, n, from.sin_port == g->med_alt.sin_port,
+			    now);
 		}
 	}
 }
@@ -372,15 +559,12 @@ run_clients(int port, int sides, int64_t secs, uint64_t count,
 	struct pollfd pfd[NSOCKS];
 	int64_t t0, now, last_scan, end;
 	size_t i;
-	uint64_t salt;
 
 	memset(&g, 0, sizeof(g));
 	g.sides = sides;
 	g.window = window;
 	g.limit_seq = sides == 2 ? UINT64_MAX : count;
-	if (getentropy(&salt, sizeof(salt)) == -1)
-		salt = (uint64_t)now_us() ^ (uint64_t)getpid();
-	g.salt = (uint16_t)(salt | 1);
+	g.salt = (uint16_t)(salt64() | 1);
 	g.p = calloc(window, sizeof(*g.p));
 	g.caplat = 1 << 22;
 	g.lat = malloc(g.caplat * sizeof(*g.lat));
@@ -395,7 +579,7 @@ run_clients(int port, int sides, int64_t secs, uint64_t count,
 	g.med_alt = g.med;
 	g.med_alt.sin_port = htons((uint16_t)(port + 1));
 	for (i = 0; i < NSOCKS; i++) {
-		if ((g.fds[i] = udp_open(0, 1)) == -1) {
+		if ((g.fds[i] = udp_open(INADDR_LOOPBACK, 0, 1)) == -1) {
 			perror("loadgen: socket");
 			return 1;
 		}
@@ -418,7 +602,7 @@ run_clients(int port, int sides, int64_t secs, uint64_t count,
 		}
 	}
 	printf("%s %llu secs %.3f per_sec %.0f p50_ms %.2f p99_ms %.2f "
-	    "first_try %llu resent %llu errors %llu stale %llu\n",
+	    "first_try %llu resent %llu errors %llu stale %llu cookies %llu\n",
 	    sides == 2 ? "rendezvous" : "registered",
 	    (unsigned long long)g.completed, (double)(now - t0) / 1e6,
 	    (double)g.completed * 1e6 / (double)(now - t0),
@@ -426,8 +610,470 @@ run_clients(int port, int sides, int64_t secs, uint64_t count,
 	    (double)pct(g.lat, g.nlat, 99) / 1e3,
 	    (unsigned long long)g.first_try,
 	    (unsigned long long)g.resent, (unsigned long long)g.errors,
-	    (unsigned long long)g.stale);
+	    (unsigned long long)g.stale, (unsigned long long)g.cookies);
 	return sides == 1 && g.completed < count;
+}
+
+/* ---- flood ---- */
+
+enum { K_NONE, K_OK, K_COOKIE, K_ERR2, K_ERR4, K_OTHER, K_LOST, K_MAX };
+
+static const char *const kname[K_MAX] = {
+	"none", "registered", "cookie", "err2", "err4", "other", "lost"
+};
+
+struct fsock {
+	int		 fd;
+	uint8_t		 have[2];	/* a cookie for port P, P+1 */
+	unsigned char	 cookie[2][COOKIE_LEN];
+	int64_t		 asked;		/* cookie exchange under way since */
+};
+
+struct flood {
+	struct fsock	 s[FLOOD_SOCKS];
+	struct sockaddr_in med, med_alt;
+	int		 use_cookie;
+	uint32_t	 salt;
+	uint64_t	 count, next, lo, inflight;
+	uint8_t		*kind;		/* per name: K_* */
+	uint8_t		*sock;		/* per name: the socket it went from */
+	int64_t		*sent_at;	/* FLOOD_RING send times */
+	uint64_t	 names[K_MAX], rx[K_MAX];
+	uint64_t	 dgrams, rxn, bytes_tx, bytes_rx, over, stray;
+	size_t		 max_req, max_rep;
+	int		 rr;		/* next socket to send from */
+};
+
+static size_t
+flood_build(const struct flood *f, uint64_t seq, int alt, unsigned char *b)
+{
+	const struct fsock *s = &f->s[f->sock[seq]];
+	const unsigned char *c = NULL;
+	char name[40];
+	int n;
+
+	/* Unpredictable names: a random run salt and the name's number. */
+	n = snprintf(name, sizeof(name), "f%08x-%llx", f->salt,
+	    (unsigned long long)seq);
+	if (f->use_cookie && s->have[alt])
+		c = s->cookie[alt];
+	else if (f->use_cookie && s->have[0])
+		c = s->cookie[0];	/* the same source: the same cookie */
+	return reg_build(b, (uint64_t)f->salt << 32 | seq, name, (size_t)n,
+	    c);
+}
+
+/* One copy of name seq's REGISTER, to port P or (alt) P+1. */
+static void
+flood_tx(struct flood *f, uint64_t seq, int alt)
+{
+	unsigned char b[128];
+	size_t len = flood_build(f, seq, alt, b);
+	const struct sockaddr_in *to = alt ? &f->med_alt : &f->med;
+
+	if (sendto(f->s[f->sock[seq]].fd, b, len, 0,
+	    (const struct sockaddr *)to, sizeof(*to)) == -1)
+		return;
+	f->dgrams++;
+	f->bytes_tx += len;
+	if (len > f->max_req)
+		f->max_req = len;
+}
+
+static void
+flood_name(struct flood *f, int sock, int64_t now)
+{
+	uint64_t seq = f->next++;
+
+	f->sock[seq] = (uint8_t)sock;
+	f->sent_at[seq % FLOOD_RING] = now;
+	f->inflight++;
+	flood_tx(f, seq, 1);	/* as pnc: P+1 first */
+	flood_tx(f, seq, 0);
+}
+
+static void
+flood_resolve(struct flood *f, uint64_t seq, int k)
+{
+	if (f->kind[seq] != K_NONE)
+		return;
+	f->kind[seq] = (uint8_t)k;
+	f->names[k]++;
+	f->inflight--;
+}
+
+/*
+ * Send new names while the window has room. In cookie mode a socket
+ * sends only once it has its cookie; one without sends a single name to
+ * fetch it (again once that name is lost). Returns 1 if it sent any.
+ */
+static int
+flood_send(struct flood *f, int64_t now)
+{
+	int i, k, sent = 0;
+	struct fsock *s;
+
+	while (f->next < f->count && f->inflight < FLOOD_WINDOW &&
+	    f->next - f->lo < FLOOD_RING) {
+		for (i = 0; i < FLOOD_SOCKS; i++) {
+			k = (f->rr + i) % FLOOD_SOCKS;
+			s = &f->s[k];
+			if (!f->use_cookie || s->have[0])
+				break;
+			if (s->asked == 0 || now - s->asked >= FLOOD_LOST_US) {
+				s->asked = now;
+				break;
+			}
+		}
+		if (i == FLOOD_SOCKS)
+			break;		/* every socket waits for a cookie */
+		f->rr = (k + 1) % FLOOD_SOCKS;
+		flood_name(f, k, now);
+		sent = 1;
+	}
+	return sent;
+}
+
+static void
+flood_reply(struct flood *f, const unsigned char *b, ssize_t n, int alt,
+    int64_t now)
+{
+	static int said;
+	struct reply r;
+	struct fsock *s;
+	uint64_t seq;
+	int k;
+
+	f->rxn++;
+	f->bytes_rx += (uint64_t)n;
+	if ((size_t)n > f->max_rep)
+		f->max_rep = (size_t)n;
+	parse_reply(b, n, &r);
+	seq = r.id & 0xffffffff;
+	if (r.type == -1 || r.id >> 32 != f->salt || seq >= f->next) {
+		f->stray++;
+		f->rx[K_OTHER]++;
+		return;
+	}
+	/* Every request of ours has the same length: flood_build's. */
+	if ((size_t)n > f->max_req)
+		f->over++;
+	if (r.type == T_REGISTERED && r.ttl > 0)
+		k = K_OK;
+	else if (r.type == T_REGISTERED && r.ttl == 0)
+		k = K_COOKIE;
+	else if (r.type == T_ERROR && r.code == E_FULL)
+		k = K_ERR2;
+	else if (r.type == T_ERROR && r.code == E_RATE)
+		k = K_ERR4;
+	else
+		k = K_OTHER;
+	f->rx[k]++;
+	if (k == K_COOKIE && f->use_cookie) {
+		s = &f->s[f->sock[seq]];
+		if (s->have[alt] &&
+		    memcmp(s->cookie[alt], r.cookie, COOKIE_LEN) == 0)
+			return;		/* sent with it: let it be lost */
+		memcpy(s->cookie[alt], r.cookie, COOKIE_LEN);
+		s->have[alt] = 1;
+		if (!said++)
+			fprintf(stderr, "loadgen: flooding\n");
+		if (f->kind[seq] == K_NONE) {
+			f->sent_at[seq % FLOOD_RING] = now;
+			flood_tx(f, seq, alt);
+		}
+		return;
+	}
+	flood_resolve(f, seq, k);
+}
+
+static int
+run_flood(const char *addr, const char *port, uint64_t count, int64_t secs,
+    int use_cookie)
+{
+	static struct flood f;
+	struct pollfd pfd[FLOOD_SOCKS];
+	unsigned char b[1600];
+	struct sockaddr_in from;
+	socklen_t flen;
+	int64_t t0, now, end;
+	ssize_t n;
+	int i, j, sent;
+
+	f.count = count;
+	f.use_cookie = use_cookie;
+	f.salt = (uint32_t)salt64() | 1;
+	dest(addr, port, &f.med);
+	f.med_alt = f.med;
+	f.med_alt.sin_port = htons((uint16_t)(ntohs(f.med.sin_port) + 1));
+	f.kind = calloc(count, 1);
+	f.sock = calloc(count, 1);
+	f.sent_at = calloc(FLOOD_RING, sizeof(*f.sent_at));
+	if (f.kind == NULL || f.sock == NULL || f.sent_at == NULL) {
+		perror("loadgen: malloc");
+		return 1;
+	}
+	for (i = 0; i < FLOOD_SOCKS; i++) {
+		if ((f.s[i].fd = udp_open(INADDR_ANY, 0, 1)) == -1) {
+			perror("loadgen: socket");
+			return 1;
+		}
+		pfd[i].fd = f.s[i].fd;
+		pfd[i].events = POLLIN;
+	}
+	if (!use_cookie)
+		fprintf(stderr, "loadgen: flooding\n");
+	t0 = now_us();
+	end = t0 + secs * 1000000;
+	for (now = t0;; now = now_us()) {
+		/* The oldest names: answered, or lost by now. */
+		while (f.lo < f.next && (f.kind[f.lo] != K_NONE ||
+		    now - f.sent_at[f.lo % FLOOD_RING] >= FLOOD_LOST_US)) {
+			flood_resolve(&f, f.lo, K_LOST);
+			f.lo++;
+		}
+		if (now >= end)
+			f.count = f.next;	/* time is up: send no more */
+		if (f.lo == f.next && f.next == f.count)
+			break;
+		/* Bounded even if lost names were never resolved. */
+		if (now - end >= FLOOD_LOST_US + 100000)
+			break;
+		sent = flood_send(&f, now);
+		if (poll(pfd, FLOOD_SOCKS, sent ? 0 : 5) == -1 &&
+		    errno != EINTR)
+			break;
+		now = now_us();
+		for (i = 0; i < FLOOD_SOCKS; i++) {
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			for (j = 0; j < 256; j++) {
+				flen = sizeof(from);
+				n = recvfrom(pfd[i].fd, b, sizeof(b), 0,
+				    (struct sockaddr *)&from, &flen);
+				if (n == -1)
+					break;
+				flood_reply(&f, b, n,
+				    from.sin_port == f.med_alt.sin_port, now);
+			}
+		}
+	}
+	printf("names %llu", (unsigned long long)f.next);
+	for (i = K_OK; i < K_MAX; i++)
+		printf(" %s %llu", kname[i], (unsigned long long)f.names[i]);
+	printf(" sent %llu rx %llu", (unsigned long long)f.dgrams,
+	    (unsigned long long)f.rxn);
+	for (i = K_OK; i < K_LOST; i++)
+		printf(" rx_%s %llu", kname[i], (unsigned long long)f.rx[i]);
+	printf(" bytes_sent %llu bytes_received %llu max_request %zu "
+	    "max_reply %zu over %llu secs %.3f names_per_sec %.0f\n",
+	    (unsigned long long)f.bytes_tx, (unsigned long long)f.bytes_rx,
+	    f.max_req, f.max_rep, (unsigned long long)f.over,
+	    (double)(now - t0) / 1e6,
+	    (double)f.next * 1e6 / (double)(now - t0 > 0 ? now - t0 : 1));
+	return 0;
+}
+
+/* ---- amp ---- */
+
+struct amp {
+	const char	*name;
+	int		 alt;		/* to port P+1 */
+	size_t		 len;
+	unsigned char	 b[1500];
+	int		 fd;
+	unsigned	 replies;
+	size_t		 max;
+};
+
+/* The next request, named; zeroed, so that padding is zeros. */
+static struct amp *
+amp_add(struct amp *a, size_t *n, const char *name, int alt)
+{
+	struct amp *c = &a[(*n)++];
+
+	memset(c->b, 0, sizeof(c->b));
+	c->name = name;
+	c->alt = alt;
+	return c;
+}
+
+/* A header with a random id and version v; the rest stays zero. */
+static void
+amp_hdr(struct amp *c, int version, int type, size_t len)
+{
+	hdr(c->b, type, salt64() | 1);
+	c->b[2] = (unsigned char)version;
+	c->len = len;
+}
+
+/*
+ * The requests: what a source that has shown no cookie can send, well
+ * formed and not. Each goes from a fresh socket, so that every reply
+ * answers one request.
+ */
+static size_t
+amp_cases(struct amp *a)
+{
+	static const char *const bind_name[4] = { "bind-64", "bind-64-port",
+	    "bind-64-addr", "bind-64-port-addr" };
+	unsigned char forged[COOKIE_LEN];
+	struct amp *c;
+	size_t n = 0, i, k;
+
+	/* REGISTER, zero cookie, the minimal (padded) size, to P and P+1 */
+	c = amp_add(a, &n, "register-zero-cookie", 0);
+	c->len = reg_build(c->b, salt64() | 1, "amp", 3, NULL);
+	c = amp_add(a, &n, "register-zero-cookie-alt", 1);
+	c->len = reg_build(c->b, salt64() | 1, "amp", 3, NULL);
+	/* ... with a made-up cookie */
+	for (i = 0; i < COOKIE_LEN; i++)
+		forged[i] = (unsigned char)(0xa5 ^ i);
+	c = amp_add(a, &n, "register-forged-cookie", 0);
+	c->len = reg_build(c->b, salt64() | 1, "amp", 3, forged);
+	/* ... with eight IPv6 local candidates (2001:db8::i): long */
+	c = amp_add(a, &n, "register-8-locals", 0);
+	amp_hdr(c, VERSION, T_REGISTER, 0);
+	c->b[12] = ROLE_PUNCH;
+	c->b[13] = 3;
+	memcpy(c->b + 14, "amp", 3);
+	c->b[17] = 8;
+	for (i = 0, k = 18; i < 8; i++, k += 19) {
+		c->b[k] = 6;
+		c->b[k + 1] = 0x1c;
+		c->b[k + 2] = (unsigned char)i;
+		c->b[k + 3] = 0x20;
+		c->b[k + 4] = 0x01;
+		c->b[k + 5] = 0x0d;
+		c->b[k + 6] = 0xb8;
+		c->b[k + 18] = (unsigned char)(i + 1);
+	}
+	c->len = k + COOKIE_LEN;		/* zero cookie */
+	/* REGISTER without its padding */
+	c = amp_add(a, &n, "register-unpadded", 0);
+	(void)reg_build(c->b, salt64() | 1, "amp", 3, NULL);
+	c->len = 15 + 3 + COOKIE_LEN;
+	/* REGISTER cut short: in its name, in its cookie */
+	c = amp_add(a, &n, "register-truncated-15", 0);
+	(void)reg_build(c->b, salt64() | 1, "amp", 3, NULL);
+	c->len = 15;
+	c = amp_add(a, &n, "register-truncated-22", 0);
+	(void)reg_build(c->b, salt64() | 1, "amp", 3, NULL);
+	c->len = 22;
+	/* REGISTER with a nonzero byte in its padding; from id 0 */
+	c = amp_add(a, &n, "register-bad-padding", 0);
+	c->len = reg_build(c->b, salt64() | 1, "amp", 3, NULL);
+	c->b[REQ_MIN - 1] = 1;
+	c = amp_add(a, &n, "register-zero-id", 0);
+	c->len = reg_build(c->b, 0, "amp", 3, NULL);
+	/* BIND of 64 bytes: this endpoint, the other port, address, both */
+	for (i = 0; i < 4; i++) {
+		c = amp_add(a, &n, bind_name[i], 0);
+		amp_hdr(c, VERSION, T_BIND, REQ_MIN);
+		c->b[12] = 0x01;		/* tx */
+		c->b[16] = (unsigned char)i;	/* flags */
+	}
+	/* BIND too short: version 1's 17 bytes, and 63 */
+	c = amp_add(a, &n, "bind-17", 0);
+	amp_hdr(c, VERSION, T_BIND, 17);
+	c = amp_add(a, &n, "bind-63", 0);
+	amp_hdr(c, VERSION, T_BIND, REQ_MIN - 1);
+	/* Version 1: a bare header, a REGISTER, a BIND */
+	c = amp_add(a, &n, "v1-header", 0);
+	amp_hdr(c, 1, T_REGISTER, HDR_LEN);
+	c = amp_add(a, &n, "v1-register", 0);
+	amp_hdr(c, 1, T_REGISTER, 18);
+	c->b[12] = ROLE_PUNCH;
+	c->b[13] = 3;
+	memcpy(c->b + 14, "amp", 3);
+	c = amp_add(a, &n, "v1-bind", 0);
+	amp_hdr(c, 1, T_BIND, 17);
+	/* A version from the future, padded: an error reply would fit */
+	c = amp_add(a, &n, "v3-64", 0);
+	amp_hdr(c, 3, T_REGISTER, REQ_MIN);
+	/* PEERACK of a name nobody has; an unknown type; a mediator's own */
+	c = amp_add(a, &n, "peerack", 0);
+	amp_hdr(c, VERSION, T_PEERACK, 18);
+	c->b[12] = ROLE_PUNCH;
+	c->b[13] = 3;
+	memcpy(c->b + 14, "amp", 3);
+	c = amp_add(a, &n, "type-7f", 0);
+	amp_hdr(c, VERSION, 0x7f, REQ_MIN);
+	c = amp_add(a, &n, "registered", 0);
+	amp_hdr(c, VERSION, T_REGISTERED, REQ_MIN);
+	/* Garbage: random bytes; "PN", version 2 and random bytes; nothing */
+	c = amp_add(a, &n, "garbage-64", 0);
+	for (i = 0; i < REQ_MIN; i += 8)
+		put64(c->b + i, salt64());
+	c->b[0] = 'X';
+	c->len = REQ_MIN;
+	c = amp_add(a, &n, "garbage-pn-1400", 0);
+	for (i = 0; i < 1400; i += 8)
+		put64(c->b + i, salt64());
+	c->b[0] = 'P';
+	c->b[1] = 'N';
+	c->b[2] = VERSION;
+	c->len = 1400;
+	c = amp_add(a, &n, "empty", 0);
+	c->len = 0;
+	return n;
+}
+
+static int
+run_amp(const char *addr, const char *port)
+{
+	static struct amp a[64];
+	struct sockaddr_in med, alt;
+	struct pollfd pfd[64];
+	unsigned char b[1600];
+	int64_t t0, now, last;
+	unsigned long over = 0;
+	size_t n, i;
+	ssize_t got;
+	int j;
+
+	dest(addr, port, &med);
+	alt = med;
+	alt.sin_port = htons((uint16_t)(ntohs(med.sin_port) + 1));
+	n = amp_cases(a);
+	for (i = 0; i < n; i++) {
+		if ((a[i].fd = udp_open(INADDR_ANY, 0, 1)) == -1) {
+			perror("loadgen: socket");
+			return 2;
+		}
+		pfd[i].fd = a[i].fd;
+		pfd[i].events = POLLIN;
+	}
+	for (i = 0; i < n; i++)
+		if (sendto(a[i].fd, a[i].b, a[i].len, 0, (struct sockaddr *)
+		    (a[i].alt ? &alt : &med), sizeof(med)) == -1) {
+			fprintf(stderr, "loadgen: send %s: %s\n", a[i].name,
+			    strerror(errno));
+			return 2;
+		}
+	t0 = last = now_us();
+	for (now = t0; now - last < AMP_QUIET_US && now - t0 < AMP_LIMIT_US;
+	    now = now_us()) {
+		if (poll(pfd, (nfds_t)n, 10) == -1 && errno != EINTR)
+			break;
+		for (i = 0; i < n; i++)
+			for (j = 0; j < 64 && (pfd[i].revents & POLLIN); j++) {
+				if ((got = recv(a[i].fd, b, sizeof(b), 0)) < 0)
+					break;
+				last = now_us();
+				a[i].replies++;
+				if ((size_t)got > a[i].max)
+					a[i].max = (size_t)got;
+				if ((size_t)got > a[i].len)
+					over++;
+			}
+	}
+	for (i = 0; i < n; i++)
+		printf("case %s port %s request %zu replies %u max %zu\n",
+		    a[i].name, a[i].alt ? "P+1" : "P", a[i].len, a[i].replies,
+		    a[i].max);
+	printf("over %lu\n", over);
+	return over != 0;
 }
 
 /* The floor of a UDP server: one blocking socket, receive, send back. */
@@ -440,7 +1086,7 @@ run_reflect(int port)
 	ssize_t n;
 	int fd;
 
-	if ((fd = udp_open(port, 0)) == -1) {
+	if ((fd = udp_open(INADDR_LOOPBACK, port, 0)) == -1) {
 		perror("loadgen: reflect");
 		return 1;
 	}
@@ -475,7 +1121,7 @@ run_echo(int port, int64_t secs, size_t window)
 	to.sin_port = htons((uint16_t)port);
 	memset(b, 'x', sizeof(b));
 	for (i = 0; i < NSOCKS; i++) {
-		if ((pfd[i].fd = udp_open(0, 1)) == -1)
+		if ((pfd[i].fd = udp_open(INADDR_LOOPBACK, 0, 1)) == -1)
 			return 1;
 		pfd[i].events = POLLIN;
 	}
@@ -626,7 +1272,9 @@ usage(void)
 	    "       loadgen reflect PORT\n"
 	    "       loadgen echo PORT SECS [WINDOW]\n"
 	    "       loadgen xchg LPORT ADDR PORT [MS]\n"
-	    "       loadgen sink\n");
+	    "       loadgen sink\n"
+	    "       loadgen flood ADDR PORT COUNT SECS [cookie|nocookie]\n"
+	    "       loadgen amp ADDR PORT\n");
 	exit(2);
 }
 
@@ -634,9 +1282,12 @@ int
 main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
-	long w = argc > 4 ? num(argv[4], 1, 1 << 22) : 0;
+	long w = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if ((strcmp(m, "rate") == 0 || strcmp(m, "fill") == 0 ||
+	    strcmp(m, "echo") == 0) && argc == 5)
+		w = num(argv[4], 1, 1 << 22);
 	if (strcmp(m, "rate") == 0 && (argc == 4 || argc == 5))
 		return run_clients((int)num(argv[2], 1, 65534), 2,
 		    num(argv[3], 1, 600), 0, w ? (size_t)w : 32);
@@ -654,6 +1305,14 @@ main(int argc, char **argv)
 		    argc == 6 ? num(argv[5], 1, 600000) : 5000);
 	if (strcmp(m, "sink") == 0 && argc == 2)
 		return run_sink();
+	if (strcmp(m, "flood") == 0 && (argc == 6 || (argc == 7 &&
+	    (strcmp(argv[6], "cookie") == 0 ||
+	    strcmp(argv[6], "nocookie") == 0))))
+		return run_flood(argv[2], argv[3],
+		    (uint64_t)num(argv[4], 1, FLOOD_MAX), num(argv[5], 1, 600),
+		    argc == 6 || strcmp(argv[6], "cookie") == 0);
+	if (strcmp(m, "amp") == 0 && argc == 4)
+		return run_amp(argv[2], argv[3]);
 	usage();
 	return 2;
 }
