@@ -212,6 +212,7 @@ struct punch {
 	int64_t		 start, next_tx, txgap, peer_at;
 	int64_t		 med_seen;	/* last datagram from the mediator */
 	int		 warned;
+	int		 rate_limited;	/* the mediator said: later */
 	int		 peer_flags;	/* of the last T_PEER, echoed */
 	int		 peer_ready;	/* the peer has its introduction */
 	int		 heard_peer;	/* a valid probe or ack came */

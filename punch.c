@@ -537,7 +537,9 @@ timed_out(struct punch *p)
 {
 	char msg[256], a[80];
 
-	if (p->state == P_REGISTER && p->med_seen == 0)
+	if (p->state == P_REGISTER && p->rate_limited)
+		snprintf(msg, sizeof(msg), "%s", p->why);
+	else if (p->state == P_REGISTER && p->med_seen == 0)
 		snprintf(msg, sizeof(msg), "mediator %s did not answer",
 		    ep_str(&p->med, a, sizeof(a)));
 	else if (p->state == P_REGISTER && p->auth.on)
@@ -823,7 +825,7 @@ on_mediator(struct punch *p, struct rd *r, int type, int alt, int64_t now)
 	char msg[160], a[80];
 	struct ep you;
 	const unsigned char *t, *c;
-	int n, ttl;
+	int n, ttl, code;
 
 	if (type == T_REGISTERED && p->state == P_REGISTER) {
 		if (rd_ep(r, &you) == -1 || (ttl = rd_u16(r), r->bad) ||
@@ -855,14 +857,24 @@ on_mediator(struct punch *p, struct rd *r, int type, int alt, int64_t now)
 	} else if (type == T_PEER)
 		on_peer(p, r, now);
 	else if (type == T_ERROR && p->state == P_REGISTER) {
-		(void)rd_u8(r);
+		code = rd_u8(r);
 		n = rd_u8(r);
 		if ((t = rd_bytes(r, (size_t)n)) == NULL)
 			return 0;
 		snprintf(msg, sizeof(msg), "mediator refused: ");
 		text_clean(msg + strlen(msg), sizeof(msg) - strlen(msg), t,
 		    (size_t)n);
-		return fail(p, msg);
+		if (code != E_RATE)
+			return fail(p, msg);
+		/*
+		 * A rate limit passes: keep registering, backing off, until
+		 * -w; the mediator may also have taken the other copy.
+		 */
+		if (!p->rate_limited)
+			vlog("%s; retrying", msg);
+		p->rate_limited = 1;
+		snprintf(p->why, sizeof(p->why), "%s", msg);
+		p->next_tx = now + p->txgap;
 	}
 	return 0;
 }

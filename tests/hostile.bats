@@ -220,3 +220,25 @@ memory() {
 	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/b.out"
 	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/p.out"
 }
+
+@test "a client refused for the rate limit keeps trying within -w and gets through; past -w it says why" {
+	start_mediator -l 1
+	# Three pairs at once: each address gets one registration a second,
+	# so most clients are refused at first and must retry.
+	for i in 1 2 3; do
+		n[$i]=$(uname_)-$i
+		bgrun hA "a$i" "$PNC" punch -v -m "$MED1" -w 10 "${n[$i]}"
+		bgrun hB "b$i" "$PNC" punch -v -m "$MED1" -w 10 "${n[$i]}"
+	done
+	for i in 1 2 3; do
+		wait_tag "a$i" 15; [ "$RC" -eq 0 ] || { show "a$i"; false; }
+		wait_tag "b$i" 15; [ "$RC" -eq 0 ] || { show "b$i"; false; }
+		grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/a$i.out"
+	done
+	cat "$T"/a?.err "$T"/b?.err | grep -q 'too many registrations from your address, try later; retrying'
+	# A client that stays refused until -w ends: exit 1 and the reason.
+	lab_exec hA "$PNC" punch -m "$MED1" -w 0.3 "x1-$RANDOM" || true
+	run lab_exec hA "$PNC" punch -m "$MED1" -w 0.3 "x2-$RANDOM"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"mediator refused: too many registrations from your address"* ]]
+}
