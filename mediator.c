@@ -587,13 +587,20 @@ handle_register(struct mediator *m, const struct reg *rg,
 	int i, fresh_alt;
 	char a[80];
 
-	/* TCP's handshake already proved the source. */
-	if (!rg->tcp && !cookie_ok(m, from, rg->cookie, now)) {
+	/*
+	 * TCP's handshake already proved the source. A copy to P+1 of a
+	 * registration made on P needs no cookie of its own: it only adds
+	 * the mapping seen on P+1 (which a symmetric NAT makes anew, with a
+	 * port the cookie does not cover), and nothing is sent to it.
+	 */
+	e = *entry_ref(m, group, rg->name, rg->namelen);
+	if (!rg->tcp && !cookie_ok(m, from, rg->cookie, now) &&
+	    !(rg->alt && e != NULL && (e->s[0].id == rg->id ||
+	    e->s[1].id == rg->id) && !e->s[e->s[1].id == rg->id].have_alt)) {
 		m->st.cookies++;
 		send_registered(m, from, via, rg->id, 0, rg->len, now);
 		return;
 	}
-	e = *entry_ref(m, group, rg->name, rg->namelen);
 	if ((e == NULL || (e->s[0].id != rg->id && e->s[1].id != rg->id)) &&
 	    !rate_ok(m, from, now)) {
 		m->st.ratelimited++;

@@ -736,10 +736,11 @@ load_key(const char *file, unsigned char *buf, size_t cap)
 			errx(EX_FAIL, "key file %s: longer than %zu bytes",
 			    file, cap - 1);
 	}
-	if (len > 0 && buf[len - 1] == '\n')
+	if (len > 0 && buf[len - 1] == '\n') {
 		len--;
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
+		if (len > 0 && buf[len - 1] == '\r')
+			len--;
+	}
 	if (len == 0)
 		errx(EX_FAIL, "%s%s is empty", file ? "key file " : "PNC_KEY",
 		    file ? file : "");

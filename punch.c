@@ -83,6 +83,14 @@ main_ttl(struct punch *p, int ttl)
 		p->ttl_cur = ttl;
 }
 
+static int
+has_cookie(const struct punch *p, int alt)
+{
+	static const unsigned char zero[COOKIE_LEN];
+
+	return memcmp(p->cookie[alt], zero, COOKIE_LEN) != 0;
+}
+
 /* Zero bytes up to REQ_MIN: the mediator answers no request with more. */
 static void
 wr_pad(struct wr *w)
@@ -109,7 +117,8 @@ reg_build(const struct punch *p, int type, int alt, struct wr *w)
 		wr_u8(w, (uint8_t)p->nlocals);
 		for (i = 0; i < p->nlocals; i++)
 			wr_ep(w, &p->locals[i]);
-		wr_bytes(w, p->cookie[alt], COOKIE_LEN);
+		/* P's cookie is good at P+1 unless our NAT maps anew. */
+		wr_bytes(w, p->cookie[alt && has_cookie(p, 1)], COOKIE_LEN);
 		wr_pad(w);
 	} else
 		wr_u8(w, (uint8_t)p->peer_flags);
@@ -130,12 +139,15 @@ send_register_to(struct punch *p, int type, int alt)
 	psend(p, -1, alt ? &p->med_alt : &p->med, buf, w.len);
 }
 
+/*
+ * The copy to P+1 lets the mediator compare our two mappings. It goes
+ * once P has given us a cookie: until then it would only fetch another.
+ */
 static void
 send_register(struct punch *p, int type)
 {
 	send_register_to(p, type, 0);
-	/* The copy to P+1 lets the mediator compare our two mappings. */
-	if (type == T_REGISTER)
+	if (type == T_REGISTER && has_cookie(p, 0))
 		send_register_to(p, type, 1);
 }
 
@@ -839,7 +851,10 @@ on_mediator(struct punch *p, struct rd *r, int type, int alt, int64_t now)
 			 */
 			if (memcmp(p->cookie[alt], c, COOKIE_LEN) != 0) {
 				memcpy(p->cookie[alt], c, COOKIE_LEN);
-				send_register_to(p, T_REGISTER, alt);
+				if (alt)
+					send_register_to(p, T_REGISTER, 1);
+				else
+					send_register(p, T_REGISTER);
 			}
 			return 0;
 		}

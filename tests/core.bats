@@ -23,15 +23,19 @@ teardown_file() {
 	wait_tag a; rca=$RC
 	wait_tag b; rcb=$RC
 	show a b
-	[ "$rca" -eq 0 ] && [ "$rcb" -eq 0 ]
-	[ "$(wc -l <"$T/a.out")" -eq 1 ] && [ "$(wc -l <"$T/b.out")" -eq 1 ]
+	[ "$rca" -eq 0 ]
+	[ "$rcb" -eq 0 ]
+	[ "$(wc -l <"$T/a.out")" -eq 1 ]
+	[ "$(wc -l <"$T/b.out")" -eq 1 ]
 	read -r la pa ppa <"$T/a.out"
 	read -r lb pb ppb <"$T/b.out"
 	[[ "$(cat "$T/a.out")" =~ ^[0-9]+\ [0-9.]+\ [0-9]+$ ]]
 	# Each sees the other's NAT, not its private address.
-	[ "$pa" = "$WAN_B" ] && [ "$pb" = "$WAN_A" ]
+	[ "$pa" = "$WAN_B" ]
+	[ "$pb" = "$WAN_A" ]
 	# masquerade keeps ports here, so the public port is the local one.
-	[ "$ppa" = "$lb" ] && [ "$ppb" = "$la" ]
+	[ "$ppa" = "$lb" ]
+	[ "$ppb" = "$la" ]
 }
 
 # The article's recipe: set -- $(pnc punch ...); nc -u -p $1 $2 $3.
@@ -81,7 +85,8 @@ teardown_file() {
 	wait_tag l; rcl=$RC
 	wait_tag c; rcc=$RC
 	show l c
-	[ "$rcl" -eq 0 ] && [ "$rcc" -eq 0 ]
+	[ "$rcl" -eq 0 ]
+	[ "$rcc" -eq 0 ]
 	[ "$(sum "$T/l.out")" = "$(sum "$T/db")" ]
 	[ "$(sum "$T/c.out")" = "$(sum "$T/da")" ]
 }
@@ -98,7 +103,8 @@ teardown_file() {
 	wait_tag l; rcl=$RC
 	wait_tag c; rcc=$RC
 	show l c
-	[ "$rcl" -eq 0 ] && [ "$rcc" -eq 0 ]
+	[ "$rcl" -eq 0 ]
+	[ "$rcc" -eq 0 ]
 	[ "$(cat "$T/l.out")" = "request" ]
 }
 
@@ -110,7 +116,8 @@ teardown_file() {
 	wait_tag c; rcc=$RC
 	wait_tag l; rcl=$RC
 	show l c
-	[ "$rcc" -eq 0 ] && [ "$rcl" -eq 0 ]
+	[ "$rcc" -eq 0 ]
+	[ "$rcl" -eq 0 ]
 	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
 	[ ! -s "$T/c.out" ]
 }
@@ -123,7 +130,8 @@ teardown_file() {
 	wait_tag l; rcl=$RC
 	wait_tag c; rcc=$RC
 	show l c
-	[ "$rcc" -eq 0 ] && [ "$rcl" -eq 0 ]
+	[ "$rcc" -eq 0 ]
+	[ "$rcl" -eq 0 ]
 	[ "$(sum "$T/c.out")" = "$(sum "$T/f")" ]
 }
 
@@ -134,11 +142,14 @@ teardown_file() {
 	wait_tag a; rca=$RC
 	wait_tag b; rcb=$RC
 	show a b
-	[ "$rca" -eq 0 ] && [ "$rcb" -eq 0 ]
+	[ "$rca" -eq 0 ]
+	[ "$rcb" -eq 0 ]
 	read -r la pa ppa <"$T/a.out"
 	read -r lb pb ppb <"$T/b.out"
-	[ "$pa" = "$HC" ] && [ "$ppa" = "$lb" ]
-	[ "$pb" = "$HA" ] && [ "$ppb" = "$la" ]
+	[ "$pa" = "$HC" ]
+	[ "$ppa" = "$lb" ]
+	[ "$pb" = "$HA" ]
+	[ "$ppb" = "$la" ]
 	# and data flows over it
 	n=$(uname_)
 	randfile "$T/f" 100000
@@ -159,7 +170,8 @@ teardown_file() {
 	wait_tag c; rcc=$RC
 	wait_tag l; rcl=$RC
 	show l c
-	[ "$rcc" -eq 0 ] && [ "$rcl" -eq 0 ]
+	[ "$rcc" -eq 0 ]
+	[ "$rcl" -eq 0 ]
 	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
 }
 
@@ -183,7 +195,8 @@ teardown_file() {
 	wait_tag c; rcc=$RC
 	wait_tag l; rcl=$RC
 	show l c
-	[ "$rcc" -eq 0 ] && [ "$rcl" -eq 0 ]
+	[ "$rcc" -eq 0 ]
+	[ "$rcl" -eq 0 ]
 	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
 }
 
@@ -248,7 +261,8 @@ teardown_file() {
 	wait_tag l; rcl=$RC
 	kill "$mp"
 	show l c
-	[ "$rcc" -eq 0 ] && [ "$rcl" -eq 0 ]
+	[ "$rcc" -eq 0 ]
+	[ "$rcl" -eq 0 ]
 	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
 }
 

@@ -45,7 +45,8 @@ transfer() {
 	wait_tag c; local rc=$RC
 	wait_tag l; local rl=$RC
 	show l c
-	[ "$rc" -eq 0 ] && [ "$rl" -eq 0 ]
+	[ "$rc" -eq 0 ]
+	[ "$rl" -eq 0 ]
 	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
 }
 
@@ -78,10 +79,12 @@ transfer() {
 	wait_tag a 15; ra=$RC
 	wait_tag b 15; rb=$RC
 	show a b
-	[ "$ra" -eq 1 ] && [ "$rb" -eq 1 ]
+	[ "$ra" -eq 1 ]
+	[ "$rb" -eq 1 ]
 	grep -q "both NATs map endpoint-dependently (symmetric)" "$T/a.err"
 	grep -q "both NATs map endpoint-dependently (symmetric)" "$T/b.err"
-	[ ! -s "$T/a.out" ] && [ ! -s "$T/b.out" ]
+	[ ! -s "$T/a.out" ]
+	[ ! -s "$T/b.out" ]
 }
 
 @test "double NAT on both sides (carrier NAT in 100.64/10): 10 of 10" {
@@ -126,7 +129,8 @@ transfer() {
 	wait_tag b 10; rb=$RC
 	end=${EPOCHREALTIME/./}
 	show a b
-	[ "$ra" -eq 1 ] && [ "$rb" -eq 1 ]
+	[ "$ra" -eq 1 ]
+	[ "$rb" -eq 1 ]
 	(( end - start < 6000000 ))
 	# B hears nothing, A hears B but cannot answer; -v lists the tries
 	grep -q "nothing came from it" "$T/b.err"

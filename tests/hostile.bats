@@ -105,7 +105,8 @@ memory() {
 	echo "# flood: $(cat "$T/flood.out")" >&3
 	echo "# the pair had met before the flood ended: $during" >&3
 	show b p flood
-	[ "$rcb" -eq 0 ] && [ "$rcp" -eq 0 ]
+	[ "$rcb" -eq 0 ]
+	[ "$rcp" -eq 0 ]
 	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/b.out"
 	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/p.out"
 	[ "$during" -eq 1 ]
@@ -206,7 +207,8 @@ memory() {
 	flood hA flood 50 cookie
 	echo "# flood: $(cat "$T/flood.out")" >&3
 	ok=$(kv registered "$T/flood.out")
-	[ "$ok" -ge 1 ] && [ "$ok" -le 10 ]
+	[ "$ok" -ge 1 ]
+	[ "$ok" -le 10 ]
 	[ "$(kv err4 "$T/flood.out")" -ge 40 ]
 	[ "$(kv lost "$T/flood.out")" -eq 0 ]
 	# At once, from two other addresses: a pair meets.
@@ -216,7 +218,8 @@ memory() {
 	wait_tag b 15; rcb=$RC
 	wait_tag p 15; rcp=$RC
 	show b p
-	[ "$rcb" -eq 0 ] && [ "$rcp" -eq 0 ]
+	[ "$rcb" -eq 0 ]
+	[ "$rcp" -eq 0 ]
 	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/b.out"
 	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/p.out"
 }

@@ -28,7 +28,8 @@ both_ways() {
 	wait_tag l 300; rl=$RC
 	wait_tag c 300; rc=$RC
 	show l c | grep -v '\] peer candidate'
-	[ "$rl" -eq 0 ] && [ "$rc" -eq 0 ]
+	[ "$rl" -eq 0 ]
+	[ "$rc" -eq 0 ]
 	[ "$(sum "$T/l.out")" = "$(sum "$T/db")" ]
 	[ "$(sum "$T/c.out")" = "$(sum "$T/da")" ]
 }
@@ -79,11 +80,13 @@ both_ways() {
 	wait_tag l 60; rl=$RC
 	echo "# sender's VmRSS: $base kB at start, $peak kB at peak" >&3
 	show l c
-	[ "$rc" -eq 0 ] && [ "$rl" -eq 0 ]
+	[ "$rc" -eq 0 ]
+	[ "$rl" -eq 0 ]
 	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
 	# the bound: 2 x 1024 packets of 1.2 kB, and stdio; at most 6 MB
 	# more than at start (ASan builds start larger, grow the same)
-	[ "$base" -gt 0 ] && [ $((peak - base)) -lt 6144 ]
+	[ "$base" -gt 0 ]
+	[ $((peak - base)) -lt 6144 ]
 }
 
 @test "-R: the peer killed mid-transfer; exit 1 saying what was not confirmed" {
@@ -112,7 +115,8 @@ both_ways() {
 	wait_tag l 10; rl=$RC
 	wait_tag c 10; rc=$RC
 	show l c
-	[ "$rl" -eq 1 ] && [ "$rc" -eq 1 ]
+	[ "$rl" -eq 1 ]
+	[ "$rc" -eq 1 ]
 	grep -q "we use -R (reliable mode) and the peer does not" "$T/l.err"
 	grep -q "the peer uses -R (reliable mode) and we do not" "$T/c.err"
 }
@@ -130,7 +134,8 @@ both_ways() {
 	wait_tag c 30; rc=$RC
 	wait_tag l 30; rl=$RC
 	show l c
-	[ "$rc" -eq 0 ] && [ "$rl" -eq 0 ]
+	[ "$rc" -eq 0 ]
+	[ "$rl" -eq 0 ]
 	[ "$(sum "$T/dst/d/a")" = "$(sum "$T/src/d/a")" ]
 	[ "$(sum "$T/dst/d/b")" = "$(sum "$T/src/d/b")" ]
 }

@@ -22,7 +22,8 @@ teardown() {
 	wait_tag l 90; rl=$RC
 	wait_tag c 90; rc=$RC
 	show l c
-	[ "$rl" -eq 0 ] && [ "$rc" -eq 0 ]
+	[ "$rl" -eq 0 ]
+	[ "$rc" -eq 0 ]
 	grep -q "using TCP" "$T/l.err"
 	[ "$(sum "$T/l.out")" = "$(sum "$T/db")" ]
 	[ "$(sum "$T/c.out")" = "$(sum "$T/da")" ]
@@ -42,7 +43,8 @@ teardown() {
 	wait_tag c 20; rc=$RC
 	wait_tag l 20; rl=$RC
 	show l c
-	[ "$rc" -eq 0 ] && [ "$rl" -eq 0 ]
+	[ "$rc" -eq 0 ]
+	[ "$rl" -eq 0 ]
 	[ "$(cat "$T/l.out")" = "what time is it" ]
 	[ "$(cat "$T/c.out")" = "half past" ]
 }
@@ -56,8 +58,10 @@ teardown() {
 		wait_tag b; [ "$RC" -eq 0 ]
 		read -r la pa ppa <"$T/a.out"
 		read -r lb pb ppb <"$T/b.out"
-		[ "$pa" = "$WAN_B" ] && [ "$pb" = "$WAN_A" ]
-		[ "$ppa" = "$lb" ] && [ "$ppb" = "$la" ]
+		[ "$pa" = "$WAN_B" ]
+		[ "$pb" = "$WAN_A" ]
+		[ "$ppa" = "$lb" ]
+		[ "$ppb" = "$la" ]
 	done
 }
 
@@ -70,7 +74,8 @@ teardown() {
 	wait_tag b 10; rb=$RC
 	end=${EPOCHREALTIME/./}
 	show a b
-	[ "$ra" -eq 1 ] && [ "$rb" -eq 1 ]
+	[ "$ra" -eq 1 ]
+	[ "$rb" -eq 1 ]
 	(( end - start < 6000000 ))
 	grep -q "TCP: no connection to the peer" "$T/a.err"
 	# -a: TCP first, then UDP (birthday method) within the same -w
@@ -80,7 +85,8 @@ teardown() {
 	wait_tag c 20; rc=$RC
 	wait_tag l 20; rl=$RC
 	show l c
-	[ "$rc" -eq 0 ] && [ "$rl" -eq 0 ]
+	[ "$rc" -eq 0 ]
+	[ "$rl" -eq 0 ]
 	grep -q "falling back to UDP" "$T/l.err"
 	grep -q "using UDP" "$T/l.err"
 	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
@@ -151,6 +157,7 @@ teardown() {
 	wait_tag c 60; rc=$RC
 	wait_tag l 60; rl=$RC
 	show l c
-	[ "$rc" -eq 0 ] && [ "$rl" -eq 0 ]
+	[ "$rc" -eq 0 ]
+	[ "$rl" -eq 0 ]
 	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
 }
