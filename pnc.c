@@ -41,10 +41,10 @@ static const struct cmd cmds[] = {
 	    "[-s addr]" },
 	{ "punch", punch_main, "[-atv] [-K keyfile] [-m host[:port]] [-p lport] "
 	    "[-w secs] [name]" },
-	{ "listen", listen_main, "[-adRtv] [-K keyfile] [-m host[:port]] [-p lport] "
-	    "[-w secs] name" },
-	{ "connect", connect_main, "[-adRtv] [-K keyfile] [-m host[:port]] [-p lport] "
-	    "[-w secs] name" },
+	{ "listen", listen_main, "[-adkNRtv] [-K keyfile] [-m host[:port]] "
+	    "[-p lport] [-q secs] [-w secs] name" },
+	{ "connect", connect_main, "[-adNRtv] [-K keyfile] [-m host[:port]] "
+	    "[-p lport] [-q secs] [-w secs] name" },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 
@@ -98,6 +98,11 @@ struct relay {
 	size_t		 ohead, olen;
 	int		 failed;
 	char		 why[160];
+	const struct sess *S;
+	int64_t		 eof_at;	/* when stdin ended, for -q */
+	uint64_t	 moved;		/* bytes each way, summed ... */
+	int64_t		 moved_at;	/* ... and when it last grew: -w */
+	struct progress	 prog;
 };
 
 static void
@@ -140,6 +145,7 @@ stdin_read(struct relay *r)
 	}
 	if (n == 0) {
 		r->in_open = 0;
+		r->eof_at = now_ms();
 		vlog("end of input after %u datagram(s), %llu bytes",
 		    r->sent, (unsigned long long)r->bytes_out);
 		return;
@@ -267,13 +273,43 @@ maybe_close_stdout(struct relay *r, int64_t now)
 	if (r->rcvd < r->peer_count)
 		warnx("%u of %u datagram(s) from the peer were lost",
 		    r->peer_count - r->rcvd, r->peer_count);
-	close(STDOUT_FILENO);
+	if (!r->S->keep)	/* listen -k: the next session writes too */
+		close(STDOUT_FILENO);
 	r->out_open = -1;	/* closed for good, not just discarding */
 	/* As nc -l: the listener is done when the connector is. */
 	if (r->listener && r->in_open) {
 		r->in_open = 0;
+		r->eof_at = now;
 		vlog("peer finished; ending our direction too");
 	}
+}
+
+/*
+ * The ends a user asked for: -q after stdin's end, -w without data.
+ * Returns 1 when the session is to end now (not a failure).
+ */
+static int
+user_end(struct relay *r, int64_t now)
+{
+	const struct sess *S = r->S;
+
+	if (r->bytes_out + r->bytes_in != r->moved) {
+		r->moved = r->bytes_out + r->bytes_in;
+		r->moved_at = now;
+	}
+	progress_tick(&r->prog, now, r->bytes_out, r->bytes_in,
+	    r->p->rtt * 1000);
+	if (S->quit >= 0 && !S->nostdin && !r->in_open && r->pendlen == 0 &&
+	    now - r->eof_at >= S->quit) {
+		vlog("-q: %lld ms after the end of input; quitting",
+		    (long long)S->quit);
+		return 1;
+	}
+	if (S->idle > 0 && now - r->moved_at >= S->idle) {
+		vlog("-w: no data for %lld ms; quitting", (long long)S->idle);
+		return 1;
+	}
+	return 0;
 }
 
 /* Timers of an established session. Returns 1 when it is over. */
@@ -303,6 +339,11 @@ relay_timers(struct relay *r, int64_t now)
 	}
 	if (now - r->last_tx >= r->keepalive)
 		send_ctl(r, T_KEEPALIVE, 0, 0);
+	if (user_end(r, now)) {
+		if (r->eof_sent && !r->eof_acked)	/* one last try */
+			send_ctl(r, T_EOF, 1, r->sent);
+		return 1;
+	}
 	return r->eof_acked && r->out_open == -1;
 }
 
@@ -317,6 +358,14 @@ relay_next(const struct relay *r, int64_t now)
 		t = r->eof_next - now;
 	if (r->peer_eof && r->out_open != -1 && r->olen == 0)
 		t = t < 20 ? t : 20;
+	if (r->S->quit >= 0 && !r->S->nostdin && !r->in_open &&
+	    r->eof_at + r->S->quit - now < t)
+		t = r->eof_at + r->S->quit - now;
+	if (r->S->idle > 0 && r->moved_at + r->S->idle - now < t)
+		t = r->moved_at + r->S->idle - now;
+	if (progress_next(&r->prog, now) >= 0 &&
+	    progress_next(&r->prog, now) < t)
+		t = progress_next(&r->prog, now);
 	return t < 0 ? 0 : t;
 }
 
@@ -439,7 +488,7 @@ advance(struct loop *L, int64_t now)
 			return 0;
 		}
 		L->state = S_RELAY;
-		r->last_rx = r->last_tx = now;
+		r->last_rx = r->last_tx = r->moved_at = now;
 		r->eof_gap = p->rtt * 2 > 30 ? p->rtt * 2 : 30;
 		L->linger = 3 * r->eof_gap;
 		vlog("session open with %s%s", p->label,
@@ -608,24 +657,46 @@ tcp_keepalive(int fd, int64_t ms)
  * set) for a reset or error.
  */
 static int
-tcp_relay(int fd, int nostdin, int64_t keepalive, char *why,
-    size_t whylen)
+tcp_relay(int fd, const struct sess *S, char *why, size_t whylen)
 {
 	static struct tbuf in, out;	/* stdin -> net, net -> stdout */
 	struct pollfd pfd[3];
-	int in_open = !nostdin, net_open = 1, out_open = 1, shut = 0;
+	struct progress prog;
+	int in_open = !S->nostdin, net_open = 1, out_open = 1, shut = 0;
+	int64_t now, t, eof_at = 0, moved_at = now_ms();
+	uint64_t nin = 0, nout = 0, moved = 0;
 	ssize_t n;
 
-	tcp_keepalive(fd, keepalive);
+	memset(&prog, 0, sizeof(prog));
+	in.off = in.len = out.off = out.len = 0;	/* -k: anew */
+	tcp_keepalive(fd, S->keepalive);
 	for (;;) {
+		now = now_ms();
+		if (nin + nout != moved) {
+			moved = nin + nout;
+			moved_at = now;
+		}
+		progress_tick(&prog, now, nout, nin, 0);
+		if (S->quit >= 0 && !S->nostdin && !in_open &&
+		    now - eof_at >= S->quit) {
+			vlog("-q: %lld ms after the end of input; quitting",
+			    (long long)S->quit);
+			return 0;
+		}
+		if (S->idle > 0 && now - moved_at >= S->idle) {
+			vlog("-w: no data for %lld ms; quitting",
+			    (long long)S->idle);
+			return 0;
+		}
 		if (!in_open && in.off == in.len && !shut &&
-		    (!nostdin || !net_open)) {
+		    (!S->nostdin || !net_open)) {
 			(void)shutdown(fd, SHUT_WR);
 			shut = 1;
 		}
 		if (!net_open && (out.off == out.len || !out_open) &&
 		    out_open != -1) {
-			close(STDOUT_FILENO);
+			if (!S->keep)
+				close(STDOUT_FILENO);
 			out_open = -1;
 			continue;
 		}
@@ -641,16 +712,27 @@ tcp_relay(int fd, int nostdin, int64_t keepalive, char *why,
 		pfd[2].fd = out_open == 1 && out.off < out.len ?
 		    STDOUT_FILENO : -1;
 		pfd[2].events = POLLOUT;
-		if (poll(pfd, 3, -1) == -1) {
+		t = progress_next(&prog, now);
+		if (S->quit >= 0 && !S->nostdin && !in_open &&
+		    (t < 0 || eof_at + S->quit - now < t))
+			t = eof_at + S->quit - now;
+		if (S->idle > 0 && (t < 0 || moved_at + S->idle - now < t))
+			t = moved_at + S->idle - now;
+		if (poll(pfd, 3, t < 0 ? -1 : (int)t) == -1) {
 			if (errno == EINTR)
 				continue;
 			snprintf(why, whylen, "poll: %s", strerror(errno));
 			return -1;
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			if ((n = tbuf_fill(&in, STDIN_FILENO, 0)) == 0 ||
-			    (n == -1 && errno != EAGAIN && errno != EINTR))
+			n = tbuf_fill(&in, STDIN_FILENO, 0);
+			if (n > 0)
+				nout += (uint64_t)n;
+			if (n == 0 || (n == -1 && errno != EAGAIN &&
+			    errno != EINTR)) {
 				in_open = 0;
+				eof_at = now_ms();
+			}
 		}
 		if (pfd[1].revents & POLLERR) {
 			/* A reset or timeout, even after the peer's EOF. */
@@ -664,7 +746,9 @@ tcp_relay(int fd, int nostdin, int64_t keepalive, char *why,
 		if (pfd[1].revents & POLLOUT && tbuf_drain(&in, fd, 1) == -1)
 			goto broken;
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR) && net_open) {
-			if ((n = tbuf_fill(&out, fd, 1)) == 0)
+			if ((n = tbuf_fill(&out, fd, 1)) > 0)
+				nin += (uint64_t)n;
+			if (n == 0)
 				net_open = 0;
 			else if (n == -1 && errno != EAGAIN && errno != EINTR)
 				goto broken;
@@ -703,6 +787,10 @@ struct copts {
 	int	nostdin;	/* -d */
 	int	transport;
 	int	reliable;	/* -R */
+	int	keep;		/* listen -k */
+	int64_t	quit;		/* -q, ms; -1: not given */
+	int64_t	wait;		/* -w, ms; 0: none */
+	int	wait_given;	/* ... then also the session's idle timeout */
 	char	wire[40];	/* the name as sent, with -K */
 };
 
@@ -764,9 +852,26 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	p->fd = -1;
 	p->medspec = getenv("PNC_MEDIATOR");
 	memset(o, 0, sizeof(*o));
+	o->quit = -1;
 	while ((ch = getopt(argc, argv, role == ROLE_PUNCH ? "ahK:m:p:tvw:" :
-	    "adhK:m:p:Rtvw:")) != -1) {
+	    role == ROLE_LISTEN ? "adhkK:m:Np:q:Rtvw:" :
+	    "adhK:m:Np:q:Rtvw:")) != -1) {
 		switch (ch) {
+		case 'k':
+			o->keep = 1;
+			break;
+		case 'N':
+			break;	/* nc's -N: what pnc always does at EOF */
+		case 'q':
+			if (optarg[0] == '-')
+				o->quit = -1;	/* as nc: wait for ever */
+			else if (strcmp(optarg, "0") == 0)
+				o->quit = 0;
+			else if (parse_secs(optarg, &o->quit) == -1) {
+				warnx("bad -q: %s", optarg);
+				usage_cmd(cmd, EX_USAGE);
+			}
+			break;
 		case 'K':
 			keyfile = optarg;
 			break;
@@ -802,6 +907,7 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 				warnx("bad timeout: %s", optarg);
 				usage_cmd(cmd, EX_USAGE);
 			}
+			o->wait_given = 1;
 			break;
 		default:
 			usage_cmd(cmd, EX_USAGE);
@@ -852,6 +958,7 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 		explicit_bzero(key, sizeof(key));
 		p->name = o->wire;
 	}
+	o->wait = wait;
 	if (wait)
 		p->deadline = now_ms() + wait;
 }
@@ -997,64 +1104,92 @@ punch_main(int argc, char **argv)
 	return EX_OK;
 }
 
+/*
+ * One session: punch, then relay. Returns 0, or -1 with the reason in
+ * why; p->state says whether the punch got through.
+ */
+static int
+session(struct punch *p, const struct copts *o, const struct sess *S,
+    int role, unsigned char *obuf, char *why, size_t whylen)
+{
+	struct relay r;
+	struct loop L;
+	int rc;
+
+	if (try_tcp(p, o)) {
+		rc = tcp_relay(p->fd, S, why, whylen);
+		close(p->fd);
+		return rc;
+	}
+	if (punch_init(p) == -1)
+		errx(EX_FAIL, "%s", p->why);
+	memset(&L, 0, sizeof(L));
+	L.p = p;
+	if (o->reliable) {
+		L.handoff = 1;
+		if ((rc = run(&L)) == 0)
+			rc = rel_run(p, S, why, whylen);
+		else
+			snprintf(why, whylen, "%s", p->why);
+	} else {
+		memset(&r, 0, sizeof(r));
+		r.p = p;
+		r.S = S;
+		r.listener = role == ROLE_LISTEN;
+		r.keepalive = S->keepalive;
+		r.dead = 4 * S->keepalive;
+		r.in_open = !S->nostdin;
+		r.nostdin = S->nostdin;
+		r.out_open = 1;
+		r.obuf = obuf;
+		L.r = &r;
+		if ((rc = run(&L)) == -1)
+			snprintf(why, whylen, "%s", r.failed ? r.why : p->why);
+		else if (o->transport == TR_AUTO)
+			vlog("using UDP");
+	}
+	auth_report(p);
+	close(p->fd);
+	return rc;
+}
+
 static int
 session_main(const char *cmd, int role, int argc, char **argv)
 {
 	static unsigned char obuf[OBUF_SIZE];
-	struct punch p;
-	struct relay r;
-	struct loop L;
+	struct punch p0, p;
 	struct copts o;
+	struct sess S;
 	const char *ka;
+	char why[256];
 	int64_t keepalive = KEEPALIVE_MS;
-	int rc;
 
-	client_opts(cmd, role, argc, argv, &p, &o);
+	client_opts(cmd, role, argc, argv, &p0, &o);
 	if ((ka = getenv("PNC_KEEPALIVE")) != NULL &&
 	    parse_secs(ka, &keepalive) == -1)
 		errx(EX_USAGE, "bad PNC_KEEPALIVE: %s", ka);
-	if (try_tcp(&p, &o)) {
-		if (tcp_relay(p.fd, o.nostdin, keepalive,
-		    r.why, sizeof(r.why)) == -1)
-			errx(EX_FAIL, "%s", r.why);
-		close(p.fd);
-		return EX_OK;
+	memset(&S, 0, sizeof(S));
+	S.nostdin = o.nostdin;
+	S.keep = o.keep;
+	S.keepalive = keepalive;
+	S.quit = o.quit;
+	S.idle = o.wait_given ? o.wait : 0;
+	for (;;) {
+		p = p0;
+		if (o.wait)
+			p.deadline = now_ms() + o.wait;
+		/* -k: every session its own ids and nonce. */
+		if (p.auth.on && getentropy(p.auth.nonce, NONCE_LEN) == -1)
+			err(EX_FAIL, "getentropy");
+		if (session(&p, &o, &S, role, obuf, why, sizeof(why)) == 0) {
+			if (!o.keep)
+				return EX_OK;
+		} else if (!o.keep || p.state != P_DONE)
+			errx(EX_FAIL, "%s", why);	/* -k: not a peer's fault */
+		else
+			warnx("%s", why);
+		vlog("-k: registering again for the next peer");
 	}
-	if (punch_init(&p) == -1)
-		errx(EX_FAIL, "%s", p.why);
-	if (o.reliable) {
-		memset(&L, 0, sizeof(L));
-		L.p = &p;
-		L.handoff = 1;
-		if (run(&L) == -1)
-			errx(EX_FAIL, "%s", p.why);
-		rc = rel_run(&p, o.nostdin, keepalive, r.why, sizeof(r.why));
-		auth_report(&p);
-		if (rc == -1)
-			errx(EX_FAIL, "%s", r.why);
-		close(p.fd);
-		return EX_OK;
-	}
-	memset(&r, 0, sizeof(r));
-	r.p = &p;
-	r.listener = role == ROLE_LISTEN;
-	r.keepalive = keepalive;
-	r.dead = 4 * keepalive;
-	r.in_open = !o.nostdin;
-	r.nostdin = o.nostdin;
-	r.out_open = 1;
-	r.obuf = obuf;
-	memset(&L, 0, sizeof(L));
-	L.p = &p;
-	L.r = &r;
-	rc = run(&L);
-	auth_report(&p);
-	if (rc == -1)
-		errx(EX_FAIL, "%s", r.failed ? r.why : p.why);
-	if (o.transport == TR_AUTO)
-		vlog("using UDP");
-	close(p.fd);
-	return EX_OK;
 }
 
 int
@@ -1115,6 +1250,7 @@ peer_fuzz(const unsigned char *buf, size_t len, int keyed)
 	static unsigned char obuf[OBUF_SIZE];
 	char wire[40];
 	struct punch p;
+	struct sess S;
 	struct relay r;
 	struct loop L;
 	struct ep from;
@@ -1140,7 +1276,11 @@ peer_fuzz(const unsigned char *buf, size_t len, int keyed)
 	p.med.u.in.sin_addr.s_addr = htonl(0x7f000001);
 	p.med.len = sizeof(p.med.u.in);
 	p.med_alt = p.med;
+	memset(&S, 0, sizeof(S));
+	S.quit = -1;
+	S.keepalive = 1000;
 	r.p = &p;
+	r.S = &S;
 	r.out_open = r.in_open = 1;
 	r.obuf = obuf;
 	r.keepalive = 1000;

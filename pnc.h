@@ -261,9 +261,28 @@ struct natcheck {
 
 int	natcheck_run(struct punch *, struct natcheck *);
 
+/* ---- a session, whatever its transport (pnc.c, rel.c) ---- */
+
+struct sess {
+	int		 nostdin;	/* -d */
+	int		 keep;		/* listen -k: stdout outlives it */
+	int64_t		 keepalive;	/* ms */
+	int64_t		 quit;		/* -q: ms after stdin's end; -1 never */
+	int64_t		 idle;		/* -w: ms without data; 0 never */
+};
+
+/* -v: a line a second on the bytes moved, as pv does. */
+struct progress {
+	int64_t		 at;		/* of the last line, 0: not started */
+	uint64_t	 out, in;	/* bytes then */
+};
+
+void	progress_tick(struct progress *, int64_t, uint64_t, uint64_t, int64_t);
+int64_t	progress_next(const struct progress *, int64_t);
+
 /* ---- rel.c ---- */
 
-int	rel_run(struct punch *, int, int64_t, char *, size_t);
+int	rel_run(struct punch *, const struct sess *, char *, size_t);
 int	tcp_punch(struct punch *);
 void	tcp_abort(int);
 

@@ -543,6 +543,69 @@ rd_hdr(struct rd *r, int *version, int *type, uint64_t *id)
 	return r->bad ? -1 : 0;
 }
 
+/* Bytes for people: "512 B", "12.3 kB", "4.1 MB". */
+static const char *
+human(double v, char *buf, size_t len)
+{
+	static const char *unit[] = { "B", "kB", "MB", "GB", "TB" };
+	int i = 0;
+
+	while (v >= 1000 && i < 4) {
+		v /= 1000;
+		i++;
+	}
+	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, unit[i]);
+	return buf;
+}
+
+/*
+ * With -v, once a second while bytes move: the totals each way, the
+ * rates over the last second, and the round trip time (us; 0 unknown).
+ */
+void
+progress_tick(struct progress *g, int64_t now, uint64_t out, uint64_t in,
+    int64_t rtt_us)
+{
+	char a[32], b[32], c[32], d[32], r[32] = "";
+	double dt;
+
+	if (!verbose)
+		return;
+	if (g->at == 0) {
+		g->at = now;
+		g->out = out;
+		g->in = in;
+		return;
+	}
+	if (now - g->at < 1000)
+		return;
+	dt = (double)(now - g->at) / 1000;
+	if (out != g->out || in != g->in) {
+		if (rtt_us > 0)
+			snprintf(r, sizeof(r), ", rtt %.1f ms",
+			    (double)rtt_us / 1000);
+		vlog("%s out (%s/s), %s in (%s/s)%s",
+		    human((double)out, a, sizeof(a)),
+		    human((double)(out - g->out) / dt, b, sizeof(b)),
+		    human((double)in, c, sizeof(c)),
+		    human((double)(in - g->in) / dt, d, sizeof(d)), r);
+	}
+	g->at = now;
+	g->out = out;
+	g->in = in;
+}
+
+/* Milliseconds until progress_tick() has something to say; -1 never. */
+int64_t
+progress_next(const struct progress *g, int64_t now)
+{
+	if (!verbose)
+		return -1;
+	if (g->at == 0)
+		return 0;
+	return g->at + 1000 > now ? g->at + 1000 - now : 0;
+}
+
 void
 wr_init(struct wr *w, void *p, size_t cap)
 {

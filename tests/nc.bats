@@ -1,0 +1,96 @@
+#!/usr/bin/env bats
+#
+# Behaving like nc, through the real-NAT lab (hA and hB behind home
+# NATs): listen -k serves one peer after another, -q ends a session a
+# while after stdin's end, -w is also the session's idle timeout, -N is
+# accepted, and -v reports progress once a second during a transfer.
+
+load helpers
+
+setup_file() {
+	lab_up
+	start_mediator
+}
+
+teardown_file() {
+	lab_down
+}
+
+# What a test started is gone before the next (the mediator stays).
+teardown() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+}
+
+@test "listen -k serves one connector after another; stdout carries both, in order" {
+	n=$(uname_)
+	randfile "$T/f1" 100000
+	randfile "$T/f2" 150000
+	bgrun_in hA l /dev/null "$PNC" listen -k -v -m "$MED1" "$n"
+	bgrun_in hB c1 "$T/f1" "$PNC" connect -m "$MED1" -w 10 "$n"
+	wait_tag c1 15; [ "$RC" -eq 0 ] || { show c1 l; false; }
+	# The listener registers again; a second connector meets it.
+	wait_for 10 grep -q 'registering again' "$T/l.err"
+	bgrun_in hB c2 "$T/f2" "$PNC" connect -m "$MED1" -w 10 "$n"
+	wait_tag c2 15; [ "$RC" -eq 0 ] || { show c2 l; false; }
+	cat "$T/f1" "$T/f2" >"$T/both"
+	wait_for 10 test "$(stat -c %s "$T/l.out")" -ge 250000
+	kill "${PIDS[l]}"
+	[ "$(sum "$T/l.out")" = "$(sum "$T/both")" ]
+	# Without -k the listener is gone after one session (as nc -l).
+	bgrun_in hA l1 /dev/null "$PNC" listen -m "$MED1" "$n-1"
+	bgrun_in hB c3 "$T/f1" "$PNC" connect -m "$MED1" -w 10 "$n-1"
+	wait_tag c3 15; [ "$RC" -eq 0 ]
+	wait_tag l1 15; [ "$RC" -eq 0 ]
+}
+
+@test "-q SECS ends the session that long after stdin's end, even while the peer still sends" {
+	n=$(uname_)
+	# The connector sends without end; the listener's input is empty.
+	bgrun hB c sh -c "yes | $PNC connect -m $MED1 -w 10 $n"
+	t0=${EPOCHREALTIME/./}
+	run lab_exec hA sh -c \
+	    "$PNC listen -v -q 1 -m $MED1 -w 10 $n </dev/null >/dev/null"
+	t1=${EPOCHREALTIME/./}
+	echo "$output" | tail -3
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"-q: 1000 ms after the end of input; quitting"* ]]
+	echo "# listen -q 1 exited after $(( (t1 - t0) / 1000 )) ms" >&3
+	# It ended for -q, a second after its input, not at once.
+	[ $(( (t1 - t0) / 1000 )) -ge 1000 ]
+	kill "${PIDS[c]}" 2>/dev/null || true
+	# -q takes 0 and negative numbers, as nc; garbage is a usage error.
+	run "$PNC" connect -q 0 -h
+	[ "$status" -eq 0 ]
+	run "$PNC" connect -q x -m "$MED1" y
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"bad -q: x"* ]]
+}
+
+@test "-w is the idle timeout of a session: no data for that long ends it with exit 0" {
+	n=$(uname_)
+	bgrun_in hA l /dev/null "$PNC" listen -d -m "$MED1" "$n"
+	# stdin open but silent: a fifo whose writer never writes.
+	mkfifo "$T/fifo"
+	exec 5<>"$T/fifo"
+	run lab_exec hB "$PNC" connect -v -N -w 1 -m "$MED1" "$n" <"$T/fifo"
+	exec 5>&-
+	echo "$output" | tail -3
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"-w: no data for 1000 ms; quitting"* ]]
+}
+
+@test "-v prints progress once a second during a transfer" {
+	n=$(uname_)
+	bgrun_in hA l /dev/null "$PNC" listen -m "$MED1" "$n"
+	# 30 chunks of 100 kB, 100 ms apart: a transfer of about 3 s.
+	run lab_exec hB sh -c "for i in \$(seq 30); do head -c 100000 /dev/urandom; sleep 0.1; done | $PNC connect -v -m $MED1 -w 10 $n"
+	[ "$status" -eq 0 ]
+	wait_tag l 15
+	[ "$RC" -eq 0 ]
+	grep -E '[0-9.]+ (B|kB|MB) out \([0-9.]+ (B|kB|MB)/s\), [0-9.]+ (B|kB|MB) in \([0-9.]+ (B|kB|MB)/s\), rtt [0-9.]+ ms' <<<"$output"
+	[ "$(grep -c ' out (' <<<"$output")" -ge 2 ]
+	[ "$(stat -c %s "$T/l.out")" -eq 3000000 ]
+}
