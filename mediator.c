@@ -1206,16 +1206,19 @@ add_sockets(struct mediator *m, const char *addr, int family, int port,
 }
 
 static int
-setup_sockets(struct mediator *m, const char **addrs, int naddrs, int port)
+setup_sockets(struct mediator *m, const char **addrs, int naddrs, int port,
+    int family)
 {
 	int i;
 
 	for (i = 0; i < naddrs; i++)
-		if (add_sockets(m, addrs[i], AF_UNSPEC, port, i) == -1)
+		if (add_sockets(m, addrs[i], family, port, i) == -1)
 			return -1;
 	if (naddrs > 0)
 		return 0;
 	/* Both families on the wildcard; IPv6 may be absent. */
+	if (family != AF_UNSPEC)
+		return add_sockets(m, NULL, family, port, 0);
 	if (add_sockets(m, NULL, AF_INET, port, 0) == -1)
 		return -1;
 	(void)add_sockets(m, NULL, AF_INET6, port, 0);
@@ -1227,7 +1230,7 @@ mediate_main(int argc, char **argv)
 {
 	struct mediator m;
 	const char *addrs[2], *port = PNC_PORT;
-	int naddrs = 0, rate = RATE_DEFAULT;
+	int naddrs = 0, rate = RATE_DEFAULT, family = AF_UNSPEC;
 	uint64_t secret[4];
 	struct sigaction sa;
 	int ch, p;
@@ -1237,8 +1240,14 @@ mediate_main(int argc, char **argv)
 	memset(&m, 0, sizeof(m));
 	m.max = 65536;
 	hash_seed = (uint32_t)random64();
-	while ((ch = getopt(argc, argv, "hl:n:p:s:v")) != -1) {
+	while ((ch = getopt(argc, argv, "46hl:n:p:s:v")) != -1) {
 		switch (ch) {
+		case '4':
+			family = AF_INET;
+			break;
+		case '6':
+			family = AF_INET6;
+			break;
 		case 'h':
 			usage_cmd("mediate", 0);
 			break;
@@ -1299,7 +1308,7 @@ mediate_main(int argc, char **argv)
 		m.rl_burst = m.rl_gap * (rate - 1);	/* a second's worth */
 	}
 	(void)parse_port(port, &p);
-	if (setup_sockets(&m, addrs, naddrs, p) == -1)
+	if (setup_sockets(&m, addrs, naddrs, p, family) == -1)
 		err(EX_FAIL, "cannot serve on %s port %s",
 		    naddrs ? addrs[0] : "*", port);
 	memset(&sa, 0, sizeof(sa));

@@ -37,13 +37,13 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "mediate", mediate_main, "[-v] [-l rate] [-n max] [-p port] "
+	{ "mediate", mediate_main, "[-46v] [-l rate] [-n max] [-p port] "
 	    "[-s addr]" },
-	{ "punch", punch_main, "[-atv] [-K keyfile] [-m host[:port]] [-p lport] "
+	{ "punch", punch_main, "[-46atv] [-K keyfile] [-m host[:port]] [-p lport] "
 	    "[-w secs] [name]" },
-	{ "listen", listen_main, "[-adkNRtv] [-K keyfile] [-m host[:port]] "
+	{ "listen", listen_main, "[-46adkNRtv] [-K keyfile] [-m host[:port]] "
 	    "[-p lport] [-q secs] [-w secs] name" },
-	{ "connect", connect_main, "[-adNRtv] [-K keyfile] [-m host[:port]] "
+	{ "connect", connect_main, "[-46adNRtv] [-K keyfile] [-m host[:port]] "
 	    "[-p lport] [-q secs] [-w secs] name" },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
@@ -853,10 +853,16 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	p->medspec = getenv("PNC_MEDIATOR");
 	memset(o, 0, sizeof(*o));
 	o->quit = -1;
-	while ((ch = getopt(argc, argv, role == ROLE_PUNCH ? "ahK:m:p:tvw:" :
-	    role == ROLE_LISTEN ? "adhkK:m:Np:q:Rtvw:" :
-	    "adhK:m:Np:q:Rtvw:")) != -1) {
+	while ((ch = getopt(argc, argv, role == ROLE_PUNCH ? "46ahK:m:p:tvw:" :
+	    role == ROLE_LISTEN ? "46adhkK:m:Np:q:Rtvw:" :
+	    "46adhK:m:Np:q:Rtvw:")) != -1) {
 		switch (ch) {
+		case '4':
+			p->family = AF_INET;
+			break;
+		case '6':
+			p->family = AF_INET6;
+			break;
 		case 'k':
 			o->keep = 1;
 			break;

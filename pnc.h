@@ -134,7 +134,7 @@ int		 parse_secs(const char *, int64_t *);
 int		 resolve(const char *, const char *, int, int, struct ep *);
 int		 split_hostport(const char *, const char *, char *, size_t,
 		    const char **);
-int		 parse_hostport(const char *, const char *, struct ep *);
+int		 parse_hostport(const char *, const char *, int, struct ep *);
 const char	*ep_str(const struct ep *, char *, size_t);
 const char	*ep_addr(const struct ep *, char *, size_t);
 int		 ep_port(const struct ep *);
@@ -197,6 +197,7 @@ struct punch {
 	const char	*name;		/* as sent: a keyed hash with -K */
 	const char	*label;		/* as the user gave it */
 	const char	*medspec;	/* host[:port] */
+	int		 family;	/* -4, -6: AF_INET(6); else AF_UNSPEC */
 	int		 lport;
 	int64_t		 deadline;	/* absolute ms, 0 for none */
 

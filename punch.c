@@ -426,7 +426,7 @@ punch_init(struct punch *p)
 	int port;
 
 	p->fd = -1;
-	if (parse_hostport(p->medspec, PNC_PORT, &p->med) == -1) {
+	if (parse_hostport(p->medspec, PNC_PORT, p->family, &p->med) == -1) {
 		snprintf(p->why, sizeof(p->why), "cannot resolve mediator %s",
 		    p->medspec);
 		return -1;

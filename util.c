@@ -198,14 +198,15 @@ bad:
 
 /* A host[:port] spec resolved. Returns 0 or -1. */
 int
-parse_hostport(const char *spec, const char *defport, struct ep *out)
+parse_hostport(const char *spec, const char *defport, int family,
+    struct ep *out)
 {
 	char host[256];
 	const char *port;
 
 	if (split_hostport(spec, defport, host, sizeof(host), &port) == -1)
 		return -1;
-	return resolve(host, port, AF_UNSPEC, 0, out);
+	return resolve(host, port, family, 0, out);
 }
 
 /* "addr:port" or "[v6addr]:port" for messages. */

@@ -84,3 +84,29 @@ bats_require_minimum_version 1.5.0
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"cannot resolve mediator"* ]]
 }
+
+@test "-4 and -6 pick the family: a mediator of the other one does not resolve" {
+	run "$PNC" punch -6 -m 127.0.0.1 -w 0.3 n
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot resolve mediator 127.0.0.1"* ]]
+	run "$PNC" connect -4 -m '[::1]:7321' -w 0.3 n
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot resolve mediator [::1]:7321"* ]]
+}
+
+@test "two peers and a mediator meet over IPv6 loopback (-6)" {
+	[ -e /proc/net/if_inet6 ] || skip "no IPv6 on this machine"
+	port=$((20000 + RANDOM % 20000))
+	"$PNC" mediate -6 -p "$port" 2>/dev/null 3>&- &
+	mp=$!
+	"$PNC" punch -6 -m "[::1]:$port" -w 5 v6 >"$BATS_TEST_TMPDIR/a" 3>&- &
+	ap=$!
+	run "$PNC" punch -6 -m "[::1]:$port" -w 5 v6
+	wait "$ap"
+	rc=$?
+	kill "$mp"
+	[ "$status" -eq 0 ]
+	[ "$rc" -eq 0 ]
+	[[ "$output" =~ ^[0-9]+\ ::1\ [0-9]+$ ]]
+	[[ "$(cat "$BATS_TEST_TMPDIR/a")" =~ ^[0-9]+\ ::1\ [0-9]+$ ]]
+}
