@@ -18,6 +18,14 @@
 #               hA        hC                   hB
 #           10.1.0.2   10.1.0.3             10.2.0.2
 #
+# With --ipv6 every link also carries IPv6 from 2001:db8::/32, without NAT:
+# core lo MED6_1 2001:db8::1 and MED6_2 ::2, core-side A 2001:db8:a::/64
+# (core ::1, rA or cA ::2; with --cgnat-a cA-rA is 2001:db8:a:1::/64,
+# cA ::1, rA ::2), side B likewise with b, LAN A 2001:db8:1::/64 (rA ::1,
+# hA ::2, hC ::3), LAN B 2001:db8:2::/64 (rB ::1, hB ::2), core-hP
+# 2001:db8:f::/64 (core ::1, hP ::2). rA and rB then also run a stateful
+# IPv6 firewall: replies in, nothing new from outside toward the LAN.
+#
 # Every namespace is called "$LAB-NODE"; LAB is a prefix unique to the run
 # (it carries the bats or shell pid and a random number), so parallel runs
 # and namespaces left behind by a killed run never clash with this one.
@@ -63,6 +71,20 @@ CA_LAN=100.64.1.1       # carrier A's inside address (with --cgnat-a)
 CB_LAN=100.64.2.1       # carrier B's inside address (with --cgnat-b)
 RA_WAN=$WAN_A           # rA's wan address: 100.64.1.2 behind a carrier NAT
 RB_WAN=$WAN_B           # rB's wan address: 100.64.2.2 behind a carrier NAT
+# IPv6 addresses (with --ipv6). No NAT: hosts are seen as themselves.
+MED6_1=2001:db8::1      # mediator address 1, on core's lo
+MED6_2=2001:db8::2      # mediator address 2, on core's lo
+CORE6_A=2001:db8:a::1   # core's end of the link to side A
+WAN6_A=2001:db8:a::2    # the other end: rA, or cA with --cgnat-a
+CORE6_B=2001:db8:b::1   # core's end of the link to side B
+WAN6_B=2001:db8:b::2    # the other end: rB, or cB with --cgnat-b
+CORE6_P=2001:db8:f::1   # core's end of the link to the public host
+HP6=2001:db8:f::2       # public host hP (with --public-host)
+RA6_LAN=2001:db8:1::1   # rA on its LAN: hA's and hC's gateway
+HA6=2001:db8:1::2
+HC6=2001:db8:1::3
+RB6_LAN=2001:db8:2::1   # rB on its LAN: hB's gateway
+HB6=2001:db8:2::2
 
 # ---------------------------------------------------------------------------
 # Small helpers
@@ -229,11 +251,12 @@ _lab_sysctl() {
 	ip netns exec "$LAB-$node" sysctl -q -e -w "$@" >/dev/null
 }
 
-# _lab_router_nft FLAVOUR
+# _lab_router_nft FLAVOUR [IPV6]
 # Prints the nftables ruleset of a NAT router whose outside interface is
 # "wan" and inside interface "lan". "home" is the home router of
 # NAT-NOTES.md: endpoint-independent mapping, address- and port-dependent
-# filtering. The others differ from it in one place each.
+# filtering. The others differ from it in one place each. With IPV6=1 it
+# adds the router's IPv6 firewall (see _lab_router_nft6).
 _lab_router_nft() {
 	local masq="masquerade" in_policy=drop fw_rule="ct state established,related accept"
 	case $1 in
@@ -269,19 +292,56 @@ _lab_router_nft() {
 			}
 		}
 	EOF
+	if ((${2:-0})); then _lab_router_nft6 "$1"; fi
 }
 
-# _lab_side A|B FLAVOUR CGNAT
+# _lab_router_nft6 FLAVOUR
+# The IPv6 half of a router: no NAT66, as is usual for IPv6, only a
+# stateful firewall in forward that lets replies in and drops anything new
+# from outside toward the LAN. Its own input stays open: neighbour
+# discovery needs it, and nothing is translated there. FLAVOUR matters only
+# for "strict": replies are let in from the mediator network 2001:db8::/64
+# alone; NAT flavours have no IPv6 meaning.
+_lab_router_nft6() {
+	local fw_rule="ct state established,related accept"
+	[[ $1 == strict ]] &&
+		fw_rule="iifname \"wan\" ip6 saddr 2001:db8::/64 ct state established,related accept"
+	cat <<-EOF
+		table ip6 filter {
+			chain fw {
+				type filter hook forward priority 0; policy drop;
+				$fw_rule
+				iifname "lan" accept
+			}
+		}
+	EOF
+}
+
+# _lab_ip6_on NODE
+# Prepares NODE for IPv6 before its interfaces get addresses: enabled,
+# and no duplicate address detection, so an address is usable at once
+# (addresses are also added with nodad; this covers link-local ones).
+_lab_ip6_on() {
+	_lab_sysctl "$1" net.ipv6.conf.all.disable_ipv6=0 \
+		net.ipv6.conf.default.disable_ipv6=0 \
+		net.ipv6.conf.all.accept_dad=0 \
+		net.ipv6.conf.default.accept_dad=0
+}
+
+# _lab_side A|B FLAVOUR CGNAT IPV6
 # Builds one side: home router rX with its LAN and hosts, and with CGNAT=1
-# a carrier NAT cX between rX and core.
+# a carrier NAT cX between rX and core. With IPV6=1 every link of the side
+# also gets its IPv6 addresses and routes (the file's header has the plan).
 _lab_side() {
-	local s=$1 flavour=$2 cgnat=$3 n core_ip wan_ip rwan plen=30 up h host
+	local s=$1 flavour=$2 cgnat=$3 ipv6=$4 n core_ip wan_ip rwan plen=30 up h host
+	local x core6 rwan6 up6
 	if [[ $s == A ]]; then
-		n=1 core_ip=$CORE_A wan_ip=$WAN_A
+		n=1 core_ip=$CORE_A wan_ip=$WAN_A x=a
 	else
-		n=2 core_ip=$CORE_B wan_ip=$WAN_B
+		n=2 core_ip=$CORE_B wan_ip=$WAN_B x=b
 	fi
 	rwan=$wan_ip up=$core_ip
+	core6=2001:db8:$x::1 rwan6=2001:db8:$x::2 up6=$core6
 	if ((cgnat)); then
 		# The carrier takes the public /30; the home router sits in
 		# 100.64.0.0/10 behind it, like a customer of a CGNAT ISP.
@@ -298,6 +358,17 @@ _lab_side() {
 		_lab_sysctl "c$s" net.ipv4.ip_forward=1 || return 1
 		_lab_router_nft home | lab_exec "c$s" nft -f - || return 1
 		rwan=100.64.$n.2 plen=24 up=100.64.$n.1
+		if ((ipv6)); then
+			# The carrier only routes IPv6: no NAT66, no firewall.
+			_lab_ip "c$s" <<-EOF || return 1
+				addr add $rwan6/64 dev wan nodad
+				addr add 2001:db8:$x:1::1/64 dev lan nodad
+				route add default via $core6
+				route add 2001:db8:$n::/64 via 2001:db8:$x:1::2
+			EOF
+			_lab_sysctl "c$s" net.ipv6.conf.all.forwarding=1 || return 1
+			rwan6=2001:db8:$x:1::2 up6=2001:db8:$x:1::1
+		fi
 	else
 		_lab_link "r$s" wan core "eth$s" || return 1
 	fi
@@ -310,13 +381,21 @@ _lab_side() {
 		link set lan up
 		route add default via $up
 	EOF
+	if ((ipv6)); then
+		_lab_ip "r$s" <<-EOF || return 1
+			addr add $rwan6/64 dev wan nodad
+			addr add 2001:db8:$n::1/64 dev lan nodad
+			route add default via $up6
+		EOF
+		_lab_sysctl "r$s" net.ipv6.conf.all.forwarding=1 || return 1
+	fi
 	# A LAN switch does not firewall: keep bridged host-to-host frames out
 	# of the router's IP hooks even when br_netfilter is loaded.
 	_lab_sysctl "r$s" net.ipv4.ip_forward=1 \
 		net.bridge.bridge-nf-call-iptables=0 \
 		net.bridge.bridge-nf-call-ip6tables=0 \
 		net.bridge.bridge-nf-call-arptables=0 || return 1
-	_lab_router_nft "$flavour" | lab_exec "r$s" nft -f - || return 1
+	_lab_router_nft "$flavour" "$ipv6" | lab_exec "r$s" nft -f - || return 1
 	for h in 2 3; do
 		[[ $s$h == B3 ]] && break # side B has one host
 		host=h$s
@@ -332,16 +411,24 @@ _lab_side() {
 			link set eth0 up
 			route add default via 10.$n.0.1
 		EOF
+		if ((ipv6)); then
+			_lab_ip "$host" <<-EOF || return 1
+				addr add 2001:db8:$n::$h/64 dev eth0 nodad
+				route add default via 2001:db8:$n::1
+			EOF
+		fi
 	done
 	if [[ $s == A ]]; then RA_WAN=$rwan; else RB_WAN=$rwan; fi
 }
 
 # The build itself; lab_up cleans up when it fails.
 _lab_build() {
-	local nat_a=$1 nat_b=$2 cgnat_a=$3 cgnat_b=$4 public=$5 node
+	local nat_a=$1 nat_b=$2 cgnat_a=$3 cgnat_b=$4 public=$5 ipv6=$6 node
 	_LAB_IFINDEX=100
 	for node in $LAB_NODES; do
 		ip netns add "$LAB-$node" || return 1
+		# before any link exists, so that every interface inherits it
+		if ((ipv6)); then _lab_ip6_on "$node" || return 1; fi
 	done
 	# core routes between the sides and is the mediator's host. It has no
 	# firewall and no NAT: only connected routes, since all it ever sees
@@ -352,8 +439,15 @@ _lab_build() {
 		addr add $MED2/32 dev lo
 	EOF
 	_lab_sysctl core net.ipv4.ip_forward=1 || return 1
-	_lab_side A "$nat_a" "$cgnat_a" || return 1
-	_lab_side B "$nat_b" "$cgnat_b" || return 1
+	if ((ipv6)); then
+		_lab_ip core <<-EOF || return 1
+			addr add $MED6_1/128 dev lo
+			addr add $MED6_2/128 dev lo
+		EOF
+		_lab_sysctl core net.ipv6.conf.all.forwarding=1 || return 1
+	fi
+	_lab_side A "$nat_a" "$cgnat_a" "$ipv6" || return 1
+	_lab_side B "$nat_b" "$cgnat_b" "$ipv6" || return 1
 	if ((public)); then
 		_lab_link core ethP hP eth0 || return 1
 		_lab_ip hP <<-EOF || return 1
@@ -362,6 +456,12 @@ _lab_build() {
 			link set eth0 up
 			route add default via $CORE_P
 		EOF
+		if ((ipv6)); then
+			_lab_ip hP <<-EOF || return 1
+				addr add $HP6/64 dev eth0 nodad
+				route add default via $CORE6_P
+			EOF
+		fi
 	fi
 	# core's ends of the links exist only now that the sides are built.
 	{
@@ -373,6 +473,17 @@ _lab_build() {
 			echo "addr add $CORE_P/30 dev ethP"
 			echo "link set ethP up"
 		fi
+		if ((ipv6)); then
+			# Only the LANs and carrier links need routes: the
+			# links to core are connected.
+			echo "addr add $CORE6_A/64 dev ethA nodad"
+			echo "addr add $CORE6_B/64 dev ethB nodad"
+			echo "route add 2001:db8:1::/64 via $WAN6_A"
+			echo "route add 2001:db8:2::/64 via $WAN6_B"
+			((cgnat_a)) && echo "route add 2001:db8:a:1::/64 via $WAN6_A"
+			((cgnat_b)) && echo "route add 2001:db8:b:1::/64 via $WAN6_B"
+			((public)) && echo "addr add $CORE6_P/64 dev ethP nodad"
+		fi
 	} | _lab_ip core || return 1
 	# Bridges have no peer and can take the slow path described at
 	# _lab_link; wait for every link rather than lose the first packets.
@@ -380,19 +491,22 @@ _lab_build() {
 }
 
 # lab_up [--nat-a F] [--nat-b F] [--cgnat-a] [--cgnat-b] [--public-host]
+#        [--ipv6]
 # Builds a fresh lab, replacing any lab of the same prefix. F is one of
 #   home       masquerade, forward and input drop all but replies (default)
 #   accept     as home, but the router accepts unsolicited packets to itself
 #   symmetric  as home, but masquerade fully-random
 #   strict     as home, but lets in replies from 203.0.113.0/24 only
 # --cgnat-a/-b put a carrier NAT cA/cB (home flavour) in front of rA/rB;
-# --public-host adds hP, a host with a public address and no NAT.
+# --public-host adds hP, a host with a public address and no NAT;
+# --ipv6 also gives every link IPv6 (no NAT66; rA and rB run a stateful
+# IPv6 firewall, with "strict" letting in replies from 2001:db8::/64 only).
 # Chooses and exports LAB if it is unset. Exports the addresses above and
 # LAB_NODES (the nodes built), LAB_NAT_A, LAB_NAT_B, LAB_CGNAT_A,
-# LAB_CGNAT_B, LAB_PUBLIC_HOST (0 or 1). Returns 0, or 1 with nothing left
+# LAB_CGNAT_B, LAB_PUBLIC_HOST, LAB_IPV6 (0 or 1). Returns 0, or 1 with nothing left
 # behind, or 2 on a bad option.
 lab_up() {
-	local nat_a=home nat_b=home cgnat_a=0 cgnat_b=0 public=0 f
+	local nat_a=home nat_b=home cgnat_a=0 cgnat_b=0 public=0 ipv6=0 f
 	while (($#)); do
 		case $1 in
 		--nat-a | --nat-b)
@@ -410,6 +524,7 @@ lab_up() {
 		--cgnat-a) cgnat_a=1 && shift ;;
 		--cgnat-b) cgnat_b=1 && shift ;;
 		--public-host) public=1 && shift ;;
+		--ipv6) ipv6=1 && shift ;;
 		*)
 			echo "lab_up: unknown option '$1'" >&2
 			return 2
@@ -424,11 +539,14 @@ lab_up() {
 	((public)) && LAB_NODES+=" hP"
 	LAB_NAT_A=$nat_a LAB_NAT_B=$nat_b
 	LAB_CGNAT_A=$cgnat_a LAB_CGNAT_B=$cgnat_b LAB_PUBLIC_HOST=$public
+	LAB_IPV6=$ipv6
 	RA_WAN=$WAN_A RB_WAN=$WAN_B
 	export LAB LAB_NODES LAB_NAT_A LAB_NAT_B LAB_CGNAT_A LAB_CGNAT_B \
-		LAB_PUBLIC_HOST MED1 MED2 CORE_A CORE_B CORE_P WAN_A WAN_B HP \
-		RA_LAN RB_LAN HA HB HC CA_LAN CB_LAN
-	if ! _lab_build "$nat_a" "$nat_b" "$cgnat_a" "$cgnat_b" "$public"; then
+		LAB_PUBLIC_HOST LAB_IPV6 MED1 MED2 CORE_A CORE_B CORE_P WAN_A \
+		WAN_B HP RA_LAN RB_LAN HA HB HC CA_LAN CB_LAN MED6_1 MED6_2 \
+		CORE6_A CORE6_B CORE6_P WAN6_A WAN6_B HP6 RA6_LAN RB6_LAN HA6 \
+		HB6 HC6
+	if ! _lab_build "$nat_a" "$nat_b" "$cgnat_a" "$cgnat_b" "$public" "$ipv6"; then
 		echo "lab_up: building lab $LAB failed" >&2
 		lab_down
 		return 1
