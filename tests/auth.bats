@@ -141,8 +141,9 @@ paced_end() {
 	k=key-$RANDOM$RANDOM
 	printf '%s\r\n' "$k" >"$T/k"
 	randfile "$T/f" 1000000
-	bgrun_in hA l "$T/f" "$PNC" listen -K "$T/k" -m "$MED1" -w 15 "$n"
-	PNC_KEY=$k bgrun hB c "$PNC" connect -d -m "$MED1" -w 15 "$n"
+	# -v: should this ever fail, the log says where it stood.
+	bgrun_in hA l "$T/f" "$PNC" listen -v -K "$T/k" -m "$MED1" -w 15 "$n"
+	PNC_KEY=$k bgrun hB c "$PNC" connect -v -d -m "$MED1" -w 15 "$n"
 	wait_tag l; rcl=$RC
 	wait_tag c; rcc=$RC
 	show l c
