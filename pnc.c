@@ -791,6 +791,7 @@ struct copts {
 	int64_t	quit;		/* -q, ms; -1: not given */
 	int64_t	wait;		/* -w, ms; 0: none */
 	int	wait_given;	/* ... then also the session's idle timeout */
+	char	menv[512];	/* PNC_MEDIATOR, split */
 	char	wire[40];	/* the name as sent, with -K */
 };
 
@@ -897,7 +898,11 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 			usage_cmd(cmd, 0);
 			break;
 		case 'm':
-			p->medspec = optarg;
+			if (p->nmeds == MAX_MEDS) {
+				warnx("-m at most %d times", MAX_MEDS);
+				usage_cmd(cmd, EX_USAGE);
+			}
+			p->medspecs[p->nmeds++] = optarg;
 			break;
 		case 'p':
 			if (parse_port(optarg, &p->lport) == -1) {
@@ -936,15 +941,33 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 		    NAME_MAX_LEN);
 		usage_cmd(cmd, EX_USAGE);
 	}
-	if (p->medspec == NULL || *p->medspec == '\0') {
+	/* PNC_MEDIATOR may list several, split by commas or spaces. */
+	if (p->nmeds == 0 && p->medspec != NULL &&
+	    strlen(p->medspec) < sizeof(o->menv)) {
+		char *s, *save = NULL;
+
+		strcpy(o->menv, p->medspec);
+		for (s = strtok_r(o->menv, ", \t", &save); s != NULL;
+		    s = strtok_r(NULL, ", \t", &save)) {
+			if (p->nmeds == MAX_MEDS) {
+				warnx("PNC_MEDIATOR: at most %d", MAX_MEDS);
+				usage_cmd(cmd, EX_USAGE);
+			}
+			p->medspecs[p->nmeds++] = s;
+		}
+	}
+	if (p->nmeds == 0) {
 		warnx("no mediator: give -m host[:port] or set PNC_MEDIATOR");
 		usage_cmd(cmd, EX_USAGE);
 	}
-	if (split_hostport(p->medspec, PNC_PORT, host, sizeof(host),
-	    &port) == -1) {
-		warnx("bad mediator: %s (host[:port])", p->medspec);
-		usage_cmd(cmd, EX_USAGE);
-	}
+	for (ch = 0; ch < p->nmeds; ch++)
+		if (split_hostport(p->medspecs[ch], PNC_PORT, host,
+		    sizeof(host), &port) == -1) {
+			warnx("bad mediator: %s (host[:port])",
+			    p->medspecs[ch]);
+			usage_cmd(cmd, EX_USAGE);
+		}
+	p->medspec = p->medspecs[0];
 	if (argc == 1)
 		p->name = argv[0];
 	p->label = p->name;
@@ -1282,6 +1305,8 @@ peer_fuzz(const unsigned char *buf, size_t len, int keyed)
 	p.med.u.in.sin_addr.s_addr = htonl(0x7f000001);
 	p.med.len = sizeof(p.med.u.in);
 	p.med_alt = p.med;
+	p.nmeds = 1;
+	p.meds[0][0] = p.meds[0][1] = p.med;
 	memset(&S, 0, sizeof(S));
 	S.quit = -1;
 	S.keepalive = 1000;

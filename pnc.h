@@ -166,6 +166,7 @@ int		 rd_hdr(struct rd *, int *, int *, uint64_t *);
 /* ---- punch.c ---- */
 
 #define MAX_CANDS	(2 * MAX_LOCALS + 2)
+#define MAX_MEDS	4	/* -m given several times */
 #define NSPRAY		256	/* sockets of an endpoint-dependent side */
 
 enum pstate { P_REGISTER, P_PROBE, P_DONE, P_FAILED };
@@ -196,14 +197,18 @@ struct punch {
 	int		 reliable;	/* -R: must match the peer's */
 	const char	*name;		/* as sent: a keyed hash with -K */
 	const char	*label;		/* as the user gave it */
-	const char	*medspec;	/* host[:port] */
+	const char	*medspec;	/* host[:port]: the first mediator */
+	const char	*medspecs[MAX_MEDS];	/* all of them */
+	int		 nmeds;
 	int		 family;	/* -4, -6: AF_INET(6); else AF_UNSPEC */
 	int		 lport;
 	int64_t		 deadline;	/* absolute ms, 0 for none */
 
 	int		 fd;
-	struct ep	 med, med_alt;	/* the mediator's ports P and P+1 */
-	unsigned char	 cookie[2][COOKIE_LEN];	/* from each of them */
+	struct ep	 med, med_alt;	/* the first mediator's P and P+1 */
+	struct ep	 meds[MAX_MEDS][2];	/* every mediator's P and P+1 */
+	unsigned char	 cookies[MAX_MEDS][2][COOKIE_LEN];
+	int		 med_dead[MAX_MEDS];	/* it refused us */
 	struct ep	 self_pub;	/* as the mediator sees us */
 	struct ep	 locals[MAX_LOCALS];
 	int		 nlocals;

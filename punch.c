@@ -84,11 +84,11 @@ main_ttl(struct punch *p, int ttl)
 }
 
 static int
-has_cookie(const struct punch *p, int alt)
+has_cookie(const struct punch *p, int k, int alt)
 {
 	static const unsigned char zero[COOKIE_LEN];
 
-	return memcmp(p->cookie[alt], zero, COOKIE_LEN) != 0;
+	return memcmp(p->cookies[k][alt], zero, COOKIE_LEN) != 0;
 }
 
 /* Zero bytes up to REQ_MIN: the mediator answers no request with more. */
@@ -100,11 +100,12 @@ wr_pad(struct wr *w)
 }
 
 /*
- * REGISTER (with our local candidates and the cookie of mediator port
- * alt) or PEERACK, into w.
+ * REGISTER (with our local candidates and the cookie of mediator k's
+ * port alt) or PEERACK (acknowledging flags), into w.
  */
 static void
-reg_build(const struct punch *p, int type, int alt, struct wr *w)
+reg_build(const struct punch *p, int type, int k, int alt, int flags,
+    struct wr *w)
 {
 	size_t n = strlen(p->name);
 	int i;
@@ -118,25 +119,26 @@ reg_build(const struct punch *p, int type, int alt, struct wr *w)
 		for (i = 0; i < p->nlocals; i++)
 			wr_ep(w, &p->locals[i]);
 		/* P's cookie is good at P+1 unless our NAT maps anew. */
-		wr_bytes(w, p->cookie[alt && has_cookie(p, 1)], COOKIE_LEN);
+		wr_bytes(w, p->cookies[k][alt && has_cookie(p, k, 1)],
+		    COOKIE_LEN);
 		wr_pad(w);
 	} else
-		wr_u8(w, (uint8_t)p->peer_flags);
+		wr_u8(w, (uint8_t)flags);
 }
 
-/* To mediator port P (alt 0) or P+1 (alt 1). */
+/* To mediator k's port P (alt 0) or P+1 (alt 1). */
 static void
-send_register_to(struct punch *p, int type, int alt)
+send_register_to(struct punch *p, int type, int k, int alt, int flags)
 {
 	unsigned char buf[256];
 	struct wr w;
 
 	wr_init(&w, buf, sizeof(buf));
-	reg_build(p, type, alt, &w);
+	reg_build(p, type, k, alt, flags, &w);
 	if (w.bad)
 		return;
 	main_ttl(p, TTL_FULL);
-	psend(p, -1, alt ? &p->med_alt : &p->med, buf, w.len);
+	psend(p, -1, &p->meds[k][alt], buf, w.len);
 }
 
 /*
@@ -144,11 +146,22 @@ send_register_to(struct punch *p, int type, int alt)
  * once P has given us a cookie: until then it would only fetch another.
  */
 static void
-send_register(struct punch *p, int type)
+send_register(struct punch *p, int k)
 {
-	send_register_to(p, type, 0);
-	if (type == T_REGISTER && has_cookie(p, 0))
-		send_register_to(p, type, 1);
+	send_register_to(p, T_REGISTER, k, 0, 0);
+	if (has_cookie(p, k, 0))
+		send_register_to(p, T_REGISTER, k, 1, 0);
+}
+
+/* To every mediator that has not refused us. */
+static void
+register_all(struct punch *p)
+{
+	int k;
+
+	for (k = 0; k < p->nmeds; k++)
+		if (!p->med_dead[k])
+			send_register(p, k);
 }
 
 static void
@@ -423,22 +436,31 @@ punch_init(struct punch *p)
 	socklen_t len = sizeof(ss);
 	struct ep self;
 	char a[80];
-	int port;
+	int port, k;
 
 	p->fd = -1;
-	if (parse_hostport(p->medspec, PNC_PORT, p->family, &p->med) == -1) {
-		snprintf(p->why, sizeof(p->why), "cannot resolve mediator %s",
-		    p->medspec);
-		return -1;
+	if (p->nmeds == 0) {		/* callers that set medspec only */
+		p->medspecs[0] = p->medspec;
+		p->nmeds = 1;
 	}
-	p->med_alt = p->med;
-	port = ep_port(&p->med) + 1;
-	if (p->med.u.sa.sa_family == AF_INET6)
-		((struct sockaddr_in6 *)&p->med_alt.u)->sin6_port =
-		    htons(port & 0xffff);
-	else
-		((struct sockaddr_in *)&p->med_alt.u)->sin_port =
-		    htons(port & 0xffff);
+	for (k = 0; k < p->nmeds; k++) {
+		/* One socket: every mediator in the first one's family. */
+		if (parse_hostport(p->medspecs[k], PNC_PORT, k ? p->meds[0][0].
+		    u.sa.sa_family : p->family, &p->meds[k][0]) == -1) {
+			snprintf(p->why, sizeof(p->why), "cannot resolve "
+			    "mediator %s%s", p->medspecs[k], k ? " in the "
+			    "address family of the first" : "");
+			return -1;
+		}
+		p->meds[k][1] = p->meds[k][0];
+		port = ep_port(&p->meds[k][0]) + 1;
+		if (p->meds[k][0].u.sa.sa_family == AF_INET6)
+			p->meds[k][1].u.in6.sin6_port = htons(port & 0xffff);
+		else
+			p->meds[k][1].u.in.sin_port = htons(port & 0xffff);
+	}
+	p->med = p->meds[0][0];
+	p->med_alt = p->meds[0][1];
 	if ((p->fd = udp_socket(p->med.u.sa.sa_family, p->lport)) == -1 ||
 	    getsockname(p->fd, (struct sockaddr *)&ss, &len) == -1) {
 		snprintf(p->why, sizeof(p->why), "cannot bind UDP port %d: %s",
@@ -461,8 +483,9 @@ punch_init(struct punch *p)
 	p->txgap = REG_GAP0;
 	p->nominated = -1;
 	p->ttl_low = 2;
-	vlog("local port %d, mediator %s, %d local candidate(s)", p->lport,
-	    ep_str(&p->med, a, sizeof(a)), p->nlocals);
+	vlog("local port %d, mediator %s%s, %d local candidate(s)", p->lport,
+	    ep_str(&p->med, a, sizeof(a)), p->nmeds > 1 ? " and others" : "",
+	    p->nlocals);
 	return 0;
 }
 
@@ -551,6 +574,9 @@ timed_out(struct punch *p)
 
 	if (p->state == P_REGISTER && p->rate_limited)
 		snprintf(msg, sizeof(msg), "%s", p->why);
+	else if (p->state == P_REGISTER && p->med_seen == 0 && p->nmeds > 1)
+		snprintf(msg, sizeof(msg), "none of %d mediators answered",
+		    p->nmeds);
 	else if (p->state == P_REGISTER && p->med_seen == 0)
 		snprintf(msg, sizeof(msg), "mediator %s did not answer",
 		    ep_str(&p->med, a, sizeof(a)));
@@ -653,7 +679,7 @@ punch_tick(struct punch *p, int64_t now)
 	if (now < p->next_tx)
 		return 0;
 	if (p->state == P_REGISTER) {
-		send_register(p, T_REGISTER);
+		register_all(p);
 		p->next_tx = now + (p->med_seen ? REG_REFRESH : p->txgap);
 		if (p->txgap < REG_GAPMAX)
 			p->txgap *= 2;
@@ -734,7 +760,7 @@ spray_open(struct punch *p, int64_t now)
 }
 
 static void
-on_peer(struct punch *p, struct rd *r, int64_t now)
+on_peer(struct punch *p, struct rd *r, int k, int64_t now)
 {
 	struct ep you, them;
 	int flags, ttl, n, i;
@@ -758,8 +784,8 @@ on_peer(struct punch *p, struct rd *r, int64_t now)
 	if (r->left != 0)
 		return;
 	p->peer_flags = flags;
-	if (p->state != P_REGISTER)
-		send_register(p, T_PEERACK);
+	if (p->state != P_REGISTER)	/* from any mediator: stop its resends */
+		send_register_to(p, T_PEERACK, k, 0, flags);
 	if ((flags & PEER_READY) && !p->peer_ready && p->state == P_PROBE) {
 		p->peer_ready = 1;
 		vlog("mediator: the peer has its introduction");
@@ -772,7 +798,13 @@ on_peer(struct punch *p, struct rd *r, int64_t now)
 	p->peer_at = now;
 	p->self_pub = you;
 	p->peer_id = pid;
-	p->controlling = flags & PEER_CONTROLLING;
+	/*
+	 * One mediator picks the roles; with several, the peer may hear
+	 * first from another one, so the ids decide, the same on both
+	 * sides.
+	 */
+	p->controlling = p->nmeds > 1 ? p->id > pid :
+	    (flags & PEER_CONTROLLING) != 0;
 	p->peer_ready = (flags & PEER_READY) != 0;
 	p->epdep_self = (flags & PEER_YOU_EPDEP) != 0;
 	p->epdep_peer = (flags & PEER_THEY_EPDEP) != 0;
@@ -816,7 +848,7 @@ on_peer(struct punch *p, struct rd *r, int64_t now)
 	 * Acknowledge only now: the mediator's "ready" to the peer must not
 	 * overtake our first small-TTL probes out of our NAT.
 	 */
-	send_register(p, T_PEERACK);
+	send_register_to(p, T_PEERACK, k, 0, flags);
 }
 
 /* Untrusted text for the terminal: printable ASCII only. */
@@ -832,7 +864,8 @@ text_clean(char *dst, size_t cap, const unsigned char *src, size_t n)
 }
 
 static int
-on_mediator(struct punch *p, struct rd *r, int type, int alt, int64_t now)
+on_mediator(struct punch *p, struct rd *r, int type, int k, int alt,
+    int64_t now)
 {
 	char msg[160], a[80];
 	struct ep you;
@@ -849,28 +882,29 @@ on_mediator(struct punch *p, struct rd *r, int type, int alt, int64_t now)
 			 * cookie; a cookie we already sent waits for the
 			 * timer, so that no answer can make us loop.
 			 */
-			if (memcmp(p->cookie[alt], c, COOKIE_LEN) != 0) {
-				memcpy(p->cookie[alt], c, COOKIE_LEN);
+			if (memcmp(p->cookies[k][alt], c, COOKIE_LEN) != 0) {
+				memcpy(p->cookies[k][alt], c, COOKIE_LEN);
 				if (alt)
-					send_register_to(p, T_REGISTER, 1);
+					send_register_to(p, T_REGISTER, k, 1,
+					    0);
 				else
-					send_register(p, T_REGISTER);
+					send_register(p, k);
 			}
 			return 0;
 		}
-		memcpy(p->cookie[alt], c, COOKIE_LEN);
+		memcpy(p->cookies[k][alt], c, COOKIE_LEN);
 		if (alt)
 			return 0;
 		if (!p->med_seen)
 			vlog("registered \"%s\" with %s as %s; waiting for "
-			    "the peer", p->label, ep_str(&p->med, msg, 80),
-			    ep_str(&you, a, sizeof(a)));
+			    "the peer", p->label, ep_str(&p->meds[k][0], msg,
+			    80), ep_str(&you, a, sizeof(a)));
 		if (!p->med_seen)
 			p->next_tx = now + REG_REFRESH;
 		p->med_seen = now;
 		p->self_pub = you;
 	} else if (type == T_PEER)
-		on_peer(p, r, now);
+		on_peer(p, r, k, now);
 	else if (type == T_ERROR && p->state == P_REGISTER) {
 		code = rd_u8(r);
 		n = rd_u8(r);
@@ -879,8 +913,16 @@ on_mediator(struct punch *p, struct rd *r, int type, int alt, int64_t now)
 		snprintf(msg, sizeof(msg), "mediator refused: ");
 		text_clean(msg + strlen(msg), sizeof(msg) - strlen(msg), t,
 		    (size_t)n);
-		if (code != E_RATE)
-			return fail(p, msg);
+		if (code != E_RATE) {
+			/* With several, one refusing us costs only itself. */
+			p->med_dead[k] = 1;
+			for (k = 0; k < p->nmeds && p->med_dead[k]; k++)
+				;
+			if (k == p->nmeds)
+				return fail(p, msg);
+			vlog("%s; going on with the other mediator(s)", msg);
+			return 0;
+		}
 		/*
 		 * A rate limit passes: keep registering, backing off, until
 		 * -w; the mediator may also have taken the other copy.
@@ -1017,19 +1059,18 @@ input(struct punch *p, const unsigned char *buf, size_t len,
     const struct ep *from, int sock, int64_t now)
 {
 	struct rd r;
-	int version, type;
+	int version, type, k, alt;
 	uint64_t id;
 
 	rd_init(&r, buf, len);
 	if (rd_hdr(&r, &version, &type, &id) == -1 ||
 	    version != PROTO_VERSION)
 		return 0;
-	if (sock < 0 && (ep_equal(from, &p->med) ||
-	    ep_equal(from, &p->med_alt))) {
-		if (id != p->id)
-			return 0;
-		return on_mediator(p, &r, type, !ep_equal(from, &p->med), now);
-	}
+	for (k = 0; sock < 0 && k < p->nmeds; k++)
+		for (alt = 0; alt < 2; alt++)
+			if (ep_equal(from, &p->meds[k][alt]))
+				return id == p->id ?
+				    on_mediator(p, &r, type, k, alt, now) : 0;
 	if ((type == T_PROBE || type == T_ACK) && p->auth.on) {
 		if ((len = hs_check(p, buf, len, id)) == 0)
 			return 0;
@@ -1303,7 +1344,8 @@ tmed_send(struct tpunch *t, int type)
 	struct wr w;
 
 	wr_init(&w, buf + 2, sizeof(buf) - 2);
-	reg_build(t->p, type, 0, &w);	/* no cookie: TCP proves the source */
+	/* No cookie: TCP proves the source. */
+	reg_build(t->p, type, 0, 0, t->p->peer_flags, &w);
 	if (w.bad)
 		return;
 	buf[0] = (unsigned char)(w.len >> 8);
@@ -1420,7 +1462,7 @@ tmed_read(struct tpunch *t, int64_t now)
 			if (type == T_PEER)
 				on_tpeer(t, &r, now);
 			else if (type == T_ERROR && p->state == P_REGISTER &&
-			    on_mediator(p, &r, type, 0, now) == -1)
+			    on_mediator(p, &r, type, 0, 0, now) == -1)
 				return -1;
 		}
 		t->mlen -= 2 + flen;

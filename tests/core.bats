@@ -341,3 +341,48 @@ teardown_file() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"mediator refused: mediator table full"* ]]
 }
+
+@test "several mediators: two of three not running still meet (-m thrice, and PNC_MEDIATOR as a list)" {
+	n=$(uname_)
+	# Nothing listens on 7400 or 7500: only 7321 answers.
+	bgrun hA a "$PNC" punch -m "$MED1:7400" -m "$MED2:7500" -m "$MED1" -w 10 "$n"
+	PNC_MEDIATOR="$MED2:7500, $MED1:7400 $MED1" bgrun hB b "$PNC" punch -w 10 "$n"
+	wait_tag a; rca=$RC
+	wait_tag b; rcb=$RC
+	show a b
+	[ "$rca" -eq 0 ]
+	[ "$rcb" -eq 0 ]
+	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/a.out"
+	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/b.out"
+	# None answering: exit 1, and it says so.
+	run lab_exec hA "$PNC" punch -m "$MED1:7400" -m "$MED2:7500" -w 0.5 "$n-x"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"none of 2 mediators answered"* ]]
+	run "$PNC" punch -m a -m b -m c -m d -m e x
+	[ "$status" -eq 2 ]
+}
+
+@test "several mediators: one killed mid-rendezvous, the pair still meets through the other" {
+	n=$(uname_)
+	lab_bg core "$T/m1.log" "$PNC" mediate -v -p 7401 -s "$MED1"
+	m1=$LAB_BG_PID
+	lab_bg core "$T/m2.log" "$PNC" mediate -v -p 7402 -s "$MED2"
+	m2=$LAB_BG_PID
+	wait_udp_port core 7401
+	wait_udp_port core 7402
+	bgrun hA a "$PNC" punch -v -m "$MED1:7401" -m "$MED2:7402" -w 10 "$n"
+	# A is registered with the first mediator: kill it, then B comes.
+	wait_for 5 grep -q "registered $n" "$T/m1.log"
+	kill "$m1"
+	bgrun hB b "$PNC" punch -v -m "$MED1:7401" -m "$MED2:7402" -w 10 "$n"
+	wait_tag a; rca=$RC
+	wait_tag b; rcb=$RC
+	kill "$m2"
+	show a b
+	[ "$rca" -eq 0 ]
+	[ "$rcb" -eq 0 ]
+	grep -q "introduced $n" "$T/m2.log"
+	run grep -q "introduced $n" "$T/m1.log"
+	[ "$status" -eq 1 ]
+	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/b.out"
+}
