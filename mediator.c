@@ -103,7 +103,7 @@ struct entry {
 struct stats {
 	unsigned long	rx, malformed, oversized, badversion, registered,
 			introduced, refused, expired, cookies, ratelimited,
-			capped;
+			capped, stun;
 };
 
 /* A rate limiter bucket (GCRA): when the next registration is due. */
@@ -823,6 +823,53 @@ handle_bind(struct mediator *m, struct rd *r, uint64_t id,
 		reply_capped(m, from, &v, buf, w.len, len);
 }
 
+/*
+ * A STUN Binding request (RFC 8489) on the same port: the mapped address,
+ * from the other port and/or address when CHANGE-REQUEST asks (RFC
+ * 5780), and OTHER-ADDRESS when there is one. The answer is larger than
+ * the request (32 bytes to 20, 52 with OTHER-ADDRESS and FINGERPRINT):
+ * STUN's nature, so it is charged to the source address's rate bucket.
+ */
+static void
+handle_stun(struct mediator *m, const unsigned char *buf, size_t len,
+    const struct ep *from, const struct via *via, int64_t now)
+{
+	unsigned char out[128];
+	struct stun s;
+	struct via v = *via;
+	struct ep to = *from;
+	size_t n;
+	int k, o;
+
+	if (via->tcp || stun_parse(buf, len, &s) == -1 ||
+	    s.type != STUN_BINDING)
+		return drop(m, from, "malformed or unexpected STUN");
+	if (!rate_ok(m, from, now)) {
+		m->st.ratelimited++;
+		return;
+	}
+	if (s.change) {
+		k = other_socket(m, via->sock, (s.change & STUN_CHANGE_PORT)
+		    != 0, (s.change & STUN_CHANGE_IP) != 0);
+		if (k == -1)
+			return;		/* cannot: no answer, as RFC 5780 */
+		v.sock = k;
+		v.have_dst = 0;		/* that socket's own address */
+	}
+	/* RESPONSE-PORT (RFC 5780): another port of the same address. */
+	if (s.response_port && to.u.sa.sa_family == AF_INET6)
+		to.u.in6.sin6_port = htons((uint16_t)s.response_port);
+	else if (s.response_port)
+		to.u.in.sin_port = htons((uint16_t)s.response_port);
+	o = other_socket(m, via->sock, 1, 1);
+	n = stun_response(&s, from, o != -1 ? &m->socks[o].bound : NULL,
+	    out, sizeof(out));
+	if (n > 0) {
+		m->st.stun++;
+		reply(m, &to, &v, out, n);
+	}
+}
+
 static void
 handle_datagram(struct mediator *m, const unsigned char *buf, size_t len,
     const struct ep *from, const struct via *via, int ttl, int64_t now)
@@ -832,6 +879,8 @@ handle_datagram(struct mediator *m, const unsigned char *buf, size_t len,
 	int version, type;
 	uint64_t id;
 
+	if (stun_looks(buf, len))
+		return handle_stun(m, buf, len, from, via, now);
 	rd_init(&r, buf, len);
 	if (rd_hdr(&r, &version, &type, &id) == -1)
 		return drop(m, from, "not a pnc message");
@@ -1016,10 +1065,11 @@ print_stats(const struct mediator *m)
 	vlog("stats: %lu datagrams, %lu malformed (%lu oversized), "
 	    "%lu bad version, %lu cookie(s) handed out, %lu registered, "
 	    "%lu introduced, %lu refused, %lu rate-limited, %lu answer(s) "
-	    "withheld as larger than the request, %lu expired, %zu names now",
+	    "withheld as larger than the request, %lu expired, %lu STUN "
+	    "answer(s), %zu names now",
 	    s->rx, s->malformed, s->oversized, s->badversion, s->cookies,
 	    s->registered, s->introduced, s->refused, s->ratelimited,
-	    s->capped, s->expired, m->count);
+	    s->capped, s->expired, s->stun, m->count);
 }
 
 static void

@@ -26,6 +26,7 @@
 #include "pnc.h"
 
 #define DEFAULT_WAIT	30000	/* ms: punch and connect give up after */
+#define STUN_PORT	"3478"
 #define OBUF_SIZE	(256 * 1024)	/* peer -> stdout buffer */
 #define STRAGGLE_MS	200	/* wait for datagrams overtaken by EOF */
 #define BATCH		64	/* datagrams read per wakeup */
@@ -40,7 +41,7 @@ static const struct cmd cmds[] = {
 	{ "mediate", mediate_main, "[-46v] [-l rate] [-n max] [-p port] "
 	    "[-s addr]" },
 	{ "punch", punch_main, "[-46atv] [-K keyfile] [-m host[:port]] [-p lport] "
-	    "[-w secs] [name]" },
+	    "[-S host[:port]] [-w secs] [name]" },
 	{ "listen", listen_main, "[-46adkNRtv] [-K keyfile] [-m host[:port]] "
 	    "[-p lport] [-q secs] [-w secs] name" },
 	{ "connect", connect_main, "[-46adNRtv] [-K keyfile] [-m host[:port]] "
@@ -792,6 +793,8 @@ struct copts {
 	int64_t	wait;		/* -w, ms; 0: none */
 	int	wait_given;	/* ... then also the session's idle timeout */
 	char	menv[512];	/* PNC_MEDIATOR, split */
+	char	stun[MAX_MEDS][280];	/* -S host:port, port filled in */
+	int	nstun;
 	char	wire[40];	/* the name as sent, with -K */
 };
 
@@ -854,7 +857,7 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	p->medspec = getenv("PNC_MEDIATOR");
 	memset(o, 0, sizeof(*o));
 	o->quit = -1;
-	while ((ch = getopt(argc, argv, role == ROLE_PUNCH ? "46ahK:m:p:tvw:" :
+	while ((ch = getopt(argc, argv, role == ROLE_PUNCH ? "46ahK:m:p:S:tvw:" :
 	    role == ROLE_LISTEN ? "46adhkK:m:Np:q:Rtvw:" :
 	    "46adhK:m:Np:q:Rtvw:")) != -1) {
 		switch (ch) {
@@ -866,6 +869,16 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 			break;
 		case 'k':
 			o->keep = 1;
+			break;
+		case 'S':
+			if (o->nstun == MAX_MEDS || split_hostport(optarg,
+			    STUN_PORT, host, sizeof(host), &port) == -1) {
+				warnx("bad or too many -S: %s", optarg);
+				usage_cmd(cmd, EX_USAGE);
+			}
+			snprintf(o->stun[o->nstun++], sizeof(o->stun[0]),
+			    strchr(host, ':') ? "[%s]:%s" : "%s:%s", host,
+			    port);
 			break;
 		case 'N':
 			break;	/* nc's -N: what pnc always does at EOF */
@@ -940,6 +953,16 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 		warnx("bad name: 1 to %d printable characters, no spaces",
 		    NAME_MAX_LEN);
 		usage_cmd(cmd, EX_USAGE);
+	}
+	if (o->nstun > 0) {
+		/* -S: the NAT check asks these instead of a mediator. */
+		if (argc != 0 || o->transport != TR_UDP) {
+			warnx("-S is for the NAT check: no name, no -t");
+			usage_cmd(cmd, EX_USAGE);
+		}
+		for (p->nmeds = 0; p->nmeds < o->nstun; p->nmeds++)
+			p->medspecs[p->nmeds] = o->stun[p->nmeds];
+		p->natstun = 1;
 	}
 	/* PNC_MEDIATOR may list several, split by commas or spaces. */
 	if (p->nmeds == 0 && p->medspec != NULL &&
@@ -1033,13 +1056,16 @@ natcheck_print(const struct punch *p, const struct natcheck *nc)
 	if (nc->answered[2])
 		vlog("mapping toward its other address: %s",
 		    ep_str(&m[2], a, sizeof(a)));
-	if (!nc->answered[1])
+	if (!nc->answered[1] && !nc->answered[2])
 		printf("mapping unknown\n");
 	else {
-		eim = ep_equal(&m[0], &m[1]) &&
+		/* -S with a plain STUN server and a second one: [2] only. */
+		eim = (!nc->answered[1] || ep_equal(&m[0], &m[1])) &&
 		    (!nc->answered[2] || ep_equal(&m[0], &m[2]));
 		if (eim)
 			printf("mapping endpoint-independent\n");
+		else if (!nc->answered[1])
+			printf("mapping endpoint-dependent\n");
 		else if (ep_equal(&m[0], &m[1]))
 			printf("mapping endpoint-dependent address-dependent\n");
 		else

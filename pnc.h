@@ -163,6 +163,32 @@ void		 wr_ep(struct wr *, const struct ep *);
 void		 wr_hdr(struct wr *, int, uint64_t);
 int		 rd_hdr(struct rd *, int *, int *, uint64_t *);
 
+/* ---- STUN (RFC 8489 Binding, RFC 5780 CHANGE-REQUEST), util.c ---- */
+
+#define STUN_HDR	20
+#define STUN_COOKIE	0x2112a442u
+#define STUN_BINDING	0x0001
+#define STUN_BINDING_OK	0x0101
+#define STUN_CHANGE_IP	0x04	/* CHANGE-REQUEST flags */
+#define STUN_CHANGE_PORT 0x02
+
+struct stun {
+	int		 type;
+	unsigned char	 txid[12];
+	int		 fingerprint;	/* the message had a valid one */
+	int		 change;	/* CHANGE-REQUEST flags */
+	int		 response_port;	/* RESPONSE-PORT, or 0 */
+	int		 have_mapped, have_other;
+	struct ep	 mapped;	/* XOR-MAPPED-ADDRESS (or MAPPED-) */
+	struct ep	 other;		/* OTHER-ADDRESS */
+};
+
+int	stun_looks(const unsigned char *, size_t);
+int	stun_parse(const unsigned char *, size_t, struct stun *);
+size_t	stun_request(const unsigned char *, int, unsigned char *, size_t);
+size_t	stun_response(const struct stun *, const struct ep *,
+	    const struct ep *, unsigned char *, size_t);
+
 /* ---- punch.c ---- */
 
 #define MAX_CANDS	(2 * MAX_LOCALS + 2)
@@ -201,6 +227,8 @@ struct punch {
 	const char	*medspecs[MAX_MEDS];	/* all of them */
 	int		 nmeds;
 	int		 family;	/* -4, -6: AF_INET(6); else AF_UNSPEC */
+	int		 natstun;	/* -S: the NAT check asks STUN servers,
+					   which are the "mediators" */
 	int		 lport;
 	int64_t		 deadline;	/* absolute ms, 0 for none */
 

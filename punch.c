@@ -1122,6 +1122,83 @@ punch_pollfds(const struct punch *p, struct pollfd *pfd)
 enum { NC_MAIN, NC_ALTPORT, NC_ALTADDR, NC_FILT_ANY, NC_FILT_PORT,
     NC_HAIRPIN, NC_N };
 
+/*
+ * With -S: request i as a STUN Binding request (RFC 8489), the changes
+ * as CHANGE-REQUEST (RFC 5780), to the server's other port and address
+ * as its OTHER-ADDRESS says, or to the second -S server. The transaction
+ * id carries our id and i.
+ */
+static void
+nc_stun_send(struct punch *p, struct natcheck *nc, int i)
+{
+	static const int change[NC_N] = { 0, 0, 0,
+	    STUN_CHANGE_IP | STUN_CHANGE_PORT, STUN_CHANGE_PORT, 0 };
+	unsigned char txid[12], buf[64];
+	struct ep to = p->med;
+	struct wr w;
+	size_t n;
+	int fd = i >= NC_FILT_ANY ? nc->fd2 : p->fd;
+
+	wr_init(&w, txid, sizeof(txid));
+	wr_u64(&w, p->id);
+	wr_u32(&w, (uint32_t)i);
+	if (i == NC_ALTPORT) {		/* same address, other port */
+		if (to.u.sa.sa_family == AF_INET6)
+			to.u.in6.sin6_port = htons((uint16_t)ep_port(&nc->other));
+		else
+			to.u.in.sin_port = htons((uint16_t)ep_port(&nc->other));
+	} else if (i == NC_ALTADDR)
+		to = p->nmeds > 1 ? p->meds[1][0] : nc->other;
+	else if (i == NC_HAIRPIN) {
+		to = nc->pub;
+		fd = nc->fd3;
+	}
+	if ((n = stun_request(txid, change[i], buf, sizeof(buf))) > 0)
+		(void)sendto(fd, buf, n, 0, (const struct sockaddr *)&to.u,
+		    to.len);
+}
+
+/*
+ * A STUN answer (or our own request, hairpinned). A changed answer
+ * counts only if it came from where it was asked to: a server that
+ * ignores CHANGE-REQUEST answers from where it was reached.
+ */
+static void
+nc_stun_input(struct punch *p, struct natcheck *nc, const unsigned char *buf,
+    size_t len, int which, const struct ep *from)
+{
+	struct stun s;
+	struct rd r;
+	uint64_t id;
+	uint32_t tx;
+
+	if (stun_parse(buf, len, &s) == -1)
+		return;
+	rd_init(&r, s.txid, sizeof(s.txid));
+	id = rd_u64(&r);
+	tx = rd_u32(&r);
+	if (id != p->id || tx >= NC_N)
+		return;
+	if (s.type == STUN_BINDING) {
+		if (which == 0 && tx == NC_HAIRPIN)
+			nc->answered[NC_HAIRPIN] = 1;
+		return;
+	}
+	if (s.type != STUN_BINDING_OK || !s.have_mapped)
+		return;
+	if (s.have_other && !nc->have_other &&
+	    s.other.u.sa.sa_family == p->med.u.sa.sa_family) {
+		nc->other = s.other;
+		nc->have_other = 1;
+	}
+	if ((tx >= NC_FILT_ANY) != (which == 1) || nc->answered[tx])
+		return;
+	nc->answered[tx] = 1;
+	nc->mapped[tx] = s.mapped;
+	nc->got[tx] = (ep_port(from) != ep_port(&p->med) ? BIND_OTHER_PORT :
+	    0) | (!ep_equal_addr(from, &p->med) ? BIND_OTHER_ADDR : 0);
+}
+
 /* Send request i of the NAT check from the socket it belongs to. */
 static void
 nc_send(struct punch *p, struct natcheck *nc, int i)
@@ -1139,6 +1216,10 @@ nc_send(struct punch *p, struct natcheck *nc, int i)
 		to = nc->other;
 	else if (i == NC_HAIRPIN)
 		to = nc->pub;
+	if (p->natstun) {
+		nc_stun_send(p, nc, i);
+		return;
+	}
 	wr_init(&w, buf, sizeof(buf));
 	wr_hdr(&w, T_BIND, p->id);
 	wr_u32(&w, (uint32_t)i);
@@ -1153,7 +1234,7 @@ nc_send(struct punch *p, struct natcheck *nc, int i)
 /* One answer to the NAT check, from socket which (0 main, 1 filter). */
 static void
 nc_input(struct punch *p, struct natcheck *nc, const unsigned char *buf,
-    size_t len, int which)
+    size_t len, int which, const struct ep *from)
 {
 	struct rd r;
 	int version, type, got, n;
@@ -1161,6 +1242,10 @@ nc_input(struct punch *p, struct natcheck *nc, const unsigned char *buf,
 	uint32_t tx;
 	struct ep mapped;
 
+	if (p->natstun) {
+		nc_stun_input(p, nc, buf, len, which, from);
+		return;
+	}
 	rd_init(&r, buf, len);
 	if (rd_hdr(&r, &version, &type, &id) == -1 ||
 	    version != PROTO_VERSION || id != p->id)
@@ -1186,10 +1271,13 @@ nc_input(struct punch *p, struct natcheck *nc, const unsigned char *buf,
 }
 
 static int
-nc_pending(const struct natcheck *nc, int i)
+nc_pending(const struct punch *p, const struct natcheck *nc, int i)
 {
-	if (i == NC_ALTADDR && !nc->have_other)
+	if (i == NC_ALTADDR && !nc->have_other &&
+	    !(p->natstun && p->nmeds > 1))
 		return 0;
+	if (i == NC_ALTPORT && p->natstun && !nc->have_other)
+		return 0;	/* a STUN server's other port: not known yet */
 	if (i == NC_HAIRPIN && !nc->answered[NC_MAIN])
 		return 0;
 	return !nc->answered[i];
@@ -1223,12 +1311,12 @@ natcheck_run(struct punch *p, struct natcheck *nc)
 	for (;;) {
 		now = now_ms();
 		for (k = 0, i = 0; i < NC_N; i++)
-			k += nc_pending(nc, i);
+			k += nc_pending(p, nc, i);
 		if (k == 0 || now >= end)
 			break;
 		if (now >= next && tries < 5) {
 			for (i = 0; i < NC_N; i++)
-				if (nc_pending(nc, i))
+				if (nc_pending(p, nc, i))
 					nc_send(p, nc, i);
 			next = now + gap;
 			gap *= 2;
@@ -1248,7 +1336,7 @@ natcheck_run(struct punch *p, struct natcheck *nc)
 			n = recvfrom(pfd[i].fd, buf, sizeof(buf), 0,
 			    (struct sockaddr *)&from.u, &from.len);
 			if (n > 0 && n <= MAX_DGRAM)
-				nc_input(p, nc, buf, (size_t)n, i);
+				nc_input(p, nc, buf, (size_t)n, i, &from);
 			if (i == 0 && n > 0 && nc->answered[NC_MAIN] &&
 			    !nc->pub.len)
 				nc->pub = nc->mapped[NC_MAIN];
@@ -1257,7 +1345,8 @@ natcheck_run(struct punch *p, struct natcheck *nc)
 	close(nc->fd2);
 	close(nc->fd3);
 	if (!nc->answered[NC_MAIN]) {
-		snprintf(p->why, sizeof(p->why), "mediator %s did not answer",
+		snprintf(p->why, sizeof(p->why), "%s %s did not answer",
+		    p->natstun ? "STUN server" : "mediator",
 		    ep_str(&p->med, (char *)buf, 80));
 		return -1;
 	}
