@@ -14,9 +14,12 @@
  * second address, with -s twice) also answers the NAT check's binding
  * requests from "the other" endpoint, as RFC 5780 does.
  *
- * Memory is bounded: at most maxnames entries, each a fixed size; a full
- * table answers E_FULL instead of growing. Every datagram is parsed as
- * hostile input through the byte cursors of util.c.
+ * Memory is bounded: at most maxnames entries, each of at most two
+ * clients of bounded size; a full table answers E_FULL instead of
+ * growing. Most of a busy table is names waiting for their peer, so an
+ * entry holds its name at its length and a client what it sent, packed
+ * (struct slot). Every datagram is parsed as hostile input through the
+ * byte cursors of util.c.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -28,6 +31,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,35 +73,59 @@ struct tconn {
 	unsigned char	 buf[2 + MAX_DGRAM];
 };
 
+/*
+ * A client of a name, in one allocation sized to what it sent: the fixed
+ * part, then b: its endpoint as seen on port P and on P+1 (each a cep,
+ * below), the address it reached us at (4 or 16 bytes, if have_dst: the
+ * family is pub's, which came with it), and its local candidates as
+ * their wire bytes. slot_unpack and slot_update read and write b.
+ */
 struct slot {
-	uint64_t	id;		/* 0: empty */
+	uint64_t	id;
 	int64_t		seen, first;
-	struct ep	pub;		/* as seen on port P */
-	struct ep	alt;		/* as seen on port P+1 */
-	int		have_pub, have_alt;
-	struct via	via;
-	int		ttl;		/* IP TTL the REGISTER arrived with */
-	int		acked;		/* PEERACK for the introduction */
-	int		ready_acked;	/* ... and for "your peer is ready" */
+	uint32_t	gen;		/* via: TCP connection generation */
+	uint16_t	tcp;		/* via: TCP connection index + 1, or 0 */
+	uint8_t		sock;		/* via: index into the socket array */
+	uint8_t		have_dst;	/* via: b holds the destination */
+	uint8_t		ttl;		/* IP TTL the REGISTER arrived with */
+	uint8_t		acked;		/* PEERACK for the introduction */
+	uint8_t		ready_acked;	/* ... and for "your peer is ready" */
 	uint8_t		nloc;
 	uint8_t		loclen;
-	unsigned char	locals[MAX_LOCALS * EP_MAX_LEN];
+	unsigned char	b[];		/* pub, alt, dst, locals */
+};
+
+/*
+ * A compact endpoint (cep): the wire form (family 4 or 6, port, address)
+ * and, for IPv6, the scope id (an answer to a link-local address needs
+ * it); family 0 is "none". 1, 7 or 23 bytes.
+ */
+#define CEP_MAX		(EP_MAX_LEN + 4)
+#define SLOT_TAIL_MAX	(2 * CEP_MAX + 16 + MAX_LOCALS * EP_MAX_LEN)
+
+/* A slot unpacked, for reading. */
+struct slotv {
+	struct ep		 pub;		/* as seen on port P */
+	struct ep		 alt;		/* as seen on port P+1 */
+	int			 have_pub, have_alt;
+	struct via		 via;
+	const unsigned char	*locals;	/* into the slot */
 };
 
 struct entry {
 	struct entry	*hnext;		/* hash chain */
 	struct entry	*older, *newer;	/* expiry list, oldest first */
 	struct entry	*rnext;		/* re-introduction list */
+	struct slot	*s[2];		/* NULL: nobody */
 	int64_t		 touched;
 	int64_t		 rexmit_at;
-	int		 rexmit_n;
-	int		 on_rexmit;
-	int		 introduced;
-	int		 ready;		/* the controlled side has its intro */
+	uint8_t		 rexmit_n;
+	uint8_t		 on_rexmit;
+	uint8_t		 introduced;
+	uint8_t		 ready;		/* the controlled side has its intro */
 	uint8_t		 group;
 	uint8_t		 namelen;
-	char		 name[NAME_MAX_LEN];
-	struct slot	 s[2];
+	char		 name[];	/* namelen bytes, not terminated */
 };
 
 struct stats {
@@ -228,6 +256,14 @@ rexmit_remove(struct mediator *m, struct entry *e)
 }
 
 static void
+slots_free(struct entry *e)
+{
+	free(e->s[0]);
+	free(e->s[1]);
+	e->s[0] = e->s[1] = NULL;
+}
+
+static void
 entry_free(struct mediator *m, struct entry *e)
 {
 	struct entry **ep = entry_ref(m, e->group, e->name, e->namelen);
@@ -237,6 +273,7 @@ entry_free(struct mediator *m, struct entry *e)
 	if (e->on_rexmit)
 		rexmit_remove(m, e);
 	list_unlink(m, e);
+	slots_free(e);
 	free(e);
 	m->count--;
 }
@@ -250,7 +287,8 @@ entry_get(struct mediator *m, int group, const char *name, size_t len,
 
 	if (*ep != NULL)
 		return *ep;
-	if (m->count >= m->max || (e = calloc(1, sizeof(*e))) == NULL)
+	if (m->count >= m->max ||
+	    (e = calloc(1, offsetof(struct entry, name) + len)) == NULL)
 		return NULL;
 	e->group = (uint8_t)group;
 	e->namelen = (uint8_t)len;
@@ -264,7 +302,95 @@ entry_get(struct mediator *m, int group, const char *name, size_t len,
 static int
 slot_live(const struct slot *s, int64_t now)
 {
-	return s->id != 0 && now - s->seen < REG_TTL * 1000;
+	return s != NULL && now - s->seen < REG_TTL * 1000;
+}
+
+/* The index of e's client id, or -1. */
+static int
+slot_of(const struct entry *e, uint64_t id)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (e->s[i] != NULL && e->s[i]->id == id)
+			return i;
+	return -1;
+}
+
+static size_t
+cep_len(const unsigned char *c)
+{
+	return c[0] == 4 ? 7 : c[0] == 6 ? CEP_MAX : 1;
+}
+
+/* Write e (NULL: none) as a cep at c; returns its length. */
+static size_t
+cep_put(unsigned char *c, const struct ep *e)
+{
+	struct wr w;
+
+	if (e == NULL) {
+		c[0] = 0;
+		return 1;
+	}
+	wr_init(&w, c, CEP_MAX);
+	wr_ep(&w, e);
+	if (e->u.sa.sa_family == AF_INET6)
+		wr_u32(&w, e->u.in6.sin6_scope_id);
+	return w.len;
+}
+
+/* Read the cep at c into e (zeros for none); 1 if there was one. */
+static int
+cep_get(const unsigned char *c, struct ep *e)
+{
+	struct rd r;
+
+	memset(e, 0, sizeof(*e));
+	if (c[0] == 0)
+		return 0;
+	rd_init(&r, c, cep_len(c));
+	(void)rd_ep(&r, e);
+	if (e->u.sa.sa_family == AF_INET6)
+		e->u.in6.sin6_scope_id = rd_u32(&r);
+	return 1;
+}
+
+/* The length of the destination address a slot holds. */
+static size_t
+slot_dstlen(const struct slot *s)
+{
+	return !s->have_dst ? 0 : s->b[0] == 6 ? 16 : 4;
+}
+
+static void
+slot_unpack(const struct slot *s, struct slotv *v)
+{
+	const unsigned char *p = s->b;
+
+	v->have_pub = cep_get(p, &v->pub);
+	p += cep_len(p);
+	v->have_alt = cep_get(p, &v->alt);
+	p += cep_len(p);
+	memset(&v->via, 0, sizeof(v->via));
+	v->via.sock = s->sock;
+	v->via.tcp = s->tcp;
+	v->via.gen = s->gen;
+	v->via.have_dst = s->have_dst;
+	memcpy(&v->via.dst, p, slot_dstlen(s));
+	v->locals = p + slot_dstlen(s);
+}
+
+static int
+slot_have_pub(const struct slot *s)
+{
+	return s->b[0] != 0;
+}
+
+static int
+slot_have_alt(const struct slot *s)
+{
+	return s->b[cep_len(s->b)] != 0;
 }
 
 /*
@@ -389,40 +515,45 @@ send_registered(struct mediator *m, const struct ep *to,
 }
 
 static int
-slot_epdep(const struct slot *s)
+slot_epdep(const struct slotv *v)
 {
-	return s->have_alt && (ep_port(&s->alt) != ep_port(&s->pub) ||
-	    !ep_equal_addr(&s->alt, &s->pub));
+	return v->have_alt && (ep_port(&v->alt) != ep_port(&v->pub) ||
+	    !ep_equal_addr(&v->alt, &v->pub));
 }
 
 /* Tell slot i of e about the other slot. */
 static void
 send_peer(struct mediator *m, const struct entry *e, int i)
 {
-	const struct slot *me = &e->s[i], *peer = &e->s[1 - i];
+	const struct slot *me = e->s[i], *peer = e->s[1 - i];
+	struct slotv mv, pv;
 	unsigned char buf[256];
 	struct wr w;
 	int flags = 0;
 
+	if (me == NULL || peer == NULL)
+		return;
+	slot_unpack(me, &mv);
+	slot_unpack(peer, &pv);
 	if (i == 0)
 		flags |= PEER_CONTROLLING;
-	if (slot_epdep(me))
+	if (slot_epdep(&mv))
 		flags |= PEER_YOU_EPDEP;
-	if (slot_epdep(peer))
+	if (slot_epdep(&pv))
 		flags |= PEER_THEY_EPDEP;
 	if (i == 0 && e->ready)
 		flags |= PEER_READY;
 	wr_init(&w, buf, sizeof(buf));
 	wr_hdr(&w, T_PEER, me->id);
 	wr_u8(&w, (uint8_t)flags);
-	wr_u8(&w, (uint8_t)me->ttl);
+	wr_u8(&w, me->ttl);
 	wr_u64(&w, peer->id);
-	wr_ep(&w, &me->pub);
-	wr_ep(&w, &peer->pub);
+	wr_ep(&w, &mv.pub);
+	wr_ep(&w, &pv.pub);
 	wr_u8(&w, peer->nloc);
-	wr_bytes(&w, peer->locals, peer->loclen);
+	wr_bytes(&w, pv.locals, peer->loclen);
 	if (!w.bad)
-		reply(m, &me->pub, &me->via, buf, w.len);
+		reply(m, &mv.pub, &mv.via, buf, w.len);
 }
 
 /* Repeat e's introductions until acknowledged, from the first delay. */
@@ -438,24 +569,31 @@ rexmit_start(struct mediator *m, struct entry *e, int64_t now)
 	}
 }
 
+/* Both slots of e are complete. */
 static void
 introduce(struct mediator *m, struct entry *e, int64_t now)
 {
+	struct slotv v0, v1;
 	char a[80], b[80];
+	int i;
 
 	e->introduced = 1;
 	e->ready = 0;
-	e->s[0].acked = e->s[1].acked = 0;
-	e->s[0].ready_acked = e->s[1].ready_acked = 0;
+	for (i = 0; i < 2; i++)
+		e->s[i]->acked = e->s[i]->ready_acked = 0;
 	send_peer(m, e, 0);
 	send_peer(m, e, 1);
 	rexmit_start(m, e, now);
 	m->st.introduced++;
+	if (!verbose)
+		return;
+	slot_unpack(e->s[0], &v0);
+	slot_unpack(e->s[1], &v1);
 	vlog("introduced %.*s: %s%s <-> %s%s", e->namelen, e->name,
-	    ep_str(&e->s[0].pub, a, sizeof(a)),
-	    slot_epdep(&e->s[0]) ? " (endpoint-dependent)" : "",
-	    ep_str(&e->s[1].pub, b, sizeof(b)),
-	    slot_epdep(&e->s[1]) ? " (endpoint-dependent)" : "");
+	    ep_str(&v0.pub, a, sizeof(a)),
+	    slot_epdep(&v0) ? " (endpoint-dependent)" : "",
+	    ep_str(&v1.pub, b, sizeof(b)),
+	    slot_epdep(&v1) ? " (endpoint-dependent)" : "");
 }
 
 /*
@@ -466,12 +604,12 @@ static int
 slot_pick(struct entry *e, int role, int64_t now)
 {
 	if (role == ROLE_LISTEN)
-		return slot_live(&e->s[0], now) ? -1 : 0;
+		return slot_live(e->s[0], now) ? -1 : 0;
 	if (role == ROLE_CONNECT)
-		return slot_live(&e->s[1], now) ? -1 : 1;
-	if (!slot_live(&e->s[0], now))
+		return slot_live(e->s[1], now) ? -1 : 1;
+	if (!slot_live(e->s[0], now))
 		return 0;
-	return slot_live(&e->s[1], now) ? -1 : 1;
+	return slot_live(e->s[1], now) ? -1 : 1;
 }
 
 /*
@@ -572,8 +710,69 @@ struct reg {
 static int
 slot_complete(const struct mediator *m, const struct slot *s, int64_t now)
 {
-	return s->have_pub && (s->have_alt || !m->has_alt ||
+	return slot_have_pub(s) && (slot_have_alt(s) || !m->has_alt ||
 	    now - s->first >= ALT_WAIT);
+}
+
+/*
+ * Slot old (NULL, or another client's: then it is reused) with this
+ * REGISTER in it, resized to what it holds now. Returns the slot, or
+ * NULL (out of memory) with old untouched.
+ */
+static struct slot *
+slot_update(struct slot *old, const struct reg *rg, const struct ep *from,
+    const struct via *via, int64_t now)
+{
+	unsigned char tail[SLOT_TAIL_MAX], *p = tail;
+	struct slot hdr, *s;
+	struct slotv v;
+	size_t n;
+
+	if (old != NULL && old->id == rg->id) {
+		hdr = *old;		/* the fixed part */
+		slot_unpack(old, &v);
+	} else {
+		memset(&hdr, 0, sizeof(hdr));
+		memset(&v, 0, sizeof(v));
+		hdr.id = rg->id;
+		hdr.first = now;
+	}
+	hdr.seen = now;
+	if (rg->alt) {
+		v.alt = *from;
+		v.have_alt = 1;
+	} else {
+		v.pub = *from;
+		v.have_pub = 1;
+		v.via = *via;
+		hdr.ttl = (uint8_t)rg->ttl;
+	}
+	if (rg->tcp) {		/* no second port over TCP: not compared */
+		v.alt = *from;
+		v.have_alt = 1;
+	}
+	hdr.sock = (uint8_t)v.via.sock;
+	hdr.tcp = (uint16_t)v.via.tcp;
+	hdr.gen = v.via.gen;
+	hdr.have_dst = v.via.have_dst != 0 && v.have_pub;
+	hdr.nloc = rg->nloc;
+	hdr.loclen = (uint8_t)rg->loclen;
+	p += cep_put(p, v.have_pub ? &v.pub : NULL);
+	p += cep_put(p, v.have_alt ? &v.alt : NULL);
+	if (hdr.have_dst) {	/* of pub's family, as slot_dstlen reads it */
+		n = tail[0] == 6 ? 16 : 4;
+		memcpy(p, &v.via.dst, n);
+		p += n;
+	}
+	if (rg->loclen > 0)
+		memcpy(p, rg->locals, rg->loclen);
+	p += rg->loclen;
+	n = (size_t)(p - tail);
+	if ((s = realloc(old, offsetof(struct slot, b) + n)) == NULL)
+		return NULL;
+	memcpy(s, &hdr, offsetof(struct slot, b));
+	memcpy(s->b, tail, n);
+	return s;
 }
 
 static void
@@ -594,15 +793,14 @@ handle_register(struct mediator *m, const struct reg *rg,
 	 * port the cookie does not cover), and nothing is sent to it.
 	 */
 	e = *entry_ref(m, group, rg->name, rg->namelen);
+	i = e != NULL ? slot_of(e, rg->id) : -1;
 	if (!rg->tcp && !cookie_ok(m, from, rg->cookie, now) &&
-	    !(rg->alt && e != NULL && (e->s[0].id == rg->id ||
-	    e->s[1].id == rg->id) && !e->s[e->s[1].id == rg->id].have_alt)) {
+	    !(rg->alt && i != -1 && !slot_have_alt(e->s[i]))) {
 		m->st.cookies++;
 		send_registered(m, from, via, rg->id, 0, rg->len, now);
 		return;
 	}
-	if ((e == NULL || (e->s[0].id != rg->id && e->s[1].id != rg->id)) &&
-	    !rate_ok(m, from, now)) {
+	if (i == -1 && !rate_ok(m, from, now)) {
 		m->st.ratelimited++;
 		send_error(m, from, via, rg->id, E_RATE,
 		    "too many registrations from your address, try later",
@@ -615,13 +813,10 @@ handle_register(struct mediator *m, const struct reg *rg,
 		    "mediator table full, try later", SIZE_MAX);
 		return;
 	}
-	for (i = 0; i < 2; i++)
-		if (e->s[i].id == rg->id)
-			break;
-	if (i == 2) {
+	if ((i = slot_of(e, rg->id)) == -1) {
 		/* A newcomer after an introduction starts a new meeting. */
 		if (e->introduced) {
-			memset(e->s, 0, sizeof(e->s));
+			slots_free(e);
 			e->introduced = 0;
 			if (e->on_rexmit)
 				rexmit_remove(m, e);
@@ -637,43 +832,33 @@ handle_register(struct mediator *m, const struct reg *rg,
 		vlog("registered %.*s role %d from %s", (int)rg->namelen,
 		    rg->name, rg->role, ep_str(from, a, sizeof(a)));
 	}
-	s = &e->s[i];
-	if (s->id != rg->id) {
-		memset(s, 0, sizeof(*s));
-		s->first = now;
+	s = e->s[i];
+	fresh_alt = rg->alt && (s == NULL || s->id != rg->id ||
+	    !slot_have_alt(s));
+	if ((s = slot_update(s, rg, from, via, now)) == NULL) {
+		m->st.refused++;
+		send_error(m, from, via, rg->id, E_FULL,
+		    "mediator out of memory, try later", SIZE_MAX);
+		return;
 	}
-	s->id = rg->id;
-	s->seen = now;
-	fresh_alt = rg->alt && !s->have_alt;
-	if (rg->alt) {
-		s->alt = *from;
-		s->have_alt = 1;
-	} else {
-		s->pub = *from;
-		s->have_pub = 1;
-		s->via = *via;
-		s->ttl = rg->ttl;
-	}
-	if (rg->tcp) {		/* no second port over TCP: not compared */
-		s->alt = *from;
-		s->have_alt = 1;
-	}
-	s->nloc = rg->nloc;
-	s->loclen = (uint8_t)rg->loclen;
-	memcpy(s->locals, rg->locals, rg->loclen);
+	e->s[i] = s;
 	entry_touch(m, e, now);
-	if (!s->have_pub)
+	if (!slot_have_pub(s))
 		return;		/* only the copy to P+1 so far */
 	if (e->introduced) {
 		if (!rg->alt)
 			send_peer(m, e, i);	/* it lost our introduction */
 	} else if (slot_complete(m, s, now)) {
-		if (slot_live(&e->s[1 - i], now) &&
-		    slot_complete(m, &e->s[1 - i], now))
+		if (slot_live(e->s[1 - i], now) &&
+		    slot_complete(m, e->s[1 - i], now))
 			introduce(m, e, now);
-		else if (!rg->alt || fresh_alt)	/* this copy completed it */
-			send_registered(m, &s->pub, &s->via, s->id, REG_TTL,
+		else if (!rg->alt || fresh_alt) {	/* this copy completed it */
+			struct slotv v;
+
+			slot_unpack(s, &v);
+			send_registered(m, &v.pub, &v.via, s->id, REG_TTL,
 			    SIZE_MAX, now);
+		}
 	}
 }
 
@@ -737,15 +922,13 @@ handle_peerack(struct mediator *m, const struct reg *rg, int64_t now)
 
 	if (e == NULL)
 		return;
-	for (i = 0; i < 2; i++)
-		if (e->s[i].id == rg->id) {
-			e->s[i].acked = 1;
-			if (rg->ackflags & PEER_READY)
-				e->s[i].ready_acked = 1;
-			e->s[i].seen = now;
-			entry_touch(m, e, now);
-			break;
-		}
+	if ((i = slot_of(e, rg->id)) != -1) {
+		e->s[i]->acked = 1;
+		if (rg->ackflags & PEER_READY)
+			e->s[i]->ready_acked = 1;
+		e->s[i]->seen = now;
+		entry_touch(m, e, now);
+	}
 	/*
 	 * The controlled side has its introduction, so it is sending its
 	 * TTL-limited probes: tell the controlling side it may now send
@@ -936,13 +1119,14 @@ tick(struct mediator *m, int64_t now)
 	int i;
 
 	for (rp = &m->rexmit; (e = *rp) != NULL;) {
-		if (e->s[0].acked && e->s[1].acked &&
-		    (!e->ready || e->s[0].ready_acked))
+		if (e->s[0] == NULL || e->s[1] == NULL ||
+		    (e->s[0]->acked && e->s[1]->acked &&
+		    (!e->ready || e->s[0]->ready_acked)))
 			e->rexmit_n = REXMIT_TRIES;
 		else if (now >= e->rexmit_at) {
 			for (i = 0; i < 2; i++)
-				if (!e->s[i].acked ||
-				    (i == 0 && e->ready && !e->s[0].ready_acked))
+				if (!e->s[i]->acked ||
+				    (i == 0 && e->ready && !e->s[0]->ready_acked))
 					send_peer(m, e, i);
 			e->rexmit_n++;
 			e->rexmit_at = now +
