@@ -50,6 +50,8 @@
 #define COOKIE_EPOCH	60000	/* ms; a cookie is good for 60 to 120 s */
 #define RL_SLOTS	4096	/* rate limiter buckets, by source address */
 #define RATE_DEFAULT	20	/* new registrations per second per address */
+#define BATCH		64	/* datagrams per recvmmsg, replies per sendmmsg */
+#define REPLY_MAX	256	/* no reply is longer (see their buffers) */
 
 /* Where a client reached us: reply from that address (NAT-NOTES). */
 struct via {
@@ -148,8 +150,38 @@ struct msock {
 	struct ep	 bound;
 };
 
+/* Control data: a destination address (IP_PKTINFO) out, and a TTL in. */
+union cmsgbuf {
+	char		c[CMSG_SPACE(sizeof(struct in6_pktinfo)) + 64];
+	struct cmsghdr	align;
+};
+
+/*
+ * UDP replies queued for one socket, to go out with one sendmmsg when
+ * the datagrams read in one burst are handled (flush), or when full.
+ */
+struct txq {
+	int		 n;
+	struct mmsghdr	 msg[BATCH];
+	struct iovec	 iov[BATCH];
+	struct ep	 to[BATCH];
+	union cmsgbuf	 cbuf[BATCH];
+	unsigned char	 data[BATCH][REPLY_MAX];
+};
+
+/* A burst of datagrams read with one recvmmsg. */
+struct rxb {
+	struct mmsghdr	 msg[BATCH];
+	struct iovec	 iov[BATCH];
+	struct ep	 from[BATCH];
+	union cmsgbuf	 cbuf[BATCH];
+	unsigned char	 buf[BATCH][MAX_DGRAM + 1];
+};
+
 struct mediator {
 	struct msock	 socks[MAXSOCKS];
+	struct txq	*txq;		/* one queue per socket */
+	struct rxb	*rxb;
 	int		 nfds;
 	int		 has_alt;	/* some socket serves P+1 */
 	int		 lfds[2];	/* TCP listeners */
@@ -412,56 +444,99 @@ tcp_reply(struct mediator *m, const struct via *via, const void *buf,
 	(void)send(c->fd, frame, len + 2, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-/* Send buf to a client, from the address it reached us at. */
+/*
+ * Send what is queued for socket k: one sendmmsg, more only past an
+ * error. UDP: a full socket buffer loses the rest, another error the one
+ * reply it was for; the clients retry.
+ */
+static void
+flush_sock(struct mediator *m, int k)
+{
+	struct txq *q = &m->txq[k];
+	int off = 0, r;
+
+	while (off < q->n) {
+		r = sendmmsg(m->socks[k].fd, q->msg + off,
+		    (unsigned)(q->n - off), MSG_DONTWAIT);
+		if (r > 0)
+			off += r;
+		else if (errno == EAGAIN || errno == ENOBUFS)
+			break;
+		else if (errno != EINTR)
+			off++;
+	}
+	q->n = 0;
+}
+
+static void
+flush(struct mediator *m)
+{
+	int k;
+
+	for (k = 0; k < m->nfds; k++)
+		if (m->txq[k].n > 0)
+			flush_sock(m, k);
+}
+
+/*
+ * Queue buf to a client, from the address it reached us at (IP_PKTINFO
+ * on a wildcard socket); TCP clients get theirs at once.
+ */
 static void
 reply(struct mediator *m, const struct ep *to, const struct via *via,
     const void *buf, size_t len)
 {
-	union {
-		char		c[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-		struct cmsghdr	align;
-	} cbuf;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr msg;
+	struct txq *q;
+	struct msghdr *msg;
 	struct cmsghdr *cm;
+	int k;
 
 	if (via->tcp) {
 		tcp_reply(m, via, buf, len);
 		return;
 	}
-	memset(&msg, 0, sizeof(msg));
-	memset(&cbuf, 0, sizeof(cbuf));
-	msg.msg_name = (void *)&to->u;
-	msg.msg_namelen = to->len;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (via->have_dst && m->socks[via->sock].wildcard) {
-		msg.msg_control = cbuf.c;
-		cm = (struct cmsghdr *)cbuf.c;
-		if (to->u.sa.sa_family == AF_INET6) {
-			struct in6_pktinfo pi;
+	if (len > REPLY_MAX)
+		return;		/* none is: see REPLY_MAX */
+	q = &m->txq[via->sock];
+	if (q->n == BATCH)
+		flush_sock(m, via->sock);
+	k = q->n++;
+	memcpy(q->data[k], buf, len);
+	q->to[k] = *to;
+	q->iov[k].iov_base = q->data[k];
+	q->iov[k].iov_len = len;
+	msg = &q->msg[k].msg_hdr;
+	memset(msg, 0, sizeof(*msg));
+	msg->msg_name = &q->to[k].u;
+	msg->msg_namelen = to->len;
+	msg->msg_iov = &q->iov[k];
+	msg->msg_iovlen = 1;
+	if (!via->have_dst || !m->socks[via->sock].wildcard)
+		return;
+	memset(&q->cbuf[k], 0, sizeof(q->cbuf[k]));
+	msg->msg_control = q->cbuf[k].c;
+	cm = (struct cmsghdr *)q->cbuf[k].c;
+	if (to->u.sa.sa_family == AF_INET6) {
+		struct in6_pktinfo pi;
 
-			memset(&pi, 0, sizeof(pi));
-			pi.ipi6_addr = via->dst.v6;
-			msg.msg_controllen = CMSG_SPACE(sizeof(pi));
-			cm->cmsg_level = IPPROTO_IPV6;
-			cm->cmsg_type = IPV6_PKTINFO;
-			cm->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-		} else {
-			struct in_pktinfo pi;
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi6_addr = via->dst.v6;
+		msg->msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm->cmsg_level = IPPROTO_IPV6;
+		cm->cmsg_type = IPV6_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	} else {
+		struct in_pktinfo pi;
 
-			memset(&pi, 0, sizeof(pi));
-			pi.ipi_spec_dst = via->dst.v4;
-			msg.msg_controllen = CMSG_SPACE(sizeof(pi));
-			cm->cmsg_level = IPPROTO_IP;
-			cm->cmsg_type = IP_PKTINFO;
-			cm->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-		}
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi_spec_dst = via->dst.v4;
+		msg->msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
 	}
-	/* UDP: a full socket buffer loses this reply; the client retries. */
-	(void)sendmsg(m->socks[via->sock].fd, &msg, MSG_DONTWAIT);
 }
 
 /*
@@ -618,7 +693,22 @@ slot_pick(struct entry *e, int role, int64_t now)
  * sent to that endpoint. It costs no state, so a flood from forged
  * sources creates no registration, and what it draws is the cookie
  * reply, never larger than the request (README "Wire protocol").
+ *
+ * A cookie is never zero: zero is what a client sends (and what pnc
+ * takes for "none yet") before it has one, so a zero cookie is refused
+ * without the two HMACs, which are most of a mediator's own work.
  */
+static int
+cookie_zero(const unsigned char *c)
+{
+	unsigned char any = 0;
+	size_t i;
+
+	for (i = 0; i < COOKIE_LEN; i++)
+		any |= c[i];
+	return any == 0;
+}
+
 static void
 cookie_make(const struct mediator *m, const struct ep *from, int64_t epoch,
     unsigned char *out)
@@ -633,6 +723,8 @@ cookie_make(const struct mediator *m, const struct ep *from, int64_t epoch,
 	hmac_update(&h, buf, w.len);
 	hmac_final(&h, tag);
 	memcpy(out, tag, COOKIE_LEN);
+	if (cookie_zero(out))
+		out[COOKIE_LEN - 1] = 1;
 }
 
 static int
@@ -644,6 +736,8 @@ cookie_ok(const struct mediator *m, const struct ep *from,
 
 	if (m->trust_all)
 		return 1;
+	if (cookie_zero(cookie))
+		return 0;
 	cookie_make(m, from, epoch, c);
 	if (ct_equal(c, cookie, COOKIE_LEN))
 		return 1;
@@ -790,12 +884,13 @@ handle_register(struct mediator *m, const struct reg *rg,
 	 * TCP's handshake already proved the source. A copy to P+1 of a
 	 * registration made on P needs no cookie of its own: it only adds
 	 * the mapping seen on P+1 (which a symmetric NAT makes anew, with a
-	 * port the cookie does not cover), and nothing is sent to it.
+	 * port the cookie does not cover), and nothing is sent to it. That
+	 * test goes first: the HMAC is the dearest part of a REGISTER.
 	 */
 	e = *entry_ref(m, group, rg->name, rg->namelen);
 	i = e != NULL ? slot_of(e, rg->id) : -1;
-	if (!rg->tcp && !cookie_ok(m, from, rg->cookie, now) &&
-	    !(rg->alt && i != -1 && !slot_have_alt(e->s[i]))) {
+	if (!rg->tcp && !(rg->alt && i != -1 && !slot_have_alt(e->s[i])) &&
+	    !cookie_ok(m, from, rg->cookie, now)) {
 		m->st.cookies++;
 		send_registered(m, from, via, rg->id, 0, rg->len, now);
 		return;
@@ -829,8 +924,10 @@ handle_register(struct mediator *m, const struct reg *rg,
 			return;
 		}
 		m->st.registered++;
-		vlog("registered %.*s role %d from %s", (int)rg->namelen,
-		    rg->name, rg->role, ep_str(from, a, sizeof(a)));
+		if (verbose)	/* not ep_str for nothing, at every name */
+			vlog("registered %.*s role %d from %s",
+			    (int)rg->namelen, rg->name, rg->role,
+			    ep_str(from, a, sizeof(a)));
 	}
 	s = e->s[i];
 	fresh_alt = rg->alt && (s == NULL || s->id != rg->id ||
@@ -947,7 +1044,9 @@ drop(struct mediator *m, const struct ep *from, const char *why)
 	char a[80];
 
 	m->st.malformed++;
-	vlog("dropped datagram from %s: %s", ep_str(from, a, sizeof(a)), why);
+	if (verbose)
+		vlog("dropped datagram from %s: %s",
+		    ep_str(from, a, sizeof(a)), why);
 }
 
 /* The socket on the other port and/or address of sock k, or -1. */
@@ -1049,66 +1148,83 @@ handle_datagram(struct mediator *m, const unsigned char *buf, size_t len,
 		drop(m, from, "unexpected message type");
 }
 
-/* Read one datagram with its destination address. 1, 0 (none) or -1. */
-static int
-receive(struct mediator *m, int sock, int64_t now)
+/* Where a datagram was sent to, and the TTL it arrived with. */
+static void
+read_cmsgs(struct msghdr *msg, struct via *via, int *ttl)
 {
-	unsigned char buf[MAX_DGRAM + 1];
-	union {
-		char		c[CMSG_SPACE(sizeof(struct in6_pktinfo)) + 64];
-		struct cmsghdr	align;
-	} cbuf;
-	struct iovec iov = { buf, sizeof(buf) };
-	struct msghdr msg;
 	struct cmsghdr *cm;
-	struct ep from;
-	struct via via;
-	ssize_t n;
-	int ttl = 0;
 
-	memset(&msg, 0, sizeof(msg));
-	memset(&from, 0, sizeof(from));
-	memset(&via, 0, sizeof(via));
-	msg.msg_name = &from.u;
-	msg.msg_namelen = sizeof(from.u);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.c;
-	msg.msg_controllen = sizeof(cbuf.c);
-	if ((n = recvmsg(m->socks[sock].fd, &msg, MSG_DONTWAIT)) == -1)
-		return errno == EAGAIN || errno == EINTR ||
-		    errno == ECONNREFUSED ? 0 : -1;
-	from.len = msg.msg_namelen;
-	via.sock = sock;
-	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+	for (cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
 		if (cm->cmsg_level == IPPROTO_IP &&
 		    cm->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo pi;
 
 			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-			via.dst.v4 = pi.ipi_addr;
-			via.have_dst = 1;
+			via->dst.v4 = pi.ipi_addr;
+			via->have_dst = 1;
 		} else if (cm->cmsg_level == IPPROTO_IPV6 &&
 		    cm->cmsg_type == IPV6_PKTINFO) {
 			struct in6_pktinfo pi;
 
 			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-			via.dst.v6 = pi.ipi6_addr;
-			via.have_dst = 1;
+			via->dst.v6 = pi.ipi6_addr;
+			via->have_dst = 1;
 		} else if ((cm->cmsg_level == IPPROTO_IP &&
 		    cm->cmsg_type == IP_TTL) ||
 		    (cm->cmsg_level == IPPROTO_IPV6 &&
 		    cm->cmsg_type == IPV6_HOPLIMIT))
-			memcpy(&ttl, CMSG_DATA(cm), sizeof(ttl));
+			memcpy(ttl, CMSG_DATA(cm), sizeof(*ttl));
 	}
-	m->st.rx++;
-	if ((size_t)n > MAX_DGRAM || (msg.msg_flags & MSG_TRUNC)) {
-		m->st.oversized++;
-		drop(m, &from, "oversized");
-		return 1;
+}
+
+/*
+ * Read a burst of datagrams, with their destination addresses, and
+ * handle them; the replies wait in the queues for flush(). Returns how
+ * many, 0 (none) or -1.
+ */
+static int
+receive(struct mediator *m, int sock, int64_t now)
+{
+	struct rxb *b = m->rxb;
+	struct msghdr *msg;
+	struct via via;
+	int i, n, ttl;
+
+	for (i = 0; i < BATCH; i++) {
+		msg = &b->msg[i].msg_hdr;
+		memset(msg, 0, sizeof(*msg));
+		memset(&b->from[i], 0, sizeof(b->from[i]));
+		b->iov[i].iov_base = b->buf[i];
+		b->iov[i].iov_len = sizeof(b->buf[i]);
+		msg->msg_name = &b->from[i].u;
+		msg->msg_namelen = sizeof(b->from[i].u);
+		msg->msg_iov = &b->iov[i];
+		msg->msg_iovlen = 1;
+		msg->msg_control = b->cbuf[i].c;
+		msg->msg_controllen = sizeof(b->cbuf[i].c);
 	}
-	handle_datagram(m, buf, (size_t)n, &from, &via, ttl, now);
-	return 1;
+	if ((n = recvmmsg(m->socks[sock].fd, b->msg, BATCH, MSG_DONTWAIT,
+	    NULL)) == -1)
+		return errno == EAGAIN || errno == EINTR ||
+		    errno == ECONNREFUSED ? 0 : -1;
+	for (i = 0; i < n; i++) {
+		msg = &b->msg[i].msg_hdr;
+		b->from[i].len = msg->msg_namelen;
+		memset(&via, 0, sizeof(via));
+		via.sock = sock;
+		ttl = 0;
+		read_cmsgs(msg, &via, &ttl);
+		m->st.rx++;
+		if (b->msg[i].msg_len > MAX_DGRAM ||
+		    (msg->msg_flags & MSG_TRUNC)) {
+			m->st.oversized++;
+			drop(m, &b->from[i], "oversized");
+			continue;
+		}
+		handle_datagram(m, b->buf[i], b->msg[i].msg_len, &b->from[i],
+		    &via, ttl, now);
+	}
+	return n;
 }
 
 /* Re-introduce pairs that have not acknowledged; expire old entries. */
@@ -1288,12 +1404,13 @@ serve(struct mediator *m)
 {
 	static struct pollfd pfd[MAXSOCKS + 2 + MAXTCP];
 	static int which[MAXTCP];
-	int i, n, got, nt;
+	int i, n, nt;
 	int64_t now;
 
 	while (!stop) {
 		now = now_ms();
 		tick(m, now);
+		flush(m);	/* the last burst's replies, and tick's */
 		for (i = 0; i < m->nfds; i++) {
 			pfd[i].fd = m->socks[i].fd;
 			pfd[i].events = POLLIN;
@@ -1320,12 +1437,10 @@ serve(struct mediator *m)
 			return -1;
 		}
 		now = now_ms();
-		for (i = 0; i < m->nfds; i++) {
-			/* A bounded batch per wakeup keeps timers honest. */
-			for (got = 0; got < 64; got++)
-				if (receive(m, i, now) <= 0)
-					break;
-		}
+		/* A bounded batch per wakeup keeps timers honest. */
+		for (i = 0; i < m->nfds; i++)
+			if (pfd[i].revents)
+				(void)receive(m, i, now);
 		for (i = 0; i < nt; i++)
 			if (pfd[n + i].revents && m->tc[which[i]] != NULL)
 				tcp_read(m, which[i], now);
@@ -1471,7 +1586,9 @@ mediate_main(int argc, char **argv)
 
 	for (m.nbuckets = 16; m.nbuckets < m.max; m.nbuckets <<= 1)
 		;
-	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL)
+	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL ||
+	    (m.txq = calloc(MAXSOCKS, sizeof(*m.txq))) == NULL ||
+	    (m.rxb = calloc(1, sizeof(*m.rxb))) == NULL)
 		err(EX_FAIL, "calloc");
 	for (p = 0; p < 4; p++)
 		secret[p] = random64();
@@ -1509,6 +1626,8 @@ mediate_main(int argc, char **argv)
 			tcp_close(&m, p);
 	free(m.buckets);
 	free(m.rl);
+	free(m.txq);
+	free(m.rxb);
 	return EX_OK;
 }
 
@@ -1531,8 +1650,11 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 	m.max = 4;
 	m.nbuckets = 4;
 	m.trust_all = 1;	/* a fuzzer cannot forge cookies: let it in */
-	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL)
+	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL ||
+	    (m.txq = calloc(MAXSOCKS, sizeof(*m.txq))) == NULL) {
+		free(m.buckets);
 		return 0;
+	}
 	m.nfds = 2;
 	m.socks[0].fd = m.socks[1].fd = -1;
 	m.socks[1].alt_port = m.has_alt = 1;
@@ -1554,6 +1676,7 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 		now += (buf[i] >> 1) * 97;
 		tick(&m, now);
 		handle_datagram(&m, buf + i + 3, n, &from, &via, 60, now);
+		flush(&m);
 		if (m.count > m.max)
 			abort();	/* the table must stay bounded */
 		i += 3 + n;
@@ -1561,5 +1684,6 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 	while (m.oldest != NULL)
 		entry_free(&m, m.oldest);
 	free(m.buckets);
+	free(m.txq);
 	return 0;
 }
