@@ -14,9 +14,12 @@
  * second address, with -s twice) also answers the NAT check's binding
  * requests from "the other" endpoint, as RFC 5780 does.
  *
- * Memory is bounded: at most maxnames entries, each a fixed size; a full
- * table answers E_FULL instead of growing. Every datagram is parsed as
- * hostile input through the byte cursors of util.c.
+ * Memory is bounded: at most maxnames entries, each of at most two
+ * clients of bounded size; a full table answers E_FULL instead of
+ * growing. Most of a busy table is names waiting for their peer, so an
+ * entry holds its name at its length and a client what it sent, packed
+ * (struct slot). Every datagram is parsed as hostile input through the
+ * byte cursors of util.c.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -28,6 +31,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +50,8 @@
 #define COOKIE_EPOCH	60000	/* ms; a cookie is good for 60 to 120 s */
 #define RL_SLOTS	4096	/* rate limiter buckets, by source address */
 #define RATE_DEFAULT	20	/* new registrations per second per address */
+#define BATCH		64	/* datagrams per recvmmsg, replies per sendmmsg */
+#define REPLY_MAX	256	/* no reply is longer (see their buffers) */
 
 /* Where a client reached us: reply from that address (NAT-NOTES). */
 struct via {
@@ -69,35 +75,59 @@ struct tconn {
 	unsigned char	 buf[2 + MAX_DGRAM];
 };
 
+/*
+ * A client of a name, in one allocation sized to what it sent: the fixed
+ * part, then b: its endpoint as seen on port P and on P+1 (each a cep,
+ * below), the address it reached us at (4 or 16 bytes, if have_dst: the
+ * family is pub's, which came with it), and its local candidates as
+ * their wire bytes. slot_unpack and slot_update read and write b.
+ */
 struct slot {
-	uint64_t	id;		/* 0: empty */
+	uint64_t	id;
 	int64_t		seen, first;
-	struct ep	pub;		/* as seen on port P */
-	struct ep	alt;		/* as seen on port P+1 */
-	int		have_pub, have_alt;
-	struct via	via;
-	int		ttl;		/* IP TTL the REGISTER arrived with */
-	int		acked;		/* PEERACK for the introduction */
-	int		ready_acked;	/* ... and for "your peer is ready" */
+	uint32_t	gen;		/* via: TCP connection generation */
+	uint16_t	tcp;		/* via: TCP connection index + 1, or 0 */
+	uint8_t		sock;		/* via: index into the socket array */
+	uint8_t		have_dst;	/* via: b holds the destination */
+	uint8_t		ttl;		/* IP TTL the REGISTER arrived with */
+	uint8_t		acked;		/* PEERACK for the introduction */
+	uint8_t		ready_acked;	/* ... and for "your peer is ready" */
 	uint8_t		nloc;
 	uint8_t		loclen;
-	unsigned char	locals[MAX_LOCALS * EP_MAX_LEN];
+	unsigned char	b[];		/* pub, alt, dst, locals */
+};
+
+/*
+ * A compact endpoint (cep): the wire form (family 4 or 6, port, address)
+ * and, for IPv6, the scope id (an answer to a link-local address needs
+ * it); family 0 is "none". 1, 7 or 23 bytes.
+ */
+#define CEP_MAX		(EP_MAX_LEN + 4)
+#define SLOT_TAIL_MAX	(2 * CEP_MAX + 16 + MAX_LOCALS * EP_MAX_LEN)
+
+/* A slot unpacked, for reading. */
+struct slotv {
+	struct ep		 pub;		/* as seen on port P */
+	struct ep		 alt;		/* as seen on port P+1 */
+	int			 have_pub, have_alt;
+	struct via		 via;
+	const unsigned char	*locals;	/* into the slot */
 };
 
 struct entry {
 	struct entry	*hnext;		/* hash chain */
 	struct entry	*older, *newer;	/* expiry list, oldest first */
 	struct entry	*rnext;		/* re-introduction list */
+	struct slot	*s[2];		/* NULL: nobody */
 	int64_t		 touched;
 	int64_t		 rexmit_at;
-	int		 rexmit_n;
-	int		 on_rexmit;
-	int		 introduced;
-	int		 ready;		/* the controlled side has its intro */
+	uint8_t		 rexmit_n;
+	uint8_t		 on_rexmit;
+	uint8_t		 introduced;
+	uint8_t		 ready;		/* the controlled side has its intro */
 	uint8_t		 group;
 	uint8_t		 namelen;
-	char		 name[NAME_MAX_LEN];
-	struct slot	 s[2];
+	char		 name[];	/* namelen bytes, not terminated */
 };
 
 struct stats {
@@ -120,8 +150,38 @@ struct msock {
 	struct ep	 bound;
 };
 
+/* Control data: a destination address (IP_PKTINFO) out, and a TTL in. */
+union cmsgbuf {
+	char		c[CMSG_SPACE(sizeof(struct in6_pktinfo)) + 64];
+	struct cmsghdr	align;
+};
+
+/*
+ * UDP replies queued for one socket, to go out with one sendmmsg when
+ * the datagrams read in one burst are handled (flush), or when full.
+ */
+struct txq {
+	int		 n;
+	struct mmsghdr	 msg[BATCH];
+	struct iovec	 iov[BATCH];
+	struct ep	 to[BATCH];
+	union cmsgbuf	 cbuf[BATCH];
+	unsigned char	 data[BATCH][REPLY_MAX];
+};
+
+/* A burst of datagrams read with one recvmmsg. */
+struct rxb {
+	struct mmsghdr	 msg[BATCH];
+	struct iovec	 iov[BATCH];
+	struct ep	 from[BATCH];
+	union cmsgbuf	 cbuf[BATCH];
+	unsigned char	 buf[BATCH][MAX_DGRAM + 1];
+};
+
 struct mediator {
 	struct msock	 socks[MAXSOCKS];
+	struct txq	*txq;		/* one queue per socket */
+	struct rxb	*rxb;
 	int		 nfds;
 	int		 has_alt;	/* some socket serves P+1 */
 	int		 lfds[2];	/* TCP listeners */
@@ -228,6 +288,14 @@ rexmit_remove(struct mediator *m, struct entry *e)
 }
 
 static void
+slots_free(struct entry *e)
+{
+	free(e->s[0]);
+	free(e->s[1]);
+	e->s[0] = e->s[1] = NULL;
+}
+
+static void
 entry_free(struct mediator *m, struct entry *e)
 {
 	struct entry **ep = entry_ref(m, e->group, e->name, e->namelen);
@@ -237,6 +305,7 @@ entry_free(struct mediator *m, struct entry *e)
 	if (e->on_rexmit)
 		rexmit_remove(m, e);
 	list_unlink(m, e);
+	slots_free(e);
 	free(e);
 	m->count--;
 }
@@ -250,7 +319,8 @@ entry_get(struct mediator *m, int group, const char *name, size_t len,
 
 	if (*ep != NULL)
 		return *ep;
-	if (m->count >= m->max || (e = calloc(1, sizeof(*e))) == NULL)
+	if (m->count >= m->max ||
+	    (e = calloc(1, offsetof(struct entry, name) + len)) == NULL)
 		return NULL;
 	e->group = (uint8_t)group;
 	e->namelen = (uint8_t)len;
@@ -264,7 +334,95 @@ entry_get(struct mediator *m, int group, const char *name, size_t len,
 static int
 slot_live(const struct slot *s, int64_t now)
 {
-	return s->id != 0 && now - s->seen < REG_TTL * 1000;
+	return s != NULL && now - s->seen < REG_TTL * 1000;
+}
+
+/* The index of e's client id, or -1. */
+static int
+slot_of(const struct entry *e, uint64_t id)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (e->s[i] != NULL && e->s[i]->id == id)
+			return i;
+	return -1;
+}
+
+static size_t
+cep_len(const unsigned char *c)
+{
+	return c[0] == 4 ? 7 : c[0] == 6 ? CEP_MAX : 1;
+}
+
+/* Write e (NULL: none) as a cep at c; returns its length. */
+static size_t
+cep_put(unsigned char *c, const struct ep *e)
+{
+	struct wr w;
+
+	if (e == NULL) {
+		c[0] = 0;
+		return 1;
+	}
+	wr_init(&w, c, CEP_MAX);
+	wr_ep(&w, e);
+	if (e->u.sa.sa_family == AF_INET6)
+		wr_u32(&w, e->u.in6.sin6_scope_id);
+	return w.len;
+}
+
+/* Read the cep at c into e (zeros for none); 1 if there was one. */
+static int
+cep_get(const unsigned char *c, struct ep *e)
+{
+	struct rd r;
+
+	memset(e, 0, sizeof(*e));
+	if (c[0] == 0)
+		return 0;
+	rd_init(&r, c, cep_len(c));
+	(void)rd_ep(&r, e);
+	if (e->u.sa.sa_family == AF_INET6)
+		e->u.in6.sin6_scope_id = rd_u32(&r);
+	return 1;
+}
+
+/* The length of the destination address a slot holds. */
+static size_t
+slot_dstlen(const struct slot *s)
+{
+	return !s->have_dst ? 0 : s->b[0] == 6 ? 16 : 4;
+}
+
+static void
+slot_unpack(const struct slot *s, struct slotv *v)
+{
+	const unsigned char *p = s->b;
+
+	v->have_pub = cep_get(p, &v->pub);
+	p += cep_len(p);
+	v->have_alt = cep_get(p, &v->alt);
+	p += cep_len(p);
+	memset(&v->via, 0, sizeof(v->via));
+	v->via.sock = s->sock;
+	v->via.tcp = s->tcp;
+	v->via.gen = s->gen;
+	v->via.have_dst = s->have_dst;
+	memcpy(&v->via.dst, p, slot_dstlen(s));
+	v->locals = p + slot_dstlen(s);
+}
+
+static int
+slot_have_pub(const struct slot *s)
+{
+	return s->b[0] != 0;
+}
+
+static int
+slot_have_alt(const struct slot *s)
+{
+	return s->b[cep_len(s->b)] != 0;
 }
 
 /*
@@ -286,56 +444,99 @@ tcp_reply(struct mediator *m, const struct via *via, const void *buf,
 	(void)send(c->fd, frame, len + 2, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-/* Send buf to a client, from the address it reached us at. */
+/*
+ * Send what is queued for socket k: one sendmmsg, more only past an
+ * error. UDP: a full socket buffer loses the rest, another error the one
+ * reply it was for; the clients retry.
+ */
+static void
+flush_sock(struct mediator *m, int k)
+{
+	struct txq *q = &m->txq[k];
+	int off = 0, r;
+
+	while (off < q->n) {
+		r = sendmmsg(m->socks[k].fd, q->msg + off,
+		    (unsigned)(q->n - off), MSG_DONTWAIT);
+		if (r > 0)
+			off += r;
+		else if (errno == EAGAIN || errno == ENOBUFS)
+			break;
+		else if (errno != EINTR)
+			off++;
+	}
+	q->n = 0;
+}
+
+static void
+flush(struct mediator *m)
+{
+	int k;
+
+	for (k = 0; k < m->nfds; k++)
+		if (m->txq[k].n > 0)
+			flush_sock(m, k);
+}
+
+/*
+ * Queue buf to a client, from the address it reached us at (IP_PKTINFO
+ * on a wildcard socket); TCP clients get theirs at once.
+ */
 static void
 reply(struct mediator *m, const struct ep *to, const struct via *via,
     const void *buf, size_t len)
 {
-	union {
-		char		c[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-		struct cmsghdr	align;
-	} cbuf;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr msg;
+	struct txq *q;
+	struct msghdr *msg;
 	struct cmsghdr *cm;
+	int k;
 
 	if (via->tcp) {
 		tcp_reply(m, via, buf, len);
 		return;
 	}
-	memset(&msg, 0, sizeof(msg));
-	memset(&cbuf, 0, sizeof(cbuf));
-	msg.msg_name = (void *)&to->u;
-	msg.msg_namelen = to->len;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (via->have_dst && m->socks[via->sock].wildcard) {
-		msg.msg_control = cbuf.c;
-		cm = (struct cmsghdr *)cbuf.c;
-		if (to->u.sa.sa_family == AF_INET6) {
-			struct in6_pktinfo pi;
+	if (len > REPLY_MAX)
+		return;		/* none is: see REPLY_MAX */
+	q = &m->txq[via->sock];
+	if (q->n == BATCH)
+		flush_sock(m, via->sock);
+	k = q->n++;
+	memcpy(q->data[k], buf, len);
+	q->to[k] = *to;
+	q->iov[k].iov_base = q->data[k];
+	q->iov[k].iov_len = len;
+	msg = &q->msg[k].msg_hdr;
+	memset(msg, 0, sizeof(*msg));
+	msg->msg_name = &q->to[k].u;
+	msg->msg_namelen = to->len;
+	msg->msg_iov = &q->iov[k];
+	msg->msg_iovlen = 1;
+	if (!via->have_dst || !m->socks[via->sock].wildcard)
+		return;
+	memset(&q->cbuf[k], 0, sizeof(q->cbuf[k]));
+	msg->msg_control = q->cbuf[k].c;
+	cm = (struct cmsghdr *)q->cbuf[k].c;
+	if (to->u.sa.sa_family == AF_INET6) {
+		struct in6_pktinfo pi;
 
-			memset(&pi, 0, sizeof(pi));
-			pi.ipi6_addr = via->dst.v6;
-			msg.msg_controllen = CMSG_SPACE(sizeof(pi));
-			cm->cmsg_level = IPPROTO_IPV6;
-			cm->cmsg_type = IPV6_PKTINFO;
-			cm->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-		} else {
-			struct in_pktinfo pi;
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi6_addr = via->dst.v6;
+		msg->msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm->cmsg_level = IPPROTO_IPV6;
+		cm->cmsg_type = IPV6_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	} else {
+		struct in_pktinfo pi;
 
-			memset(&pi, 0, sizeof(pi));
-			pi.ipi_spec_dst = via->dst.v4;
-			msg.msg_controllen = CMSG_SPACE(sizeof(pi));
-			cm->cmsg_level = IPPROTO_IP;
-			cm->cmsg_type = IP_PKTINFO;
-			cm->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-		}
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi_spec_dst = via->dst.v4;
+		msg->msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
 	}
-	/* UDP: a full socket buffer loses this reply; the client retries. */
-	(void)sendmsg(m->socks[via->sock].fd, &msg, MSG_DONTWAIT);
 }
 
 /*
@@ -389,40 +590,45 @@ send_registered(struct mediator *m, const struct ep *to,
 }
 
 static int
-slot_epdep(const struct slot *s)
+slot_epdep(const struct slotv *v)
 {
-	return s->have_alt && (ep_port(&s->alt) != ep_port(&s->pub) ||
-	    !ep_equal_addr(&s->alt, &s->pub));
+	return v->have_alt && (ep_port(&v->alt) != ep_port(&v->pub) ||
+	    !ep_equal_addr(&v->alt, &v->pub));
 }
 
 /* Tell slot i of e about the other slot. */
 static void
 send_peer(struct mediator *m, const struct entry *e, int i)
 {
-	const struct slot *me = &e->s[i], *peer = &e->s[1 - i];
+	const struct slot *me = e->s[i], *peer = e->s[1 - i];
+	struct slotv mv, pv;
 	unsigned char buf[256];
 	struct wr w;
 	int flags = 0;
 
+	if (me == NULL || peer == NULL)
+		return;
+	slot_unpack(me, &mv);
+	slot_unpack(peer, &pv);
 	if (i == 0)
 		flags |= PEER_CONTROLLING;
-	if (slot_epdep(me))
+	if (slot_epdep(&mv))
 		flags |= PEER_YOU_EPDEP;
-	if (slot_epdep(peer))
+	if (slot_epdep(&pv))
 		flags |= PEER_THEY_EPDEP;
 	if (i == 0 && e->ready)
 		flags |= PEER_READY;
 	wr_init(&w, buf, sizeof(buf));
 	wr_hdr(&w, T_PEER, me->id);
 	wr_u8(&w, (uint8_t)flags);
-	wr_u8(&w, (uint8_t)me->ttl);
+	wr_u8(&w, me->ttl);
 	wr_u64(&w, peer->id);
-	wr_ep(&w, &me->pub);
-	wr_ep(&w, &peer->pub);
+	wr_ep(&w, &mv.pub);
+	wr_ep(&w, &pv.pub);
 	wr_u8(&w, peer->nloc);
-	wr_bytes(&w, peer->locals, peer->loclen);
+	wr_bytes(&w, pv.locals, peer->loclen);
 	if (!w.bad)
-		reply(m, &me->pub, &me->via, buf, w.len);
+		reply(m, &mv.pub, &mv.via, buf, w.len);
 }
 
 /* Repeat e's introductions until acknowledged, from the first delay. */
@@ -438,24 +644,31 @@ rexmit_start(struct mediator *m, struct entry *e, int64_t now)
 	}
 }
 
+/* Both slots of e are complete. */
 static void
 introduce(struct mediator *m, struct entry *e, int64_t now)
 {
+	struct slotv v0, v1;
 	char a[80], b[80];
+	int i;
 
 	e->introduced = 1;
 	e->ready = 0;
-	e->s[0].acked = e->s[1].acked = 0;
-	e->s[0].ready_acked = e->s[1].ready_acked = 0;
+	for (i = 0; i < 2; i++)
+		e->s[i]->acked = e->s[i]->ready_acked = 0;
 	send_peer(m, e, 0);
 	send_peer(m, e, 1);
 	rexmit_start(m, e, now);
 	m->st.introduced++;
+	if (!verbose)
+		return;
+	slot_unpack(e->s[0], &v0);
+	slot_unpack(e->s[1], &v1);
 	vlog("introduced %.*s: %s%s <-> %s%s", e->namelen, e->name,
-	    ep_str(&e->s[0].pub, a, sizeof(a)),
-	    slot_epdep(&e->s[0]) ? " (endpoint-dependent)" : "",
-	    ep_str(&e->s[1].pub, b, sizeof(b)),
-	    slot_epdep(&e->s[1]) ? " (endpoint-dependent)" : "");
+	    ep_str(&v0.pub, a, sizeof(a)),
+	    slot_epdep(&v0) ? " (endpoint-dependent)" : "",
+	    ep_str(&v1.pub, b, sizeof(b)),
+	    slot_epdep(&v1) ? " (endpoint-dependent)" : "");
 }
 
 /*
@@ -466,12 +679,12 @@ static int
 slot_pick(struct entry *e, int role, int64_t now)
 {
 	if (role == ROLE_LISTEN)
-		return slot_live(&e->s[0], now) ? -1 : 0;
+		return slot_live(e->s[0], now) ? -1 : 0;
 	if (role == ROLE_CONNECT)
-		return slot_live(&e->s[1], now) ? -1 : 1;
-	if (!slot_live(&e->s[0], now))
+		return slot_live(e->s[1], now) ? -1 : 1;
+	if (!slot_live(e->s[0], now))
 		return 0;
-	return slot_live(&e->s[1], now) ? -1 : 1;
+	return slot_live(e->s[1], now) ? -1 : 1;
 }
 
 /*
@@ -480,7 +693,22 @@ slot_pick(struct entry *e, int role, int64_t now)
  * sent to that endpoint. It costs no state, so a flood from forged
  * sources creates no registration, and what it draws is the cookie
  * reply, never larger than the request (README "Wire protocol").
+ *
+ * A cookie is never zero: zero is what a client sends (and what pnc
+ * takes for "none yet") before it has one, so a zero cookie is refused
+ * without the two HMACs, which are most of a mediator's own work.
  */
+static int
+cookie_zero(const unsigned char *c)
+{
+	unsigned char any = 0;
+	size_t i;
+
+	for (i = 0; i < COOKIE_LEN; i++)
+		any |= c[i];
+	return any == 0;
+}
+
 static void
 cookie_make(const struct mediator *m, const struct ep *from, int64_t epoch,
     unsigned char *out)
@@ -495,6 +723,8 @@ cookie_make(const struct mediator *m, const struct ep *from, int64_t epoch,
 	hmac_update(&h, buf, w.len);
 	hmac_final(&h, tag);
 	memcpy(out, tag, COOKIE_LEN);
+	if (cookie_zero(out))
+		out[COOKIE_LEN - 1] = 1;
 }
 
 static int
@@ -506,6 +736,8 @@ cookie_ok(const struct mediator *m, const struct ep *from,
 
 	if (m->trust_all)
 		return 1;
+	if (cookie_zero(cookie))
+		return 0;
 	cookie_make(m, from, epoch, c);
 	if (ct_equal(c, cookie, COOKIE_LEN))
 		return 1;
@@ -572,8 +804,69 @@ struct reg {
 static int
 slot_complete(const struct mediator *m, const struct slot *s, int64_t now)
 {
-	return s->have_pub && (s->have_alt || !m->has_alt ||
+	return slot_have_pub(s) && (slot_have_alt(s) || !m->has_alt ||
 	    now - s->first >= ALT_WAIT);
+}
+
+/*
+ * Slot old (NULL, or another client's: then it is reused) with this
+ * REGISTER in it, resized to what it holds now. Returns the slot, or
+ * NULL (out of memory) with old untouched.
+ */
+static struct slot *
+slot_update(struct slot *old, const struct reg *rg, const struct ep *from,
+    const struct via *via, int64_t now)
+{
+	unsigned char tail[SLOT_TAIL_MAX], *p = tail;
+	struct slot hdr, *s;
+	struct slotv v;
+	size_t n;
+
+	if (old != NULL && old->id == rg->id) {
+		hdr = *old;		/* the fixed part */
+		slot_unpack(old, &v);
+	} else {
+		memset(&hdr, 0, sizeof(hdr));
+		memset(&v, 0, sizeof(v));
+		hdr.id = rg->id;
+		hdr.first = now;
+	}
+	hdr.seen = now;
+	if (rg->alt) {
+		v.alt = *from;
+		v.have_alt = 1;
+	} else {
+		v.pub = *from;
+		v.have_pub = 1;
+		v.via = *via;
+		hdr.ttl = (uint8_t)rg->ttl;
+	}
+	if (rg->tcp) {		/* no second port over TCP: not compared */
+		v.alt = *from;
+		v.have_alt = 1;
+	}
+	hdr.sock = (uint8_t)v.via.sock;
+	hdr.tcp = (uint16_t)v.via.tcp;
+	hdr.gen = v.via.gen;
+	hdr.have_dst = v.via.have_dst != 0 && v.have_pub;
+	hdr.nloc = rg->nloc;
+	hdr.loclen = (uint8_t)rg->loclen;
+	p += cep_put(p, v.have_pub ? &v.pub : NULL);
+	p += cep_put(p, v.have_alt ? &v.alt : NULL);
+	if (hdr.have_dst) {	/* of pub's family, as slot_dstlen reads it */
+		n = tail[0] == 6 ? 16 : 4;
+		memcpy(p, &v.via.dst, n);
+		p += n;
+	}
+	if (rg->loclen > 0)
+		memcpy(p, rg->locals, rg->loclen);
+	p += rg->loclen;
+	n = (size_t)(p - tail);
+	if ((s = realloc(old, offsetof(struct slot, b) + n)) == NULL)
+		return NULL;
+	memcpy(s, &hdr, offsetof(struct slot, b));
+	memcpy(s->b, tail, n);
+	return s;
 }
 
 static void
@@ -591,18 +884,18 @@ handle_register(struct mediator *m, const struct reg *rg,
 	 * TCP's handshake already proved the source. A copy to P+1 of a
 	 * registration made on P needs no cookie of its own: it only adds
 	 * the mapping seen on P+1 (which a symmetric NAT makes anew, with a
-	 * port the cookie does not cover), and nothing is sent to it.
+	 * port the cookie does not cover), and nothing is sent to it. That
+	 * test goes first: the HMAC is the dearest part of a REGISTER.
 	 */
 	e = *entry_ref(m, group, rg->name, rg->namelen);
-	if (!rg->tcp && !cookie_ok(m, from, rg->cookie, now) &&
-	    !(rg->alt && e != NULL && (e->s[0].id == rg->id ||
-	    e->s[1].id == rg->id) && !e->s[e->s[1].id == rg->id].have_alt)) {
+	i = e != NULL ? slot_of(e, rg->id) : -1;
+	if (!rg->tcp && !(rg->alt && i != -1 && !slot_have_alt(e->s[i])) &&
+	    !cookie_ok(m, from, rg->cookie, now)) {
 		m->st.cookies++;
 		send_registered(m, from, via, rg->id, 0, rg->len, now);
 		return;
 	}
-	if ((e == NULL || (e->s[0].id != rg->id && e->s[1].id != rg->id)) &&
-	    !rate_ok(m, from, now)) {
+	if (i == -1 && !rate_ok(m, from, now)) {
 		m->st.ratelimited++;
 		send_error(m, from, via, rg->id, E_RATE,
 		    "too many registrations from your address, try later",
@@ -615,13 +908,10 @@ handle_register(struct mediator *m, const struct reg *rg,
 		    "mediator table full, try later", SIZE_MAX);
 		return;
 	}
-	for (i = 0; i < 2; i++)
-		if (e->s[i].id == rg->id)
-			break;
-	if (i == 2) {
+	if ((i = slot_of(e, rg->id)) == -1) {
 		/* A newcomer after an introduction starts a new meeting. */
 		if (e->introduced) {
-			memset(e->s, 0, sizeof(e->s));
+			slots_free(e);
 			e->introduced = 0;
 			if (e->on_rexmit)
 				rexmit_remove(m, e);
@@ -634,46 +924,38 @@ handle_register(struct mediator *m, const struct reg *rg,
 			return;
 		}
 		m->st.registered++;
-		vlog("registered %.*s role %d from %s", (int)rg->namelen,
-		    rg->name, rg->role, ep_str(from, a, sizeof(a)));
+		if (verbose)	/* not ep_str for nothing, at every name */
+			vlog("registered %.*s role %d from %s",
+			    (int)rg->namelen, rg->name, rg->role,
+			    ep_str(from, a, sizeof(a)));
 	}
-	s = &e->s[i];
-	if (s->id != rg->id) {
-		memset(s, 0, sizeof(*s));
-		s->first = now;
+	s = e->s[i];
+	fresh_alt = rg->alt && (s == NULL || s->id != rg->id ||
+	    !slot_have_alt(s));
+	if ((s = slot_update(s, rg, from, via, now)) == NULL) {
+		m->st.refused++;
+		send_error(m, from, via, rg->id, E_FULL,
+		    "mediator out of memory, try later", SIZE_MAX);
+		return;
 	}
-	s->id = rg->id;
-	s->seen = now;
-	fresh_alt = rg->alt && !s->have_alt;
-	if (rg->alt) {
-		s->alt = *from;
-		s->have_alt = 1;
-	} else {
-		s->pub = *from;
-		s->have_pub = 1;
-		s->via = *via;
-		s->ttl = rg->ttl;
-	}
-	if (rg->tcp) {		/* no second port over TCP: not compared */
-		s->alt = *from;
-		s->have_alt = 1;
-	}
-	s->nloc = rg->nloc;
-	s->loclen = (uint8_t)rg->loclen;
-	memcpy(s->locals, rg->locals, rg->loclen);
+	e->s[i] = s;
 	entry_touch(m, e, now);
-	if (!s->have_pub)
+	if (!slot_have_pub(s))
 		return;		/* only the copy to P+1 so far */
 	if (e->introduced) {
 		if (!rg->alt)
 			send_peer(m, e, i);	/* it lost our introduction */
 	} else if (slot_complete(m, s, now)) {
-		if (slot_live(&e->s[1 - i], now) &&
-		    slot_complete(m, &e->s[1 - i], now))
+		if (slot_live(e->s[1 - i], now) &&
+		    slot_complete(m, e->s[1 - i], now))
 			introduce(m, e, now);
-		else if (!rg->alt || fresh_alt)	/* this copy completed it */
-			send_registered(m, &s->pub, &s->via, s->id, REG_TTL,
+		else if (!rg->alt || fresh_alt) {	/* this copy completed it */
+			struct slotv v;
+
+			slot_unpack(s, &v);
+			send_registered(m, &v.pub, &v.via, s->id, REG_TTL,
 			    SIZE_MAX, now);
+		}
 	}
 }
 
@@ -737,15 +1019,13 @@ handle_peerack(struct mediator *m, const struct reg *rg, int64_t now)
 
 	if (e == NULL)
 		return;
-	for (i = 0; i < 2; i++)
-		if (e->s[i].id == rg->id) {
-			e->s[i].acked = 1;
-			if (rg->ackflags & PEER_READY)
-				e->s[i].ready_acked = 1;
-			e->s[i].seen = now;
-			entry_touch(m, e, now);
-			break;
-		}
+	if ((i = slot_of(e, rg->id)) != -1) {
+		e->s[i]->acked = 1;
+		if (rg->ackflags & PEER_READY)
+			e->s[i]->ready_acked = 1;
+		e->s[i]->seen = now;
+		entry_touch(m, e, now);
+	}
 	/*
 	 * The controlled side has its introduction, so it is sending its
 	 * TTL-limited probes: tell the controlling side it may now send
@@ -764,7 +1044,9 @@ drop(struct mediator *m, const struct ep *from, const char *why)
 	char a[80];
 
 	m->st.malformed++;
-	vlog("dropped datagram from %s: %s", ep_str(from, a, sizeof(a)), why);
+	if (verbose)
+		vlog("dropped datagram from %s: %s",
+		    ep_str(from, a, sizeof(a)), why);
 }
 
 /* The socket on the other port and/or address of sock k, or -1. */
@@ -915,66 +1197,83 @@ handle_datagram(struct mediator *m, const unsigned char *buf, size_t len,
 		drop(m, from, "unexpected message type");
 }
 
-/* Read one datagram with its destination address. 1, 0 (none) or -1. */
-static int
-receive(struct mediator *m, int sock, int64_t now)
+/* Where a datagram was sent to, and the TTL it arrived with. */
+static void
+read_cmsgs(struct msghdr *msg, struct via *via, int *ttl)
 {
-	unsigned char buf[MAX_DGRAM + 1];
-	union {
-		char		c[CMSG_SPACE(sizeof(struct in6_pktinfo)) + 64];
-		struct cmsghdr	align;
-	} cbuf;
-	struct iovec iov = { buf, sizeof(buf) };
-	struct msghdr msg;
 	struct cmsghdr *cm;
-	struct ep from;
-	struct via via;
-	ssize_t n;
-	int ttl = 0;
 
-	memset(&msg, 0, sizeof(msg));
-	memset(&from, 0, sizeof(from));
-	memset(&via, 0, sizeof(via));
-	msg.msg_name = &from.u;
-	msg.msg_namelen = sizeof(from.u);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.c;
-	msg.msg_controllen = sizeof(cbuf.c);
-	if ((n = recvmsg(m->socks[sock].fd, &msg, MSG_DONTWAIT)) == -1)
-		return errno == EAGAIN || errno == EINTR ||
-		    errno == ECONNREFUSED ? 0 : -1;
-	from.len = msg.msg_namelen;
-	via.sock = sock;
-	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+	for (cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
 		if (cm->cmsg_level == IPPROTO_IP &&
 		    cm->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo pi;
 
 			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-			via.dst.v4 = pi.ipi_addr;
-			via.have_dst = 1;
+			via->dst.v4 = pi.ipi_addr;
+			via->have_dst = 1;
 		} else if (cm->cmsg_level == IPPROTO_IPV6 &&
 		    cm->cmsg_type == IPV6_PKTINFO) {
 			struct in6_pktinfo pi;
 
 			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-			via.dst.v6 = pi.ipi6_addr;
-			via.have_dst = 1;
+			via->dst.v6 = pi.ipi6_addr;
+			via->have_dst = 1;
 		} else if ((cm->cmsg_level == IPPROTO_IP &&
 		    cm->cmsg_type == IP_TTL) ||
 		    (cm->cmsg_level == IPPROTO_IPV6 &&
 		    cm->cmsg_type == IPV6_HOPLIMIT))
-			memcpy(&ttl, CMSG_DATA(cm), sizeof(ttl));
+			memcpy(ttl, CMSG_DATA(cm), sizeof(*ttl));
 	}
-	m->st.rx++;
-	if ((size_t)n > MAX_DGRAM || (msg.msg_flags & MSG_TRUNC)) {
-		m->st.oversized++;
-		drop(m, &from, "oversized");
-		return 1;
+}
+
+/*
+ * Read a burst of datagrams, with their destination addresses, and
+ * handle them; the replies wait in the queues for flush(). Returns how
+ * many, 0 (none) or -1.
+ */
+static int
+receive(struct mediator *m, int sock, int64_t now)
+{
+	struct rxb *b = m->rxb;
+	struct msghdr *msg;
+	struct via via;
+	int i, n, ttl;
+
+	for (i = 0; i < BATCH; i++) {
+		msg = &b->msg[i].msg_hdr;
+		memset(msg, 0, sizeof(*msg));
+		memset(&b->from[i], 0, sizeof(b->from[i]));
+		b->iov[i].iov_base = b->buf[i];
+		b->iov[i].iov_len = sizeof(b->buf[i]);
+		msg->msg_name = &b->from[i].u;
+		msg->msg_namelen = sizeof(b->from[i].u);
+		msg->msg_iov = &b->iov[i];
+		msg->msg_iovlen = 1;
+		msg->msg_control = b->cbuf[i].c;
+		msg->msg_controllen = sizeof(b->cbuf[i].c);
 	}
-	handle_datagram(m, buf, (size_t)n, &from, &via, ttl, now);
-	return 1;
+	if ((n = recvmmsg(m->socks[sock].fd, b->msg, BATCH, MSG_DONTWAIT,
+	    NULL)) == -1)
+		return errno == EAGAIN || errno == EINTR ||
+		    errno == ECONNREFUSED ? 0 : -1;
+	for (i = 0; i < n; i++) {
+		msg = &b->msg[i].msg_hdr;
+		b->from[i].len = msg->msg_namelen;
+		memset(&via, 0, sizeof(via));
+		via.sock = sock;
+		ttl = 0;
+		read_cmsgs(msg, &via, &ttl);
+		m->st.rx++;
+		if (b->msg[i].msg_len > MAX_DGRAM ||
+		    (msg->msg_flags & MSG_TRUNC)) {
+			m->st.oversized++;
+			drop(m, &b->from[i], "oversized");
+			continue;
+		}
+		handle_datagram(m, b->buf[i], b->msg[i].msg_len, &b->from[i],
+		    &via, ttl, now);
+	}
+	return n;
 }
 
 /* Re-introduce pairs that have not acknowledged; expire old entries. */
@@ -985,13 +1284,14 @@ tick(struct mediator *m, int64_t now)
 	int i;
 
 	for (rp = &m->rexmit; (e = *rp) != NULL;) {
-		if (e->s[0].acked && e->s[1].acked &&
-		    (!e->ready || e->s[0].ready_acked))
+		if (e->s[0] == NULL || e->s[1] == NULL ||
+		    (e->s[0]->acked && e->s[1]->acked &&
+		    (!e->ready || e->s[0]->ready_acked)))
 			e->rexmit_n = REXMIT_TRIES;
 		else if (now >= e->rexmit_at) {
 			for (i = 0; i < 2; i++)
-				if (!e->s[i].acked ||
-				    (i == 0 && e->ready && !e->s[0].ready_acked))
+				if (!e->s[i]->acked ||
+				    (i == 0 && e->ready && !e->s[0]->ready_acked))
 					send_peer(m, e, i);
 			e->rexmit_n++;
 			e->rexmit_at = now +
@@ -1154,12 +1454,13 @@ serve(struct mediator *m)
 {
 	static struct pollfd pfd[MAXSOCKS + 2 + MAXTCP];
 	static int which[MAXTCP];
-	int i, n, got, nt;
+	int i, n, nt;
 	int64_t now;
 
 	while (!stop) {
 		now = now_ms();
 		tick(m, now);
+		flush(m);	/* the last burst's replies, and tick's */
 		for (i = 0; i < m->nfds; i++) {
 			pfd[i].fd = m->socks[i].fd;
 			pfd[i].events = POLLIN;
@@ -1186,12 +1487,10 @@ serve(struct mediator *m)
 			return -1;
 		}
 		now = now_ms();
-		for (i = 0; i < m->nfds; i++) {
-			/* A bounded batch per wakeup keeps timers honest. */
-			for (got = 0; got < 64; got++)
-				if (receive(m, i, now) <= 0)
-					break;
-		}
+		/* A bounded batch per wakeup keeps timers honest. */
+		for (i = 0; i < m->nfds; i++)
+			if (pfd[i].revents)
+				(void)receive(m, i, now);
 		for (i = 0; i < nt; i++)
 			if (pfd[n + i].revents && m->tc[which[i]] != NULL)
 				tcp_read(m, which[i], now);
@@ -1346,7 +1645,9 @@ mediate_main(int argc, char **argv)
 
 	for (m.nbuckets = 16; m.nbuckets < m.max; m.nbuckets <<= 1)
 		;
-	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL)
+	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL ||
+	    (m.txq = calloc(MAXSOCKS, sizeof(*m.txq))) == NULL ||
+	    (m.rxb = calloc(1, sizeof(*m.rxb))) == NULL)
 		err(EX_FAIL, "calloc");
 	for (p = 0; p < 4; p++)
 		secret[p] = random64();
@@ -1384,6 +1685,8 @@ mediate_main(int argc, char **argv)
 			tcp_close(&m, p);
 	free(m.buckets);
 	free(m.rl);
+	free(m.txq);
+	free(m.rxb);
 	return EX_OK;
 }
 
@@ -1406,8 +1709,11 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 	m.max = 4;
 	m.nbuckets = 4;
 	m.trust_all = 1;	/* a fuzzer cannot forge cookies: let it in */
-	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL)
+	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL ||
+	    (m.txq = calloc(MAXSOCKS, sizeof(*m.txq))) == NULL) {
+		free(m.buckets);
 		return 0;
+	}
 	m.nfds = 2;
 	m.socks[0].fd = m.socks[1].fd = -1;
 	m.socks[1].alt_port = m.has_alt = 1;
@@ -1429,6 +1735,7 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 		now += (buf[i] >> 1) * 97;
 		tick(&m, now);
 		handle_datagram(&m, buf + i + 3, n, &from, &via, 60, now);
+		flush(&m);
 		if (m.count > m.max)
 			abort();	/* the table must stay bounded */
 		i += 3 + n;
@@ -1436,5 +1743,6 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 	while (m.oldest != NULL)
 		entry_free(&m, m.oldest);
 	free(m.buckets);
+	free(m.txq);
 	return 0;
 }

@@ -6,10 +6,12 @@
  * many clients at once, from a few sockets: a client's identity at the
  * mediator is its 64-bit id and its name, so distinct ids and names are
  * enough, and the replies are told apart by the id in their header. Each
- * new client starts as pnc does, without a cookie: every REGISTER is
- * padded to 64 bytes and carries the cookie field, and a REGISTERED with
- * ttl 0 is answered at once with the REGISTER again, carrying the cookie
- * (that round trip is part of each rendezvous and registration timed).
+ * new client registers as pnc does (punch.c: send_register, on_mediator):
+ * every REGISTER is padded to 64 bytes and carries the cookie field; the
+ * first, with a zero cookie, goes to port P only; a REGISTERED with ttl 0
+ * from P is answered at once with the REGISTER again, with that cookie,
+ * to P and to P+1 (P's cookie, unless P+1 has handed out one of its own).
+ * That round trip is part of each rendezvous and registration timed.
  *
  *   loadgen rate PORT SECS [WINDOW]     rendezvous per second: WINDOW pairs
  *       in flight, each two clients of one new name; a pair is done when
@@ -27,14 +29,15 @@
  *   loadgen sink                        read stdin to its end; print the
  *       bytes and the seconds from the first byte to the last.
  *   loadgen flood ADDR PORT COUNT SECS [cookie|nocookie]
- *       a registration flood from this host: COUNT new names, each one
- *       REGISTER sent as pnc sends it (a copy to PORT+1, then PORT), from
+ *       a registration flood from this host: COUNT new names from
  *       FLOOD_SOCKS sockets, as fast as the mediator answers (at most
  *       FLOOD_WINDOW names unanswered) for at most SECS seconds. "cookie"
- *       (the default) does the cookie exchange once per socket and uses
- *       that cookie for every later name from the socket; "nocookie"
- *       never does (what a flood with forged source addresses looks
- *       like to the mediator). Prints one line: each name's outcome
+ *       (the default) does the cookie exchange once per socket, as pnc
+ *       does it (the first name to PORT only), and then sends each name
+ *       as pnc sends a REGISTER with a cookie: to PORT, then PORT+1;
+ *       "nocookie" never has a cookie and sends each name to PORT+1 and
+ *       PORT (what a flood with forged source addresses looks like to
+ *       the mediator). Prints one line: each name's outcome
  *       (registered, cookie: a ttl 0 REGISTERED, err2, err4, other, lost:
  *       no answer within FLOOD_LOST_US), the reply datagrams by kind
  *       (rx_*), the bytes sent and received, the longest request and
@@ -317,6 +320,15 @@ client_id(const struct gen *g, size_t slot, int side)
 	    (uint64_t)(g->p[slot].gen & 0xffffff) << 1 | (uint64_t)side;
 }
 
+/* Has this client a cookie from mediator port alt? */
+static int
+has_cookie(const struct pair *p, int side, int alt)
+{
+	static const unsigned char zero[COOKIE_LEN];
+
+	return memcmp(p->cookie[side][alt], zero, COOKIE_LEN) != 0;
+}
+
 /*
  * REGISTER to mediator port alt (extra < 0), or PEERACK with flags
  * extra, for one client.
@@ -325,14 +337,16 @@ static size_t
 build(const struct gen *g, size_t slot, int side, int alt, int extra,
     unsigned char *b)
 {
+	const struct pair *p = &g->p[slot];
 	char name[40];
 	int n;
 
 	n = snprintf(name, sizeof(name), "lg%04x-%llu", g->salt,
-	    (unsigned long long)g->p[slot].seq);
+	    (unsigned long long)p->seq);
+	/* As pnc: P's cookie is good at P+1 unless P+1 gave its own. */
 	if (extra < 0)
 		return reg_build(b, client_id(g, slot, side), name, (size_t)n,
-		    g->p[slot].cookie[side][alt]);
+		    p->cookie[side][alt && has_cookie(p, side, 1)]);
 	hdr(b, T_PEERACK, client_id(g, slot, side));
 	b[12] = ROLE_PUNCH;
 	b[13] = (unsigned char)n;
@@ -359,13 +373,16 @@ tx_one(const struct gen *g, size_t slot, int side, int alt, int extra)
 	    (const struct sockaddr *)to, sizeof(*to));
 }
 
+/*
+ * A REGISTER as pnc sends it: to P, and to P+1 once P has given a cookie
+ * (before, the copy to P+1 would only fetch another); or a PEERACK, to P.
+ */
 static void
 tx(const struct gen *g, size_t slot, int side, int extra)
 {
-	/* The copy to P+1 first: the mediator answers the one to P. */
-	if (extra < 0)
-		tx_one(g, slot, side, 1, extra);
 	tx_one(g, slot, side, 0, extra);
+	if (extra < 0 && has_cookie(&g->p[slot], side, 0))
+		tx_one(g, slot, side, 1, extra);
 }
 
 /* Start a new pair (or registration) in slot, if the run wants one. */
@@ -437,19 +454,25 @@ on_reply(struct gen *g, const unsigned char *b, ssize_t n, int alt,
 		if (r.ttl == 0) {
 			/*
 			 * Not registered: repeat at once with the cookie, as
-			 * pnc does; a cookie already sent waits for resend(),
-			 * so that no answer can make us loop.
+			 * pnc does (P's to both ports); a cookie already sent
+			 * waits for resend(), so that no answer can make us
+			 * loop.
 			 */
 			if (memcmp(p->cookie[side][alt], r.cookie,
 			    COOKIE_LEN) != 0) {
 				memcpy(p->cookie[side][alt], r.cookie,
 				    COOKIE_LEN);
 				g->cookies++;
-				tx_one(g, slot, side, alt, -1);
+				if (alt)
+					tx_one(g, slot, side, 1, -1);
+				else
+					tx(g, slot, side, -1);
 			}
 			return;
 		}
 		memcpy(p->cookie[side][alt], r.cookie, COOKIE_LEN);
+		if (alt)
+			return;		/* pnc counts only P's answer */
 		p->got[side] |= 1;
 		if (g->sides == 1)
 			pair_done(g, slot, now);
@@ -688,8 +711,15 @@ flood_name(struct flood *f, int sock, int64_t now)
 	f->sock[seq] = (uint8_t)sock;
 	f->sent_at[seq % FLOOD_RING] = now;
 	f->inflight++;
-	flood_tx(f, seq, 1);	/* as pnc: P+1 first */
+	if (!f->use_cookie) {
+		flood_tx(f, seq, 1);	/* forged: whatever draws a reply */
+		flood_tx(f, seq, 0);
+		return;
+	}
+	/* As pnc: to P, and to P+1 once P has given the cookie. */
 	flood_tx(f, seq, 0);
+	if (f->s[sock].have[0])
+		flood_tx(f, seq, 1);
 }
 
 static void
@@ -779,8 +809,11 @@ flood_reply(struct flood *f, const unsigned char *b, ssize_t n, int alt,
 		if (!said++)
 			fprintf(stderr, "loadgen: flooding\n");
 		if (f->kind[seq] == K_NONE) {
+			/* As pnc: P's cookie goes to both ports. */
 			f->sent_at[seq % FLOOD_RING] = now;
 			flood_tx(f, seq, alt);
+			if (!alt)
+				flood_tx(f, seq, 1);
 		}
 		return;
 	}
