@@ -291,12 +291,13 @@ hs_check(struct punch *p, const unsigned char *buf, size_t len,
 {
 	struct auth *a = &p->auth;
 	unsigned char mac[MAC_LEN];
-	const unsigned char *n = buf + len - AUTH_HS;
+	const unsigned char *n;
 	int ours = p->peer_id != 0 && from_id == p->peer_id;
 
 	a->fresh = 0;
 	if (len < HDR_LEN + AUTH_HS)
 		goto bad;
+	n = buf + len - AUTH_HS;
 	mac_trunc(&a->kn, buf, len - MAC_LEN, NULL, 0, mac, MAC_LEN);
 	if (!ct_equal(mac, buf + len - MAC_LEN, MAC_LEN))
 		goto bad;
