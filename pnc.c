@@ -27,7 +27,7 @@
 
 #define DEFAULT_WAIT	30000	/* ms: punch and connect give up after */
 #define STUN_PORT	"3478"
-#define OBUF_SIZE	(256 * 1024)	/* peer -> stdout buffer */
+#define OBUF_SIZE	(128 * 1024)	/* peer -> stdout: twice a pipe's */
 #define STRAGGLE_MS	200	/* wait for datagrams overtaken by EOF */
 #define BATCH		64	/* datagrams read per wakeup */
 
