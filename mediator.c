@@ -29,6 +29,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -50,6 +51,8 @@
 #define COOKIE_EPOCH	60000	/* ms; a cookie is good for 60 to 120 s */
 #define RL_SLOTS	4096	/* rate limiter buckets, by source address */
 #define RATE_DEFAULT	20	/* new registrations per second per address */
+#define RELAY_MAX	64	/* relayed sessions at once (-x) */
+#define RELAY_RATE	(2 * 1024 * 1024)	/* bytes/s per session (-b) */
 #define BATCH		64	/* datagrams per recvmmsg, replies per sendmmsg */
 #define REPLY_MAX	256	/* no reply is longer (see their buffers) */
 
@@ -133,7 +136,20 @@ struct entry {
 struct stats {
 	unsigned long	rx, malformed, oversized, badversion, registered,
 			introduced, refused, expired, cookies, ratelimited,
-			capped, stun;
+			capped, stun, relayed, relay_bytes, relay_dropped;
+};
+
+/*
+ * A relayed session (mediate -r): the two clients of one rendezvous, as
+ * registered. Only they may send through it, and only to each other.
+ */
+struct rsess {
+	uint64_t	 id[2];		/* 0: free */
+	struct ep	 pub[2];
+	struct via	 via[2];
+	int64_t		 last;		/* ms: idle expiry */
+	int64_t		 tat;		/* us: GCRA over bytes, the rate cap */
+	uint64_t	 bytes;
 };
 
 /* A rate limiter bucket (GCRA): when the next registration is due. */
@@ -198,6 +214,10 @@ struct mediator {
 	struct rl	*rl;		/* RL_SLOTS buckets, or NULL: no limit */
 	int64_t		 rl_gap;	/* us between registrations ... */
 	int64_t		 rl_burst;	/* ... and how far ahead one may be */
+	struct rsess	*rs;		/* relay sessions, or NULL: no relay */
+	int		 rs_max;
+	int64_t		 rs_rate;	/* bytes per second per session */
+	int64_t		 rs_cap;	/* bytes per session, 0: no cap */
 	struct stats	 st;
 };
 
@@ -618,6 +638,8 @@ send_peer(struct mediator *m, const struct entry *e, int i)
 		flags |= PEER_THEY_EPDEP;
 	if (i == 0 && e->ready)
 		flags |= PEER_READY;
+	if (m->rs != NULL && e->group < GROUP_TCP)
+		flags |= PEER_RELAY;
 	wr_init(&w, buf, sizeof(buf));
 	wr_hdr(&w, T_PEER, me->id);
 	wr_u8(&w, (uint8_t)flags);
@@ -1152,6 +1174,153 @@ handle_stun(struct mediator *m, const unsigned char *buf, size_t len,
 	}
 }
 
+/* ---- the relay (mediate -r, README "Relay") ---- */
+
+/* A datagram too big for the reply queue, at once, after what is queued. */
+static void
+send_now(struct mediator *m, const struct ep *to, const struct via *via,
+    const void *buf, size_t len)
+{
+	union {
+		char		c[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr	align;
+	} cbuf;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr msg;
+	struct cmsghdr *cm;
+
+	if (m->txq[via->sock].n > 0)
+		flush_sock(m, via->sock);
+	memset(&msg, 0, sizeof(msg));
+	memset(&cbuf, 0, sizeof(cbuf));
+	msg.msg_name = (void *)&to->u;
+	msg.msg_namelen = to->len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (via->have_dst && m->socks[via->sock].wildcard) {
+		msg.msg_control = cbuf.c;
+		cm = (struct cmsghdr *)cbuf.c;
+		if (to->u.sa.sa_family == AF_INET6) {
+			struct in6_pktinfo pi;
+
+			memset(&pi, 0, sizeof(pi));
+			pi.ipi6_addr = via->dst.v6;
+			msg.msg_controllen = CMSG_SPACE(sizeof(pi));
+			cm->cmsg_level = IPPROTO_IPV6;
+			cm->cmsg_type = IPV6_PKTINFO;
+			cm->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		} else {
+			struct in_pktinfo pi;
+
+			memset(&pi, 0, sizeof(pi));
+			pi.ipi_spec_dst = via->dst.v4;
+			msg.msg_controllen = CMSG_SPACE(sizeof(pi));
+			cm->cmsg_level = IPPROTO_IP;
+			cm->cmsg_type = IP_PKTINFO;
+			cm->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		}
+	}
+	(void)sendmsg(m->socks[via->sock].fd, &msg, MSG_DONTWAIT);
+}
+
+/* The relay session with client id (at index *j), or NULL. */
+static struct rsess *
+rs_find(struct mediator *m, uint64_t id, int *j)
+{
+	int k;
+
+	for (k = 0; m->rs != NULL && k < m->rs_max; k++)
+		for (*j = 0; *j < 2; (*j)++)
+			if (m->rs[k].id[0] != 0 && m->rs[k].id[*j] == id)
+				return &m->rs[k];
+	return NULL;
+}
+
+/*
+ * A client of an introduced pair asks for the relay: it must come from
+ * the endpoint it registered, and the pair gets one session.
+ */
+static void
+handle_relayreq(struct mediator *m, const struct reg *rg,
+    const struct ep *from, const struct via *via, int64_t now)
+{
+	int group = rg->role == ROLE_PUNCH ? GROUP_PUNCH : GROUP_SESSION;
+	struct entry *e = *entry_ref(m, group, rg->name, rg->namelen);
+	struct rsess *rs;
+	struct slotv v[2];
+	unsigned char buf[HDR_LEN];
+	struct wr w;
+	int i, j, k;
+
+	if (e == NULL || !e->introduced || (i = slot_of(e, rg->id)) == -1 ||
+	    e->s[1 - i] == NULL)
+		return drop(m, from, "RELAYREQ for no rendezvous");
+	slot_unpack(e->s[0], &v[0]);
+	slot_unpack(e->s[1], &v[1]);
+	if (!ep_equal(from, &v[i].pub))
+		return drop(m, from, "RELAYREQ not from the registered endpoint");
+	if (m->rs == NULL) {
+		send_error(m, from, via, rg->id, E_RELAY,
+		    "this mediator does not relay (mediate -r)", SIZE_MAX);
+		return;
+	}
+	if ((rs = rs_find(m, rg->id, &j)) == NULL) {
+		for (k = 0; k < m->rs_max && m->rs[k].id[0] != 0; k++)
+			;
+		if (k == m->rs_max) {
+			m->st.refused++;
+			send_error(m, from, via, rg->id, E_RELAY,
+			    "relay full: all sessions in use, try later",
+			    SIZE_MAX);
+			return;
+		}
+		rs = &m->rs[k];
+		memset(rs, 0, sizeof(*rs));
+		for (j = 0; j < 2; j++) {
+			rs->id[j] = e->s[j]->id;
+			rs->pub[j] = v[j].pub;
+			rs->via[j] = v[j].via;
+		}
+		rs->tat = now * 1000;
+		m->st.relayed++;
+		vlog("relaying %.*s", e->namelen, e->name);
+	}
+	rs->last = now;
+	wr_init(&w, buf, sizeof(buf));
+	wr_hdr(&w, T_RELAYOK, rg->id);
+	reply(m, from, via, buf, w.len);
+}
+
+/*
+ * A datagram to relay: from one registered endpoint of a session, to
+ * the other, as it is (the peers' own MACs, with -K, cover the inside).
+ */
+static void
+handle_relay(struct mediator *m, const unsigned char *buf, size_t len,
+    uint64_t id, const struct ep *from, int64_t now)
+{
+	struct rsess *rs;
+	int j;
+	int64_t t = now * 1000;
+
+	if ((rs = rs_find(m, id, &j)) == NULL || !ep_equal(from, &rs->pub[j]))
+		return drop(m, from, "relay: not a relayed endpoint");
+	if (rs->tat < t)
+		rs->tat = t;
+	if (rs->tat - t > 100000 || (m->rs_cap && rs->bytes + len >
+	    (uint64_t)m->rs_cap)) {
+		m->st.relay_dropped++;	/* over the rate or the cap */
+		return;
+	}
+	rs->tat += (int64_t)len * 1000000 / m->rs_rate;
+	rs->bytes += len;
+	rs->last = now;
+	m->st.relay_bytes += len;
+	send_now(m, &rs->pub[1 - j], &rs->via[1 - j], buf, len);
+}
+
 static void
 handle_datagram(struct mediator *m, const unsigned char *buf, size_t len,
     const struct ep *from, const struct via *via, int ttl, int64_t now)
@@ -1183,6 +1352,13 @@ handle_datagram(struct mediator *m, const unsigned char *buf, size_t len,
 	rg.alt = rg.tcp ? 0 : m->socks[via->sock].alt_port;
 	if (rg.tcp && type != T_REGISTER && type != T_PEERACK)
 		return drop(m, from, "unexpected message over TCP");
+	if (type == T_RELAY)
+		return handle_relay(m, buf, len, id, from, now);
+	if (type == T_RELAYREQ) {
+		if (parse_reg(&r, &rg, 0) == -1)
+			return drop(m, from, "malformed RELAYREQ");
+		return handle_relayreq(m, &rg, from, via, now);
+	}
 	if (type == T_REGISTER) {
 		if (parse_reg(&r, &rg, 1) == -1)
 			return drop(m, from, "malformed REGISTER");
@@ -1304,6 +1480,12 @@ tick(struct mediator *m, int64_t now)
 		} else
 			rp = &e->rnext;
 	}
+	for (i = 0; m->rs != NULL && i < m->rs_max; i++)
+		if (m->rs[i].id[0] != 0 && now - m->rs[i].last >= REG_TTL * 1000) {
+			vlog("relay session idle: closed after %llu bytes",
+			    (unsigned long long)m->rs[i].bytes);
+			m->rs[i].id[0] = 0;
+		}
 	while ((e = m->oldest) != NULL &&
 	    now - e->touched >= REG_TTL * 1000) {
 		m->st.expired++;
@@ -1366,10 +1548,12 @@ print_stats(const struct mediator *m)
 	    "%lu bad version, %lu cookie(s) handed out, %lu registered, "
 	    "%lu introduced, %lu refused, %lu rate-limited, %lu answer(s) "
 	    "withheld as larger than the request, %lu expired, %lu STUN "
-	    "answer(s), %zu names now",
+	    "answer(s), %lu relayed session(s), %lu byte(s) relayed, %lu "
+	    "dropped over the relay's caps, %zu names now",
 	    s->rx, s->malformed, s->oversized, s->badversion, s->cookies,
 	    s->registered, s->introduced, s->refused, s->ratelimited,
-	    s->capped, s->expired, s->stun, m->count);
+	    s->capped, s->expired, s->stun, s->relayed, s->relay_bytes,
+	    s->relay_dropped, m->count);
 }
 
 static void
@@ -1579,7 +1763,7 @@ mediate_main(int argc, char **argv)
 {
 	struct mediator m;
 	const char *addrs[2], *port = PNC_PORT;
-	int naddrs = 0, rate = RATE_DEFAULT, family = AF_UNSPEC;
+	int naddrs = 0, rate = RATE_DEFAULT, family = AF_UNSPEC, relay = 0;
 	uint64_t secret[4];
 	struct sigaction sa;
 	int ch, p;
@@ -1589,7 +1773,7 @@ mediate_main(int argc, char **argv)
 	memset(&m, 0, sizeof(m));
 	m.max = 65536;
 	hash_seed = (uint32_t)random64();
-	while ((ch = getopt(argc, argv, "46hl:n:p:s:v")) != -1) {
+	while ((ch = getopt(argc, argv, "46b:c:hl:n:p:rs:vx:")) != -1) {
 		switch (ch) {
 		case '4':
 			family = AF_INET;
@@ -1636,6 +1820,26 @@ mediate_main(int argc, char **argv)
 		case 'v':
 			verbose = 1;
 			break;
+		case 'r':
+			relay = 1;
+			break;
+		case 'b':
+		case 'c':
+		case 'x':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v < (ch == 'c' ? 0 : 1) ||
+			    v > (ch == 'x' ? 65536 : LONG_MAX / 2)) {
+				warnx("bad -%c: %s", ch, optarg);
+				usage_cmd("mediate", EX_USAGE);
+			}
+			if (ch == 'b')
+				m.rs_rate = v;
+			else if (ch == 'c')
+				m.rs_cap = v;
+			else
+				m.rs_max = (int)v;
+			break;
 		default:
 			usage_cmd("mediate", EX_USAGE);
 		}
@@ -1652,6 +1856,14 @@ mediate_main(int argc, char **argv)
 	for (p = 0; p < 4; p++)
 		secret[p] = random64();
 	hmac_init(&m.cookie_key, secret, sizeof(secret));
+	if (relay) {
+		if (m.rs_max == 0)
+			m.rs_max = RELAY_MAX;
+		if (m.rs_rate == 0)
+			m.rs_rate = RELAY_RATE;
+		if ((m.rs = calloc((size_t)m.rs_max, sizeof(*m.rs))) == NULL)
+			err(EX_FAIL, "calloc");
+	}
 	if (rate > 0) {
 		if ((m.rl = calloc(RL_SLOTS, sizeof(*m.rl))) == NULL)
 			err(EX_FAIL, "calloc");
@@ -1685,6 +1897,7 @@ mediate_main(int argc, char **argv)
 			tcp_close(&m, p);
 	free(m.buckets);
 	free(m.rl);
+	free(m.rs);
 	free(m.txq);
 	free(m.rxb);
 	return EX_OK;

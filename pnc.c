@@ -38,8 +38,8 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "mediate", mediate_main, "[-46v] [-l rate] [-n max] [-p port] "
-	    "[-s addr]" },
+	{ "mediate", mediate_main, "[-46rv] [-b bytes/s] [-c bytes] [-l rate] "
+	    "[-n max] [-p port] [-s addr] [-x sessions]" },
 	{ "punch", punch_main, "[-46atv] [-K keyfile] [-m host[:port]] [-p lport] "
 	    "[-S host[:port]] [-w secs] [name]" },
 	{ "listen", listen_main, "[-46adkNRtv] [-K keyfile] [-m host[:port]] "
@@ -112,8 +112,7 @@ net_send(struct relay *r, const void *buf, size_t len)
 	struct punch *p = r->p;
 
 	/* Counted as sent even if it failed: a retry storm helps nobody. */
-	(void)sendto(p->fd, buf, len, 0, (const struct sockaddr *)&p->peer.u,
-	    p->peer.len);
+	(void)punch_send(p, buf, len);
 	r->last_tx = now_ms();
 }
 
@@ -168,8 +167,7 @@ pend_flush(struct relay *r)
 
 	if (r->pendlen == 0)
 		return 0;
-	if (sendto(p->fd, r->pend, r->pendlen, 0,
-	    (const struct sockaddr *)&p->peer.u, p->peer.len) == -1) {
+	if (punch_send(p, r->pend, r->pendlen) == -1) {
 		if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR)
 			return 1;
 		/* ICMP from a path in flux: nc -u would drop it too. */
@@ -388,20 +386,24 @@ net_datagram(struct loop *L, const unsigned char *buf, size_t len,
     const struct ep *from, int sock, int64_t now)
 {
 	struct punch *p = L->p;
+	const unsigned char *in = buf;
+	size_t inlen = len;
 	struct rd rd;
 	int version, type, rc;
 	uint64_t id;
 
-	rd_init(&rd, buf, len);
+	/* Relayed: the peer's datagram is inside (punch_input unwraps too). */
+	(void)punch_unwrap(p, &in, &inlen, from);
+	rd_init(&rd, in, inlen);
 	if (rd_hdr(&rd, &version, &type, &id) == -1 ||
 	    version != PROTO_VERSION)
 		return;		/* not for us: ignored, like any stranger */
-	if (type >= T_DATA && p->auth.on) {
+	if (type >= T_DATA && type <= T_RACK && p->auth.on) {
 		long n;
 
-		if (id != p->peer_id || (n = auth_open(p, buf, len)) < 0)
+		if (id != p->peer_id || (n = auth_open(p, in, inlen)) < 0)
 			return;		/* forged or replayed: counted */
-		len = (size_t)n;
+		inlen = (size_t)n;
 	}
 	if (p->state == P_DONE && ep_equal(from, &p->peer) &&
 	    id == p->peer_id)
@@ -413,7 +415,7 @@ net_datagram(struct loop *L, const unsigned char *buf, size_t len,
 			return;
 	}
 	if (L->r != NULL && ep_equal(from, &p->peer) && id == p->peer_id)
-		relay_input(L->r, buf, len, type, now);
+		relay_input(L->r, in, inlen, type, now);
 }
 
 /*
@@ -477,6 +479,9 @@ advance(struct loop *L, int64_t now)
 		if (p->state != P_DONE)
 			return 0;
 		L->quiet_since = now;
+		if (p->relayed)		/* said even without -v */
+			warnx("no direct path to the peer: the session is "
+			    "relayed by the mediator");
 		if (L->handoff) {
 			L->state = S_END;
 			return 0;

@@ -65,12 +65,18 @@
 #define T_THELLO	0x30	/* TCP: toid(8), first on a new connection */
 #define T_TUSE		0x31	/* TCP: (controlling) this connection */
 
+/* Relay (mediate -r), client <-> mediator. */
+#define T_RELAY		0x40	/* hdr(sender) then a whole peer datagram */
+#define T_RELAYREQ	0x41	/* role(1) namelen(1) name flags(1) */
+#define T_RELAYOK	0x42	/* nothing: relaying for this rendezvous */
+
 #define PF_NOMINATE	0x01	/* probe/ack flag: use this path */
 #define PF_RELIABLE	0x02	/* ... the sender runs -R */
 #define PEER_CONTROLLING 0x01	/* T_PEER flags: you pick the path */
 #define PEER_YOU_EPDEP	0x02	/* your NAT maps endpoint-dependently */
 #define PEER_THEY_EPDEP	0x04	/* the peer's does */
 #define PEER_READY	0x08	/* the peer has its introduction */
+#define PEER_RELAY	0x10	/* the mediator would relay (mediate -r) */
 #define BIND_OTHER_PORT	0x01	/* T_BIND: answer from port P+1 */
 #define BIND_OTHER_ADDR	0x02	/* ... from the other address */
 
@@ -82,6 +88,7 @@
 #define E_FULL		2
 #define E_BUSY		3
 #define E_RATE		4
+#define E_RELAY		5	/* no relay: off, or full */
 
 /* Timers, in milliseconds. */
 #define REG_REFRESH	10000	/* re-register while waiting for a peer */
@@ -247,6 +254,11 @@ struct punch {
 	int64_t		 med_seen;	/* last datagram from the mediator */
 	int		 warned;
 	int		 rate_limited;	/* the mediator said: later */
+	int		 med_from;	/* the mediator that introduced the peer */
+	int		 relay_offer;	/* it would relay */
+	int		 relay_state;	/* 0 no, 1 asked, 2 granted, -1 refused */
+	int64_t		 relay_at;	/* when to ask, if no direct path */
+	int		 relayed;	/* the session goes through the relay */
 	int		 peer_flags;	/* of the last T_PEER, echoed */
 	int		 peer_ready;	/* the peer has its introduction */
 	int		 heard_peer;	/* a valid probe or ack came */
@@ -279,6 +291,9 @@ int	punch_input(struct punch *, const unsigned char *, size_t,
 int	punch_pollfds(const struct punch *, struct pollfd *);
 int	auth_init(struct punch *, const unsigned char *, size_t, char *,
 	    size_t);
+ssize_t	punch_send(struct punch *, const void *, size_t);
+int	punch_unwrap(const struct punch *, const unsigned char **, size_t *,
+	    const struct ep *);
 size_t	auth_seal(struct punch *, unsigned char *, size_t);
 long	auth_open(struct punch *, const unsigned char *, size_t);
 void	punch_close(struct punch *);

@@ -57,6 +57,8 @@
 #define BOTH_EPDEP_MS	2000	/* only local candidates can work then */
 #define NOMINATE_GAP	20	/* ms between nominations, no backoff */
 #define CONFIRM_MS	150	/* the controlled side repeats its "taken" */
+#define RELAY_AFTER	3000	/* ms of direct probing before the relay */
+#define RELAY_GAP	200	/* ms between requests for it */
 
 static void	hs_append(const struct punch *, struct wr *);
 
@@ -66,13 +68,85 @@ sock_fd(const struct punch *p, int sock)
 	return sock < 0 ? p->fd : p->spray[sock];
 }
 
+/* Index of the mediator at e (port P), or -1. */
+static int
+med_index(const struct punch *p, const struct ep *e)
+{
+	int k;
+
+	for (k = 0; k < p->nmeds; k++)
+		if (ep_equal(e, &p->meds[k][0]))
+			return k;
+	return -1;
+}
+
+static void	main_ttl(struct punch *, int);
+
+/*
+ * Send a peer message. To a mediator it is the relay path (README
+ * "Relay"): wrapped in T_RELAY, with the full TTL whatever the probes
+ * use. Returns what sendto() did.
+ */
+static ssize_t
+peer_sendto(struct punch *p, int sock, const struct ep *to, const void *buf,
+    size_t len)
+{
+	unsigned char w[HDR_LEN + MAX_DGRAM];
+	struct wr wr;
+	ssize_t n;
+	int ttl = p->ttl_cur;
+
+	if (sock >= 0 || med_index(p, to) == -1)
+		return sendto(sock_fd(p, sock), buf, len, 0,
+		    (const struct sockaddr *)&to->u, to->len);
+	if (len > MAX_DGRAM)
+		return -1;
+	wr_init(&wr, w, sizeof(w));
+	wr_hdr(&wr, T_RELAY, p->id);
+	wr_bytes(&wr, buf, len);
+	main_ttl(p, TTL_FULL);
+	n = sendto(p->fd, w, wr.len, 0, (const struct sockaddr *)&to->u,
+	    to->len);
+	if (ttl)
+		main_ttl(p, ttl);
+	return n;
+}
+
 static void
 psend(struct punch *p, int sock, const struct ep *to, const void *buf,
     size_t len)
 {
 	/* UDP: a lost send is a lost datagram; the timers retry. */
-	(void)sendto(sock_fd(p, sock), buf, len, 0,
-	    (const struct sockaddr *)&to->u, to->len);
+	(void)peer_sendto(p, sock, to, buf, len);
+}
+
+/* A session datagram to the agreed peer, direct or relayed. */
+ssize_t
+punch_send(struct punch *p, const void *buf, size_t len)
+{
+	return peer_sendto(p, -1, &p->peer, buf, len);
+}
+
+/*
+ * A relayed datagram from a mediator, sent by our peer: point past the
+ * wrapping. Returns 1 if it was one (buf and len changed), else 0.
+ */
+int
+punch_unwrap(const struct punch *p, const unsigned char **buf, size_t *len,
+    const struct ep *from)
+{
+	const unsigned char *b = *buf;
+
+	if (*len < 2 * HDR_LEN || b[0] != MAGIC0 || b[1] != MAGIC1 ||
+	    b[2] != PROTO_VERSION || b[3] != T_RELAY || p->peer_id == 0 ||
+	    med_index(p, from) == -1)
+		return 0;
+	/* The outer id is the sender's, as the mediator checked it. */
+	if (memcmp(b + 4, b + HDR_LEN + 4, 8) != 0)
+		return 0;
+	*buf = b + HDR_LEN;
+	*len -= HDR_LEN;
+	return 1;
 }
 
 /* Set the main socket's TTL, remembering it to save system calls. */
@@ -138,7 +212,9 @@ send_register_to(struct punch *p, int type, int k, int alt, int flags)
 	if (w.bad)
 		return;
 	main_ttl(p, TTL_FULL);
-	psend(p, -1, &p->meds[k][alt], buf, w.len);
+	/* Not psend(): to a mediator that would be the relay. */
+	(void)sendto(p->fd, buf, w.len, 0,
+	    (const struct sockaddr *)&p->meds[k][alt].u, p->meds[k][alt].len);
 }
 
 /*
@@ -418,10 +494,11 @@ cand_add(struct punch *p, const struct ep *e, int sock, const char *kind)
 		if (ep_equal(&p->locals[i], e))
 			return -1;	/* our own address: not the peer */
 	p->cands[p->ncands].ep = *e;
-	p->cands[p->ncands].kind = kind;
+	p->cands[p->ncands].kind = med_index(p, e) != -1 ? "relay" : kind;
 	p->cands[p->ncands].sock = sock;
 	p->cands[p->ncands].acked = 0;
-	vlog("peer candidate %s (%s%s)", ep_str(e, a, sizeof(a)), kind,
+	vlog("peer candidate %s (%s%s)", ep_str(e, a, sizeof(a)),
+	    p->cands[p->ncands].kind,
 	    sock >= 0 ? ", via a birthday socket" : "");
 	return p->ncands++;
 }
@@ -521,6 +598,9 @@ punch_next(struct punch *p, int64_t now)
 		t = p->spray_next - now;
 	if (p->deadline && p->deadline - now < t)
 		t = p->deadline - now;
+	if (p->state == P_PROBE && p->relay_offer && (p->relay_state == 0 ||
+	    p->relay_state == 1) && p->relay_at - now < t)
+		t = p->relay_at - now;
 	return t < 0 ? 0 : (int)(t > 60000 ? 60000 : t);
 }
 
@@ -571,7 +651,8 @@ explain(struct punch *p, char *msg, size_t len)
 static int
 timed_out(struct punch *p)
 {
-	char msg[256], a[80];
+	char msg[384], a[80];
+	size_t n;
 
 	if (p->state == P_REGISTER && p->rate_limited)
 		snprintf(msg, sizeof(msg), "%s", p->why);
@@ -591,9 +672,20 @@ timed_out(struct punch *p)
 		snprintf(msg, sizeof(msg), "authentication failed: the peer "
 		    "introduced for \"%s\" does not hold our key (%lu "
 		    "message(s) failed the check)", p->label, p->auth.badhs);
-	else if (p->nominated == -1)
+	else if (p->nominated == -1) {
 		explain(p, msg, sizeof(msg));
-	else
+		n = strlen(msg);
+		if (p->relay_state == -1)
+			snprintf(msg + n, sizeof(msg) - n, "; the relay: %s",
+			    p->why);
+		else if (p->relay_state == 1)
+			snprintf(msg + n, sizeof(msg) - n, "; the mediator "
+			    "did not answer our request for its relay");
+		else if (p->peer_flags & PEER_RELAY && p->role == ROLE_PUNCH)
+			snprintf(msg + n, sizeof(msg) - n, "; the mediator "
+			    "offers a relay (listen and connect use it, punch "
+			    "does not)");
+	} else
 		snprintf(msg, sizeof(msg), "the peer stopped answering");
 	return fail(p, msg);
 }
@@ -661,6 +753,34 @@ confirm(struct punch *p, int64_t now)
 	p->next_tx = now + NOMINATE_GAP;
 }
 
+/*
+ * No direct path by relay_at, and the mediator offers its relay: ask,
+ * until it answers. Its answer makes the mediator a candidate.
+ */
+static void
+relay_tick(struct punch *p, int64_t now)
+{
+	unsigned char buf[128];
+	struct wr w;
+
+	if (!p->relay_offer || (p->relay_state != 0 && p->relay_state != 1) ||
+	    now < p->relay_at || p->nominated != -1)
+		return;
+	wr_init(&w, buf, sizeof(buf));
+	reg_build(p, T_RELAYREQ, 0, 0, 0, &w);
+	if (w.bad)
+		return;
+	main_ttl(p, TTL_FULL);
+	(void)sendto(p->fd, buf, w.len, 0,
+	    (const struct sockaddr *)&p->meds[p->med_from][0].u,
+	    p->meds[p->med_from][0].len);
+	if (p->relay_state == 0)
+		vlog("no direct path after %lld ms: asking the mediator to "
+		    "relay", (long long)(now - p->peer_at));
+	p->relay_state = 1;
+	p->relay_at = now + RELAY_GAP;
+}
+
 /* Run the timers. Returns 0, or -1 when the punch has failed. */
 int
 punch_tick(struct punch *p, int64_t now)
@@ -675,6 +795,8 @@ punch_tick(struct punch *p, int64_t now)
 		return -1;
 	if (p->deadline && now >= p->deadline)
 		return timed_out(p);
+	if (p->state == P_PROBE)
+		relay_tick(p, now);
 	if (p->state == P_PROBE)
 		spray_tick(p, now);
 	if (now < p->next_tx)
@@ -719,6 +841,7 @@ done(struct punch *p, int ci, int64_t now)
 	char a[80];
 
 	p->peer = c->ep;
+	p->relayed = med_index(p, &c->ep) != -1;
 	if (c->sock >= 0) {
 		close(p->fd);
 		p->fd = p->spray[c->sock];
@@ -807,6 +930,8 @@ on_peer(struct punch *p, struct rd *r, int k, int64_t now)
 	p->controlling = p->nmeds > 1 ? p->id > pid :
 	    (flags & PEER_CONTROLLING) != 0;
 	p->peer_ready = (flags & PEER_READY) != 0;
+	p->med_from = k;
+	p->relay_offer = (flags & PEER_RELAY) != 0 && p->role != ROLE_PUNCH;
 	p->epdep_self = (flags & PEER_YOU_EPDEP) != 0;
 	p->epdep_peer = (flags & PEER_THEY_EPDEP) != 0;
 	/*
@@ -836,7 +961,16 @@ on_peer(struct punch *p, struct rd *r, int k, int64_t now)
 	p->spray_next = now;
 	if (p->epdep_self && !p->epdep_peer)
 		spray_open(p, now);
-	if (p->epdep_self && p->epdep_peer && (p->deadline == 0 ||
+	/* The relay, if offered, after direct probing had its chance. */
+	if (p->deadline == 0)
+		p->relay_at = now + RELAY_AFTER;
+	else
+		p->relay_at = now + ((p->deadline - now) / 2 < RELAY_AFTER ?
+		    (p->deadline - now) / 2 : RELAY_AFTER);
+	if (p->epdep_self && p->epdep_peer && p->relay_offer) {
+		vlog("both NATs are endpoint-dependent: asking for the relay");
+		p->relay_at = now;
+	} else if (p->epdep_self && p->epdep_peer && (p->deadline == 0 ||
 	    p->deadline - now > BOTH_EPDEP_MS)) {
 		vlog("both NATs are endpoint-dependent: only local candidates "
 		    "can work; giving up in %d ms", BOTH_EPDEP_MS);
@@ -906,6 +1040,23 @@ on_mediator(struct punch *p, struct rd *r, int type, int k, int alt,
 		p->self_pub = you;
 	} else if (type == T_PEER)
 		on_peer(p, r, k, now);
+	else if (type == T_RELAYOK && p->state == P_PROBE &&
+	    p->relay_state == 1 && r->left == 0 && k == p->med_from) {
+		p->relay_state = 2;
+		vlog("the mediator relays for us; probing the peer through it");
+		cand_add(p, &p->meds[k][0], -1, "relay");
+		p->txgap = PROBE_GAP0;
+		p->next_tx = now;
+	} else if (type == T_ERROR && p->state == P_PROBE &&
+	    p->relay_state == 1 && k == p->med_from) {
+		code = rd_u8(r);
+		n = rd_u8(r);
+		if ((t = rd_bytes(r, (size_t)n)) == NULL || code != E_RELAY)
+			return 0;
+		text_clean(p->why, sizeof(p->why), t, (size_t)n);
+		vlog("the mediator does not relay: %s", p->why);
+		p->relay_state = -1;
+	}
 	else if (type == T_ERROR && p->state == P_REGISTER) {
 		code = rd_u8(r);
 		n = rd_u8(r);
@@ -1055,6 +1206,9 @@ adopt(struct punch *p, const struct ep *from, uint64_t from_id, int sock,
 	return 1;
 }
 
+static int	peer_input(struct punch *, const unsigned char *, size_t,
+		    const struct ep *, int, int64_t);
+
 static int
 input(struct punch *p, const unsigned char *buf, size_t len,
     const struct ep *from, int sock, int64_t now)
@@ -1067,11 +1221,33 @@ input(struct punch *p, const unsigned char *buf, size_t len,
 	if (rd_hdr(&r, &version, &type, &id) == -1 ||
 	    version != PROTO_VERSION)
 		return 0;
+	if (sock < 0 && type == T_RELAY) {
+		/* Our peer, through the relay: as if from the mediator. */
+		if (!punch_unwrap(p, &buf, &len, from))
+			return 0;
+		return peer_input(p, buf, len, from, sock, now);
+	}
 	for (k = 0; sock < 0 && k < p->nmeds; k++)
 		for (alt = 0; alt < 2; alt++)
 			if (ep_equal(from, &p->meds[k][alt]))
 				return id == p->id ?
 				    on_mediator(p, &r, type, k, alt, now) : 0;
+	return peer_input(p, buf, len, from, sock, now);
+}
+
+/* A message from a peer, direct or unwrapped from the relay. */
+static int
+peer_input(struct punch *p, const unsigned char *buf, size_t len,
+    const struct ep *from, int sock, int64_t now)
+{
+	struct rd r;
+	int version, type;
+	uint64_t id;
+
+	rd_init(&r, buf, len);
+	if (rd_hdr(&r, &version, &type, &id) == -1 ||
+	    version != PROTO_VERSION)
+		return 0;
 	if ((type == T_PROBE || type == T_ACK) && p->auth.on) {
 		if ((len = hs_check(p, buf, len, id)) == 0)
 			return 0;

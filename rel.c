@@ -97,7 +97,7 @@ rsend(struct rel *R, unsigned char *buf, size_t len)
 	struct punch *p = R->p;
 
 	len = auth_seal(p, buf, len);	/* -K: buf has room for it */
-	(void)sendto(p->fd, buf, len, 0, &p->peer.u.sa, p->peer.len);
+	(void)punch_send(p, buf, len);
 	R->last_tx = now_ms();
 }
 
@@ -433,11 +433,15 @@ rel_input(struct rel *R, const unsigned char *buf, size_t len,
     const struct ep *from, int64_t now)
 {
 	struct punch *p = R->p;
+	const unsigned char *in = buf;
+	size_t inlen = len;
 	struct rd rd;
 	int version, type;
 	uint64_t id;
 
-	rd_init(&rd, buf, len);
+	/* Relayed: the peer's datagram is inside (punch_input unwraps too). */
+	(void)punch_unwrap(p, &in, &inlen, from);
+	rd_init(&rd, in, inlen);
 	if (rd_hdr(&rd, &version, &type, &id) == -1 ||
 	    version != PROTO_VERSION)
 		return;
@@ -448,11 +452,11 @@ rel_input(struct rel *R, const unsigned char *buf, size_t len,
 	if (!ep_equal(from, &p->peer) || id != p->peer_id)
 		return;		/* not our peer: ignored */
 	if (p->auth.on) {
-		long n = auth_open(p, buf, len);
+		long n = auth_open(p, in, inlen);
 
 		if (n < 0)
 			return;		/* forged or replayed: counted */
-		rd_init(&rd, buf + HDR_LEN, (size_t)n - HDR_LEN);
+		rd_init(&rd, in + HDR_LEN, (size_t)n - HDR_LEN);
 	}
 	if (type == T_RDATA)
 		on_rdata(R, &rd);
