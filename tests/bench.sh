@@ -26,6 +26,9 @@
 #     pnc does; the mediators run without a rate limit (-l 0).
 #  4. footprint: stripped binary size, and peak VmRSS of a client in the
 #     throughput sessions of 2, beside socat and nc.
+#  5. relay: BENCH_MB MB with -R through the mediator's relay (both NATs
+#     symmetric, mediate -r with no rate cap) against the same direct
+#     (home NATs), and the mediator's CPU time per relayed megabyte.
 # BENCH_REP (3) runs of 2 and 3 are taken; medians are printed.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -383,12 +386,12 @@ wait_udp_port core 7321 || die "mediator did not start"
 lab_counter rB tx iifname '"lan"' ip daddr "$WAN_A" udp length '>' 64 || die "counter"
 lab_counter rA rx iifname '"wan"' ip saddr "$WAN_B" udp length '>' 64 || die "counter"
 
-echo "bench: 1/4 time to punch, $N trials x 2 paths" >&2
+echo "bench: 1/5 time to punch, $N trials x 2 paths" >&2
 section "1. time to punch (hA, hB behind home NATs; both result lines)"
 punch_block 0
 punch_block 10
 
-echo "bench: 2/4 throughput, $MB MB x $REP runs x 3 tools" >&2
+echo "bench: 2/5 throughput, $MB MB x $REP runs x 3 tools" >&2
 head -c $((MB * 1000000)) /dev/urandom >"$tmp/data"
 for ((r = 1; r <= REP; r++)); do
 	for tool in pnc socat nc; do
@@ -411,11 +414,11 @@ for tool in pnc socat nc; do
 	[[ -s $tmp/err.$tool ]] && note "$tool: $(sort -u "$tmp/err.$tool" | head -3 | tr '\n' ' ')"
 done
 
-echo "bench: 3/4 mediator capacity on loopback" >&2
+echo "bench: 3/5 mediator capacity on loopback" >&2
 section "3. mediator on loopback, one core (loadgen on the other); -n $BIG"
 mediator_block
 
-echo "bench: 4/4 footprint" >&2
+echo "bench: 4/5 footprint" >&2
 section "4. footprint"
 strip -o "$tmp/pnc.s" "$PNC"
 NC=$(readlink -f "$(command -v nc)")
@@ -431,6 +434,47 @@ row "peak VmRSS receiver (kB)" "$(col pnc 8)" "nc -u" "$(col nc 8)" "$(ratio "$(
 row "peak VmRSS sender (kB)" "$(col pnc 9)" "nc -u" "$(col nc 9)" "$(ratio "$(col pnc 9)" "$(col nc 9)")"
 row "peak VmRSS receiver (kB)" "$(col pnc 8)" "socat" "$(col socat 8)" "$(ratio "$(col pnc 8)" "$(col socat 8)")"
 row "peak VmRSS sender (kB)" "$(col pnc 9)" "socat" "$(col socat 9)" "$(ratio "$(col pnc 9)" "$(col socat 9)")"
+
+echo "bench: 5/5 relay" >&2
+# relay_run LAB_OPTS: MB megabytes from hB to hA with -R, the mediator on
+# core relaying (-r, no rate cap); prints "seconds mediator-cpu-seconds
+# relayed(0/1)".
+relay_run() {
+	local mpid p t0 t1 c0 c1 pl rel=0
+	lab_down 2>/dev/null
+	unset LAB
+	# shellcheck disable=SC2086
+	lab_up $1 >/dev/null || die "lab_up failed"
+	ip netns exec "$LAB-core" "$PNC" mediate -s "$MED1" -s "$MED2" -r \
+	    -b 1000000000 -l 0 2>/dev/null &
+	disown
+	wait_udp_port core 7321
+	for p in $(ip netns pids "$LAB-core"); do
+		[[ $(cat "/proc/$p/comm" 2>/dev/null) == pnc ]] && mpid=$p
+	done
+	c0=$(awk '{ print $14 + $15 }' "/proc/$mpid/stat")
+	t0=${EPOCHREALTIME/./}
+	ip netns exec "$LAB-hA" "$PNC" listen -R -m "$MED1" -w 30 rb \
+	    </dev/null >"$tmp/relay.out" 2>"$tmp/relay.l" &
+	pl=$!
+	ip netns exec "$LAB-hB" "$PNC" connect -R -m "$MED1" -w 30 rb \
+	    <"$tmp/relay.in" 2>"$tmp/relay.c"
+	wait "$pl"
+	t1=${EPOCHREALTIME/./}
+	c1=$(awk '{ print $14 + $15 }' "/proc/$mpid/stat")
+	kill "$mpid"
+	cmp -s "$tmp/relay.in" "$tmp/relay.out" || echo "bench: relay run: data differ" >&2
+	grep -q 'relayed by the mediator' "$tmp/relay.l" && rel=1
+	echo "$(f "($t1 - $t0) / 1e6") $(f "($c1 - $c0) / $(getconf CLK_TCK)") $rel"
+}
+head -c $((MB * 1000000)) /dev/urandom >"$tmp/relay.in"
+read -r rs rc rr < <(relay_run "--nat-a symmetric --nat-b symmetric")
+read -r ds _ dr < <(relay_run "")
+section "5. relay (mediate -r): $MB MB one way with -R, hB -> hA"
+row "relayed MB/s (both NATs symmetric)" "$(r1 "$(f "$MB / $rs")")" "direct (home NATs)" \
+    "$(r1 "$(f "$MB / $ds")")" "$(ratio "$(f "$MB / $rs")" "$(f "$MB / $ds")")"
+row "  was relayed / was direct" "$rr" "" "$((1 - dr))" ""
+row "mediator CPU ms per relayed MB" "$(r1 "$(f "$rc * 1000 / $MB")")" "" "" ""
 
 ELAPSED=$(f "(${EPOCHREALTIME/./} - $START) / 1e6")
 printf 'pnc bench: %s cores (nproc), %s, kernel %s\n' "$NPROC" "$CPU" "$(uname -r)"

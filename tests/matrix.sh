@@ -6,6 +6,9 @@
 # row: topology, successes/trials, median and worst time to punch (both
 # result lines printed). Needs root. Example: sudo tests/matrix.sh 10
 # PROTO_FLAG=-t runs the TCP column (pnc punch -t), -a TCP-then-UDP.
+# RELAY=1 runs the relay column instead: the mediator with -r, and each
+# trial a listen/connect pair that passes one line; a row counts how
+# many sessions went direct, were relayed, or failed.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 source tests/lab.bash
@@ -73,7 +76,36 @@ trial() {
 	fi
 }
 
-printf '%-38s %-8s %-7s %9s %9s\n' topology expected result median_ms worst_ms
+# trial_session A B NAME: listen on A, connect on B, one line across;
+# prints "direct", "relayed" or "failed WHY".
+trial_session() {
+	local a=$1 b=$2 name=$3 pa pb ra rb
+	echo "hello $name" >"$tmp/msg"
+	ip netns exec "$LAB-$a" "$PNC" listen -m "$MED1" -w "$W" "$name" \
+	    </dev/null >"$tmp/a.out" 2>"$tmp/a.err" &
+	pa=$!
+	ip netns exec "$LAB-$b" "$PNC" connect -m "$MED1" -w "$W" "$name" \
+	    <"$tmp/msg" >/dev/null 2>"$tmp/b.err" &
+	pb=$!
+	wait $pa; ra=$?
+	wait $pb; rb=$?
+	if ((ra == 0 && rb == 0)) && cmp -s "$tmp/msg" "$tmp/a.out"; then
+		if grep -q 'relayed by the mediator' "$tmp/a.err" "$tmp/b.err"
+		then
+			echo relayed
+		else
+			echo direct
+		fi
+	else
+		echo "failed $(cat "$tmp/a.err" "$tmp/b.err" | grep -m1 pnc:)"
+	fi
+}
+
+if [[ -n ${RELAY:-} ]]; then
+	printf '%-38s %7s %8s %7s\n' topology direct relayed failed
+else
+	printf '%-38s %-8s %-7s %9s %9s\n' topology expected result median_ms worst_ms
+fi
 for row in "${TOPOS[@]}"; do
 	IFS='|' read -r name opts a b loss expect <<<"$row"
 	if ((${#FILTER[@]} > 0)); then
@@ -85,9 +117,26 @@ for row in "${TOPOS[@]}"; do
 	lab_up $opts >/dev/null || { echo "$name: lab_up failed"; continue; }
 	[[ $loss != 0 ]] && lab_loss "$loss"
 	ip netns exec "$LAB-core" "$PNC" mediate -v -s "$MED1" -s "$MED2" \
-	    >"$tmp/med.log" 2>&1 &
+	    ${RELAY:+-r} >"$tmp/med.log" 2>&1 &
 	disown
 	wait_udp_port core 7321
+	if [[ -n ${RELAY:-} ]]; then
+		nd=0 nr=0 nf=0 why=
+		for i in $(seq "$N"); do
+			read -r res rest < <(trial_session "$a" "$b" "r$i-$RANDOM")
+			case $res in
+			direct) nd=$((nd + 1)) ;;
+			relayed) nr=$((nr + 1)) ;;
+			*) nf=$((nf + 1)); why=$rest ;;
+			esac
+		done
+		printf '%-38s %7d %8d %7d\n' "$name" "$nd" "$nr" "$nf"
+		[[ -n $why ]] && printf '    %s\n' "$why"
+		kill %% 2>/dev/null
+		lab_down 2>/dev/null
+		unset LAB
+		continue
+	fi
 	ok=0
 	: >"$tmp/times"
 	why=
