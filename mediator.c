@@ -1922,9 +1922,13 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 	m.max = 4;
 	m.nbuckets = 4;
 	m.trust_all = 1;	/* a fuzzer cannot forge cookies: let it in */
+	m.rs_max = 2;		/* the relay too, small */
+	m.rs_rate = 100000;
 	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL ||
-	    (m.txq = calloc(MAXSOCKS, sizeof(*m.txq))) == NULL) {
+	    (m.txq = calloc(MAXSOCKS, sizeof(*m.txq))) == NULL ||
+	    (m.rs = calloc((size_t)m.rs_max, sizeof(*m.rs))) == NULL) {
 		free(m.buckets);
+		free(m.txq);
 		return 0;
 	}
 	m.nfds = 2;
@@ -1957,5 +1961,6 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 		entry_free(&m, m.oldest);
 	free(m.buckets);
 	free(m.txq);
+	free(m.rs);
 	return 0;
 }

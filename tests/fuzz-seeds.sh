@@ -53,3 +53,16 @@ pad() {
   rec 1 0 "${H}\003${ME}\001\077${PID}${EP}${EP}\000"
   rec 1 1 "${H}\020${PID}${ME}\001\000\000\000\001$(head -c 48 /dev/zero | od -An -v -to1 | tr -s ' \n' ' ' | sed 's/ $//; s/ /\\/g')"
   rec 0 1 "${H}\040${PID}\000\000\000\000hi$(head -c 24 /dev/zero | od -An -v -to1 | tr -s ' \n' ' ' | sed 's/ $//; s/ /\\/g')"; } >"$d/peer-auth"
+# mediator: a pair meets, one asks for the relay and sends through it
+{ printf '\000'
+  rec 0 16 "$(pad "${H}\001${ID}\002\001r\000${CK}")"
+  rec 0 17 "$(pad "${H}\001${PID}\003\001r\000${CK}")"
+  rec 0 16 "${H}\101${ID}\002\001r\000"
+  rec 0 16 "${H}\100${ID}${H}\040${ID}\000\000\000\000hi"; } >"$d/med-relay"
+# peer: a relayed probe from the mediator
+{ printf '\001'
+  rec 1 0 "${H}\003${ME}\021\077${PID}${EP}${EP}\000"
+  rec 1 0 "${H}\100${PID}${H}\020${PID}${ME}\001\000\000\000\001"; } >"$d/peer-relay"
+# a STUN Binding request with FINGERPRINT, to the mediator
+{ printf '\000'
+  rec 0 8 '\000\001\000\010\041\022\244\102abcdefghijkl\200\050\000\004\000\000\000\000'; } >"$d/med-stun"
