@@ -1118,13 +1118,26 @@ try_tcp(struct punch *p, const struct copts *o)
 	if (o->transport == TR_AUTO) {
 		share = save.deadline ? (save.deadline - now) / 2 : TCP_SHARE;
 		p->deadline = now + (share < TCP_SHARE ? share : TCP_SHARE);
-	}
+	} else if (p->role != ROLE_PUNCH && save.deadline)
+		p->deadline = now + (save.deadline - now) / 2;
 	if (tcp_punch(p) == 0) {
 		vlog("using TCP");
 		return 1;
 	}
-	if (o->transport == TR_TCP)
-		errx(EX_FAIL, "%s", p->why);
+	if (o->transport == TR_TCP && p->role == ROLE_PUNCH)
+		errx(EX_FAIL, "%s", p->why);	/* nc wants a TCP hole */
+	if (o->transport == TR_TCP) {
+		/*
+		 * A stream was asked for: UDP with -R is one too, and goes
+		 * through the mediator's relay when nothing else does. The
+		 * peer, also -t, comes to the same.
+		 */
+		warnx("%s; falling back to UDP with -R (relayed if the "
+		    "mediator relays)", p->why);
+		*p = save;
+		p->reliable = 1;
+		return 0;
+	}
 	if (verbose)
 		warnx("%s; falling back to UDP", p->why);
 	*p = save;
@@ -1185,7 +1198,7 @@ session(struct punch *p, const struct copts *o, const struct sess *S,
 		errx(EX_FAIL, "%s", p->why);
 	memset(&L, 0, sizeof(L));
 	L.p = p;
-	if (o->reliable) {
+	if (p->reliable) {		/* -R, or -t fallen back */
 		L.handoff = 1;
 		if ((rc = run(&L)) == 0)
 			rc = rel_run(p, S, why, whylen);

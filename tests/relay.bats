@@ -110,3 +110,25 @@ relay_lab() {
 	# the relay or the third host got through).
 	grep -q 'dropped [0-9]* forged and [0-9]* replayed' "$T/l.err"
 }
+
+@test "-t falls back to UDP with -R, through the relay: a stream still arrives whole" {
+	relay_lab -r -b 20000000
+	n=$(uname_)
+	randfile "$T/f" 300000
+	bgrun_in hA l /dev/null "$PNC" listen -t -m "$MED1" -w 12 "$n"
+	bgrun_in hB c "$T/f" "$PNC" connect -t -m "$MED1" -w 12 "$n"
+	wait_tag c 40; rcc=$RC
+	wait_tag l 40; rcl=$RC
+	show l c
+	[ "$rcc" -eq 0 ]
+	[ "$rcl" -eq 0 ]
+	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
+	grep -q 'falling back to UDP with -R (relayed if the mediator relays)' "$T/c.err"
+	grep -q 'the session is relayed by the mediator' "$T/c.err"
+	# punch -t does not fall back: nc wants a TCP hole.
+	bgrun hA a "$PNC" punch -t -m "$MED1" -w 3 "$n-p"
+	bgrun hB b "$PNC" punch -t -m "$MED1" -w 3 "$n-p"
+	wait_tag a 10; [ "$RC" -eq 1 ]
+	wait_tag b 10; [ "$RC" -eq 1 ]
+	[ ! -s "$T/a.out" ]
+}
