@@ -25,6 +25,7 @@ teardown() {
 	for r in rA rB; do
 		lab_exec "$r" conntrack -F >/dev/null 2>&1 || true
 	done
+	rm -rf "/etc/netns/$LAB-hA" "/etc/netns/$LAB-hB"
 }
 
 M6="[$MED6_1]"
@@ -123,4 +124,34 @@ M6="[$MED6_1]"
 	lab_exec rA nft delete table ip6 lab_count6
 	cat "$T/cli"
 	[ "$(grep -c '^000000[123]$' "$T/cli")" -eq 3 ]
+}
+
+@test "dual stack: a mediator name with both addresses, and both peers with IPv6, meet over IPv6" {
+	n=$(uname_)
+	# The name med.lab resolves to both of the mediator's addresses in
+	# hA's and hB's namespaces (ip netns exec bind-mounts this file).
+	for h in hA hB; do
+		mkdir -p "/etc/netns/$LAB-$h"
+		printf '%s med.lab\n%s med.lab\n' "$MED1" "$MED6_1" \
+		    >"/etc/netns/$LAB-$h/hosts"
+	done
+	bgrun hA a "$PNC" punch -m med.lab -w 10 "$n"
+	bgrun hB b "$PNC" punch -m med.lab -w 10 "$n"
+	wait_tag a; rca=$RC
+	wait_tag b; rcb=$RC
+	rm -rf "/etc/netns/$LAB-hA" "/etc/netns/$LAB-hB"
+	show a b
+	[ "$rca" -eq 0 ]
+	[ "$rcb" -eq 0 ]
+	read -r _ pa _ <"$T/a.out"
+	read -r _ pb _ <"$T/b.out"
+	[ "$pa" = "$HB6" ]
+	[ "$pb" = "$HA6" ]
+	# -4 keeps the same pair on IPv4, through the NATs.
+	bgrun hA a "$PNC" punch -4 -m "$MED1" -w 10 "$n-4"
+	bgrun hB b "$PNC" punch -4 -m "$MED1" -w 10 "$n-4"
+	wait_tag a; [ "$RC" -eq 0 ]
+	wait_tag b; [ "$RC" -eq 0 ]
+	read -r _ pa _ <"$T/a.out"
+	[ "$pa" = "$WAN_B" ]
 }
