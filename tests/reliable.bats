@@ -70,8 +70,9 @@ both_ways() {
 	PIDS[l]=$!
 	peak=0
 	while kill -0 "${PIDS[c]}" 2>/dev/null; do
+		# The sender may exit between kill -0 and the read.
 		kb=$(awk '/VmRSS/ {print $2}' "/proc/${PIDS[c]}/status" \
-		    2>/dev/null)
+		    2>/dev/null || true)
 		kb=${kb:-0}
 		((kb > peak)) && peak=$kb
 		sleep 0.02
