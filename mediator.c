@@ -499,6 +499,41 @@ flush(struct mediator *m)
 }
 
 /*
+ * Answer from the address the client reached us at: IP_PKTINFO (or its
+ * IPv6 twin) in msg, built in cbuf, for a socket bound to the wildcard.
+ */
+static void
+set_pktinfo(struct msghdr *msg, char *cbuf, size_t cap, const struct ep *to,
+    const struct via *via)
+{
+	struct cmsghdr *cm = (struct cmsghdr *)cbuf;
+
+	memset(cbuf, 0, cap);
+	msg->msg_control = cbuf;
+	if (to->u.sa.sa_family == AF_INET6) {
+		struct in6_pktinfo pi;
+
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi6_addr = via->dst.v6;
+		msg->msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm->cmsg_level = IPPROTO_IPV6;
+		cm->cmsg_type = IPV6_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	} else {
+		struct in_pktinfo pi;
+
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi_spec_dst = via->dst.v4;
+		msg->msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	}
+}
+
+/*
  * Queue buf to a client, from the address it reached us at (IP_PKTINFO
  * on a wildcard socket); TCP clients get theirs at once.
  */
@@ -508,7 +543,6 @@ reply(struct mediator *m, const struct ep *to, const struct via *via,
 {
 	struct txq *q;
 	struct msghdr *msg;
-	struct cmsghdr *cm;
 	int k;
 
 	if (via->tcp) {
@@ -531,32 +565,8 @@ reply(struct mediator *m, const struct ep *to, const struct via *via,
 	msg->msg_namelen = to->len;
 	msg->msg_iov = &q->iov[k];
 	msg->msg_iovlen = 1;
-	if (!via->have_dst || !m->socks[via->sock].wildcard)
-		return;
-	memset(&q->cbuf[k], 0, sizeof(q->cbuf[k]));
-	msg->msg_control = q->cbuf[k].c;
-	cm = (struct cmsghdr *)q->cbuf[k].c;
-	if (to->u.sa.sa_family == AF_INET6) {
-		struct in6_pktinfo pi;
-
-		memset(&pi, 0, sizeof(pi));
-		pi.ipi6_addr = via->dst.v6;
-		msg->msg_controllen = CMSG_SPACE(sizeof(pi));
-		cm->cmsg_level = IPPROTO_IPV6;
-		cm->cmsg_type = IPV6_PKTINFO;
-		cm->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-	} else {
-		struct in_pktinfo pi;
-
-		memset(&pi, 0, sizeof(pi));
-		pi.ipi_spec_dst = via->dst.v4;
-		msg->msg_controllen = CMSG_SPACE(sizeof(pi));
-		cm->cmsg_level = IPPROTO_IP;
-		cm->cmsg_type = IP_PKTINFO;
-		cm->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-	}
+	if (via->have_dst && m->socks[via->sock].wildcard)
+		set_pktinfo(msg, q->cbuf[k].c, sizeof(q->cbuf[k].c), to, via);
 }
 
 /*
@@ -822,6 +832,14 @@ struct reg {
 	size_t			 len;		/* of the whole datagram */
 };
 
+/* Which clients meet: punch with punch, listen with connect, by transport. */
+static int
+reg_group(const struct reg *rg)
+{
+	return (rg->role == ROLE_PUNCH ? GROUP_PUNCH : GROUP_SESSION) +
+	    (rg->tcp ? GROUP_TCP : 0);
+}
+
 /* Both copies of the REGISTER are in, or the second will not come. */
 static int
 slot_complete(const struct mediator *m, const struct slot *s, int64_t now)
@@ -895,8 +913,7 @@ static void
 handle_register(struct mediator *m, const struct reg *rg,
     const struct ep *from, const struct via *via, int64_t now)
 {
-	int group = (rg->role == ROLE_PUNCH ? GROUP_PUNCH : GROUP_SESSION) +
-	    (rg->tcp ? GROUP_TCP : 0);
+	int group = reg_group(rg);
 	struct entry *e;
 	struct slot *s;
 	int i, fresh_alt;
@@ -1034,8 +1051,7 @@ parse_reg(struct rd *r, struct reg *rg, int with_cands)
 static void
 handle_peerack(struct mediator *m, const struct reg *rg, int64_t now)
 {
-	int group = (rg->role == ROLE_PUNCH ? GROUP_PUNCH : GROUP_SESSION) +
-	    (rg->tcp ? GROUP_TCP : 0);
+	int group = reg_group(rg);
 	struct entry *e = *entry_ref(m, group, rg->name, rg->namelen);
 	int i;
 
@@ -1187,41 +1203,16 @@ send_now(struct mediator *m, const struct ep *to, const struct via *via,
 	} cbuf;
 	struct iovec iov = { (void *)buf, len };
 	struct msghdr msg;
-	struct cmsghdr *cm;
 
 	if (m->txq[via->sock].n > 0)
 		flush_sock(m, via->sock);
 	memset(&msg, 0, sizeof(msg));
-	memset(&cbuf, 0, sizeof(cbuf));
 	msg.msg_name = (void *)&to->u;
 	msg.msg_namelen = to->len;
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
-	if (via->have_dst && m->socks[via->sock].wildcard) {
-		msg.msg_control = cbuf.c;
-		cm = (struct cmsghdr *)cbuf.c;
-		if (to->u.sa.sa_family == AF_INET6) {
-			struct in6_pktinfo pi;
-
-			memset(&pi, 0, sizeof(pi));
-			pi.ipi6_addr = via->dst.v6;
-			msg.msg_controllen = CMSG_SPACE(sizeof(pi));
-			cm->cmsg_level = IPPROTO_IPV6;
-			cm->cmsg_type = IPV6_PKTINFO;
-			cm->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-		} else {
-			struct in_pktinfo pi;
-
-			memset(&pi, 0, sizeof(pi));
-			pi.ipi_spec_dst = via->dst.v4;
-			msg.msg_controllen = CMSG_SPACE(sizeof(pi));
-			cm->cmsg_level = IPPROTO_IP;
-			cm->cmsg_type = IP_PKTINFO;
-			cm->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-		}
-	}
+	if (via->have_dst && m->socks[via->sock].wildcard)
+		set_pktinfo(&msg, cbuf.c, sizeof(cbuf.c), to, via);
 	(void)sendmsg(m->socks[via->sock].fd, &msg, MSG_DONTWAIT);
 }
 
@@ -1246,7 +1237,7 @@ static void
 handle_relayreq(struct mediator *m, const struct reg *rg,
     const struct ep *from, const struct via *via, int64_t now)
 {
-	int group = rg->role == ROLE_PUNCH ? GROUP_PUNCH : GROUP_SESSION;
+	int group = reg_group(rg);
 	struct entry *e = *entry_ref(m, group, rg->name, rg->namelen);
 	struct rsess *rs;
 	struct slotv v[2];

@@ -100,10 +100,7 @@ struct relay {
 	int		 failed;
 	char		 why[160];
 	const struct sess *S;
-	int64_t		 eof_at;	/* when stdin ended, for -q */
-	uint64_t	 moved;		/* bytes each way, summed ... */
-	int64_t		 moved_at;	/* ... and when it last grew: -w */
-	struct progress	 prog;
+	struct ends	 ends;		/* -q, -w, -v's progress */
 };
 
 static void
@@ -145,7 +142,7 @@ stdin_read(struct relay *r)
 	}
 	if (n == 0) {
 		r->in_open = 0;
-		r->eof_at = now_ms();
+		r->ends.eof_at = now_ms();
 		vlog("end of input after %u datagram(s), %llu bytes",
 		    r->sent, (unsigned long long)r->bytes_out);
 		return;
@@ -278,37 +275,9 @@ maybe_close_stdout(struct relay *r, int64_t now)
 	/* As nc -l: the listener is done when the connector is. */
 	if (r->listener && r->in_open) {
 		r->in_open = 0;
-		r->eof_at = now;
+		r->ends.eof_at = now;
 		vlog("peer finished; ending our direction too");
 	}
-}
-
-/*
- * The ends a user asked for: -q after stdin's end, -w without data.
- * Returns 1 when the session is to end now (not a failure).
- */
-static int
-user_end(struct relay *r, int64_t now)
-{
-	const struct sess *S = r->S;
-
-	if (r->bytes_out + r->bytes_in != r->moved) {
-		r->moved = r->bytes_out + r->bytes_in;
-		r->moved_at = now;
-	}
-	progress_tick(&r->prog, now, r->bytes_out, r->bytes_in,
-	    r->p->rtt * 1000);
-	if (S->quit >= 0 && !S->nostdin && !r->in_open && r->pendlen == 0 &&
-	    now - r->eof_at >= S->quit) {
-		vlog("-q: %lld ms after the end of input; quitting",
-		    (long long)S->quit);
-		return 1;
-	}
-	if (S->idle > 0 && now - r->moved_at >= S->idle) {
-		vlog("-w: no data for %lld ms; quitting", (long long)S->idle);
-		return 1;
-	}
-	return 0;
 }
 
 /* Timers of an established session. Returns 1 when it is over. */
@@ -338,7 +307,8 @@ relay_timers(struct relay *r, int64_t now)
 	}
 	if (now - r->last_tx >= r->keepalive)
 		send_ctl(r, T_KEEPALIVE, 0, 0);
-	if (user_end(r, now)) {
+	if (ends_due(&r->ends, r->S, now, r->bytes_out, r->bytes_in,
+	    r->p->rtt * 1000)) {
 		if (r->eof_sent && !r->eof_acked)	/* one last try */
 			send_ctl(r, T_EOF, 1, r->sent);
 		return 1;
@@ -357,15 +327,9 @@ relay_next(const struct relay *r, int64_t now)
 		t = r->eof_next - now;
 	if (r->peer_eof && r->out_open != -1 && r->olen == 0)
 		t = t < 20 ? t : 20;
-	if (r->S->quit >= 0 && !r->S->nostdin && !r->in_open &&
-	    r->eof_at + r->S->quit - now < t)
-		t = r->eof_at + r->S->quit - now;
-	if (r->S->idle > 0 && r->moved_at + r->S->idle - now < t)
-		t = r->moved_at + r->S->idle - now;
-	if (progress_next(&r->prog, now) >= 0 &&
-	    progress_next(&r->prog, now) < t)
-		t = progress_next(&r->prog, now);
-	return t < 0 ? 0 : t;
+	if (t < 0)
+		t = 0;
+	return ends_next(&r->ends, r->S, now, t);
 }
 
 /* ---- the loop ---- */
@@ -494,7 +458,8 @@ advance(struct loop *L, int64_t now)
 			return 0;
 		}
 		L->state = S_RELAY;
-		r->last_rx = r->last_tx = r->moved_at = now;
+		r->last_rx = r->last_tx = now;
+		ends_start(&r->ends, now);
 		r->eof_gap = p->rtt * 2 > 30 ? p->rtt * 2 : 30;
 		L->linger = 3 * r->eof_gap;
 		vlog("session open with %s%s", p->label,
@@ -667,33 +632,19 @@ tcp_relay(int fd, const struct sess *S, char *why, size_t whylen)
 {
 	static struct tbuf in, out;	/* stdin -> net, net -> stdout */
 	struct pollfd pfd[3];
-	struct progress prog;
+	struct ends ends;
 	int in_open = !S->nostdin, net_open = 1, out_open = 1, shut = 0;
-	int64_t now, t, eof_at = 0, moved_at = now_ms();
-	uint64_t nin = 0, nout = 0, moved = 0;
+	int64_t now, t;
+	uint64_t nin = 0, nout = 0;
 	ssize_t n;
 
-	memset(&prog, 0, sizeof(prog));
+	ends_start(&ends, now_ms());
 	in.off = in.len = out.off = out.len = 0;	/* -k: anew */
 	tcp_keepalive(fd, S->keepalive);
 	for (;;) {
 		now = now_ms();
-		if (nin + nout != moved) {
-			moved = nin + nout;
-			moved_at = now;
-		}
-		progress_tick(&prog, now, nout, nin, 0);
-		if (S->quit >= 0 && !S->nostdin && !in_open &&
-		    now - eof_at >= S->quit) {
-			vlog("-q: %lld ms after the end of input; quitting",
-			    (long long)S->quit);
+		if (ends_due(&ends, S, now, nout, nin, 0))
 			return 0;
-		}
-		if (S->idle > 0 && now - moved_at >= S->idle) {
-			vlog("-w: no data for %lld ms; quitting",
-			    (long long)S->idle);
-			return 0;
-		}
 		if (!in_open && in.off == in.len && !shut &&
 		    (!S->nostdin || !net_open)) {
 			(void)shutdown(fd, SHUT_WR);
@@ -718,12 +669,7 @@ tcp_relay(int fd, const struct sess *S, char *why, size_t whylen)
 		pfd[2].fd = out_open == 1 && out.off < out.len ?
 		    STDOUT_FILENO : -1;
 		pfd[2].events = POLLOUT;
-		t = progress_next(&prog, now);
-		if (S->quit >= 0 && !S->nostdin && !in_open &&
-		    (t < 0 || eof_at + S->quit - now < t))
-			t = eof_at + S->quit - now;
-		if (S->idle > 0 && (t < 0 || moved_at + S->idle - now < t))
-			t = moved_at + S->idle - now;
+		t = ends_next(&ends, S, now, -1);
 		if (poll(pfd, 3, t < 0 ? -1 : (int)t) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -737,7 +683,7 @@ tcp_relay(int fd, const struct sess *S, char *why, size_t whylen)
 			if (n == 0 || (n == -1 && errno != EAGAIN &&
 			    errno != EINTR)) {
 				in_open = 0;
-				eof_at = now_ms();
+				ends.eof_at = now_ms();
 			}
 		}
 		if (pfd[1].revents & POLLERR) {

@@ -320,14 +320,22 @@ struct sess {
 	int64_t		 idle;		/* -w: ms without data; 0 never */
 };
 
-/* -v: a line a second on the bytes moved, as pv does. */
-struct progress {
-	int64_t		 at;		/* of the last line, 0: not started */
-	uint64_t	 out, in;	/* bytes then */
+/*
+ * The ends a user asked for, -q and -w, and -v's progress line, the
+ * same in every relay (UDP, -R, TCP).
+ */
+struct ends {
+	int64_t		 eof_at;	/* when stdin ended, ms; 0: not yet */
+	uint64_t	 moved;		/* bytes each way, summed ... */
+	int64_t		 moved_at;	/* ... and when that last grew */
+	int64_t		 line_at;	/* -v: the last progress line */
+	uint64_t	 out, in;	/* ... and the bytes then */
 };
 
-void	progress_tick(struct progress *, int64_t, uint64_t, uint64_t, int64_t);
-int64_t	progress_next(const struct progress *, int64_t);
+void	ends_start(struct ends *, int64_t);
+int	ends_due(struct ends *, const struct sess *, int64_t, uint64_t,
+	    uint64_t, int64_t);
+int64_t	ends_next(const struct ends *, const struct sess *, int64_t, int64_t);
 
 /* ---- rel.c ---- */
 

@@ -85,10 +85,7 @@ struct rel {
 	uint64_t	 bytes_out;
 	int64_t		 quiet_since;
 	const struct sess *S;
-	int64_t		 eof_at;	/* when stdin ended, for -q */
-	uint64_t	 moved;		/* bytes each way, summed ... */
-	int64_t		 moved_at;	/* ... and when it last grew: -w */
-	struct progress	 prog;
+	struct ends	 ends;		/* -q, -w, -v's progress */
 };
 
 static void
@@ -216,7 +213,7 @@ sender_push(struct rel *R, int64_t now_us)
 				return;
 			if (n <= 0) {
 				R->in_open = 0;
-				R->eof_at = now_ms();
+				R->ends.eof_at = now_ms();
 				continue;
 			}
 		} else if (!R->nostdin || R->peer_fin_done) {
@@ -525,49 +522,6 @@ rel_timeout(const struct rel *R, int64_t now, int64_t now_us)
  * everything sent was acknowledged and everything received was written,
  * -1 with why set otherwise.
  */
-/*
- * The ends a user asked for: -q after stdin's end, -w without data.
- * Returns 1 when the session is to end now (not a failure).
- */
-static int
-user_end(struct rel *R, int64_t now)
-{
-	const struct sess *S = R->S;
-
-	if (R->bytes_read + R->bytes_out != R->moved) {
-		R->moved = R->bytes_read + R->bytes_out;
-		R->moved_at = now;
-	}
-	if (S->quit >= 0 && !R->S->nostdin && !R->in_open &&
-	    now - R->eof_at >= S->quit) {
-		vlog("-q: %lld ms after the end of input; quitting",
-		    (long long)S->quit);
-		return 1;
-	}
-	if (S->idle > 0 && now - R->moved_at >= S->idle) {
-		vlog("-w: no data for %lld ms; quitting", (long long)S->idle);
-		return 1;
-	}
-	return 0;
-}
-
-/* Milliseconds until user_end() may say yes, at most t. */
-static int64_t
-user_next(const struct rel *R, int64_t now, int64_t t)
-{
-	const struct sess *S = R->S;
-	int64_t g = progress_next(&R->prog, now);
-
-	if (S->quit >= 0 && !S->nostdin && !R->in_open &&
-	    R->eof_at + S->quit - now < t)
-		t = R->eof_at + S->quit - now;
-	if (S->idle > 0 && R->moved_at + S->idle - now < t)
-		t = R->moved_at + S->idle - now;
-	if (g >= 0 && g < t)
-		t = g;
-	return t < 0 ? 0 : t;
-}
-
 int
 rel_run(struct punch *p, const struct sess *S, char *why, size_t whylen)
 {
@@ -594,7 +548,8 @@ rel_run(struct punch *p, const struct sess *S, char *why, size_t whylen)
 	R->ssthresh = RWIN;
 	R->rto = 200 * 1000;
 	R->peer_limit = RWIN;
-	R->last_rx = R->last_tx = R->quiet_since = R->moved_at = now_ms();
+	R->last_rx = R->last_tx = R->quiet_since = now_ms();
+	ends_start(&R->ends, R->last_rx);
 	R->pace_us = now_us();
 	for (;;) {
 		now = now_ms();
@@ -606,9 +561,8 @@ rel_run(struct punch *p, const struct sess *S, char *why, size_t whylen)
 		sender_push(R, now_u);
 		if (R->ack_pending)
 			send_ack_r(R);
-		progress_tick(&R->prog, now, R->bytes_read, R->bytes_out,
-		    R->srtt);
-		if (user_end(R, now))
+		if (ends_due(&R->ends, S, now, R->bytes_read, R->bytes_out,
+		    R->srtt))
 			break;
 		if (done_both(R)) {
 			/* Linger: our last ack may be lost; answer resends. */
@@ -634,7 +588,8 @@ rel_run(struct punch *p, const struct sess *S, char *why, size_t whylen)
 		pfd[2].fd = R->out_open && R->r[R->rcv % RWIN].have ?
 		    STDOUT_FILENO : -1;
 		pfd[2].events = POLLOUT;
-		i = (int)user_next(R, now, rel_timeout(R, now, now_u));
+		i = (int)ends_next(&R->ends, S, now,
+		    rel_timeout(R, now, now_u));
 		if (done_both(R) && linger - (now - R->quiet_since) < i)
 			i = (int)(linger - (now - R->quiet_since));
 		if (poll(pfd, 3, i < 0 ? 0 : i) == -1 && errno != EINTR) {

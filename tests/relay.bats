@@ -10,10 +10,14 @@ teardown() {
 	lab_down
 }
 
-# relay_lab [MEDIATE OPTS...]: both NATs symmetric, a mediator on both
-# core addresses with the options given.
+# relay_lab [--public-host] [MEDIATE OPTS...]: both NATs symmetric (and
+# the public host hP), a mediator on both core addresses with the options
+# given.
 relay_lab() {
-	lab_up --nat-a symmetric --nat-b symmetric >/dev/null
+	local more=
+	[[ ${1-} == --public-host ]] && { more=$1; shift; }
+	# shellcheck disable=SC2086
+	lab_up --nat-a symmetric --nat-b symmetric $more >/dev/null
 	lab_bg core "$T/med.log" "$PNC" mediate -v -s "$MED1" -s "$MED2" "$@"
 	wait_udp_port core "$MPORT"
 }
@@ -83,9 +87,7 @@ relay_lab() {
 }
 
 @test "a third host cannot get bytes into a relayed session; -K is end to end through the relay" {
-	lab_up --nat-a symmetric --nat-b symmetric --public-host >/dev/null
-	lab_bg core "$T/med.log" "$PNC" mediate -v -s "$MED1" -s "$MED2" -r -b 20000000
-	wait_udp_port core "$MPORT"
+	relay_lab --public-host -r -b 20000000
 	n=$(uname_)
 	printf 'k3y\n' >"$T/k"
 	randfile "$T/f" 1000000
