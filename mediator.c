@@ -94,7 +94,6 @@ struct slot {
 	uint8_t		have_dst;	/* via: b holds the destination */
 	uint8_t		ttl;		/* IP TTL the REGISTER arrived with */
 	uint8_t		acked;		/* PEERACK for the introduction */
-	uint8_t		ready_acked;	/* ... and for "your peer is ready" */
 	uint8_t		nloc;
 	uint8_t		loclen;
 	unsigned char	b[];		/* pub, alt, dst, locals */
@@ -124,10 +123,12 @@ struct entry {
 	struct slot	*s[2];		/* NULL: nobody */
 	int64_t		 touched;
 	int64_t		 rexmit_at;
+	uint32_t	 hash;		/* name_hash of group and name */
 	uint8_t		 rexmit_n;
 	uint8_t		 on_rexmit;
 	uint8_t		 introduced;
-	uint8_t		 ready;		/* the controlled side has its intro */
+	uint8_t		 ready;		/* the controlling side may have its
+					   intro: the other acknowledged */
 	uint8_t		 group;
 	uint8_t		 namelen;
 	char		 name[];	/* namelen bytes, not terminated */
@@ -203,13 +204,17 @@ struct mediator {
 	int		 lfds[2];	/* TCP listeners */
 	int		 nlfds;
 	struct tconn	*tc[MAXTCP];
+	int		 tc_end;	/* tc[tc_end...] are all NULL */
 	unsigned	 gen;
 	struct entry	**buckets;
-	size_t		 nbuckets;	/* a power of two */
+	size_t		 nbuckets;	/* a power of two, grown with count */
+	struct entry	**old;		/* the table before, being moved */
+	size_t		 nold, moved;	/* its size, its buckets moved */
 	size_t		 count, max;
 	struct entry	*oldest, *newest;
 	struct entry	*rexmit;
-	struct hmac_sha256 cookie_key;	/* keyed with a per-process secret */
+	uint64_t	 cookie_key[2];	/* SipHash keys: per-process secrets */
+	uint64_t	 hash_key[2];	/* ... for the name and rate tables */
 	int		 trust_all;	/* fuzzer only: skip the cookie check */
 	struct rl	*rl;		/* RL_SLOTS buckets, or NULL: no limit */
 	int64_t		 rl_gap;	/* us between registrations ... */
@@ -233,33 +238,46 @@ on_signal(int sig)
 	stop = 1;
 }
 
-/* FNV-1a over group and name: short keys, no need for anything slower. */
-static uint32_t hash_seed;	/* per process: chains cannot be aimed at */
-
-static size_t
-name_hash(int group, const char *name, size_t len)
+/* Keyed (SipHash): names an attacker picks cannot be aimed at a chain. */
+static uint32_t
+name_hash(const struct mediator *m, int group, const char *name, size_t len)
 {
-	uint32_t h = (2166136261u ^ hash_seed) ^ (uint32_t)group;
-	size_t i;
+	unsigned char b[1 + NAME_MAX_LEN];
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)name[i];
-		h *= 16777619u;
-	}
-	return h;
+	b[0] = (unsigned char)group;
+	memcpy(b + 1, name, len);
+	return (uint32_t)siphash24(m->hash_key, b, 1 + len);
 }
 
 static struct entry **
-entry_ref(struct mediator *m, int group, const char *name, size_t len)
+chain_find(struct entry **ep, uint32_t h, int group, const char *name,
+    size_t len)
 {
-	struct entry **ep;
-
-	ep = &m->buckets[name_hash(group, name, len) & (m->nbuckets - 1)];
 	for (; *ep != NULL; ep = &(*ep)->hnext)
-		if ((*ep)->group == group && (*ep)->namelen == len &&
-		    memcmp((*ep)->name, name, len) == 0)
+		if ((*ep)->hash == h && (*ep)->group == group &&
+		    (*ep)->namelen == len && memcmp((*ep)->name, name, len) == 0)
 			break;
 	return ep;
+}
+
+/*
+ * Where name is, or would go, in its chain: in the old table if its
+ * bucket there has not been moved yet and holds it, else in the new.
+ */
+static struct entry **
+entry_ref(struct mediator *m, int group, const char *name, size_t len)
+{
+	uint32_t h = name_hash(m, group, name, len);
+	struct entry **ep;
+
+	if (m->old != NULL && (h & (m->nold - 1)) >= m->moved) {
+		ep = chain_find(&m->old[h & (m->nold - 1)], h, group, name,
+		    len);
+		if (*ep != NULL)
+			return ep;
+	}
+	return chain_find(&m->buckets[h & (m->nbuckets - 1)], h, group, name,
+	    len);
 }
 
 static void
@@ -330,6 +348,49 @@ entry_free(struct mediator *m, struct entry *e)
 	m->count--;
 }
 
+/* Move up to n buckets of the old table into the new one. */
+static void
+table_move(struct mediator *m, size_t n)
+{
+	struct entry *e, *next, **b;
+
+	for (; n > 0 && m->old != NULL; n--) {
+		for (e = m->old[m->moved]; e != NULL; e = next) {
+			next = e->hnext;
+			b = &m->buckets[e->hash & (m->nbuckets - 1)];
+			e->hnext = *b;
+			*b = e;
+		}
+		m->old[m->moved] = NULL;
+		if (++m->moved == m->nold) {
+			free(m->old);
+			m->old = NULL;
+		}
+	}
+}
+
+/*
+ * Twice the buckets, when there are as many names as buckets: the table
+ * costs 8 to 16 bytes a name at any size, not what -n allows for. The
+ * names move over a few at each new name (entry_get), never all at once:
+ * moving a million took 0.2 s, a stall that overflows socket buffers.
+ * Out of memory, the chains just grow longer.
+ */
+static void
+table_grow(struct mediator *m)
+{
+	struct entry **nb;
+
+	table_move(m, SIZE_MAX);	/* the last growth: done by now */
+	if ((nb = calloc(2 * m->nbuckets, sizeof(*nb))) == NULL)
+		return;
+	m->old = m->buckets;
+	m->nold = m->nbuckets;
+	m->moved = 0;
+	m->buckets = nb;
+	m->nbuckets *= 2;
+}
+
 /* Returns the entry for name, creating it; NULL when the table is full. */
 static struct entry *
 entry_get(struct mediator *m, int group, const char *name, size_t len,
@@ -339,9 +400,16 @@ entry_get(struct mediator *m, int group, const char *name, size_t len,
 
 	if (*ep != NULL)
 		return *ep;
-	if (m->count >= m->max ||
-	    (e = calloc(1, offsetof(struct entry, name) + len)) == NULL)
+	if (m->count >= m->max)
 		return NULL;
+	if (m->count >= m->nbuckets)
+		table_grow(m);
+	/* Two a name: all moved before the table can fill again. */
+	table_move(m, 2);
+	ep = entry_ref(m, group, name, len);
+	if ((e = calloc(1, offsetof(struct entry, name) + len)) == NULL)
+		return NULL;
+	e->hash = name_hash(m, group, name, len);
 	e->group = (uint8_t)group;
 	e->namelen = (uint8_t)len;
 	memcpy(e->name, name, len);
@@ -676,20 +744,27 @@ rexmit_start(struct mediator *m, struct entry *e, int64_t now)
 	}
 }
 
-/* Both slots of e are complete. */
+/*
+ * Both slots of e are complete. Over UDP the controlled side (slot 1) is
+ * introduced first and the controlling side once the other has
+ * acknowledged, with PEER_READY: by then the controlled side's small-TTL
+ * probes are out of its NAT, so the controlling side may send probes that
+ * reach it (README, conntrack clash). One introduction each, and no
+ * "ready" message of its own. Over TCP both at once: the SYNs should
+ * cross.
+ */
 static void
 introduce(struct mediator *m, struct entry *e, int64_t now)
 {
 	struct slotv v0, v1;
 	char a[80], b[80];
-	int i;
 
 	e->introduced = 1;
-	e->ready = 0;
-	for (i = 0; i < 2; i++)
-		e->s[i]->acked = e->s[i]->ready_acked = 0;
-	send_peer(m, e, 0);
+	e->ready = e->group >= GROUP_TCP;
+	e->s[0]->acked = e->s[1]->acked = 0;
 	send_peer(m, e, 1);
+	if (e->ready)
+		send_peer(m, e, 0);
 	rexmit_start(m, e, now);
 	m->st.introduced++;
 	if (!verbose)
@@ -720,7 +795,7 @@ slot_pick(struct entry *e, int role, int64_t now)
 }
 
 /*
- * Return routability. A cookie is an HMAC of the source endpoint and the
+ * Return routability. A cookie is a MAC of the source endpoint and the
  * minute under a per-process secret: whoever presents it receives what is
  * sent to that endpoint. It costs no state, so a flood from forged
  * sources creates no registration, and what it draws is the cookie
@@ -728,7 +803,7 @@ slot_pick(struct entry *e, int role, int64_t now)
  *
  * A cookie is never zero: zero is what a client sends (and what pnc
  * takes for "none yet") before it has one, so a zero cookie is refused
- * without the two HMACs, which are most of a mediator's own work.
+ * without computing two MACs.
  */
 static int
 cookie_zero(const unsigned char *c)
@@ -741,20 +816,19 @@ cookie_zero(const unsigned char *c)
 	return any == 0;
 }
 
+/* SipHash of the minute and the endpoint: 64 bits to guess. */
 static void
 cookie_make(const struct mediator *m, const struct ep *from, int64_t epoch,
     unsigned char *out)
 {
-	struct hmac_sha256 h = m->cookie_key;
-	unsigned char buf[8 + EP_MAX_LEN], tag[SHA256_LEN];
-	struct wr w;
+	unsigned char buf[8 + EP_MAX_LEN];
+	struct wr w, o;
 
 	wr_init(&w, buf, sizeof(buf));
 	wr_u64(&w, (uint64_t)epoch);
 	wr_ep(&w, from);
-	hmac_update(&h, buf, w.len);
-	hmac_final(&h, tag);
-	memcpy(out, tag, COOKIE_LEN);
+	wr_init(&o, out, COOKIE_LEN);
+	wr_u64(&o, siphash24(m->cookie_key, buf, w.len));
 	if (cookie_zero(out))
 		out[COOKIE_LEN - 1] = 1;
 }
@@ -786,25 +860,23 @@ cookie_ok(const struct mediator *m, const struct ep *from,
 static int
 rate_ok(struct mediator *m, const struct ep *from, int64_t now)
 {
-	const unsigned char *a;
-	size_t alen, i;
-	uint32_t h = 2166136261u ^ hash_seed;
+	unsigned char a[1 + 16];
+	size_t alen;
+	uint32_t h;
 	struct rl *b;
 	int64_t t = now * 1000;
 
 	if (m->rl == NULL)
 		return 1;
+	a[0] = 0xff;		/* never a name's group (name_hash) */
 	if (from->u.sa.sa_family == AF_INET6) {
-		a = (const unsigned char *)&from->u.in6.sin6_addr;
+		memcpy(a + 1, &from->u.in6.sin6_addr, 16);
 		alen = 16;
 	} else {
-		a = (const unsigned char *)&from->u.in.sin_addr;
+		memcpy(a + 1, &from->u.in.sin_addr, 4);
 		alen = 4;
 	}
-	for (i = 0; i < alen; i++) {
-		h ^= a[i];
-		h *= 16777619u;
-	}
+	h = (uint32_t)siphash24(m->hash_key, a, 1 + alen);
 	b = &m->rl[h % RL_SLOTS];
 	if (b->key != h && b->tat <= t)
 		b->key = h;	/* an idle bucket changes hands */
@@ -824,7 +896,6 @@ struct reg {
 	uint8_t			 nloc;
 	const unsigned char	*locals;
 	size_t			 loclen;
-	int			 ackflags;	/* PEERACK: flags it acks */
 	int			 ttl;
 	int			 alt;		/* arrived on port P+1 */
 	int			 tcp;		/* arrived over TCP */
@@ -924,7 +995,7 @@ handle_register(struct mediator *m, const struct reg *rg,
 	 * registration made on P needs no cookie of its own: it only adds
 	 * the mapping seen on P+1 (which a symmetric NAT makes anew, with a
 	 * port the cookie does not cover), and nothing is sent to it. That
-	 * test goes first: the HMAC is the dearest part of a REGISTER.
+	 * test goes first: the MAC is the dearest part of a REGISTER.
 	 */
 	e = *entry_ref(m, group, rg->name, rg->namelen);
 	i = e != NULL ? slot_of(e, rg->id) : -1;
@@ -982,8 +1053,12 @@ handle_register(struct mediator *m, const struct reg *rg,
 	if (!slot_have_pub(s))
 		return;		/* only the copy to P+1 so far */
 	if (e->introduced) {
-		if (!rg->alt)
-			send_peer(m, e, i);	/* it lost our introduction */
+		/* It lost its introduction, or (slot 0) waits for it. */
+		if (!rg->alt && (i == 1 || e->ready))
+			send_peer(m, e, i);
+		else if (!rg->alt)
+			send_registered(m, from, via, rg->id, REG_TTL,
+			    SIZE_MAX, now);
 	} else if (slot_complete(m, s, now)) {
 		if (slot_live(e->s[1 - i], now) &&
 		    slot_complete(m, e->s[1 - i], now))
@@ -1028,9 +1103,8 @@ parse_reg(struct rd *r, struct reg *rg, int with_cands)
 	rg->nloc = 0;
 	rg->locals = NULL;
 	rg->loclen = 0;
-	rg->ackflags = 0;
-	if (!with_cands)
-		rg->ackflags = rd_u8(r);
+	if (!with_cands)	/* PEERACK's, RELAYREQ's flags: not needed */
+		(void)rd_u8(r);
 	if (with_cands) {
 		rg->nloc = rd_u8(r);
 		if (r->bad || rg->nloc > MAX_LOCALS)
@@ -1059,15 +1133,12 @@ handle_peerack(struct mediator *m, const struct reg *rg, int64_t now)
 		return;
 	if ((i = slot_of(e, rg->id)) != -1) {
 		e->s[i]->acked = 1;
-		if (rg->ackflags & PEER_READY)
-			e->s[i]->ready_acked = 1;
 		e->s[i]->seen = now;
 		entry_touch(m, e, now);
 	}
 	/*
-	 * The controlled side has its introduction, so it is sending its
-	 * TTL-limited probes: tell the controlling side it may now send
-	 * probes that reach the far NAT (see README, conntrack clash).
+	 * The controlled side has its introduction, so its TTL-limited
+	 * probes are out: now the controlling side's (see introduce).
 	 */
 	if (i == 1 && e->introduced && !e->ready) {
 		e->ready = 1;
@@ -1452,13 +1523,11 @@ tick(struct mediator *m, int64_t now)
 
 	for (rp = &m->rexmit; (e = *rp) != NULL;) {
 		if (e->s[0] == NULL || e->s[1] == NULL ||
-		    (e->s[0]->acked && e->s[1]->acked &&
-		    (!e->ready || e->s[0]->ready_acked)))
+		    (e->s[0]->acked && e->s[1]->acked))
 			e->rexmit_n = REXMIT_TRIES;
 		else if (now >= e->rexmit_at) {
 			for (i = 0; i < 2; i++)
-				if (!e->s[i]->acked ||
-				    (i == 0 && e->ready && !e->s[0]->ready_acked))
+				if (!e->s[i]->acked && (i == 1 || e->ready))
 					send_peer(m, e, i);
 			e->rexmit_n++;
 			e->rexmit_at = now +
@@ -1496,9 +1565,13 @@ next_timeout(const struct mediator *m, int64_t now)
 	return t < 0 ? 0 : (int)t;
 }
 
-/* One bound socket per address; wildcard sockets learn the destination. */
+/*
+ * One bound socket per address. Only a wildcard socket needs to learn
+ * each datagram's destination (to answer from it): a control message
+ * per datagram that a socket bound to one address does without.
+ */
 static int
-open_socket(const struct ep *bindto)
+open_socket(const struct ep *bindto, int wildcard)
 {
 	int fd, one = 1, save;
 
@@ -1508,13 +1581,15 @@ open_socket(const struct ep *bindto)
 	if (bindto->u.sa.sa_family == AF_INET6) {
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 		    sizeof(one));
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
-		    sizeof(one));
+		if (wildcard)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO,
+			    &one, sizeof(one));
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one,
 		    sizeof(one));
 	} else {
-		(void)setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one,
-		    sizeof(one));
+		if (wildcard)
+			(void)setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one,
+			    sizeof(one));
 		/* The TTL left tells a client how far its NATs are. */
 		(void)setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one,
 		    sizeof(one));
@@ -1553,6 +1628,8 @@ tcp_close(struct mediator *m, int k)
 	close(m->tc[k]->fd);
 	free(m->tc[k]);
 	m->tc[k] = NULL;
+	while (m->tc_end > 0 && m->tc[m->tc_end - 1] == NULL)
+		m->tc_end--;
 }
 
 /* Accept what is waiting; beyond MAXTCP, new clients are closed. */
@@ -1576,6 +1653,8 @@ tcp_accept(struct mediator *m, int lfd, int64_t now)
 			close(fd);
 			continue;
 		}
+		if (k >= m->tc_end)
+			m->tc_end = k + 1;
 		m->tc[k]->fd = fd;
 		m->tc[k]->gen = ++m->gen;
 		m->tc[k]->seen = now;
@@ -1645,7 +1724,8 @@ serve(struct mediator *m)
 			pfd[m->nfds + i].events = POLLIN;
 		}
 		n = m->nfds + m->nlfds;
-		for (i = nt = 0; i < MAXTCP; i++) {
+		/* Not all MAXTCP slots at every wakeup: a UDP burst is short. */
+		for (i = nt = 0; i < m->tc_end; i++) {
 			if (m->tc[i] == NULL)
 				continue;
 			if (now - m->tc[i]->seen >= REG_TTL * 1000) {
@@ -1710,7 +1790,7 @@ add_sockets(struct mediator *m, const char *addr, int family, int port,
 		snprintf(pstr, sizeof(pstr), "%d", port + alt);
 		if (resolve(addr, pstr, family, 1, &e) == -1)
 			return -1;
-		if ((fd = open_socket(&e)) == -1) {
+		if ((fd = open_socket(&e, addr == NULL)) == -1) {
 			if (alt)	/* the NAT check just knows less */
 				return 0;
 			return -1;
@@ -1755,7 +1835,6 @@ mediate_main(int argc, char **argv)
 	struct mediator m;
 	const char *addrs[2], *port = PNC_PORT;
 	int naddrs = 0, rate = RATE_DEFAULT, family = AF_UNSPEC, relay = 0;
-	uint64_t secret[4];
 	struct sigaction sa;
 	int ch, p;
 	long v;
@@ -1763,7 +1842,6 @@ mediate_main(int argc, char **argv)
 
 	memset(&m, 0, sizeof(m));
 	m.max = 65536;
-	hash_seed = (uint32_t)random64();
 	while ((ch = getopt(argc, argv, "46b:c:hl:n:p:rs:vx:")) != -1) {
 		switch (ch) {
 		case '4':
@@ -1838,15 +1916,15 @@ mediate_main(int argc, char **argv)
 	if (optind != argc)
 		usage_cmd("mediate", EX_USAGE);
 
-	for (m.nbuckets = 16; m.nbuckets < m.max; m.nbuckets <<= 1)
-		;
+	m.nbuckets = 16;
 	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL ||
 	    (m.txq = calloc(MAXSOCKS, sizeof(*m.txq))) == NULL ||
 	    (m.rxb = calloc(1, sizeof(*m.rxb))) == NULL)
 		err(EX_FAIL, "calloc");
-	for (p = 0; p < 4; p++)
-		secret[p] = random64();
-	hmac_init(&m.cookie_key, secret, sizeof(secret));
+	for (p = 0; p < 2; p++) {
+		m.cookie_key[p] = random64();
+		m.hash_key[p] = random64();
+	}
 	if (relay) {
 		if (m.rs_max == 0)
 			m.rs_max = RELAY_MAX;
@@ -1887,6 +1965,7 @@ mediate_main(int argc, char **argv)
 		if (m.tc[p] != NULL)
 			tcp_close(&m, p);
 	free(m.buckets);
+	free(m.old);
 	free(m.rl);
 	free(m.rs);
 	free(m.txq);
@@ -1911,7 +1990,7 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 
 	memset(&m, 0, sizeof(m));
 	m.max = 4;
-	m.nbuckets = 4;
+	m.nbuckets = 2;		/* so that it grows, and moves names */
 	m.trust_all = 1;	/* a fuzzer cannot forge cookies: let it in */
 	m.rs_max = 2;		/* the relay too, small */
 	m.rs_rate = 100000;
@@ -1951,6 +2030,7 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 	while (m.oldest != NULL)
 		entry_free(&m, m.oldest);
 	free(m.buckets);
+	free(m.old);
 	free(m.txq);
 	free(m.rs);
 	return 0;

@@ -1,7 +1,7 @@
 /*
- * sha256.h - SHA-256 (FIPS 180-4), HMAC-SHA256 (RFC 2104) and a
- * constant-time compare, implemented in sha256.c. Meant to be folded
- * into pnc.h; until then the tests include it directly.
+ * sha256.h - SHA-256 (FIPS 180-4), HMAC-SHA256 (RFC 2104), a
+ * constant-time compare and SipHash-2-4, implemented in sha256.c. Meant
+ * to be folded into pnc.h; until then the tests include it directly.
  */
 #ifndef SHA256_H
 #define SHA256_H
@@ -34,5 +34,7 @@ void	hmac_update(struct hmac_sha256 *, const void *, size_t);
 void	hmac_final(struct hmac_sha256 *, unsigned char [32]);
 
 int	ct_equal(const void *, const void *, size_t);
+
+uint64_t siphash24(const uint64_t [2], const void *, size_t);
 
 #endif /* SHA256_H */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 #
-# sha256.c against FIPS 180-4 and RFC 4231 vectors (tests/crypto.c), built
-# warning-free and again under ASan and UBSan. No lab and no root needed:
+# sha256.c against FIPS 180-4, RFC 4231 and SipHash reference vectors
+# (tests/crypto.c), built warning-free and again under ASan and UBSan. No lab and no root needed:
 # this deliberately does not load helpers.bash.
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
@@ -57,5 +57,14 @@ run_crypto() {
 	    "ct_equal each single-bit difference" \
 	    "ct_equal every bit differs"; do
 		[[ "$output" == *"ok $c"* ]] || { echo "missing $c"; false; }
+	done
+}
+
+@test "crypto: SipHash-2-4 reference vectors" {
+	build
+	run_crypto
+	for n in 0 1 7 8 9 15 16 63; do
+		[[ "$output" == *"ok siphash24 $n bytes"* ]] ||
+		    { echo "missing siphash24 $n"; false; }
 	done
 }

@@ -115,8 +115,22 @@ struct pair {
 	unsigned char	cookie[2][2][COOKIE_LEN]; /* side, mediator port */
 };
 
+/*
+ * Datagrams queued for one client socket, sent with one sendmmsg when
+ * the socket's burst of replies is handled (or the queue is full): the
+ * load generator's system calls should not be what the rate measures.
+ */
+#define QMAX	64
+struct outq {
+	int		 n;
+	struct mmsghdr	 msg[QMAX];
+	struct iovec	 iov[QMAX];
+	unsigned char	 buf[QMAX][128];
+};
+
 struct gen {
 	int		 fds[NSOCKS];
+	struct outq	*q;		/* one per socket */
 	struct sockaddr_in med, med_alt;
 	uint16_t	 salt;
 	int		 sides;		/* 2: rate, 1: fill */
@@ -329,6 +343,33 @@ has_cookie(const struct pair *p, int side, int alt)
 	return memcmp(p->cookie[side][alt], zero, COOKIE_LEN) != 0;
 }
 
+/* Send what is queued for socket k. */
+static void
+flush_sock(struct gen *g, int k)
+{
+	struct outq *q = &g->q[k];
+	int off = 0, r;
+
+	while (off < q->n) {
+		if ((r = sendmmsg(g->fds[k], q->msg + off,
+		    (unsigned)(q->n - off), 0)) > 0)
+			off += r;
+		else if (errno != EINTR)
+			off++;		/* lost: the resend timer covers it */
+	}
+	q->n = 0;
+}
+
+static void
+flush_all(struct gen *g)
+{
+	int k;
+
+	for (k = 0; k < NSOCKS; k++)
+		if (g->q[k].n > 0)
+			flush_sock(g, k);
+}
+
 /*
  * REGISTER to mediator port alt (extra < 0), or PEERACK with flags
  * extra, for one client.
@@ -361,16 +402,25 @@ sock_of(size_t slot, int side)
 	return (int)((slot * 2 + (size_t)side) % NSOCKS);
 }
 
-/* One REGISTER copy (to port P, or P+1 with alt) or a PEERACK. */
+/* One REGISTER copy (to port P, or P+1 with alt) or a PEERACK, queued. */
 static void
-tx_one(const struct gen *g, size_t slot, int side, int alt, int extra)
+tx_one(struct gen *g, size_t slot, int side, int alt, int extra)
 {
-	unsigned char b[128];
-	size_t len = build(g, slot, side, alt, extra, b);
-	const struct sockaddr_in *to = alt ? &g->med_alt : &g->med;
+	int k = sock_of(slot, side);
+	struct outq *q = &g->q[k];
+	struct msghdr *mh;
 
-	(void)sendto(g->fds[sock_of(slot, side)], b, len, 0,
-	    (const struct sockaddr *)to, sizeof(*to));
+	if (q->n == QMAX)
+		flush_sock(g, k);
+	mh = &q->msg[q->n].msg_hdr;
+	memset(mh, 0, sizeof(*mh));
+	q->iov[q->n].iov_base = q->buf[q->n];
+	q->iov[q->n].iov_len = build(g, slot, side, alt, extra, q->buf[q->n]);
+	mh->msg_iov = &q->iov[q->n];
+	mh->msg_iovlen = 1;
+	mh->msg_name = (void *)(alt ? &g->med_alt : &g->med);
+	mh->msg_namelen = sizeof(g->med);
+	q->n++;
 }
 
 /*
@@ -378,7 +428,7 @@ tx_one(const struct gen *g, size_t slot, int side, int alt, int extra)
  * (before, the copy to P+1 would only fetch another); or a PEERACK, to P.
  */
 static void
-tx(const struct gen *g, size_t slot, int side, int extra)
+tx(struct gen *g, size_t slot, int side, int extra)
 {
 	tx_one(g, slot, side, 0, extra);
 	if (extra < 0 && has_cookie(&g->p[slot], side, 0))
@@ -529,28 +579,43 @@ all_done(const struct gen *g)
 	return 1;
 }
 
-/* Drain every readable socket, bounded per socket and per call. */
+/*
+ * Drain every readable socket, a few bursts of QMAX each (recvmmsg), and
+ * send what the replies called for.
+ */
 static void
 drain(struct gen *g, struct pollfd *pfd, int64_t now)
 {
-	unsigned char b[1600];
-	struct sockaddr_in from;
-	socklen_t flen;
-	ssize_t n;
-	int i, k;
+	static unsigned char b[QMAX][1600];
+	struct sockaddr_in from[QMAX];
+	struct mmsghdr mm[QMAX];
+	struct iovec iov[QMAX];
+	int i, j, k, n;
 
 	for (i = 0; i < NSOCKS; i++) {
 		if (!(pfd[i].revents & POLLIN))
 			continue;
-		for (k = 0; k < 256; k++) {
-			flen = sizeof(from);
-			if ((n = recvfrom(pfd[i].fd, b, sizeof(b), 0,
-			    (struct sockaddr *)&from, &flen)) == -1)
+		for (k = 0; k < 4; k++) {
+			memset(mm, 0, sizeof(mm));
+			for (j = 0; j < QMAX; j++) {
+				iov[j].iov_base = b[j];
+				iov[j].iov_len = sizeof(b[j]);
+				mm[j].msg_hdr.msg_iov = &iov[j];
+				mm[j].msg_hdr.msg_iovlen = 1;
+				mm[j].msg_hdr.msg_name = &from[j];
+				mm[j].msg_hdr.msg_namelen = sizeof(from[j]);
+			}
+			if ((n = recvmmsg(pfd[i].fd, mm, QMAX, 0, NULL)) <= 0)
 				break;
-			on_reply(g, b, n, from.sin_port == g->med_alt.sin_port,
-			    now);
+			for (j = 0; j < n; j++)
+				on_reply(g, b[j], (ssize_t)mm[j].msg_len,
+				    from[j].sin_port == g->med_alt.sin_port,
+				    now);
+			if (n < QMAX)
+				break;
 		}
 	}
+	flush_all(g);
 }
 
 static int
@@ -589,9 +654,10 @@ run_clients(int port, int sides, int64_t secs, uint64_t count,
 	g.limit_seq = sides == 2 ? UINT64_MAX : count;
 	g.salt = (uint16_t)(salt64() | 1);
 	g.p = calloc(window, sizeof(*g.p));
+	g.q = calloc(NSOCKS, sizeof(*g.q));
 	g.caplat = 1 << 22;
 	g.lat = malloc(g.caplat * sizeof(*g.lat));
-	if (g.p == NULL || g.lat == NULL) {
+	if (g.p == NULL || g.q == NULL || g.lat == NULL) {
 		perror("loadgen: malloc");
 		return 1;
 	}
@@ -613,6 +679,7 @@ run_clients(int port, int sides, int64_t secs, uint64_t count,
 	end = t0 + (sides == 2 ? secs * 1000000 : FILL_LIMIT_US);
 	for (i = 0; i < window; i++)
 		pair_start(&g, i, t0);
+	flush_all(&g);
 	for (now = t0; now < end && !all_done(&g); now = now_us()) {
 		if (poll(pfd, NSOCKS, sides == 1 ? 1 : 10) == -1 &&
 		    errno != EINTR)
@@ -621,6 +688,7 @@ run_clients(int port, int sides, int64_t secs, uint64_t count,
 		drain(&g, pfd, now);
 		if (sides == 1 || now - last_scan >= 50000) {
 			resend(&g, now);
+			flush_all(&g);
 			last_scan = now;
 		}
 	}
@@ -1109,27 +1177,38 @@ run_amp(const char *addr, const char *port)
 	return over != 0;
 }
 
-/* The floor of a UDP server: one blocking socket, receive, send back. */
+/*
+ * The floor of a UDP server: one blocking socket; a burst received with
+ * one recvmmsg goes back with one sendmmsg, as the mediator batches.
+ */
 static int
 run_reflect(int port)
 {
-	unsigned char b[1600];
-	struct sockaddr_in from;
-	socklen_t flen;
-	ssize_t n;
-	int fd;
+	static unsigned char b[QMAX][1600];
+	struct sockaddr_in from[QMAX];
+	struct mmsghdr mm[QMAX];
+	struct iovec iov[QMAX];
+	int fd, i, n;
 
 	if ((fd = udp_open(INADDR_LOOPBACK, port, 0)) == -1) {
 		perror("loadgen: reflect");
 		return 1;
 	}
 	for (;;) {
-		flen = sizeof(from);
-		n = recvfrom(fd, b, sizeof(b), 0, (struct sockaddr *)&from,
-		    &flen);
-		if (n >= 0)
-			(void)sendto(fd, b, (size_t)n, 0,
-			    (struct sockaddr *)&from, flen);
+		memset(mm, 0, sizeof(mm));
+		for (i = 0; i < QMAX; i++) {
+			iov[i].iov_base = b[i];
+			iov[i].iov_len = sizeof(b[i]);
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_name = &from[i];
+			mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
+		if ((n = recvmmsg(fd, mm, QMAX, MSG_WAITFORONE, NULL)) <= 0)
+			continue;
+		for (i = 0; i < n; i++)
+			iov[i].iov_len = mm[i].msg_len;
+		(void)sendmmsg(fd, mm, (unsigned)n, 0);
 	}
 }
 
