@@ -329,6 +329,42 @@ teardown_file() {
 	[ "$ok" -eq 20 ]
 }
 
+# What one rendezvous costs the mediator, counted by the kernel: the cookie
+# round trip of each client (2 + 2), the REGISTER to P and to P+1 of each
+# (4), one REGISTERED (1: the first client, the second gets its PEER), one
+# PEER each (2) and its PEERACK (2). The controlling side's PEER comes
+# only after the controlled side's PEERACK, already with READY, so there
+# is no "ready" message of its own. tests/loadgen.c plays the clients as
+# pnc does, on loopback in hC; all of hC's UDP is the mediator's.
+@test "a rendezvous costs the mediator 13 datagrams: one introduction each, the controlling side's with READY" {
+	lg=$BATS_FILE_TMPDIR/loadgen
+	cc -O2 -std=c11 -Wall -Wextra -o "$lg" "$BATS_TEST_DIRNAME/loadgen.c"
+	lab_bg hC "$T/lm.log" "$PNC" mediate -s 127.0.0.1 -p 7400 -l 0
+	mp=$LAB_BG_PID
+	wait_udp_port hC 7400
+	udp_in() { lab_exec hC awk '$1 == "Udp:" && $2 ~ /^[0-9]/ { print $2 }' /proc/net/snmp; }
+	d0=$(udp_in)
+	run lab_exec hC "$lg" rate 7400 1 4
+	d1=$(udp_in)
+	kill "$mp"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# "key value" words: the value after KEY.
+	val() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$output"; }
+	r=$(val rendezvous) resent=$(val resent) errors=$(val errors)
+	intros=$(val intros) early=$(val early)
+	d=$((d1 - d0))
+	echo "rendezvous $r, datagrams $d ($((d * 100 / r))/100 each)"
+	[ "$r" -ge 100 ]
+	[ "$resent" -eq 0 ]
+	[ "$errors" -eq 0 ]
+	[ "$early" -eq 0 ]
+	[ "$intros" -eq $((2 * r)) ]
+	# Pairs still in flight at the end (at most 4) add a few.
+	[ "$d" -ge $((13 * r)) ]
+	[ "$d" -le $((13 * r + 13 * 4)) ]
+}
+
 @test "a full mediator table refuses new names with exit 1 and a message" {
 	lab_bg core "$T/med3.log" "$PNC" mediate -v -n 1 -p 7401 -s "$MED2"
 	mp=$LAB_BG_PID

@@ -16,6 +16,8 @@
  *   loadgen rate PORT SECS [WINDOW]     rendezvous per second: WINDOW pairs
  *       in flight, each two clients of one new name; a pair is done when
  *       both have their T_PEER and the controlling side its "ready".
+ *       "intros" counts the T_PEER datagrams of the completed pairs,
+ *       "early" their controlling sides introduced before "ready".
  *   loadgen fill PORT COUNT [WINDOW]    COUNT registrations that wait for
  *       a peer (each a new name, acknowledged by T_REGISTERED); then exit
  *       so that the caller can read the mediator's memory.
@@ -112,6 +114,8 @@ struct pair {
 	uint8_t		ready;		/* the controlling side saw READY */
 	uint8_t		done;
 	uint8_t		tries;		/* resends so far */
+	uint8_t		intros;		/* T_PEER datagrams received */
+	uint8_t		early;		/* ... by the controlling side, no READY */
 	unsigned char	cookie[2][2][COOKIE_LEN]; /* side, mediator port */
 };
 
@@ -138,6 +142,7 @@ struct gen {
 	size_t		 window;
 	uint64_t	 next_seq, limit_seq;
 	uint64_t	 completed, first_try, resent, errors, stale, cookies;
+	uint64_t	 intros, early;	/* of completed pairs */
 	int64_t		*lat;		/* completion latencies, us */
 	size_t		 nlat, caplat;
 };
@@ -450,7 +455,7 @@ pair_start(struct gen *g, size_t slot, int64_t now)
 	p->seq = g->next_seq++;
 	p->start = p->tx = now;
 	p->got[0] = p->got[1] = 0;
-	p->ready = p->done = p->tries = 0;
+	p->ready = p->done = p->tries = p->intros = p->early = 0;
 	/* New clients: no cookie yet, as a pnc that has just started. */
 	memset(p->cookie, 0, sizeof(p->cookie));
 	for (side = 0; side < g->sides; side++)
@@ -464,6 +469,8 @@ pair_done(struct gen *g, size_t slot, int64_t now)
 		g->lat[g->nlat++] = now - g->p[slot].start;
 	g->completed++;
 	g->first_try += g->p[slot].tries == 0;
+	g->intros += g->p[slot].intros;
+	g->early += g->p[slot].early;
 	pair_start(g, slot, now);
 }
 
@@ -531,6 +538,10 @@ on_reply(struct gen *g, const unsigned char *b, ssize_t n, int alt,
 	if (r.type != T_PEER || n < HDR_LEN + 1)
 		return;
 	p->got[side] |= 2;
+	if (p->intros < 255)
+		p->intros++;
+	if ((r.flags & PEER_CONTROLLING) && !(r.flags & PEER_READY))
+		p->early = 1;
 	tx(g, slot, side, r.flags);	/* PEERACK, as pnc does for each */
 	if ((r.flags & PEER_CONTROLLING) && (r.flags & PEER_READY))
 		p->ready = 1;
@@ -693,7 +704,8 @@ run_clients(int port, int sides, int64_t secs, uint64_t count,
 		}
 	}
 	printf("%s %llu secs %.3f per_sec %.0f p50_ms %.2f p99_ms %.2f "
-	    "first_try %llu resent %llu errors %llu stale %llu cookies %llu\n",
+	    "first_try %llu resent %llu errors %llu stale %llu cookies %llu "
+	    "intros %llu early %llu\n",
 	    sides == 2 ? "rendezvous" : "registered",
 	    (unsigned long long)g.completed, (double)(now - t0) / 1e6,
 	    (double)g.completed * 1e6 / (double)(now - t0),
@@ -701,7 +713,8 @@ run_clients(int port, int sides, int64_t secs, uint64_t count,
 	    (double)pct(g.lat, g.nlat, 99) / 1e3,
 	    (unsigned long long)g.first_try,
 	    (unsigned long long)g.resent, (unsigned long long)g.errors,
-	    (unsigned long long)g.stale, (unsigned long long)g.cookies);
+	    (unsigned long long)g.stale, (unsigned long long)g.cookies,
+	    (unsigned long long)g.intros, (unsigned long long)g.early);
 	return sides == 1 && g.completed < count;
 }
 
