@@ -348,6 +348,32 @@ has_cookie(const struct pair *p, int side, int alt)
 	return memcmp(p->cookie[side][alt], zero, COOKIE_LEN) != 0;
 }
 
+/* A burst of datagrams for recvmmsg. */
+struct burst {
+	unsigned char	 b[QMAX][1600];
+	struct sockaddr_in from[QMAX];
+	struct mmsghdr	 mm[QMAX];
+	struct iovec	 iov[QMAX];
+};
+
+/* Receive a burst from fd (flags as recvmmsg's); returns as it does. */
+static int
+burst_recv(struct burst *u, int fd, int flags)
+{
+	int j;
+
+	memset(u->mm, 0, sizeof(u->mm));
+	for (j = 0; j < QMAX; j++) {
+		u->iov[j].iov_base = u->b[j];
+		u->iov[j].iov_len = sizeof(u->b[j]);
+		u->mm[j].msg_hdr.msg_iov = &u->iov[j];
+		u->mm[j].msg_hdr.msg_iovlen = 1;
+		u->mm[j].msg_hdr.msg_name = &u->from[j];
+		u->mm[j].msg_hdr.msg_namelen = sizeof(u->from[j]);
+	}
+	return recvmmsg(fd, u->mm, QMAX, flags, NULL);
+}
+
 /* Send what is queued for socket k. */
 static void
 flush_sock(struct gen *g, int k)
@@ -597,30 +623,18 @@ all_done(const struct gen *g)
 static void
 drain(struct gen *g, struct pollfd *pfd, int64_t now)
 {
-	static unsigned char b[QMAX][1600];
-	struct sockaddr_in from[QMAX];
-	struct mmsghdr mm[QMAX];
-	struct iovec iov[QMAX];
+	static struct burst u;
 	int i, j, k, n;
 
 	for (i = 0; i < NSOCKS; i++) {
 		if (!(pfd[i].revents & POLLIN))
 			continue;
 		for (k = 0; k < 4; k++) {
-			memset(mm, 0, sizeof(mm));
-			for (j = 0; j < QMAX; j++) {
-				iov[j].iov_base = b[j];
-				iov[j].iov_len = sizeof(b[j]);
-				mm[j].msg_hdr.msg_iov = &iov[j];
-				mm[j].msg_hdr.msg_iovlen = 1;
-				mm[j].msg_hdr.msg_name = &from[j];
-				mm[j].msg_hdr.msg_namelen = sizeof(from[j]);
-			}
-			if ((n = recvmmsg(pfd[i].fd, mm, QMAX, 0, NULL)) <= 0)
+			if ((n = burst_recv(&u, pfd[i].fd, 0)) <= 0)
 				break;
 			for (j = 0; j < n; j++)
-				on_reply(g, b[j], (ssize_t)mm[j].msg_len,
-				    from[j].sin_port == g->med_alt.sin_port,
+				on_reply(g, u.b[j], (ssize_t)u.mm[j].msg_len,
+				    u.from[j].sin_port == g->med_alt.sin_port,
 				    now);
 			if (n < QMAX)
 				break;
@@ -1197,10 +1211,7 @@ run_amp(const char *addr, const char *port)
 static int
 run_reflect(int port)
 {
-	static unsigned char b[QMAX][1600];
-	struct sockaddr_in from[QMAX];
-	struct mmsghdr mm[QMAX];
-	struct iovec iov[QMAX];
+	static struct burst u;
 	int fd, i, n;
 
 	if ((fd = udp_open(INADDR_LOOPBACK, port, 0)) == -1) {
@@ -1208,20 +1219,11 @@ run_reflect(int port)
 		return 1;
 	}
 	for (;;) {
-		memset(mm, 0, sizeof(mm));
-		for (i = 0; i < QMAX; i++) {
-			iov[i].iov_base = b[i];
-			iov[i].iov_len = sizeof(b[i]);
-			mm[i].msg_hdr.msg_iov = &iov[i];
-			mm[i].msg_hdr.msg_iovlen = 1;
-			mm[i].msg_hdr.msg_name = &from[i];
-			mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
-		}
-		if ((n = recvmmsg(fd, mm, QMAX, MSG_WAITFORONE, NULL)) <= 0)
+		if ((n = burst_recv(&u, fd, MSG_WAITFORONE)) <= 0)
 			continue;
 		for (i = 0; i < n; i++)
-			iov[i].iov_len = mm[i].msg_len;
-		(void)sendmmsg(fd, mm, (unsigned)n, 0);
+			u.iov[i].iov_len = u.mm[i].msg_len;
+		(void)sendmmsg(fd, u.mm, (unsigned)n, 0);
 	}
 }
 
