@@ -46,6 +46,9 @@
 #define MAXTCP		1024	/* TCP rendezvous connections at once */
 #define REXMIT_FIRST	100	/* ms before the first re-introduction */
 #define REXMIT_TRIES	6	/* 100+200+...+3200 ms, then give up */
+#define INTRO0_TRIES	3	/* the controlled side silent this many
+				   resends (700 ms): introduce the other
+				   anyway, without READY */
 #define MAXSOCKS	4	/* two addresses (or families) x two ports */
 #define ALT_WAIT	300	/* ms to wait for the copy sent to port P+1 */
 #define COOKIE_EPOCH	60000	/* ms; a cookie is good for 60 to 120 s */
@@ -127,8 +130,8 @@ struct entry {
 	uint8_t		 rexmit_n;
 	uint8_t		 on_rexmit;
 	uint8_t		 introduced;
-	uint8_t		 ready;		/* the controlling side may have its
-					   intro: the other acknowledged */
+	uint8_t		 ready;		/* the controlled side acknowledged */
+	uint8_t		 intro0;	/* the controlling side introduced */
 	uint8_t		 group;
 	uint8_t		 namelen;
 	char		 name[];	/* namelen bytes, not terminated */
@@ -750,8 +753,9 @@ rexmit_start(struct mediator *m, struct entry *e, int64_t now)
  * acknowledged, with PEER_READY: by then the controlled side's small-TTL
  * probes are out of its NAT, so the controlling side may send probes that
  * reach it (README, conntrack clash). One introduction each, and no
- * "ready" message of its own. Over TCP both at once: the SYNs should
- * cross.
+ * "ready" message of its own; a controlled side silent for INTRO0_TRIES
+ * resends costs the other only that long (tick). Over TCP both at once:
+ * the SYNs should cross.
  */
 static void
 introduce(struct mediator *m, struct entry *e, int64_t now)
@@ -760,10 +764,10 @@ introduce(struct mediator *m, struct entry *e, int64_t now)
 	char a[80], b[80];
 
 	e->introduced = 1;
-	e->ready = e->group >= GROUP_TCP;
+	e->ready = e->intro0 = e->group >= GROUP_TCP;
 	e->s[0]->acked = e->s[1]->acked = 0;
 	send_peer(m, e, 1);
-	if (e->ready)
+	if (e->intro0)
 		send_peer(m, e, 0);
 	rexmit_start(m, e, now);
 	m->st.introduced++;
@@ -1054,7 +1058,7 @@ handle_register(struct mediator *m, const struct reg *rg,
 		return;		/* only the copy to P+1 so far */
 	if (e->introduced) {
 		/* It lost its introduction, or (slot 0) waits for it. */
-		if (!rg->alt && (i == 1 || e->ready))
+		if (!rg->alt && (i == 1 || e->intro0))
 			send_peer(m, e, i);
 		else if (!rg->alt)
 			send_registered(m, from, via, rg->id, REG_TTL,
@@ -1141,7 +1145,8 @@ handle_peerack(struct mediator *m, const struct reg *rg, int64_t now)
 	 * probes are out: now the controlling side's (see introduce).
 	 */
 	if (i == 1 && e->introduced && !e->ready) {
-		e->ready = 1;
+		e->ready = e->intro0 = 1;
+		e->s[0]->acked = 0;	/* again, if it was without READY */
 		send_peer(m, e, 0);
 		rexmit_start(m, e, now);
 	}
@@ -1526,8 +1531,15 @@ tick(struct mediator *m, int64_t now)
 		    (e->s[0]->acked && e->s[1]->acked))
 			e->rexmit_n = REXMIT_TRIES;
 		else if (now >= e->rexmit_at) {
+			/*
+			 * A controlled side that does not answer must not
+			 * keep the other from its peer: without READY it
+			 * waits 1 s for full-TTL probes (punch.c).
+			 */
+			if (e->rexmit_n + 1 >= INTRO0_TRIES)
+				e->intro0 = 1;
 			for (i = 0; i < 2; i++)
-				if (!e->s[i]->acked && (i == 1 || e->ready))
+				if (!e->s[i]->acked && (i == 1 || e->intro0))
 					send_peer(m, e, i);
 			e->rexmit_n++;
 			e->rexmit_at = now +
@@ -1782,15 +1794,20 @@ static int
 add_sockets(struct mediator *m, const char *addr, int family, int port,
     int addr_idx)
 {
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
 	char pstr[8];
 	struct ep e;
-	int alt, fd;
+	int alt, fd, any;
 
 	for (alt = 0; alt < 2; alt++) {
 		snprintf(pstr, sizeof(pstr), "%d", port + alt);
 		if (resolve(addr, pstr, family, 1, &e) == -1)
 			return -1;
-		if ((fd = open_socket(&e, addr == NULL)) == -1) {
+		/* -s 0.0.0.0 or -s :: is the wildcard too. */
+		any = e.u.sa.sa_family == AF_INET6 ?
+		    memcmp(&e.u.in6.sin6_addr, &any6, sizeof(any6)) == 0 :
+		    e.u.in.sin_addr.s_addr == htonl(INADDR_ANY);
+		if ((fd = open_socket(&e, any)) == -1) {
 			if (alt)	/* the NAT check just knows less */
 				return 0;
 			return -1;
@@ -1798,7 +1815,7 @@ add_sockets(struct mediator *m, const char *addr, int family, int port,
 		m->socks[m->nfds].fd = fd;
 		m->socks[m->nfds].addr_idx = addr_idx;
 		m->socks[m->nfds].alt_port = alt;
-		m->socks[m->nfds].wildcard = addr == NULL;
+		m->socks[m->nfds].wildcard = any;
 		m->socks[m->nfds].bound = e;
 		m->nfds++;
 		m->has_alt |= alt;
@@ -1989,7 +2006,7 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 	size_t i = 0, n;
 
 	memset(&m, 0, sizeof(m));
-	m.max = 4;
+	m.max = 8;
 	m.nbuckets = 2;		/* so that it grows, and moves names */
 	m.trust_all = 1;	/* a fuzzer cannot forge cookies: let it in */
 	m.rs_max = 2;		/* the relay too, small */

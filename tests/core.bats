@@ -365,6 +365,27 @@ teardown_file() {
 	[ "$d" -le $((13 * r + 13 * 4)) ]
 }
 
+# A controlled side that never acknowledges its introduction (gone, or
+# every ack lost) must not keep the controlling side from its own: after
+# three resends (700 ms) it comes, without READY.
+@test "a controlled side that never acknowledges delays the controlling side's introduction by 0.7 s, no more" {
+	lg=$BATS_FILE_TMPDIR/loadgen
+	[ -x "$lg" ] || cc -O2 -std=c11 -Wall -Wextra -o "$lg" "$BATS_TEST_DIRNAME/loadgen.c"
+	lab_bg hC "$T/lm.log" "$PNC" mediate -s 127.0.0.1 -p 7400 -l 0
+	mp=$LAB_BG_PID
+	wait_udp_port hC 7400
+	run lab_exec hC "$lg" rate 7400 3 4 mute
+	kill "$mp"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	val() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$output"; }
+	r=$(val rendezvous) early=$(val early) p50=$(val p50_ms) p99=$(val p99_ms)
+	# 3 s, 4 pairs at a time, each about 0.7 s: 16 or so.
+	[ "$r" -ge 8 ]
+	[ "$early" -eq "$r" ]
+	awk -v a="$p50" -v b="$p99" 'BEGIN { exit !(a >= 650 && b < 1500) }'
+}
+
 @test "a full mediator table refuses new names with exit 1 and a message" {
 	lab_bg core "$T/med3.log" "$PNC" mediate -v -n 1 -p 7401 -s "$MED2"
 	mp=$LAB_BG_PID

@@ -18,6 +18,9 @@
  *       both have their T_PEER and the controlling side its "ready".
  *       "intros" counts the T_PEER datagrams of the completed pairs,
  *       "early" their controlling sides introduced before "ready".
+ *   loadgen rate PORT SECS WINDOW mute  the same, but the controlled
+ *       side never acknowledges its T_PEER: a pair is done when both
+ *       have one (the controlling side's then without "ready").
  *   loadgen fill PORT COUNT [WINDOW]    COUNT registrations that wait for
  *       a peer (each a new name, acknowledged by T_REGISTERED); then exit
  *       so that the caller can read the mediator's memory.
@@ -138,6 +141,7 @@ struct gen {
 	struct sockaddr_in med, med_alt;
 	uint16_t	 salt;
 	int		 sides;		/* 2: rate, 1: fill */
+	int		 mute;		/* rate: the controlled side never acks */
 	struct pair	*p;
 	size_t		 window;
 	uint64_t	 next_seq, limit_seq;
@@ -568,8 +572,10 @@ on_reply(struct gen *g, const unsigned char *b, ssize_t n, int alt,
 		p->intros++;
 	if ((r.flags & PEER_CONTROLLING) && !(r.flags & PEER_READY))
 		p->early = 1;
-	tx(g, slot, side, r.flags);	/* PEERACK, as pnc does for each */
-	if ((r.flags & PEER_CONTROLLING) && (r.flags & PEER_READY))
+	if (!g->mute || (r.flags & PEER_CONTROLLING))
+		tx(g, slot, side, r.flags);	/* PEERACK, as pnc does */
+	if ((r.flags & PEER_CONTROLLING) &&
+	    ((r.flags & PEER_READY) || g->mute))
 		p->ready = 1;
 	if (g->sides == 2 && (p->got[0] & 2) && (p->got[1] & 2) && p->ready)
 		pair_done(g, slot, now);
@@ -666,7 +672,7 @@ pct(int64_t *v, size_t n, int p)
 /* rate and fill: the client side of many rendezvous. */
 static int
 run_clients(int port, int sides, int64_t secs, uint64_t count,
-    size_t window)
+    size_t window, int mute)
 {
 	struct gen g;
 	struct pollfd pfd[NSOCKS];
@@ -675,6 +681,7 @@ run_clients(int port, int sides, int64_t secs, uint64_t count,
 
 	memset(&g, 0, sizeof(g));
 	g.sides = sides;
+	g.mute = mute;
 	g.window = window;
 	g.limit_seq = sides == 2 ? UINT64_MAX : count;
 	g.salt = (uint16_t)(salt64() | 1);
@@ -1413,14 +1420,16 @@ main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if ((strcmp(m, "rate") == 0 || strcmp(m, "fill") == 0 ||
-	    strcmp(m, "echo") == 0) && argc == 5)
+	    strcmp(m, "echo") == 0) && argc >= 5)
 		w = num(argv[4], 1, 1 << 22);
-	if (strcmp(m, "rate") == 0 && (argc == 4 || argc == 5))
+	if (strcmp(m, "rate") == 0 && (argc == 4 || argc == 5 ||
+	    (argc == 6 && strcmp(argv[5], "mute") == 0)))
 		return run_clients((int)num(argv[2], 1, 65534), 2,
-		    num(argv[3], 1, 600), 0, w ? (size_t)w : 32);
+		    num(argv[3], 1, 600), 0, w ? (size_t)w : 32, argc == 6);
 	if (strcmp(m, "fill") == 0 && (argc == 4 || argc == 5))
 		return run_clients((int)num(argv[2], 1, 65534), 1, 0,
-		    (uint64_t)num(argv[3], 1, 16 << 20), w ? (size_t)w : 64);
+		    (uint64_t)num(argv[3], 1, 16 << 20), w ? (size_t)w : 64,
+		    0);
 	if (strcmp(m, "reflect") == 0 && argc == 3)
 		return run_reflect((int)num(argv[2], 1, 65535));
 	if (strcmp(m, "echo") == 0 && (argc == 4 || argc == 5))
