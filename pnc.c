@@ -30,6 +30,7 @@
 #define OBUF_SIZE	(128 * 1024)	/* peer -> stdout: twice a pipe's */
 #define STRAGGLE_MS	200	/* wait for datagrams overtaken by EOF */
 #define BATCH		64	/* datagrams read per wakeup */
+#define IN_CHUNK	(16 * MAX_PAYLOAD)	/* stdin read at once */
 
 struct cmd {
 	const char	*name;
@@ -87,6 +88,8 @@ struct relay {
 	int64_t		 eof_next, eof_gap;
 	uint32_t	 sent;
 	uint64_t	 bytes_out;
+	unsigned char	 in[IN_CHUNK];	/* one read of stdin ... */
+	size_t		 inoff, inlen;	/* ... in[inoff..inlen) not yet sent */
 	unsigned char	 pend[HDR_LEN + 4 + MAX_PAYLOAD + AUTH_TRAILER];
 	size_t		 pendlen;	/* a datagram the socket refused */
 	/* peer -> stdout */
@@ -126,15 +129,25 @@ send_ctl(struct relay *r, int type, int with_count, uint32_t count)
 	net_send(r, buf, auth_seal(r->p, buf, w.len));
 }
 
-/* Queue a datagram from stdin and try to send it at once. */
+/* Is something from stdin still to go to the peer? */
+static int
+out_queued(const struct relay *r)
+{
+	return r->pendlen > 0 || r->inoff < r->inlen;
+}
+
+/*
+ * Read stdin, up to 16 datagrams' worth: a read of up to MAX_PAYLOAD
+ * bytes (a line from a terminal) is one datagram, as with nc -u; a
+ * longer one (a file) is cut into MAX_PAYLOAD pieces, so that bulk data
+ * costs one read and one poll per 16 datagrams, not each.
+ */
 static void
 stdin_read(struct relay *r)
 {
-	unsigned char data[MAX_PAYLOAD];
-	struct wr w;
 	ssize_t n;
 
-	if ((n = read(STDIN_FILENO, data, sizeof(data))) == -1) {
+	if ((n = read(STDIN_FILENO, r->in, sizeof(r->in))) == -1) {
 		if (errno == EINTR || errno == EAGAIN)
 			return;
 		warn("stdin");
@@ -147,30 +160,47 @@ stdin_read(struct relay *r)
 		    r->sent, (unsigned long long)r->bytes_out);
 		return;
 	}
+	r->inoff = 0;
+	r->inlen = (size_t)n;
+}
+
+/* The next piece of what stdin gave, as a DATA datagram in pend. */
+static void
+pend_fill(struct relay *r)
+{
+	size_t n = r->inlen - r->inoff;
+	struct wr w;
+
+	if (n > MAX_PAYLOAD)
+		n = MAX_PAYLOAD;
 	wr_init(&w, r->pend, sizeof(r->pend));
 	wr_hdr(&w, T_DATA, r->p->id);
 	wr_u32(&w, r->sent);
-	wr_bytes(&w, data, (size_t)n);
+	wr_bytes(&w, r->in + r->inoff, n);
 	r->pendlen = auth_seal(r->p, r->pend, w.len);
+	r->inoff += n;
 	r->sent++;
-	r->bytes_out += (uint64_t)n;
+	r->bytes_out += n;
 }
 
-/* Push the pending datagram. Returns 1 when the socket was full. */
+/* Send what stdin gave. Returns 1 when the socket was full. */
 static int
 pend_flush(struct relay *r)
 {
 	struct punch *p = r->p;
 
-	if (r->pendlen == 0)
-		return 0;
-	if (punch_send(p, r->pend, r->pendlen) == -1) {
-		if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR)
-			return 1;
-		/* ICMP from a path in flux: nc -u would drop it too. */
+	while (out_queued(r)) {
+		if (r->pendlen == 0)
+			pend_fill(r);
+		if (punch_send(p, r->pend, r->pendlen) == -1) {
+			if (errno == EAGAIN || errno == ENOBUFS ||
+			    errno == EINTR)
+				return 1;
+			/* ICMP from a path in flux: nc -u would drop it too. */
+		}
+		r->last_tx = now_ms();
+		r->pendlen = 0;
 	}
-	r->last_tx = now_ms();
-	r->pendlen = 0;
 	return 0;
 }
 
@@ -288,7 +318,7 @@ relay_timers(struct relay *r, int64_t now)
 	/* We are not reading the peer while stdout is full: not silence. */
 	if (r->out_open == 1 && OBUF_SIZE - r->olen < MAX_DGRAM)
 		r->last_rx = now;
-	if (!r->in_open && r->pendlen == 0 && !r->eof_sent &&
+	if (!r->in_open && !out_queued(r) && !r->eof_sent &&
 	    (!r->nostdin || r->out_open == -1)) {
 		r->eof_sent = 1;
 		r->eof_next = now;
@@ -523,7 +553,7 @@ run(struct loop *L)
 		pfd[1].events = POLLIN;
 		pfd[2].events = POLLOUT;
 		if (r != NULL && L->state == S_RELAY) {
-			if (r->pendlen)
+			if (out_queued(r))
 				pfd[0].events |= POLLOUT;
 			else if (r->in_open)
 				pfd[1].fd = STDIN_FILENO;

@@ -122,6 +122,37 @@ teardown_file() {
 	[ ! -s "$T/c.out" ]
 }
 
+# As nc -u: a read is a datagram (a line from a slow writer), and a read
+# longer than 1200 bytes (a file) is cut into datagrams of 1200 and the
+# rest; the counts are the senders' and receivers' own (-v).
+@test "a slow writer's lines are a datagram each; a file is cut into 1200-byte datagrams" {
+	n=$(uname_)
+	randfile "$T/f" 5000
+	mkfifo "$T/in"
+	bgrun_in hA l "$T/f" "$PNC" listen -v -m "$MED1" -w 10 "$n"
+	ip netns exec "$LAB-hB" "$PNC" connect -v -m "$MED1" -w 10 "$n" \
+	    <"$T/in" >"$T/c.out" 2>"$T/c.err" 3>&- &
+	PIDS[c]=$!
+	{
+		for w in one two three; do
+			echo "$w"
+			wait_for 10 grep -qx "$w" "$T/l.out"
+		done
+		wait_for 10 test "$(stat -c %s "$T/c.out")" -ge 5000
+	} >"$T/in"
+	wait_tag l; rcl=$RC
+	wait_tag c; rcc=$RC
+	show l c
+	[ "$rcl" -eq 0 ]
+	[ "$rcc" -eq 0 ]
+	[ "$(cat "$T/l.out")" = "$(printf 'one\ntwo\nthree')" ]
+	[ "$(sum "$T/c.out")" = "$(sum "$T/f")" ]
+	grep -q "end of input after 3 datagram(s), 14 bytes" "$T/c.err"
+	grep -q "peer's end of input after 3 datagram(s)" "$T/l.err"
+	grep -q "end of input after 5 datagram(s), 5000 bytes" "$T/l.err"
+	grep -q "peer's end of input after 5 datagram(s)" "$T/c.err"
+}
+
 @test "the listener sends a file to connect -d" {
 	n=$(uname_)
 	randfile "$T/f" 500000
