@@ -46,7 +46,7 @@
 #define MAXTCP		1024	/* TCP rendezvous connections at once */
 #define REXMIT_FIRST	100	/* ms before the first re-introduction */
 #define REXMIT_TRIES	6	/* 100+200+...+3200 ms, then give up */
-#define INTRO0_TRIES	3	/* the controlled side silent this many
+#define INTRO_CTL_TRIES	3	/* the controlled side silent this many
 				   resends (700 ms): introduce the other
 				   anyway, without READY */
 #define MAXSOCKS	4	/* two addresses (or families) x two ports */
@@ -131,7 +131,7 @@ struct entry {
 	uint8_t		 on_rexmit;
 	uint8_t		 introduced;
 	uint8_t		 ready;		/* the controlled side acknowledged */
-	uint8_t		 intro0;	/* the controlling side introduced */
+	uint8_t		 intro_ctl;	/* the controlling side introduced */
 	uint8_t		 group;
 	uint8_t		 namelen;
 	char		 name[];	/* namelen bytes, not terminated */
@@ -697,6 +697,20 @@ slot_epdep(const struct slotv *v)
 	    !ep_equal_addr(&v->alt, &v->pub));
 }
 
+/*
+ * The slot that controls the punch: the higher id. Clients that use
+ * several mediators decide it so (punch.c), and every mediator agrees
+ * with them: the side they take for the controlling one is the one this
+ * mediator introduces with READY.
+ */
+static int
+ctl_slot(const struct entry *e)
+{
+	if (e->s[0] == NULL || e->s[1] == NULL)
+		return 0;
+	return e->s[0]->id > e->s[1]->id ? 0 : 1;
+}
+
 /* Tell slot i of e about the other slot. */
 static void
 send_peer(struct mediator *m, const struct entry *e, int i)
@@ -711,13 +725,13 @@ send_peer(struct mediator *m, const struct entry *e, int i)
 		return;
 	slot_unpack(me, &mv);
 	slot_unpack(peer, &pv);
-	if (i == 0)
+	if (i == ctl_slot(e))
 		flags |= PEER_CONTROLLING;
 	if (slot_epdep(&mv))
 		flags |= PEER_YOU_EPDEP;
 	if (slot_epdep(&pv))
 		flags |= PEER_THEY_EPDEP;
-	if (i == 0 && e->ready)
+	if (i == ctl_slot(e) && e->ready)
 		flags |= PEER_READY;
 	if (m->rs != NULL && e->group < GROUP_TCP)
 		flags |= PEER_RELAY;
@@ -748,12 +762,12 @@ rexmit_start(struct mediator *m, struct entry *e, int64_t now)
 }
 
 /*
- * Both slots of e are complete. Over UDP the controlled side (slot 1) is
+ * Both slots of e are complete. Over UDP the controlled side is
  * introduced first and the controlling side once the other has
  * acknowledged, with PEER_READY: by then the controlled side's small-TTL
  * probes are out of its NAT, so the controlling side may send probes that
  * reach it (README, conntrack clash). One introduction each, and no
- * "ready" message of its own; a controlled side silent for INTRO0_TRIES
+ * "ready" message of its own; a controlled side silent for INTRO_CTL_TRIES
  * resends costs the other only that long (tick). Over TCP both at once:
  * the SYNs should cross.
  */
@@ -762,13 +776,14 @@ introduce(struct mediator *m, struct entry *e, int64_t now)
 {
 	struct slotv v0, v1;
 	char a[80], b[80];
+	int c = ctl_slot(e);
 
 	e->introduced = 1;
-	e->ready = e->intro0 = e->group >= GROUP_TCP;
+	e->ready = e->intro_ctl = e->group >= GROUP_TCP;
 	e->s[0]->acked = e->s[1]->acked = 0;
-	send_peer(m, e, 1);
-	if (e->intro0)
-		send_peer(m, e, 0);
+	send_peer(m, e, 1 - c);
+	if (e->intro_ctl)
+		send_peer(m, e, c);
 	rexmit_start(m, e, now);
 	m->st.introduced++;
 	if (!verbose)
@@ -1058,7 +1073,7 @@ handle_register(struct mediator *m, const struct reg *rg,
 		return;		/* only the copy to P+1 so far */
 	if (e->introduced) {
 		/* It lost its introduction, or (slot 0) waits for it. */
-		if (!rg->alt && (i == 1 || e->intro0))
+		if (!rg->alt && (i != ctl_slot(e) || e->intro_ctl))
 			send_peer(m, e, i);
 		else if (!rg->alt)
 			send_registered(m, from, via, rg->id, REG_TTL,
@@ -1144,10 +1159,11 @@ handle_peerack(struct mediator *m, const struct reg *rg, int64_t now)
 	 * The controlled side has its introduction, so its TTL-limited
 	 * probes are out: now the controlling side's (see introduce).
 	 */
-	if (i == 1 && e->introduced && !e->ready) {
-		e->ready = e->intro0 = 1;
-		e->s[0]->acked = 0;	/* again, if it was without READY */
-		send_peer(m, e, 0);
+	if (i != -1 && e->introduced && !e->ready && e->s[1 - i] != NULL &&
+	    i != ctl_slot(e)) {
+		e->ready = e->intro_ctl = 1;
+		e->s[1 - i]->acked = 0;	/* again, if it was without READY */
+		send_peer(m, e, 1 - i);
 		rexmit_start(m, e, now);
 	}
 }
@@ -1536,10 +1552,11 @@ tick(struct mediator *m, int64_t now)
 			 * keep the other from its peer: without READY it
 			 * waits 1 s for full-TTL probes (punch.c).
 			 */
-			if (e->rexmit_n + 1 >= INTRO0_TRIES)
-				e->intro0 = 1;
+			if (e->rexmit_n + 1 >= INTRO_CTL_TRIES)
+				e->intro_ctl = 1;
 			for (i = 0; i < 2; i++)
-				if (!e->s[i]->acked && (i == 1 || e->intro0))
+				if (!e->s[i]->acked &&
+				    (i != ctl_slot(e) || e->intro_ctl))
 					send_peer(m, e, i);
 			e->rexmit_n++;
 			e->rexmit_at = now +

@@ -923,9 +923,9 @@ on_peer(struct punch *p, struct rd *r, int k, int64_t now)
 	p->self_pub = you;
 	p->peer_id = pid;
 	/*
-	 * One mediator picks the roles; with several, the peer may hear
-	 * first from another one, so the ids decide, the same on both
-	 * sides.
+	 * The mediator gives control to the higher id; with several, the
+	 * peer may hear first from another one, so the ids decide here
+	 * too, whatever an older mediator said.
 	 */
 	p->controlling = p->nmeds > 1 ? p->id > pid :
 	    (flags & PEER_CONTROLLING) != 0;

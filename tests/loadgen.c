@@ -17,7 +17,8 @@
  *       in flight, each two clients of one new name; a pair is done when
  *       both have their T_PEER and the controlling side its "ready".
  *       "intros" counts the T_PEER datagrams of the completed pairs,
- *       "early" their controlling sides introduced before "ready".
+ *       "early" their controlling sides introduced before "ready",
+ *       "badrole" pairs where the lower id was told it controls.
  *   loadgen rate PORT SECS WINDOW mute  the same, but the controlled
  *       side never acknowledges its T_PEER: a pair is done when both
  *       have one (the controlling side's then without "ready").
@@ -119,6 +120,7 @@ struct pair {
 	uint8_t		tries;		/* resends so far */
 	uint8_t		intros;		/* T_PEER datagrams received */
 	uint8_t		early;		/* ... by the controlling side, no READY */
+	uint8_t		badrole;	/* control not given to the higher id */
 	unsigned char	cookie[2][2][COOKIE_LEN]; /* side, mediator port */
 };
 
@@ -146,7 +148,7 @@ struct gen {
 	size_t		 window;
 	uint64_t	 next_seq, limit_seq;
 	uint64_t	 completed, first_try, resent, errors, stale, cookies;
-	uint64_t	 intros, early;	/* of completed pairs */
+	uint64_t	 intros, early, badrole;	/* of completed pairs */
 	int64_t		*lat;		/* completion latencies, us */
 	size_t		 nlat, caplat;
 };
@@ -159,6 +161,7 @@ struct reply {
 	const unsigned char *cookie;
 	int		 code;		/* T_ERROR; -1 if malformed */
 	int		 flags;		/* T_PEER */
+	uint64_t	 peer;		/* T_PEER: the peer's id, or 0 */
 };
 
 static int64_t
@@ -328,6 +331,8 @@ parse_reply(const unsigned char *b, ssize_t n, struct reply *r)
 	case T_PEER:
 		if (n >= HDR_LEN + 1)
 			r->flags = b[HDR_LEN];
+		if (n >= HDR_LEN + 10)
+			r->peer = get64(b + HDR_LEN + 2);
 		break;
 	}
 }
@@ -486,6 +491,7 @@ pair_start(struct gen *g, size_t slot, int64_t now)
 	p->start = p->tx = now;
 	p->got[0] = p->got[1] = 0;
 	p->ready = p->done = p->tries = p->intros = p->early = 0;
+	p->badrole = 0;
 	/* New clients: no cookie yet, as a pnc that has just started. */
 	memset(p->cookie, 0, sizeof(p->cookie));
 	for (side = 0; side < g->sides; side++)
@@ -501,6 +507,7 @@ pair_done(struct gen *g, size_t slot, int64_t now)
 	g->first_try += g->p[slot].tries == 0;
 	g->intros += g->p[slot].intros;
 	g->early += g->p[slot].early;
+	g->badrole += g->p[slot].badrole;
 	pair_start(g, slot, now);
 }
 
@@ -572,6 +579,8 @@ on_reply(struct gen *g, const unsigned char *b, ssize_t n, int alt,
 		p->intros++;
 	if ((r.flags & PEER_CONTROLLING) && !(r.flags & PEER_READY))
 		p->early = 1;
+	if (((r.flags & PEER_CONTROLLING) != 0) != (r.id > r.peer))
+		p->badrole = 1;
 	if (!g->mute || (r.flags & PEER_CONTROLLING))
 		tx(g, slot, side, r.flags);	/* PEERACK, as pnc does */
 	if ((r.flags & PEER_CONTROLLING) &&
@@ -726,7 +735,7 @@ run_clients(int port, int sides, int64_t secs, uint64_t count,
 	}
 	printf("%s %llu secs %.3f per_sec %.0f p50_ms %.2f p99_ms %.2f "
 	    "first_try %llu resent %llu errors %llu stale %llu cookies %llu "
-	    "intros %llu early %llu\n",
+	    "intros %llu early %llu badrole %llu\n",
 	    sides == 2 ? "rendezvous" : "registered",
 	    (unsigned long long)g.completed, (double)(now - t0) / 1e6,
 	    (double)g.completed * 1e6 / (double)(now - t0),
@@ -735,7 +744,8 @@ run_clients(int port, int sides, int64_t secs, uint64_t count,
 	    (unsigned long long)g.first_try,
 	    (unsigned long long)g.resent, (unsigned long long)g.errors,
 	    (unsigned long long)g.stale, (unsigned long long)g.cookies,
-	    (unsigned long long)g.intros, (unsigned long long)g.early);
+	    (unsigned long long)g.intros, (unsigned long long)g.early,
+	    (unsigned long long)g.badrole);
 	return sides == 1 && g.completed < count;
 }
 
