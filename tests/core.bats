@@ -360,6 +360,33 @@ teardown_file() {
 	[ "$ok" -eq 20 ]
 }
 
+# hC's UDP datagrams so far (received; on loopback also every one sent).
+udp_in() {
+	lab_exec hC awk '$1 == "Udp:" && $2 ~ /^[0-9]/ { print $2 }' /proc/net/snmp
+}
+
+# loadgen_rate ARGS...: tests/loadgen.c's "rate ARGS" against a mediator
+# of its own on loopback in hC; run's $output and $status, and hC's UDP
+# datagrams meanwhile (all the mediator's) in $DGRAMS.
+loadgen_rate() {
+	local lg=$BATS_FILE_TMPDIR/loadgen mp d0
+	[ -x "$lg" ] || cc -O2 -std=c11 -Wall -Wextra -o "$lg" \
+	    "$BATS_TEST_DIRNAME/loadgen.c" || return 1
+	lab_bg hC "$T/lm.log" "$PNC" mediate -s 127.0.0.1 -p 7400 -l 0
+	mp=$LAB_BG_PID
+	wait_udp_port hC 7400 || return 1
+	d0=$(udp_in)
+	run lab_exec hC "$lg" rate 7400 "$@"
+	DGRAMS=$(($(udp_in) - d0))
+	kill "$mp"
+	echo "$output"
+}
+
+# lg_val KEY: the value after the word KEY in loadgen's $output.
+lg_val() {
+	awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$output"
+}
+
 # What one rendezvous costs the mediator, counted by the kernel: the cookie
 # round trip of each client (2 + 2), the REGISTER to P and to P+1 of each
 # (4), one REGISTERED (1: the first client, the second gets its PEER), one
@@ -368,23 +395,11 @@ teardown_file() {
 # is no "ready" message of its own. tests/loadgen.c plays the clients as
 # pnc does, on loopback in hC; all of hC's UDP is the mediator's.
 @test "a rendezvous costs the mediator 13 datagrams: one introduction each, the controlling side's (the higher id) with READY" {
-	lg=$BATS_FILE_TMPDIR/loadgen
-	cc -O2 -std=c11 -Wall -Wextra -o "$lg" "$BATS_TEST_DIRNAME/loadgen.c"
-	lab_bg hC "$T/lm.log" "$PNC" mediate -s 127.0.0.1 -p 7400 -l 0
-	mp=$LAB_BG_PID
-	wait_udp_port hC 7400
-	udp_in() { lab_exec hC awk '$1 == "Udp:" && $2 ~ /^[0-9]/ { print $2 }' /proc/net/snmp; }
-	d0=$(udp_in)
-	run lab_exec hC "$lg" rate 7400 1 4
-	d1=$(udp_in)
-	kill "$mp"
-	echo "$output"
+	loadgen_rate 1 4
 	[ "$status" -eq 0 ]
-	# "key value" words: the value after KEY.
-	val() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$output"; }
-	r=$(val rendezvous) resent=$(val resent) errors=$(val errors)
-	intros=$(val intros) early=$(val early) badrole=$(val badrole)
-	d=$((d1 - d0))
+	r=$(lg_val rendezvous) resent=$(lg_val resent) errors=$(lg_val errors)
+	intros=$(lg_val intros) early=$(lg_val early) badrole=$(lg_val badrole)
+	d=$DGRAMS
 	echo "rendezvous $r, datagrams $d ($((d * 100 / r))/100 each)"
 	[ "$r" -ge 100 ]
 	[ "$resent" -eq 0 ]
@@ -402,17 +417,10 @@ teardown_file() {
 # every ack lost) must not keep the controlling side from its own: after
 # three resends (700 ms) it comes, without READY.
 @test "a controlled side that never acknowledges delays the controlling side's introduction by 0.7 s, no more" {
-	lg=$BATS_FILE_TMPDIR/loadgen
-	[ -x "$lg" ] || cc -O2 -std=c11 -Wall -Wextra -o "$lg" "$BATS_TEST_DIRNAME/loadgen.c"
-	lab_bg hC "$T/lm.log" "$PNC" mediate -s 127.0.0.1 -p 7400 -l 0
-	mp=$LAB_BG_PID
-	wait_udp_port hC 7400
-	run lab_exec hC "$lg" rate 7400 3 4 mute
-	kill "$mp"
-	echo "$output"
+	loadgen_rate 3 4 mute
 	[ "$status" -eq 0 ]
-	val() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$output"; }
-	r=$(val rendezvous) early=$(val early) p50=$(val p50_ms) p99=$(val p99_ms)
+	r=$(lg_val rendezvous) early=$(lg_val early)
+	p50=$(lg_val p50_ms) p99=$(lg_val p99_ms)
 	# 3 s, 4 pairs at a time, each about 0.7 s: 16 or so.
 	[ "$r" -ge 8 ]
 	[ "$early" -eq "$r" ]
