@@ -15,7 +15,7 @@ WFLAGS	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra
 SECFLAGS = -ffunction-sections -fdata-sections
 SANFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	   -fno-sanitize-recover=all
-OBJS	 = pnc.o punch.o mediator.o util.o rel.o sha256.o
+OBJS	 = pnc.o punch.o mediator.o util.o wire.o rel.o crypto.o
 BATS	?= bats
 
 all: pnc
@@ -26,7 +26,7 @@ pnc: $(OBJS)
 .c.o:
 	$(CC) $(WFLAGS) $(SECFLAGS) $(CFLAGS) -c $<
 
-$(OBJS): pnc.h sha256.h
+$(OBJS): pnc.h
 
 # The whole suite, as CI and README run it (needs root: network namespaces).
 test: pnc
@@ -52,7 +52,7 @@ FUZZ_SECS = 60
 fuzz:
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -Dmain=pnc_main \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o fuzz-pnc pnc.c punch.c mediator.c util.c rel.c sha256.c \
+	    -o fuzz-pnc pnc.c punch.c mediator.c util.c wire.c rel.c crypto.c \
 	    tests/fuzz.c
 	rm -rf fuzz-work && mkdir fuzz-work && cp tests/fuzz-corpus/* fuzz-work/
 	./fuzz-pnc -max_total_time=$(FUZZ_SECS) -max_len=2048 \

@@ -16,7 +16,6 @@
 #include <poll.h>
 #include <stdint.h>
 
-#include "sha256.h"
 
 #define PNC_VERSION	"0.1"
 #define PNC_PORT	"7321"	/* default mediator port */
@@ -102,6 +101,36 @@
 #define AUTH_TRAILER	(8 + MAC_LEN)	/* seq(8) mac on session messages */
 #define KEY_MAX		65536	/* bytes of key material read */
 #define REPLAY_WIN	256	/* sequence numbers remembered below the top */
+
+/* ---- crypto.c: SHA-256, HMAC-SHA256, SipHash-2-4 ---- */
+
+#define SHA256_LEN	32	/* digest and HMAC tag, bytes */
+#define SHA256_BLOCK	64	/* block size, bytes; also HMAC's B */
+
+struct sha256 {
+	uint32_t	h[8];		/* chaining state */
+	uint64_t	len;		/* bytes hashed so far */
+	unsigned char	buf[64];	/* partial block */
+	size_t		nbuf;		/* bytes in buf, always < 64 */
+};
+
+struct hmac_sha256 {
+	struct sha256	inner, outer;	/* keyed with K^ipad, K^opad */
+};
+
+void	sha256_init(struct sha256 *);
+void	sha256_update(struct sha256 *, const void *, size_t);
+void	sha256_final(struct sha256 *, unsigned char [32]);
+
+void	hmac_sha256(const void *, size_t, const void *, size_t,
+	    unsigned char [32]);
+void	hmac_init(struct hmac_sha256 *, const void *, size_t);
+void	hmac_update(struct hmac_sha256 *, const void *, size_t);
+void	hmac_final(struct hmac_sha256 *, unsigned char [32]);
+
+int	ct_equal(const void *, const void *, size_t);
+
+uint64_t siphash24(const uint64_t [2], const void *, size_t);
 
 /* ---- util.c ---- */
 

@@ -19,7 +19,7 @@ setup_file() {
 	export EVIL=$BATS_FILE_TMPDIR/evil
 	# -Werror: evil.c is house code too, and a warning fails the file.
 	cc -O2 -Wall -Wextra -Werror -o "$EVIL" "$BATS_TEST_DIRNAME/evil.c" \
-	    "$BATS_TEST_DIRNAME/../sha256.c"
+	    "$BATS_TEST_DIRNAME/../crypto.c"
 	lab_up --public-host
 	start_mediator
 }

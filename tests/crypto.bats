@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 #
-# sha256.c against FIPS 180-4, RFC 4231 and SipHash reference vectors
+# crypto.c against FIPS 180-4, RFC 4231 and SipHash reference vectors
 # (tests/crypto.c), built warning-free and again under ASan and UBSan. No lab and no root needed:
 # this deliberately does not load helpers.bash.
 
@@ -8,10 +8,10 @@ ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 CC=${CC:-cc}
 CFLAGS_STRICT=(-std=c11 -Wall -Wextra -Werror -O2)
 
-# build [FLAGS...]: tests/crypto.c and sha256.c into $BATS_TEST_TMPDIR/crypto.
+# build [FLAGS...]: tests/crypto.c and crypto.c into $BATS_TEST_TMPDIR/crypto.
 build() {
 	run "$CC" "${CFLAGS_STRICT[@]}" "$@" -o "$BATS_TEST_TMPDIR/crypto" \
-	    "$ROOT/tests/crypto.c" "$ROOT/sha256.c"
+	    "$ROOT/tests/crypto.c" "$ROOT/crypto.c"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	# -Werror already fails on a warning; this catches notes and the like.

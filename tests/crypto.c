@@ -1,5 +1,5 @@
 /*
- * crypto.c - sha256.c against published vectors: FIPS 180-4 / NIST
+ * tests/crypto.c - the primitives of crypto.c against published vectors: FIPS 180-4 / NIST
  * examples for SHA-256, RFC 4231 cases 1-7 for HMAC-SHA256; then how
  * the input is split into updates must not matter, ct_equal, and
  * SipHash-2-4 against its reference vectors.
@@ -7,13 +7,13 @@
  * Prints "ok NAME" or "FAIL NAME expected X got Y" per check, then
  * "N passed, M failed"; exits 1 if anything failed.
  *
- *	cc -std=c11 -Wall -Wextra -O2 -o crypto tests/crypto.c sha256.c
+ *	cc -std=c11 -Wall -Wextra -O2 -o crypto tests/crypto.c crypto.c
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../sha256.h"
+#include "../pnc.h"
 
 static int npass, nfail;
 

@@ -13,7 +13,7 @@
  * on stdout; progress for the test to wait on goes to stderr. Payloads
  * carry the marker EVILEVIL, so that a test can grep any stdout for it.
  *
- *	cc -O2 -Wall -Wextra -o evil tests/evil.c sha256.c
+ *	cc -O2 -Wall -Wextra -o evil tests/evil.c crypto.c
  */
 #define _GNU_SOURCE
 
@@ -37,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../sha256.h"
+#include "../pnc.h"
 
 /* The wire format of README / the v2 spec, as far as an attacker needs. */
 #define HDR_LEN		12

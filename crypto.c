@@ -1,5 +1,5 @@
 /*
- * sha256.c - SHA-256 (FIPS 180-4), HMAC-SHA256 (RFC 2104), a
+ * crypto.c - SHA-256 (FIPS 180-4), HMAC-SHA256 (RFC 2104), a
  * constant-time compare, for authenticating rendezvous messages, and
  * SipHash-2-4 for the mediator's cookies and hash tables.
  *
@@ -8,32 +8,6 @@
  * uint32_t, so the code is the same on any host and never reads
  * unaligned memory.
  *
- * What goes into pnc.h (sha256.h holds exactly this until it is folded):
- *
- *	#define SHA256_LEN	32
- *	#define SHA256_BLOCK	64
- *
- *	struct sha256 {
- *		uint32_t	h[8];
- *		uint64_t	len;
- *		unsigned char	buf[64];
- *		size_t		nbuf;
- *	};
- *	struct hmac_sha256 {
- *		struct sha256	inner, outer;
- *	};
- *
- *	void	sha256_init(struct sha256 *);
- *	void	sha256_update(struct sha256 *, const void *, size_t);
- *	void	sha256_final(struct sha256 *, unsigned char [32]);
- *	void	hmac_sha256(const void *, size_t, const void *, size_t,
- *		    unsigned char [32]);
- *	void	hmac_init(struct hmac_sha256 *, const void *, size_t);
- *	void	hmac_update(struct hmac_sha256 *, const void *, size_t);
- *	void	hmac_final(struct hmac_sha256 *, unsigned char [32]);
- *	int	ct_equal(const void *, const void *, size_t);
- *	uint64_t siphash24(const uint64_t [2], const void *, size_t);
- *
  * The _final functions wipe their context: it held key-derived state.
  * Call _init again to reuse it.
  */
@@ -41,7 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "sha256.h"
+#include "pnc.h"
 
 /* FIPS 180-4 4.2.2: cube roots of the first 64 primes, fraction bits. */
 static const uint32_t K[64] = {

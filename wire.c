@@ -1,0 +1,444 @@
+/*
+ * wire.c - the wire format: byte cursors that check every length, the
+ * pnc message header, and STUN (RFC 8489). No sockets, no clock: what
+ * goes in is bytes and what comes out is bytes or a parsed struct.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <string.h>
+
+#include "pnc.h"
+
+/* ---- byte cursors: the only way pnc reads or writes a message ---- */
+
+void
+rd_init(struct rd *r, const void *p, size_t len)
+{
+	r->p = p;
+	r->left = len;
+	r->bad = 0;
+}
+
+const unsigned char *
+rd_bytes(struct rd *r, size_t n)
+{
+	const unsigned char *p = r->p;
+
+	if (r->bad || n > r->left) {
+		r->bad = 1;
+		return NULL;
+	}
+	r->p += n;
+	r->left -= n;
+	return p;
+}
+
+uint8_t
+rd_u8(struct rd *r)
+{
+	const unsigned char *p = rd_bytes(r, 1);
+
+	return p ? p[0] : 0;
+}
+
+uint16_t
+rd_u16(struct rd *r)
+{
+	const unsigned char *p = rd_bytes(r, 2);
+
+	return p ? (uint16_t)(p[0] << 8 | p[1]) : 0;
+}
+
+uint32_t
+rd_u32(struct rd *r)
+{
+	const unsigned char *p = rd_bytes(r, 4);
+
+	return p ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3] : 0;
+}
+
+uint64_t
+rd_u64(struct rd *r)
+{
+	uint64_t hi = rd_u32(r);
+
+	return hi << 32 | rd_u32(r);
+}
+
+/* family(1: 4 or 6) port(2) address(4 or 16). Returns 0 or -1. */
+int
+rd_ep(struct rd *r, struct ep *e)
+{
+	const unsigned char *a;
+	int fam = rd_u8(r);
+	uint16_t port = rd_u16(r);
+
+	memset(e, 0, sizeof(*e));
+	if (fam == 4 && (a = rd_bytes(r, 4)) != NULL) {
+		struct sockaddr_in *s = (struct sockaddr_in *)&e->u;
+
+		s->sin_family = AF_INET;
+		s->sin_port = htons(port);
+		memcpy(&s->sin_addr, a, 4);
+		e->len = sizeof(*s);
+		return 0;
+	}
+	if (fam == 6 && (a = rd_bytes(r, 16)) != NULL) {
+		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&e->u;
+
+		s->sin6_family = AF_INET6;
+		s->sin6_port = htons(port);
+		memcpy(&s->sin6_addr, a, 16);
+		e->len = sizeof(*s);
+		return 0;
+	}
+	r->bad = 1;
+	return -1;
+}
+
+/* Common header; returns 0 when magic and length are right. */
+int
+rd_hdr(struct rd *r, int *version, int *type, uint64_t *id)
+{
+	const unsigned char *m = rd_bytes(r, 2);
+
+	if (m == NULL || m[0] != MAGIC0 || m[1] != MAGIC1)
+		return -1;
+	*version = rd_u8(r);
+	*type = rd_u8(r);
+	*id = rd_u64(r);
+	return r->bad ? -1 : 0;
+}
+
+/* ---- STUN: RFC 8489 Binding, the attributes pnc needs ---- */
+
+#define A_MAPPED	0x0001
+#define A_CHANGE	0x0003
+#define A_XOR_MAPPED	0x0020
+#define A_PADDING	0x0026	/* RFC 5780 */
+#define A_RESPONSE_PORT	0x0027	/* RFC 5780 */
+#define A_FINGERPRINT	0x8028
+#define A_OTHER		0x802c
+
+/* CRC-32 (ISO 3309, as FINGERPRINT wants), bitwise: a few bytes only. */
+static uint32_t
+crc32(const unsigned char *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+	int k;
+
+	while (n-- > 0) {
+		c ^= *p++;
+		for (k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0xedb88320u : c >> 1;
+	}
+	return ~c;
+}
+
+/* Header of a STUN message, not of pnc's: magic cookie, top bits 0. */
+int
+stun_looks(const unsigned char *b, size_t len)
+{
+	return len >= STUN_HDR && (b[0] & 0xc0) == 0 &&
+	    ((uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 |
+	    (uint32_t)b[6] << 8 | b[7]) == STUN_COOKIE;
+}
+
+/* An address attribute, XORed or not, into e. 0 or -1. */
+static int
+stun_addr(const unsigned char *v, size_t n, int xor, const unsigned char *txid,
+    struct ep *e)
+{
+	static const unsigned char ck[4] = { 0x21, 0x12, 0xa4, 0x42 };
+	unsigned char a[16];
+	uint16_t port;
+	size_t i, alen;
+
+	if (n < 4 || v[0] != 0 || (v[1] != 1 && v[1] != 2))
+		return -1;
+	alen = v[1] == 1 ? 4 : 16;
+	if (n != 4 + alen)
+		return -1;
+	port = (uint16_t)(v[2] << 8 | v[3]);
+	for (i = 0; i < alen; i++)	/* cookie, then the transaction id */
+		a[i] = v[4 + i] ^ (xor ? (i < 4 ? ck[i] : txid[i - 4]) : 0);
+	if (xor)
+		port ^= 0x2112;
+	memset(e, 0, sizeof(*e));
+	if (alen == 4) {
+		e->u.in.sin_family = AF_INET;
+		e->u.in.sin_port = htons(port);
+		memcpy(&e->u.in.sin_addr, a, 4);
+		e->len = sizeof(e->u.in);
+	} else {
+		e->u.in6.sin6_family = AF_INET6;
+		e->u.in6.sin6_port = htons(port);
+		memcpy(&e->u.in6.sin6_addr, a, 16);
+		e->len = sizeof(e->u.in6);
+	}
+	return 0;
+}
+
+/*
+ * Parse a STUN message defensively: the length must match, attributes
+ * must fit, a FINGERPRINT must be last and right, and an attribute we
+ * do not know that a receiver must understand (below 0x8000) drops the
+ * message. Returns 0, or -1 for anything malformed.
+ */
+int
+stun_parse(const unsigned char *b, size_t len, struct stun *s)
+{
+	size_t off = STUN_HDR, n, mlen;
+	unsigned t;
+	uint32_t fp;
+
+	memset(s, 0, sizeof(*s));
+	if (!stun_looks(b, len) || len > MAX_DGRAM)
+		return -1;
+	mlen = (size_t)b[2] << 8 | b[3];
+	if (mlen != len - STUN_HDR || mlen % 4 != 0)
+		return -1;
+	s->type = b[0] << 8 | b[1];
+	memcpy(s->txid, b + 8, 12);
+	while (off < len) {
+		if (len - off < 4)
+			return -1;
+		t = (unsigned)(b[off] << 8 | b[off + 1]);
+		n = (size_t)b[off + 2] << 8 | b[off + 3];
+		if (n > len - off - 4 || ((n + 3) & ~(size_t)3) > len - off - 4)
+			return -1;
+		if (s->fingerprint)
+			return -1;	/* something after FINGERPRINT */
+		switch (t) {
+		case A_XOR_MAPPED:
+		case A_MAPPED:
+			if (s->have_mapped && t == A_MAPPED)
+				break;	/* the XORed one wins */
+			if (stun_addr(b + off + 4, n, t == A_XOR_MAPPED,
+			    s->txid, &s->mapped) == -1)
+				return -1;
+			s->have_mapped = 1;
+			break;
+		case A_OTHER:
+			if (stun_addr(b + off + 4, n, 0, s->txid,
+			    &s->other) == -1)
+				return -1;
+			s->have_other = 1;
+			break;
+		case A_PADDING:
+			break;
+		case A_RESPONSE_PORT:
+			if (n != 4 || (s->response_port = b[off + 4] << 8 |
+			    b[off + 5]) == 0)
+				return -1;
+			break;
+		case A_CHANGE:
+			if (n != 4)
+				return -1;
+			s->change = b[off + 7] & (STUN_CHANGE_IP |
+			    STUN_CHANGE_PORT);
+			break;
+		case A_FINGERPRINT:
+			fp = crc32(b, off) ^ 0x5354554eu;
+			if (n != 4 || len - off != 8 ||
+			    ((uint32_t)b[off + 4] << 24 |
+			    (uint32_t)b[off + 5] << 16 |
+			    (uint32_t)b[off + 6] << 8 | b[off + 7]) != fp)
+				return -1;
+			s->fingerprint = 1;
+			break;
+		default:
+			if (t < 0x8000)
+				return -1;	/* must be understood */
+		}
+		off += 4 + ((n + 3) & ~(size_t)3);
+	}
+	return 0;
+}
+
+/* Append FINGERPRINT to the message in w: last, over all before it. */
+static void
+stun_fingerprint(struct wr *w)
+{
+	uint32_t fp;
+	size_t mlen = w->len + 8 - STUN_HDR;
+
+	if (w->bad || w->len < STUN_HDR)
+		return;
+	w->p[2] = (unsigned char)(mlen >> 8);	/* the length counts it */
+	w->p[3] = (unsigned char)mlen;
+	fp = crc32(w->p, w->len) ^ 0x5354554eu;
+	wr_u16(w, A_FINGERPRINT);
+	wr_u16(w, 4);
+	wr_u32(w, fp);
+}
+
+static void
+stun_header(struct wr *w, int type, const unsigned char *txid)
+{
+	wr_u16(w, (uint16_t)type);
+	wr_u16(w, 0);		/* length, set at the end */
+	wr_u32(w, STUN_COOKIE);
+	wr_bytes(w, txid, 12);
+}
+
+static void
+stun_length(struct wr *w)
+{
+	if (!w->bad) {
+		w->p[2] = (unsigned char)((w->len - STUN_HDR) >> 8);
+		w->p[3] = (unsigned char)(w->len - STUN_HDR);
+	}
+}
+
+/* A Binding request, with CHANGE-REQUEST when change is not 0. */
+size_t
+stun_request(const unsigned char *txid, int change, unsigned char *out,
+    size_t cap)
+{
+	struct wr w;
+
+	wr_init(&w, out, cap);
+	stun_header(&w, STUN_BINDING, txid);
+	if (change) {
+		wr_u16(&w, A_CHANGE);
+		wr_u16(&w, 4);
+		wr_u32(&w, (uint32_t)change);
+	}
+	stun_length(&w);
+	stun_fingerprint(&w);
+	return w.bad ? 0 : w.len;
+}
+
+/* An address attribute: XORed (XOR-MAPPED-ADDRESS) or plain. */
+static void
+stun_put_addr(struct wr *w, int type, const struct ep *e, int xor,
+    const unsigned char *txid)
+{
+	static const unsigned char ck[4] = { 0x21, 0x12, 0xa4, 0x42 };
+	const unsigned char *a;
+	size_t alen, i;
+	int port = ep_port(e);
+
+	if (e->u.sa.sa_family == AF_INET6) {
+		a = (const unsigned char *)&e->u.in6.sin6_addr;
+		alen = 16;
+	} else {
+		a = (const unsigned char *)&e->u.in.sin_addr;
+		alen = 4;
+	}
+	wr_u16(w, (uint16_t)type);
+	wr_u16(w, (uint16_t)(4 + alen));
+	wr_u8(w, 0);
+	wr_u8(w, alen == 4 ? 1 : 2);
+	wr_u16(w, (uint16_t)(xor ? port ^ 0x2112 : port));
+	for (i = 0; i < alen; i++)
+		wr_u8(w, (uint8_t)(a[i] ^ (xor ? (i < 4 ? ck[i] :
+		    txid[i - 4]) : 0)));
+}
+
+/*
+ * The answer to a Binding request: XOR-MAPPED-ADDRESS, OTHER-ADDRESS
+ * when there is one (RFC 5780), FINGERPRINT when the request had one.
+ */
+size_t
+stun_response(const struct stun *req, const struct ep *mapped,
+    const struct ep *other, unsigned char *out, size_t cap)
+{
+	struct wr w;
+
+	wr_init(&w, out, cap);
+	stun_header(&w, STUN_BINDING_OK, req->txid);
+	stun_put_addr(&w, A_XOR_MAPPED, mapped, 1, req->txid);
+	if (other != NULL)
+		stun_put_addr(&w, A_OTHER, other, 0, req->txid);
+	stun_length(&w);
+	if (req->fingerprint)
+		stun_fingerprint(&w);
+	return w.bad ? 0 : w.len;
+}
+
+
+/* ---- building messages ---- */
+
+void
+wr_init(struct wr *w, void *p, size_t cap)
+{
+	w->p = p;
+	w->len = 0;
+	w->cap = cap;
+	w->bad = 0;
+}
+
+void
+wr_bytes(struct wr *w, const void *p, size_t n)
+{
+	if (w->bad || n > w->cap - w->len) {
+		w->bad = 1;
+		return;
+	}
+	memcpy(w->p + w->len, p, n);
+	w->len += n;
+}
+
+void
+wr_u8(struct wr *w, uint8_t v)
+{
+	wr_bytes(w, &v, 1);
+}
+
+void
+wr_u16(struct wr *w, uint16_t v)
+{
+	unsigned char b[2] = { v >> 8, v & 0xff };
+
+	wr_bytes(w, b, 2);
+}
+
+void
+wr_u32(struct wr *w, uint32_t v)
+{
+	unsigned char b[4] = { v >> 24, v >> 16 & 0xff, v >> 8 & 0xff,
+	    v & 0xff };
+
+	wr_bytes(w, b, 4);
+}
+
+void
+wr_u64(struct wr *w, uint64_t v)
+{
+	wr_u32(w, (uint32_t)(v >> 32));
+	wr_u32(w, (uint32_t)v);
+}
+
+void
+wr_ep(struct wr *w, const struct ep *e)
+{
+	if (e->u.sa.sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)&e->u;
+
+		wr_u8(w, 6);
+		wr_u16(w, ntohs(s->sin6_port));
+		wr_bytes(w, &s->sin6_addr, 16);
+	} else {
+		const struct sockaddr_in *s = (const void *)&e->u;
+
+		wr_u8(w, 4);
+		wr_u16(w, ntohs(s->sin_port));
+		wr_bytes(w, &s->sin_addr, 4);
+	}
+}
+
+void
+wr_hdr(struct wr *w, int type, uint64_t id)
+{
+	wr_u8(w, MAGIC0);
+	wr_u8(w, MAGIC1);
+	wr_u8(w, PROTO_VERSION);
+	wr_u8(w, (uint8_t)type);
+	wr_u64(w, id);
+}
