@@ -37,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../pnc.h"
+#include "../pnc.h"	/* for crypto.c's SHA-256 and HMAC only */
 
 /* The wire format of README / the v2 spec, as far as an attacker needs. */
 #define HDR_LEN		12
@@ -56,7 +56,7 @@
 #define MAC_LEN		16
 #define TRAILER		(8 + MAC_LEN)	/* seq(8) mac: -K session messages */
 #define REQ_MIN		64
-#define MAX_CANDS	16
+#define EVIL_CANDS	16
 #define MAX_IDS		16
 #define MARKER		"EVILEVIL"
 
@@ -90,7 +90,7 @@ bad(const char *what, const char *arg)
 }
 
 static int64_t
-now_ms(void)
+evil_now_ms(void)
 {
 	struct timespec ts;
 
@@ -332,7 +332,7 @@ sniff_next(int fd, struct in_addr src, struct in_addr dst,
 	size_t ihl;
 	int64_t left;
 
-	while ((left = deadline - now_ms()) > 0) {
+	while ((left = deadline - evil_now_ms()) > 0) {
 		pfd.fd = fd;
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, (int)left) <= 0)
@@ -490,7 +490,7 @@ spray_main(int argc, char **argv)
 	to.sin_addr = addr4(argv[0]);
 	lo = (int)num(argv[1], 1, 65535, "port");
 	hi = (int)num(argv[2], lo, 65535, "port");
-	end = now_ms() + num(argv[3], 0, 3600, "seconds") * 1000;
+	end = evil_now_ms() + num(argv[3], 0, 3600, "seconds") * 1000;
 	if (spoof)
 		fd = raw_socket();
 	else if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
@@ -498,7 +498,7 @@ spray_main(int argc, char **argv)
 	/* Bursts every 5 ms: rate per second without a busy loop. */
 	per = rate / 200 > 0 ? rate / 200 : 1;
 	port = lo;
-	for (next = now_ms(); now_ms() < end; next += 5) {
+	for (next = evil_now_ms(); evil_now_ms() < end; next += 5) {
 		int i, ok;
 
 		for (i = 0; i < per; i++) {
@@ -516,7 +516,7 @@ spray_main(int argc, char **argv)
 				s.failed++;
 			port = port == hi ? lo : port + 1;
 		}
-		while (now_ms() < next)
+		while (evil_now_ms() < next)
 			usleep(1000);
 	}
 	printf("sent %lu\nfailed %lu\n", s.sent, s.failed);
@@ -533,7 +533,7 @@ struct impostor {
 	int		 role;
 	uint64_t	 id, peer_id;
 	int		 registered, introduced, peer_flags;
-	struct sockaddr_in cands[MAX_CANDS];
+	struct sockaddr_in cands[EVIL_CANDS];
 	int		 ncands;
 	unsigned char	 nonce[NONCE_LEN], peer_nonce[NONCE_LEN];
 	uint64_t	 seq;
@@ -603,7 +603,7 @@ imp_add_cand(struct impostor *im, const struct sockaddr_in *c)
 		if (im->cands[i].sin_port == c->sin_port &&
 		    im->cands[i].sin_addr.s_addr == c->sin_addr.s_addr)
 			return;
-	if (im->ncands < MAX_CANDS)
+	if (im->ncands < EVIL_CANDS)
 		im->cands[im->ncands++] = *c;
 }
 
@@ -785,13 +785,13 @@ register_main(int argc, char **argv)
 			im.role = i + 1;
 	if (im.role == 0)
 		bad("role", argv[3]);
-	end = now_ms() + num(argv[4], 0, 3600, "seconds") * 1000;
+	end = evil_now_ms() + num(argv[4], 0, 3600, "seconds") * 1000;
 	im.id = rnd() | 1;
 	rnd_fill(im.nonce, NONCE_LEN);
 	if ((im.fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
 		die("socket");
 	reg_at = probe_at = 0;
-	while ((now = now_ms()) < end) {
+	while ((now = evil_now_ms()) < end) {
 		if (now >= reg_at) {
 			/* Refresh like a client; fast until registered. */
 			imp_register(&im, T_REGISTER, 0);
@@ -842,7 +842,7 @@ replay_main(int argc, char **argv)
 	src = addr4(argv[1]);
 	dst = addr4(argv[2]);
 	count = (int)num(argv[3], 1, 1000000, "count");
-	end = now_ms() + num(argv[4], 0, 3600, "seconds") * 1000;
+	end = evil_now_ms() + num(argv[4], 0, 3600, "seconds") * 1000;
 	flip = argc == 6;
 	sfd = sniff_socket();
 	rfd = raw_socket();
@@ -888,7 +888,7 @@ sniff_main(int argc, char **argv)
 		usage();
 	src = addr4(argv[1]);
 	dst = addr4(argv[2]);
-	end = now_ms() + num(argv[3], 0, 3600, "seconds") * 1000;
+	end = evil_now_ms() + num(argv[3], 0, 3600, "seconds") * 1000;
 	fd = sniff_socket();
 	fprintf(stderr, "evil: sniffing\n");
 	while ((n = sniff_next(fd, src, dst, pkt, sizeof(pkt), end)) > 0) {
