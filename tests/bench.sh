@@ -30,9 +30,14 @@
 #     symmetric, mediate -r with no rate cap) against the same direct
 #     (home NATs), and the mediator's CPU time per relayed megabyte.
 # BENCH_REP (3) runs of 2, 3 and 5 are taken; medians are printed.
+#
+# The table goes to stdout at the end, in the format of RESULTS (a first
+# line with the date and the machine); RESULTS=update also writes it into
+# RESULTS's [bench] section (RESULTS_FILE names another file).
 set -u
 cd "$(dirname "$0")/.." || exit 2
 source tests/lab.bash
+source tests/results.bash
 PNC=${PNC:-$PWD/pnc}
 N=${BENCH_N:-50}
 MB=${BENCH_MB:-50}
@@ -500,7 +505,16 @@ row "  runs relayed / runs direct" "$rr" "" "$dr" ""
 row "mediator CPU ms per relayed MB" "$(r1 "$(f "$rc * 1000 / $MB")")" "" "" ""
 
 ELAPSED=$(f "(${EPOCHREALTIME/./} - $START) / 1e6")
-printf 'pnc bench: %s cores (nproc), %s, kernel %s\n' "$NPROC" "$CPU" "$(uname -r)"
-printf 'N=%s punch trials per path, %s MB, medians of %s runs; %.0f s\n' "$N" "$MB" "$REP" "$ELAPSED"
-printf '%-34s %12s  %-22s %12s %8s\n' metric pnc "compared with" value ratio
-printf '%s\n' "${ROWS[@]}"
+# table: what RESULTS holds, from the rows gathered above.
+table() {
+	printf 'pnc bench, %s: %s cores (nproc), %s, kernel %s\n' \
+	    "$(date -u +%F)" "$NPROC" "$CPU" "$(uname -r)"
+	printf 'N=%s punch trials per path, %s MB, medians of %s runs; %.0f s\n' \
+	    "$N" "$MB" "$REP" "$ELAPSED"
+	printf '%-34s %12s  %-22s %12s %8s\n' metric pnc "compared with" value ratio
+	printf '%s\n' "${ROWS[@]}"
+}
+table | tee "$tmp/table"
+if [[ ${RESULTS:-} == update ]]; then
+	results_update bench "$tmp/table" || exit 1
+fi

@@ -9,9 +9,16 @@
 # RELAY=1 runs the relay column instead: the mediator with -r, and each
 # trial a listen/connect pair that passes one line; a row counts how
 # many sessions went direct, were relayed, or failed.
+#
+# The table goes to stdout in the format of RESULTS (a first line with
+# the date and the command, then one row per topology); RESULTS=update
+# also writes it into RESULTS's section for this column ([matrix udp],
+# [matrix tcp], [matrix auto] or [matrix relay]), which needs the whole
+# matrix (no TOPOLOGY given). RESULTS_FILE names another file to write.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 source tests/lab.bash
+source tests/results.bash
 PNC=${PNC:-$PWD/pnc}
 N=${1:-10}
 shift || true
@@ -20,6 +27,24 @@ W=${W:-10}			# -w of each trial
 tmp=$(mktemp -d)
 trap 'lab_down; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP
+
+case ${RELAY:+relay}${PROTO_FLAG:-} in
+relay*)	SECTION="matrix relay" ENVS="RELAY=1 " ;;
+-t)	SECTION="matrix tcp" ENVS="PROTO_FLAG=-t " ;;
+-a)	SECTION="matrix auto" ENVS="PROTO_FLAG=-a " ;;
+"")	SECTION="matrix udp" ENVS= ;;
+*)	SECTION="matrix $PROTO_FLAG" ENVS="PROTO_FLAG=$PROTO_FLAG " ;;
+esac
+if [[ ${RESULTS:-} == update ]] && ((${#FILTER[@]} > 0)); then
+	echo "matrix.sh: RESULTS=update needs the whole matrix (no TOPOLOGY)" >&2
+	exit 2
+fi
+# out FORMAT ARGS...: a line of the table, to stdout and to the copy
+# that RESULTS=update writes.
+out() {
+	# shellcheck disable=SC2059
+	printf "$@" | tee -a "$tmp/table"
+}
 
 # name | lab_up options | side A node | side B node | loss % | expected
 TOPOS=(
@@ -101,10 +126,12 @@ trial_session() {
 	fi
 }
 
+out '%s, %s cores: %sW=%s tests/matrix.sh %s (%s trials per topology, -w %s)\n' \
+    "$(date -u +%F)" "$(nproc)" "$ENVS" "$W" "$N" "$N" "$W"
 if [[ -n ${RELAY:-} ]]; then
-	printf '%-38s %7s %8s %7s\n' topology direct relayed failed
+	out '%-38s %7s %8s %7s\n' topology direct relayed failed
 else
-	printf '%-38s %-8s %-7s %9s %9s\n' topology expected result median_ms worst_ms
+	out '%-38s %-8s %-7s %9s %9s\n' topology expected result median_ms worst_ms
 fi
 for row in "${TOPOS[@]}"; do
 	IFS='|' read -r name opts a b loss expect <<<"$row"
@@ -114,7 +141,7 @@ for row in "${TOPOS[@]}"; do
 		((match)) || continue
 	fi
 	# shellcheck disable=SC2086
-	lab_up $opts >/dev/null || { echo "$name: lab_up failed"; continue; }
+	lab_up $opts >/dev/null || { out '%s: lab_up failed\n' "$name"; continue; }
 	[[ $loss != 0 ]] && lab_loss "$loss"
 	ip netns exec "$LAB-core" "$PNC" mediate -v -s "$MED1" -s "$MED2" \
 	    ${RELAY:+-r} >"$tmp/med.log" 2>&1 &
@@ -130,8 +157,8 @@ for row in "${TOPOS[@]}"; do
 			*) nf=$((nf + 1)); why=$rest ;;
 			esac
 		done
-		printf '%-38s %7d %8d %7d\n' "$name" "$nd" "$nr" "$nf"
-		[[ -n $why ]] && printf '    %s\n' "$why"
+		out '%-38s %7d %8d %7d\n' "$name" "$nd" "$nr" "$nf"
+		[[ -n $why ]] && out '    %s\n' "$why"
 		kill %% 2>/dev/null
 		lab_down 2>/dev/null
 		unset LAB
@@ -151,11 +178,14 @@ for row in "${TOPOS[@]}"; do
 	done
 	med=$(median <"$tmp/times")
 	worst=$(sort -n "$tmp/times" | tail -1)
-	printf '%-38s %-8s %3d/%-3d %9s %9s\n' "$name" "$expect" "$ok" "$N" \
+	out '%-38s %-8s %3d/%-3d %9s %9s\n' "$name" "$expect" "$ok" "$N" \
 	    "$med" "${worst:--}"
-	[[ -n $why ]] && printf '    %s\n' "$why"
+	[[ -n $why ]] && out '    %s\n' "$why"
 	[[ -n ${KEEP:-} ]] && cp "$tmp/med.log" "$KEEP.med.log"
 	kill %% 2>/dev/null
 	lab_down 2>/dev/null
 	unset LAB
 done
+if [[ ${RESULTS:-} == update ]]; then
+	results_update "$SECTION" "$tmp/table" || exit 1
+fi
