@@ -126,8 +126,11 @@ trial_session() {
 	fi
 }
 
-out '%s, %s cores: %sW=%s tests/matrix.sh %s (%s trials per topology, -w %s)\n' \
-    "$(date -u +%F)" "$(nproc)" "$ENVS" "$W" "$N" "$N" "$W"
+# The command, topologies included, so that a table says what it covers.
+CMD="tests/matrix.sh $N"
+((${#FILTER[@]} > 0)) && CMD+=$(printf " '%s'" "${FILTER[@]}")
+out '%s, %s cores: %sW=%s %s (%s trials per topology, -w %s)\n' \
+    "$(date -u +%F)" "$(nproc)" "$ENVS" "$W" "$CMD" "$N" "$W"
 if [[ -n ${RELAY:-} ]]; then
 	out '%-38s %7s %8s %7s\n' topology direct relayed failed
 else
