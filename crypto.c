@@ -1212,6 +1212,7 @@ cpace_start(struct cpace *ctx, int role, const struct cpace_in *in,
 	ctx->adlen = in->adlen;
 	cpace_generator(g, in);
 	(void)x25519(ctx->share, ctx->y, g);	/* g is never of low order */
+	declassify(ctx->share, CPACE_SHARE_LEN);	/* it goes on the wire */
 	memcpy(share, ctx->share, CPACE_SHARE_LEN);
 	wipe(g, sizeof(g));
 	return 0;
