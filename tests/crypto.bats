@@ -221,3 +221,19 @@ build_ct() {
 	    grep ' at ' | grep -v 'chacha20poly1305_open\|cpace_finish\|lex_larger\|cpace_transcript'" "$output"
 	[ -z "$output" ]
 }
+
+@test "crypto: cryptobench runs and prints pnc beside libsodium" {
+	[ -f /usr/include/sodium.h ] || skip "libsodium-dev not installed"
+	run "$CC" -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 \
+	    -o "$BATS_TEST_TMPDIR/cryptobench" "$ROOT/tests/cryptobench.c" \
+	    "$ROOT/crypto.c" -lsodium
+	echo "$output"
+	[ "$status" -eq 0 ] && [ -z "$output" ]
+	run "$BATS_TEST_TMPDIR/cryptobench" 0.05
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[1]}" =~ ^chacha20-poly1305\ seal,\ 1200\ B\ +[0-9]+\ MB/s\ +[0-9]+\ MB/s\ +[0-9.]+$ ]]
+	[[ "${lines[2]}" =~ ^chacha20-poly1305\ open,\ 1200\ B\ +[0-9]+\ MB/s\ +[0-9]+\ MB/s\ +[0-9.]+$ ]]
+	[[ "${lines[3]}" =~ ^x25519\ +[0-9]+\ op/s\ +[0-9]+\ op/s\ +[0-9.]+$ ]]
+	[[ "${lines[4]}" =~ ^cpace,\ both\ sides\ of\ a\ run\ +[0-9]+\ op/s ]]
+}
