@@ -4,7 +4,8 @@
  * ChaCha20-Poly1305) against every published vector we have: the tables
  * in tests/vectors_*.h, which tests/vectors.py generates from the RFCs,
  * FIPS 180-4, the CPace draft and Wycheproof (sources and licences in
- * those headers).
+ * those headers); and Elligator 2 against a reference that vectors.py
+ * implements from RFC 9380 (both branches of the map, edge inputs).
  *
  * One check per vector: it passes only if every output byte and the
  * verdict (accepted or rejected) are what the vector says. Prints a
@@ -46,20 +47,23 @@ struct v_wp_aead { int id; const char *res, *flags, *key, *nonce, *ad, *msg,
 struct v_wp_hmac { int id; const char *res, *flags, *key, *msg, *tag; };
 struct v_wp_hkdf { int id; const char *res, *flags, *ikm, *salt, *info;
 	int size; const char *okm; };
+struct v_elligator2 { const char *r, *u; };
 
 #include "vectors_rfc.h"
 #include "vectors_cpace.h"
 #include "vectors_wycheproof.h"
+#include "vectors_elligator2.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* The sources, in the order they run; -f names one of these. */
 enum { S_SHA, S_HMAC, S_8439, S_7748, S_CPACE, S_WPX, S_WPAEAD, S_WPHMAC,
-	S_WPHKDF, NSRC };
+	S_WPHKDF, S_ELL2, NSRC };
 static const char *srcname[NSRC] = {
 	"fips180-4-sha512", "rfc4231-hmac-sha512", "rfc8439", "rfc7748",
 	"cpace-draft", "wycheproof-x25519", "wycheproof-chacha20-poly1305",
 	"wycheproof-hmac-sha512", "wycheproof-hkdf-sha512",
+	"elligator2-reference",
 };
 static int npass[NSRC], nfail[NSRC];
 static int flipsrc = -1;	/* -f: the source whose vectors are flipped */
@@ -602,6 +606,25 @@ test_wp_hkdf(void)
 	}
 }
 
+/* ---- Elligator 2 against tests/vectors.py's RFC 9380 reference ---- */
+
+static void
+test_elligator2(void)
+{
+	unsigned char u[32], *r;
+	char name[16];
+	size_t i;
+
+	cur = S_ELL2;
+	for (i = 0; i < NELEM(ref_elligator2); i++) {
+		r = unhex(ref_elligator2[i].r, NULL, 0);
+		elligator2_25519(u, r);
+		snprintf(name, sizeof(name), "case %zu", i);
+		check(name, same(u, 32, ref_elligator2[i].u));
+		free(r);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -631,6 +654,7 @@ main(int argc, char **argv)
 	test_wp_aead();
 	test_wp_hmac();
 	test_wp_hkdf();
+	test_elligator2();
 	for (i = 0; i < NSRC; i++) {
 		printf("count %s: %d passed, %d failed\n", srcname[i],
 		    npass[i], nfail[i]);

@@ -11,6 +11,8 @@ tests/vectors.py - writes the C vector tables that tests/crypto2.c checks:
                               scalar_mult_vfy table (s, u0..ub, q0..qb).
   tests/vectors_wycheproof.h  Wycheproof x25519, chacha20_poly1305,
                               hmac_sha512, hkdf_sha512 (every test case).
+  tests/vectors_elligator2.h  256 Elligator 2 cases from a reference
+                              written here from RFC 9380 (see below).
 
 Sources. The Wycheproof files are ../shared/crypto/wycheproof_*_test.json
 (C2SP/wycheproof testvectors_v1, commit dac1dd4), Apache License 2.0,
@@ -580,7 +582,78 @@ def gen_wycheproof():
         'the licence text is ../shared/crypto/wycheproof_LICENSE.'])
 
 
+# Elligator 2 on curve25519 has one published vector (the CPace
+# generator), which takes only one of the map's two branches. These cases
+# come from a reference written here from RFC 9380 6.7.1 (Z = 2, J = A =
+# 486662, K = 1) in Python's big integers, cross-checked against the CPace
+# draft's formula (x = eps * v - (1 - eps) * A / 2) and against the curve
+# equation: a differential test, not a published vector.
+P25519 = 2**255 - 19
+A25519 = 486662
+
+
+def is_square(x):
+    return pow(x % P25519, (P25519 - 1) // 2, P25519) in (0, 1)
+
+
+def elligator2_ref(r):
+    """RFC 9380 6.7.1 on the decoded u (bit 255 of r ignored)."""
+    u = int.from_bytes(r, 'little') & (2**255 - 1)
+    p, a = P25519, A25519
+    x1 = (-a * pow((1 + 2 * u * u) % p, p - 2, p)) % p
+    if x1 == 0:
+        x1 = -a % p
+    gx1 = (x1**3 + a * x1**2 + x1) % p
+    x2 = (-x1 - a) % p
+    x = x1 if is_square(gx1) else x2
+    # the draft's version of the same map
+    v = x1
+    eps = pow((v**3 + a * v**2 + v) % p, (p - 1) // 2, p)
+    eps = -1 if eps == p - 1 else eps
+    assert x == (eps * v - (1 - eps) * a * pow(2, p - 2, p)) % p
+    # and the result is on curve25519: x^3 + A x^2 + x is a square
+    assert is_square(x**3 + a * x**2 + x)
+    return x.to_bytes(32, 'little'), is_square(gx1)
+
+
+def gen_elligator2():
+    cases = [bytes(32), (1).to_bytes(32, 'little'),
+             (P25519 - 1).to_bytes(32, 'little'),
+             P25519.to_bytes(32, 'little'),          # u = p: reduces to 0
+             (P25519 + 1).to_bytes(32, 'little'),
+             b'\xff' * 32]                           # bit 255 set
+    for i in range(250):
+        cases.append(hashlib.sha512(b'elligator2 %d' % i).digest()[:32])
+    rows, branch = [], [0, 0]
+    for r in cases:
+        u, sq = elligator2_ref(r)
+        branch[sq] += 1
+        rows.append(dict(r=r.hex(), u=u.hex()))
+    assert branch[0] > 50 and branch[1] > 50, branch
+    # the reference reproduces the draft's generator g from its inputs
+    d = json.load(open(os.path.join(SHARED, 'cpace_testvectors.json')))
+    g = {k: bytes.fromhex(v) for k, v in d['G_25519'].items()}
+
+    def lv(b):
+        assert len(b) < 128
+        return bytes([len(b)]) + b
+    zpad = bytes(max(0, 128 - 1 - len(lv(g['PRS'])) - len(lv(b'CPace255'))))
+    gen = lv(b'CPace255') + lv(g['PRS']) + lv(zpad) + lv(g['CI']) + \
+        lv(g['sid'])
+    assert elligator2_ref(hashlib.sha512(gen).digest()[:32])[0] == g['g']
+    t = '/* %d cases: %d take x1 (gx1 square), %d take x2 */\n' % (
+        len(rows), branch[1], branch[0])
+    t += table('v_elligator2', 'ref_elligator2', rows,
+               [('r', 'hex'), ('u', 'hex')])
+    header(os.path.join(HERE, 'vectors_elligator2.h'), t, [
+        'Elligator 2 on curve25519: tests/vectors.py\'s reference from '
+        'RFC 9380 6.7.1,',
+        'cross-checked against the CPace draft\'s formula and the curve '
+        'equation.'])
+
+
 if __name__ == '__main__':
     gen_rfc()
     gen_cpace()
     gen_wycheproof()
+    gen_elligator2()
