@@ -1076,6 +1076,7 @@ x25519(unsigned char out[X25519_LEN], const unsigned char scalar[X25519_LEN],
 	zero = (int)(((d - 1) >> 8) & 1);
 	declassify(&zero, sizeof(zero));	/* public: the peer knows */
 	crypto_wipe(k, sizeof(k));
+	crypto_wipe(x1, sizeof(x1));	/* CPace's generator is secret */
 	crypto_wipe(x2, sizeof(x2));
 	crypto_wipe(z2, sizeof(z2));
 	return zero ? -1 : 0;

@@ -12,7 +12,7 @@
  * "FAIL source case" line per failure, "count SOURCE: N passed, M failed"
  * per source, then "total: N passed, M failed"; exits 1 on any failure.
  *
- *	crypto2 [-f SOURCE]
+ *	crypto2 [-f SOURCE | -m]
  *
  * -f SOURCE proves that SOURCE's checks can fail: one byte of every
  * expected output is flipped and every expected verdict inverted, so
@@ -606,6 +606,29 @@ test_wp_hkdf(void)
 	}
 }
 
+/*
+ * -m: RFC 7748 5.2's third iterated value, after 1 000 000 steps (about
+ * 40 s; not part of make test).
+ */
+static int
+million(void)
+{
+	unsigned char k[32] = { 9 }, u[32] = { 9 }, out[32];
+	long n;
+
+	cur = S_7748;
+	for (n = 0; n < 1000000; n++) {
+		(void)x25519(out, k, u);
+		memcpy(u, k, 32);
+		memcpy(k, out, 32);
+	}
+	check("5.2 after 1000000 iterations", same(k, 32,
+	    "7c3911e0ab2586fd864497297e575e6f3bc601c0883c30df5f4dd2d24f665424"));
+	printf("count %s (1000000 iterations): %d passed, %d failed\n",
+	    srcname[cur], npass[cur], nfail[cur]);
+	return nfail[cur] == 0 ? 0 : 1;
+}
+
 /* ---- Elligator 2 against tests/vectors.py's RFC 9380 reference ---- */
 
 static void
@@ -630,6 +653,8 @@ main(int argc, char **argv)
 {
 	int i, tp = 0, tf = 0;
 
+	if (argc == 2 && strcmp(argv[1], "-m") == 0)
+		return million();
 	if (argc == 3 && strcmp(argv[1], "-f") == 0) {
 		for (i = 0; i < NSRC; i++)
 			if (strcmp(argv[2], srcname[i]) == 0)
@@ -639,7 +664,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	} else if (argc != 1) {
-		fprintf(stderr, "usage: crypto2 [-f source]\n");
+		fprintf(stderr, "usage: crypto2 [-f source | -m]\n");
 		return 2;
 	}
 	test_sha512();
