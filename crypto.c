@@ -375,8 +375,17 @@ siphash24(const uint64_t k[2], const void *data, size_t n)
  * (-DCRYPTO_CT_CHECK), tells valgrind the value is now public, so that
  * valgrind reports every other branch or index on a secret.
  */
-#include <sys/random.h>		/* getentropy: here, not at the top, since
-				   this part was appended to the file */
+/*
+ * getentropy: glibc declares it in <sys/random.h>, musl in <unistd.h>
+ * (with _GNU_SOURCE, which the Makefile sets). Included here, not at the
+ * top, since this part was appended to the file.
+ */
+#include <sys/random.h>
+#include <unistd.h>
+
+#ifndef __SIZEOF_INT128__
+#error "crypto.c needs unsigned __int128 (gcc or clang on a 64-bit target)"
+#endif
 #ifdef CRYPTO_CT_CHECK
 #include <valgrind/memcheck.h>
 #define declassify(p, n)	VALGRIND_MAKE_MEM_DEFINED((p), (n))
