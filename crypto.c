@@ -1442,14 +1442,14 @@ chacha20_block(unsigned char out[64], const unsigned char key[32],
 } while (0)
 
 static void
-chacha20_core4(unsigned char *restrict ks, const uint32_t *restrict st,
-    uint32_t (*restrict x)[LANES], uint32_t (*restrict s)[LANES])
+chacha20_core4(unsigned char ks[64 * LANES], const uint32_t st[16])
 {
+	uint32_t x[16][LANES];
 	int i, l;
 
 	for (i = 0; i < 16; i++)
 		for (l = 0; l < LANES; l++)
-			s[i][l] = x[i][l] = st[i] + (i == 12 ? (uint32_t)l : 0);
+			x[i][l] = st[i] + (i == 12 ? (uint32_t)l : 0);
 	for (i = 0; i < 10; i++) {
 		QROUND4(x, 0, 4, 8, 12);
 		QROUND4(x, 1, 5, 9, 13);
@@ -1460,12 +1460,11 @@ chacha20_core4(unsigned char *restrict ks, const uint32_t *restrict st,
 		QROUND4(x, 2, 7, 8, 13);
 		QROUND4(x, 3, 4, 9, 14);
 	}
-	for (i = 0; i < 16; i++)
-		for (l = 0; l < LANES; l++)
-			x[i][l] += s[i][l];
 	for (l = 0; l < LANES; l++)
 		for (i = 0; i < 16; i++)
-			store_le32(ks + 64 * l + 4 * i, x[i][l]);
+			store_le32(ks + 64 * l + 4 * i, x[i][l] + st[i] +
+			    (i == 12 ? (uint32_t)l : 0));
+	crypto_wipe(x, sizeof(x));
 }
 
 /*
@@ -1481,13 +1480,13 @@ chacha20_xor(unsigned char *out, const unsigned char *in, size_t n,
     uint32_t counter)
 {
 	unsigned char ks[64 * LANES], tail[64 * LANES];
-	uint32_t st[16], x[16][LANES], s[16][LANES];
+	uint32_t st[16];
 	size_t i;
 
 	chacha20_setup(st, key, nonce, counter);
 	for (; n >= sizeof(ks); n -= sizeof(ks), in += sizeof(ks),
 	    out += sizeof(ks)) {
-		chacha20_core4(ks, st, x, s);
+		chacha20_core4(ks, st);
 		st[12] += LANES;
 		for (i = 0; i < sizeof(ks); i++)	/* a fixed count: */
 			ks[i] ^= in[i];			/* vectorized */
@@ -1499,7 +1498,7 @@ chacha20_xor(unsigned char *out, const unsigned char *in, size_t n,
 		memset(tail, 0, sizeof(tail));
 		memcpy(tail, in, n);
 		if (n > 64) {
-			chacha20_core4(ks, st, x, s);
+			chacha20_core4(ks, st);
 			for (i = 0; i < sizeof(ks); i++)
 				tail[i] ^= ks[i];
 		} else {
@@ -1512,8 +1511,6 @@ chacha20_xor(unsigned char *out, const unsigned char *in, size_t n,
 	}
 	crypto_wipe(ks, sizeof(ks));
 	crypto_wipe(st, sizeof(st));
-	crypto_wipe(x, sizeof(x));
-	crypto_wipe(s, sizeof(s));
 }
 
 /*
