@@ -5,7 +5,9 @@
  * included), ChaCha20-Poly1305 IETF (random key, nonce, lengths 0..2000,
  * AD 0..300; each side opens the other's output, and a one-bit forgery
  * is rejected by both), SHA-512 (lengths 0..2000, split at a random
- * point) and HMAC-SHA-512 (keys 0..300 bytes, messages 0..2000).
+ * point) and HMAC-SHA-512 (keys 0..300 bytes, messages 0..2000); and,
+ * though pnc uses them only inside the AEAD, ChaCha20 from a random
+ * block counter and one-shot Poly1305 on any length.
  *
  *	sodium [-n COUNT] [-s SEED] [-b]
  *
@@ -188,6 +190,63 @@ diff_hmac(long n)
 	return bad;
 }
 
+/* The stream alone, from a random block counter (lengths 0..2000). */
+static long
+diff_chacha20(long n)
+{
+	static unsigned char m[2000], c1[2000], c2[2000];
+	unsigned char key[32], nonce[12];
+	uint32_t ctr;
+	size_t len;
+	long i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		fill(key, 32);
+		fill(nonce, 12);
+		len = upto(sizeof(m));
+		if (len == 0 && breakit && i % 1000 == 999)
+			len = 1;	/* so that -b has a byte to spoil */
+		fill(m, len);
+		/* small counters, and large ones short of the 32-bit wrap
+		   (a message here is at most 32 blocks) */
+		ctr = (uint32_t)next64();
+		if (i % 4 == 0)
+			ctr %= UINT32_MAX - 40;
+		else
+			ctr = (uint32_t)upto(1000);
+		chacha20_xor(c1, m, len, key, nonce, ctr);
+		crypto_stream_chacha20_ietf_xor_ic(c2, m, len, nonce, ctr, key);
+		spoil(c1, i);
+		if (memcmp(c1, c2, len) != 0)
+			bad++;
+	}
+	report("chacha20-ietf", n, bad);
+	return bad;
+}
+
+/* One-shot Poly1305 on any length, partial last blocks included. */
+static long
+diff_poly1305(long n)
+{
+	static unsigned char m[2000];
+	unsigned char key[32], ours[16], theirs[16];
+	size_t len;
+	long i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		fill(key, 32);
+		len = upto(sizeof(m));
+		fill(m, len);
+		poly1305(ours, m, len, key);
+		crypto_onetimeauth_poly1305(theirs, m, len, key);
+		spoil(ours, i);
+		if (memcmp(ours, theirs, 16) != 0)
+			bad++;
+	}
+	report("poly1305", n, bad);
+	return bad;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -217,5 +276,7 @@ main(int argc, char **argv)
 	bad += diff_aead(n);
 	bad += diff_sha512(n);
 	bad += diff_hmac(n);
+	bad += diff_chacha20(n);
+	bad += diff_poly1305(n);
 	return bad == 0 ? 0 : 1;
 }
