@@ -141,6 +141,16 @@ allzero(const unsigned char *p, size_t n)
 	return d == 0;
 }
 
+/* 1 if all n bytes at p still hold the 0xa5 they were filled with. */
+static int
+untouched(const unsigned char *p, size_t n)
+{
+	while (n-- > 0)
+		if (*p++ != 0xa5)
+			return 0;
+	return 1;
+}
+
 /* ---- FIPS 180-4 SHA-512, RFC 4231 HMAC-SHA-512 ---- */
 
 static void
@@ -297,8 +307,7 @@ test_aead_rfc(void)
 		memset(opened, 0xa5, n);
 		rc = chacha20poly1305_open(opened, sealed, n + 16, ad, adn,
 		    nonce, k);
-		ok = ok && rc == -1 && (n == 0 || (opened[0] == 0xa5 &&
-		    opened[n - 1] == 0xa5));
+		ok = ok && rc == -1 && untouched(opened, n);
 		check(rfc_aead[i].src, ok);
 		free(k); free(nonce); free(ad); free(pt); free(ct); free(tag);
 		free(sealed); free(opened);
@@ -539,7 +548,7 @@ test_wp_aead(void)
 			ok = rc == 0 && memcmp(out, m, n) == 0 &&
 			    memcmp(sealed, in, n + 16) == 0;
 		} else
-			ok = rc == -1 && out[0] == 0xa5 && out[n] == 0xa5;
+			ok = rc == -1 && untouched(out, n + 1);
 		check(name, ok);
 		free(in);
 		free(out);
