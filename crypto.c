@@ -1207,7 +1207,9 @@ cpace_generator(unsigned char g[32], const struct cpace_in *in)
  * Starts a CPace run with the scalar y (32 bytes, which the caller drew
  * at random and wipes; tests pass the draft's). Writes the public share
  * Y = X25519(y, g) to share; it goes on the wire with in->ad. Returns 0,
- * or -1 if sid or ad is longer than the context keeps.
+ * or -1 if sid or ad is longer than the context keeps. The context then
+ * holds y until cpace_finish wipes it; a run given up before that must
+ * be wiped by its owner (crypto_wipe(ctx, sizeof(*ctx))).
  */
 int
 cpace_start(struct cpace *ctx, int role, const struct cpace_in *in,

@@ -203,6 +203,12 @@ struct cpace {
 	int		role;			/* CPACE_INITIATOR... */
 };
 
+/*
+ * cpace_init draws the scalar and writes our share (cpace_start takes the
+ * scalar: tests); cpace_finish takes the peer's share and AD, writes ISK
+ * and returns 0, or -1 on a low-order share; it wipes the context either
+ * way (a run given up before it: crypto_wipe the context).
+ */
 void	cpace_generator(unsigned char [32], const struct cpace_in *);
 int	cpace_init(struct cpace *, int, const struct cpace_in *,
 	    unsigned char [32]);
