@@ -255,3 +255,15 @@ ct_compilers() {
 	[[ "${lines[3]}" =~ ^x25519\ +[0-9]+\ op/s\ +[0-9]+\ op/s\ +[0-9.]+$ ]]
 	[[ "${lines[4]}" =~ ^cpace,\ both\ sides\ of\ a\ run\ +[0-9]+\ op/s ]]
 }
+
+@test "crypto: tests/vectors_*.h are what tests/vectors.py makes of the sources" {
+	local shared=$ROOT/../shared/crypto
+	[ -f "$shared/wycheproof_x25519_test.json" ] ||
+	    skip "no ../shared/crypto beside the tree"
+	run python3 "$ROOT/tests/vectors.py" "$shared" "$BATS_TEST_TMPDIR"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	for h in rfc cpace wycheproof elligator2; do
+		cmp "$ROOT/tests/vectors_$h.h" "$BATS_TEST_TMPDIR/vectors_$h.h"
+	done
+}

@@ -27,7 +27,8 @@ out below; every SHA-512 and HMAC-SHA-512 expected value is checked
 against Python's hashlib/hmac when this script runs, so a typing error
 here fails the generation, not the test.
 
-Run from anywhere: python3 tests/vectors.py [SHARED_CRYPTO_DIR]
+Run from anywhere: python3 tests/vectors.py [SHARED_CRYPTO_DIR [OUT_DIR]]
+(OUT_DIR defaults to tests/; crypto.bats writes elsewhere and compares.)
 """
 import hashlib
 import hmac
@@ -39,6 +40,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = sys.argv[1] if len(sys.argv) > 1 else \
     os.path.join(HERE, '..', '..', 'shared', 'crypto')
+OUT = sys.argv[2] if len(sys.argv) > 2 else HERE
 
 # RFC 8439, extracted from its text (see the docstring).
 RFC8439 = {
@@ -493,7 +495,7 @@ def gen_rfc():
     t += table('v_hmac_rfc', 'rfc_hmac', rows,
                [('src', 'text'), ('key', 'hex'), ('msg', 'hex'),
                 ('tag', 'hex')])
-    header(os.path.join(HERE, 'vectors_rfc.h'), t, [
+    header(os.path.join(OUT, 'vectors_rfc.h'), t, [
         'RFC 8439 (ChaCha20, Poly1305, AEAD), RFC 7748 (X25519),',
         'FIPS 180-4 (SHA-512), RFC 4231 (HMAC-SHA-512): IETF Trust /',
         'NIST, public test vectors, as written out in tests/vectors.py.'])
@@ -527,7 +529,7 @@ def gen_cpace():
     t += table('v_cpace_point', 'cpace_points', rows,
                [('name', 'text'), ('u', 'hex'), ('q', 'hex'),
                 ('abort', 'int')])
-    header(os.path.join(HERE, 'vectors_cpace.h'), t, [
+    header(os.path.join(OUT, 'vectors_cpace.h'), t, [
         'draft-irtf-cfrg-cpace, CPACE-X25519-SHA512: '
         '../shared/crypto/cpace_testvectors.json',
         'and the draft\'s scalar_mult_vfy table '
@@ -572,7 +574,7 @@ def gen_wycheproof():
                [('id', 'int'), ('res', 'text'), ('flags', 'text'),
                 ('ikm', 'hex'), ('salt', 'hex'), ('info', 'hex'),
                 ('size', 'int'), ('okm', 'hex')])
-    header(os.path.join(HERE, 'vectors_wycheproof.h'), t, [
+    header(os.path.join(OUT, 'vectors_wycheproof.h'), t, [
         'Project Wycheproof (C2SP/wycheproof, testvectors_v1, commit '
         'dac1dd4):',
         'x25519_test.json, chacha20_poly1305_test.json, '
@@ -645,7 +647,7 @@ def gen_elligator2():
         len(rows), branch[1], branch[0])
     t += table('v_elligator2', 'ref_elligator2', rows,
                [('r', 'hex'), ('u', 'hex')])
-    header(os.path.join(HERE, 'vectors_elligator2.h'), t, [
+    header(os.path.join(OUT, 'vectors_elligator2.h'), t, [
         'Elligator 2 on curve25519: tests/vectors.py\'s reference from '
         'RFC 9380 6.7.1,',
         'cross-checked against the CPace draft\'s formula and the curve '
