@@ -132,6 +132,109 @@ int	ct_equal(const void *, const void *, size_t);
 
 uint64_t siphash24(const uint64_t [2], const void *, size_t);
 
+/*
+ * Issue 15's primitives (crypto.c, second part): SHA-512, HMAC-SHA-512,
+ * HKDF-SHA-512, X25519, the Elligator 2 map, CPace (CPACE-X25519-SHA512),
+ * ChaCha20, Poly1305 and the ChaCha20-Poly1305 AEAD. Constant time in
+ * every secret input; the _final and _finish functions wipe their state.
+ */
+#define SHA512_LEN	64	/* digest and HMAC tag, bytes */
+#define SHA512_BLOCK	128	/* block size; HMAC's B, CPace's s_in_bytes */
+
+struct sha512 {
+	uint64_t	h[8];		/* chaining state */
+	uint64_t	len;		/* bytes hashed so far */
+	unsigned char	buf[128];	/* partial block */
+	size_t		nbuf;		/* bytes in buf, always < 128 */
+};
+
+struct hmac_sha512 {
+	struct sha512	inner, outer;	/* keyed with K^ipad, K^opad */
+};
+
+void	crypto_wipe(void *, size_t);
+
+void	sha512_init(struct sha512 *);
+void	sha512_update(struct sha512 *, const void *, size_t);
+void	sha512_final(struct sha512 *, unsigned char [64]);
+void	sha512(const void *, size_t, unsigned char [64]);
+
+void	hmac_sha512_init(struct hmac_sha512 *, const void *, size_t);
+void	hmac_sha512_update(struct hmac_sha512 *, const void *, size_t);
+void	hmac_sha512_final(struct hmac_sha512 *, unsigned char [64]);
+void	hmac_sha512(const void *, size_t, const void *, size_t,
+	    unsigned char [64]);
+
+/* salt, ikm -> prk; prk, info -> out (-1 if outlen > 255 * 64); both. */
+void	hkdf_sha512_extract(const void *, size_t, const void *, size_t,
+	    unsigned char [64]);
+int	hkdf_sha512_expand(const void *, size_t, const void *, size_t,
+	    unsigned char *, size_t);
+int	hkdf_sha512(const void *, size_t, const void *, size_t,
+	    const void *, size_t, unsigned char *, size_t);
+
+#define X25519_LEN	32
+/* out = X25519(scalar, u); -1 (out all zero) if u is of low order. */
+int	x25519(unsigned char [32], const unsigned char [32],
+	    const unsigned char [32]);
+void	x25519_base(unsigned char [32], const unsigned char [32]);
+/* RFC 9380 map_to_curve_elligator2 on curve25519: field element -> u. */
+void	elligator2_25519(unsigned char [32], const unsigned char [32]);
+
+#define CPACE_SHARE_LEN	32	/* Ya or Yb on the wire */
+#define CPACE_ISK_LEN	64	/* the intermediate session key */
+#define CPACE_SID_MAX	64	/* longest sid a context keeps */
+#define CPACE_AD_MAX	256	/* longest ADa or ADb */
+
+enum { CPACE_INITIATOR, CPACE_RESPONDER, CPACE_SYMMETRIC };
+
+/* CPace's inputs: PRS (secret), CI (not sent), sid, and our AD (sent). */
+struct cpace_in {
+	const void	*prs, *ci, *sid, *ad;
+	size_t		 prslen, cilen, sidlen, adlen;
+};
+
+struct cpace {
+	unsigned char	y[32];			/* secret scalar */
+	unsigned char	share[32];		/* our Y */
+	unsigned char	sid[CPACE_SID_MAX];
+	unsigned char	ad[CPACE_AD_MAX];	/* our AD */
+	size_t		sidlen, adlen;
+	int		role;			/* CPACE_INITIATOR... */
+};
+
+/*
+ * cpace_init draws the scalar and writes our share (cpace_start takes the
+ * scalar: tests); cpace_finish takes the peer's share and AD, writes ISK
+ * and returns 0, or -1 on a low-order share; it wipes the context either
+ * way (a run given up before it: crypto_wipe the context).
+ */
+void	cpace_generator(unsigned char [32], const struct cpace_in *);
+int	cpace_init(struct cpace *, int, const struct cpace_in *,
+	    unsigned char [32]);
+int	cpace_start(struct cpace *, int, const struct cpace_in *,
+	    const unsigned char [32], unsigned char [32]);
+int	cpace_finish(struct cpace *, const unsigned char [32], const void *,
+	    size_t, unsigned char [64]);
+
+#define AEAD_KEY_LEN	32
+#define AEAD_NONCE_LEN	12
+#define AEAD_TAG_LEN	16
+
+void	chacha20_block(unsigned char [64], const unsigned char [32],
+	    const unsigned char [12], uint32_t);
+void	chacha20_xor(unsigned char *, const unsigned char *, size_t,
+	    const unsigned char [32], const unsigned char [12], uint32_t);
+void	poly1305(unsigned char [16], const unsigned char *, size_t,
+	    const unsigned char [32]);
+/* c = ENC(m) || tag (mlen + 16 bytes); open: 0, or -1 with m untouched. */
+void	chacha20poly1305_seal(unsigned char *, const unsigned char *, size_t,
+	    const unsigned char *, size_t, const unsigned char [12],
+	    const unsigned char [32]);
+int	chacha20poly1305_open(unsigned char *, const unsigned char *, size_t,
+	    const unsigned char *, size_t, const unsigned char [12],
+	    const unsigned char [32]);
+
 /* ---- util.c ---- */
 
 /* An endpoint as it travels and as it is compared. */
