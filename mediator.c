@@ -81,7 +81,7 @@ struct slot {
 	int64_t		seen, first;
 	uint32_t	gen;		/* via: TCP connection generation */
 	uint16_t	tcp;		/* via: TCP connection index + 1, or 0 */
-	uint8_t		sock;		/* via: index into the socket array */
+	uint8_t		sock;		/* via: index into the locals */
 	uint8_t		have_dst;	/* via: b holds the destination */
 	uint8_t		ttl;		/* IP TTL the REGISTER arrived with */
 	uint8_t		acked;		/* PEERACK for the introduction */
@@ -1298,6 +1298,7 @@ handle_relay(struct mediator *m, const unsigned char *buf, size_t len,
 	reply_now(m, &rs->pub[1 - j], &rs->via[1 - j], buf, len);
 }
 
+/* One message, as hostile input: its header checked, then by its type. */
 static void
 handle_message(struct mediator *m, const unsigned char *buf, size_t len,
     const struct ep *from, const struct med_via *via, int ttl, int64_t now)

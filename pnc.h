@@ -441,7 +441,7 @@ struct med_outq {
  * it when a queue is full or a relayed datagram waits, and at
  * mediator_flush; the queue is empty afterwards, sent or not.
  */
-typedef void	med_drain_fn(void *, int k, const struct med_outq *q);
+typedef void	med_drain_fn(void *, int, const struct med_outq *);
 
 struct med_stats {
 	unsigned long	rx, malformed, oversized, badversion, registered,
