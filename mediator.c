@@ -21,15 +21,16 @@
  * (struct slot). Every datagram is parsed as hostile input through the
  * byte cursors of wire.c.
  *
- * Two layers. The core (struct mediator, down to mediator_free) has no
- * socket and no clock: mediator_input takes one message with where it
- * came from and the time, queues its answers in an outbox (struct
- * med_outq, one per socket), and mediator_tick runs the timers and says
- * when it next needs the clock. The I/O layer below it (struct server,
- * from open_socket on) owns the sockets and the one poll() loop: it
- * reads bursts with recvmmsg, feeds them in, and sends what the core
- * queued with sendmmsg. tests/fuzz_mediator.c drives the core the same
- * way.
+ * Two layers, in this order in the file. The core (up to mediator_free)
+ * has no socket and no clock: mediator_input takes one message with
+ * where it came from and the time, and queues its answers in an outbox
+ * (struct med_outq, one per socket); mediator_tick runs the timers and
+ * says when it next needs the clock. Then mediate's options
+ * (mediator_options). The I/O layer ("the I/O layer" below) owns the
+ * sockets and the one poll() loop: it reads bursts with recvmmsg, feeds
+ * them to the core, and sends what the core queued with sendmmsg; it
+ * reaches the core only through the functions pnc.h declares, as
+ * tests/fuzz_mediator.c does.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -1201,6 +1202,8 @@ handle_stun(struct mediator *m, const unsigned char *buf, size_t len,
 		reply(m, &to, &v, out, n);
 	}
 }
+
+/* ---- the relay (mediate -r, README "Relay") ---- */
 
 /* The relay session with client id (at index *j), or NULL. */
 static struct rsess *
