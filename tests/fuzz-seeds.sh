@@ -57,6 +57,12 @@ pair() {
     rec 2 8 "$(pad "${H}\001${ID}\001\001$c\000${CK}")"
   done; } >"$d/med-many"
 { printf '\000'; rec 0 0 "$(pad "${H}\006${ID}\000\000\000\001\003")"; } >"$d/med-bind"
+# a TCP listen (source 248) and connect (249): frames of a 2-byte length,
+# no cookie needed; they meet at once, the controlled side acknowledges
+{ printf '\000'
+  rec 0 248 "\000\100$(pad "${H}\001${ID}\002\001z\000${CK}")"
+  rec 0 249 "\000\100$(pad "${H}\001${PID}\003\001z\000${CK}")"
+  rec 0 248 "\000\020${H}\004${ID}\002\001z\000"; } >"$d/med-tcp"
 # peer: REGISTERED (cookie only), PEER (controlling), PROBE, ACK, DATA, EOF
 { printf '\001'
   rec 1 0 "${H}\002${ME}${EP}\000\000${CK}"

@@ -8,8 +8,10 @@
  * 192.0.2.1 ports P and P+1. Its input is records of ctl(1) src(1)
  * len(1) datagram(len): ctl bit 0 picks the port, the other bits move
  * the clock on by 97 ms steps; src is one of 256 sources, 10.0.0.(src
- * >> 3) port 1000 + (src & 7). Its answers come to drain(), read and
- * dropped.
+ * >> 3) port 1000 + (src & 7). The last eight, 10.0.0.31, are TCP
+ * clients instead: their records are bytes of one stream each, framed
+ * as TCP rendezvous frames them (mediator_stream). The answers come to
+ * drain(), read and dropped.
  *
  * Cookies: the fuzzer cannot guess a 64-bit MAC, and the mediator has
  * no switch to skip the check, so this harness does what a client does:
@@ -36,6 +38,7 @@
 
 #define NAMES	20	/* -n: the table grows (past 16) and fills */
 #define P	7321
+#define TCP_SRC	248	/* sources from here on are TCP clients */
 
 int	mediator_fuzz(const unsigned char *, size_t);
 
@@ -43,6 +46,14 @@ static unsigned char	cookie[256][COOKIE_LEN];
 static int		have_cookie[256];
 static unsigned long	counts[256];	/* answers sent, by message type */
 static unsigned long	completed;	/* REGISTERED with a ttl */
+static unsigned long	tcp_sent;	/* answers to TCP clients */
+
+/* A TCP client's bytes not yet taken, as the I/O layer keeps them. */
+static struct {
+	unsigned char	 buf[2 + MAX_DGRAM];
+	size_t		 len;
+	unsigned	 gen;
+} tcp[256 - TCP_SRC];
 
 /* The source index of an address the harness made, or -1. */
 static int
@@ -72,7 +83,8 @@ drain(void *arg, int k, const struct med_outq *q)
 	uint64_t id;
 
 	(void)arg;
-	(void)k;
+	if (k == -1)
+		tcp_sent += (unsigned long)q->n;
 	for (i = 0; i < q->n; i++) {
 		rd_init(&r, q->s[i].data, q->s[i].len);
 		if (rd_hdr(&r, &version, &type, &id) == -1)
@@ -127,9 +139,9 @@ print_counts(void)
 	if (getenv("FUZZ_MEDIATOR_COUNTS") == NULL)
 		return;
 	fprintf(stderr, "fuzz_mediator: %lu REGISTERED (%lu with a ttl), "
-	    "%lu PEER, %lu ERROR, %lu BOUND, %lu RELAYOK\n",
-	    counts[T_REGISTERED], completed, counts[T_PEER], counts[T_ERROR],
-	    counts[T_BOUND], counts[T_RELAYOK]);
+	    "%lu PEER, %lu ERROR, %lu BOUND, %lu RELAYOK; %lu to TCP "
+	    "clients\n", counts[T_REGISTERED], completed, counts[T_PEER],
+	    counts[T_ERROR], counts[T_BOUND], counts[T_RELAYOK], tcp_sent);
 }
 
 /* The mediator's configuration, from its own option parser, once. */
@@ -168,6 +180,32 @@ locals_make(struct med_local *l)
 	}
 }
 
+/* Bytes from TCP client src: on its stream; a bad frame ends that. */
+static void
+tcp_input(struct mediator *m, const unsigned char *b, size_t n,
+    const struct ep *from, int src, int64_t now)
+{
+	struct med_via via;
+	int k = src - TCP_SRC;
+	long used;
+
+	if (n > sizeof(tcp[k].buf) - tcp[k].len)
+		n = sizeof(tcp[k].buf) - tcp[k].len;
+	memcpy(tcp[k].buf + tcp[k].len, b, n);
+	tcp[k].len += n;
+	memset(&via, 0, sizeof(via));
+	via.tcp = k + 1;
+	via.gen = tcp[k].gen;
+	if ((used = mediator_stream(m, tcp[k].buf, tcp[k].len, from, &via,
+	    now)) == -1) {
+		tcp[k].len = 0;		/* closed; a new connection next */
+		tcp[k].gen++;
+		return;
+	}
+	tcp[k].len -= (size_t)used;
+	memmove(tcp[k].buf, tcp[k].buf + used, tcp[k].len);
+}
+
 int
 mediator_fuzz(const unsigned char *buf, size_t len)
 {
@@ -182,6 +220,7 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 
 	locals_make(locals);
 	memset(have_cookie, 0, sizeof(have_cookie));
+	memset(tcp, 0, sizeof(tcp));
 	if ((m = mediator_init(config(), locals, 2, drain, NULL)) == NULL)
 		return 0;
 	while (i + 3 <= len) {
@@ -198,9 +237,13 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 		via.sock = buf[i] & 1;
 		now += (buf[i] >> 1) * 97;
 		memcpy(dgram, buf + i + 3, n);
-		fill_cookie(dgram, n, src);
 		(void)mediator_tick(m, now);
-		mediator_input(m, dgram, n, &from, &via, 60, now);
+		if (src >= TCP_SRC)
+			tcp_input(m, dgram, n, &from, src, now);
+		else {
+			fill_cookie(dgram, n, src);
+			mediator_input(m, dgram, n, &from, &via, 60, now);
+		}
 		mediator_flush(m);
 		if (mediator_stats(m)->names > NAMES)
 			abort();	/* the table must stay bounded */
