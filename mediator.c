@@ -979,7 +979,8 @@ register_answer(struct mediator *m, struct entry *e, int i,
 		if (slot_live(e->s[1 - i], now) &&
 		    slot_complete(m, e->s[1 - i], now))
 			introduce(m, e, now);
-		else if (!rg->alt || fresh_alt) {	/* this copy completed it */
+		else if (!rg->alt || fresh_alt) {
+			/* This copy completed the slot: registered. */
 			slot_unpack(s, &v);
 			send_registered(m, &v.pub, &v.via, s->id, REG_TTL,
 			    SIZE_MAX, now);
@@ -1443,7 +1444,8 @@ expire(struct mediator *m, int64_t now)
 	int i;
 
 	for (i = 0; m->rs != NULL && i < m->rs_max; i++)
-		if (m->rs[i].id[0] != 0 && now - m->rs[i].last >= REG_TTL * 1000) {
+		if (m->rs[i].id[0] != 0 &&
+		    now - m->rs[i].last >= REG_TTL * 1000) {
 			vlog("relay session idle: closed after %llu bytes",
 			    (unsigned long long)m->rs[i].bytes);
 			m->rs[i].id[0] = 0;
