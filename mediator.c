@@ -1704,10 +1704,11 @@ struct txb {
 	union cmsgbuf	 cbuf[MED_BATCH];
 };
 
+/* The I/O layer: the core, the sockets it is told of, the TCP clients. */
 struct server {
 	struct mediator	*m;
-	struct med_local locals[MED_SOCKS];	/* what the core is told */
-	int		 fds[MED_SOCKS];	/* ... the sockets, alike */
+	struct med_local locals[MED_SOCKS];	/* what the core knows ... */
+	int		 fds[MED_SOCKS];	/* ... of these sockets */
 	int		 wildcard[MED_SOCKS];	/* needs IP_PKTINFO to answer
 						   from the right address */
 	int		 nfds;
