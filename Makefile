@@ -53,7 +53,7 @@ fuzz:
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -Dmain=pnc_main \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -o fuzz-pnc pnc.c punch.c mediator.c util.c wire.c rel.c crypto.c \
-	    tests/fuzz.c
+	    tests/fuzz.c tests/fuzz_mediator.c
 	rm -rf fuzz-work && mkdir fuzz-work && cp tests/fuzz-corpus/* fuzz-work/
 	./fuzz-pnc -max_total_time=$(FUZZ_SECS) -max_len=2048 \
 	    -print_final_stats=1 fuzz-work tests/fuzz-corpus

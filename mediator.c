@@ -19,7 +19,18 @@
  * growing. Most of a busy table is names waiting for their peer, so an
  * entry holds its name at its length and a client what it sent, packed
  * (struct slot). Every datagram is parsed as hostile input through the
- * byte cursors of util.c.
+ * byte cursors of wire.c.
+ *
+ * Two layers, in this order in the file. The core (up to mediator_free)
+ * has no socket and no clock: mediator_input takes one message with
+ * where it came from and the time, and queues its answers in an outbox
+ * (struct med_outq, one per socket); mediator_tick runs the timers and
+ * says when it next needs the clock. Then mediate's options
+ * (mediator_options). The I/O layer ("the I/O layer" below) owns the
+ * sockets and the one poll() loop: it reads bursts with recvmmsg, feeds
+ * them to the core, and sends what the core queued with sendmmsg; it
+ * reaches the core only through the functions pnc.h declares, as
+ * tests/fuzz_mediator.c does.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -49,37 +60,15 @@
 #define INTRO_CTL_TRIES	3	/* the controlled side silent this many
 				   resends (700 ms): introduce the other
 				   anyway, without READY */
-#define MAXSOCKS	4	/* two addresses (or families) x two ports */
 #define ALT_WAIT	300	/* ms to wait for the copy sent to port P+1 */
 #define COOKIE_EPOCH	60000	/* ms; a cookie is good for 60 to 120 s */
 #define RL_SLOTS	4096	/* rate limiter buckets, by source address */
 #define RATE_DEFAULT	20	/* new registrations per second per address */
+#define MAX_NAMES	65536	/* -n: names at once */
 #define RELAY_MAX	64	/* relayed sessions at once (-x) */
 #define RELAY_RATE	(2 * 1024 * 1024)	/* bytes/s per session (-b) */
-#define BATCH		64	/* datagrams per recvmmsg, replies per sendmmsg */
-#define REPLY_MAX	256	/* no reply is longer (see their buffers) */
-
-/* Where a client reached us: reply from that address (NAT-NOTES). */
-struct via {
-	int		sock;		/* index into the socket array */
-	union {
-		struct in_addr	v4;
-		struct in6_addr	v6;
-	} dst;
-	int		have_dst;
-	int		tcp;		/* TCP connection index + 1, or 0 */
-	unsigned	gen;		/* ... and its generation */
-};
-
-/* A TCP rendezvous client: messages framed by a 2-byte length. */
-struct tconn {
-	int		 fd;
-	unsigned	 gen;
-	int64_t		 seen;
-	struct ep	 from;
-	size_t		 len;
-	unsigned char	 buf[2 + MAX_DGRAM];
-};
+#define RX_BATCH	64	/* datagrams per recvmmsg */
+#define TICK_MAX	1000	/* ms: the longest the core sleeps */
 
 /*
  * A client of a name, in one allocation sized to what it sent: the fixed
@@ -93,7 +82,7 @@ struct slot {
 	int64_t		seen, first;
 	uint32_t	gen;		/* via: TCP connection generation */
 	uint16_t	tcp;		/* via: TCP connection index + 1, or 0 */
-	uint8_t		sock;		/* via: index into the socket array */
+	uint8_t		sock;		/* via: index into the locals */
 	uint8_t		have_dst;	/* via: b holds the destination */
 	uint8_t		ttl;		/* IP TTL the REGISTER arrived with */
 	uint8_t		acked;		/* PEERACK for the introduction */
@@ -115,7 +104,7 @@ struct slotv {
 	struct ep		 pub;		/* as seen on port P */
 	struct ep		 alt;		/* as seen on port P+1 */
 	int			 have_pub, have_alt;
-	struct via		 via;
+	struct med_via		 via;
 	const unsigned char	*locals;	/* into the slot */
 };
 
@@ -137,12 +126,6 @@ struct entry {
 	char		 name[];	/* namelen bytes, not terminated */
 };
 
-struct stats {
-	unsigned long	rx, malformed, oversized, badversion, registered,
-			introduced, refused, expired, cookies, ratelimited,
-			capped, stun, relayed, relay_bytes, relay_dropped;
-};
-
 /*
  * A relayed session (mediate -r): the two clients of one rendezvous, as
  * registered. Only they may send through it, and only to each other.
@@ -150,7 +133,7 @@ struct stats {
 struct rsess {
 	uint64_t	 id[2];		/* 0: free */
 	struct ep	 pub[2];
-	struct via	 via[2];
+	struct med_via	 via[2];
 	int64_t		 last;		/* ms: idle expiry */
 	int64_t		 tat;		/* us: GCRA over bytes, the rate cap */
 	uint64_t	 bytes;
@@ -162,53 +145,18 @@ struct rl {
 	int64_t		tat;		/* theoretical arrival time, us */
 };
 
-struct msock {
-	int		 fd;
-	int		 addr_idx;	/* 0, or 1 for the second -s */
-	int		 alt_port;	/* bound to P+1 */
-	int		 wildcard;	/* needs IP_PKTINFO to answer right */
-	struct ep	 bound;
-};
-
-/* Control data: a destination address (IP_PKTINFO) out, and a TTL in. */
-union cmsgbuf {
-	char		c[CMSG_SPACE(sizeof(struct in6_pktinfo)) + 64];
-	struct cmsghdr	align;
-};
-
 /*
- * UDP replies queued for one socket, to go out with one sendmmsg when
- * the datagrams read in one burst are handled (flush), or when full.
+ * The core: the name table, the relay sessions, the rate limiter, what
+ * it knows of the local sockets, and the outbox.
  */
-struct txq {
-	int		 n;
-	struct mmsghdr	 msg[BATCH];
-	struct iovec	 iov[BATCH];
-	struct ep	 to[BATCH];
-	union cmsgbuf	 cbuf[BATCH];
-	unsigned char	 data[BATCH][REPLY_MAX];
-};
-
-/* A burst of datagrams read with one recvmmsg. */
-struct rxb {
-	struct mmsghdr	 msg[BATCH];
-	struct iovec	 iov[BATCH];
-	struct ep	 from[BATCH];
-	union cmsgbuf	 cbuf[BATCH];
-	unsigned char	 buf[BATCH][MAX_DGRAM + 1];
-};
-
 struct mediator {
-	struct msock	 socks[MAXSOCKS];
-	struct txq	*txq;		/* one queue per socket */
-	struct rxb	*rxb;
-	int		 nfds;
+	struct med_local locals[MED_SOCKS];
+	int		 nlocals;
 	int		 has_alt;	/* some socket serves P+1 */
-	int		 lfds[2];	/* TCP listeners */
-	int		 nlfds;
-	struct tconn	*tc[MAXTCP];
-	int		 tc_end;	/* tc[tc_end...] are all NULL */
-	unsigned	 gen;
+	struct med_outq	 udpq[MED_SOCKS];	/* one queue per socket ... */
+	struct med_outq	 tcpq;		/* ... and one for TCP clients */
+	med_drain_fn	*drain;		/* sends a queue: the I/O layer's */
+	void		*drain_arg;
 	struct entry	**buckets;
 	size_t		 nbuckets;	/* a power of two, grown with count */
 	struct entry	**old;		/* the table before, being moved */
@@ -218,7 +166,6 @@ struct mediator {
 	struct entry	*rexmit;
 	uint64_t	 cookie_key[2];	/* SipHash keys: per-process secrets */
 	uint64_t	 hash_key[2];	/* ... for the name and rate tables */
-	int		 trust_all;	/* fuzzer only: skip the cookie check */
 	struct rl	*rl;		/* RL_SLOTS buckets, or NULL: no limit */
 	int64_t		 rl_gap;	/* us between registrations ... */
 	int64_t		 rl_burst;	/* ... and how far ahead one may be */
@@ -226,20 +173,11 @@ struct mediator {
 	int		 rs_max;
 	int64_t		 rs_rate;	/* bytes per second per session */
 	int64_t		 rs_cap;	/* bytes per session, 0: no cap */
-	struct stats	 st;
+	struct med_stats st;
 };
-
-static volatile sig_atomic_t stop;
 
 static void	cookie_make(const struct mediator *, const struct ep *, int64_t,
 		    unsigned char *);
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 /* Keyed (SipHash): names an attacker picks cannot be aimed at a chain. */
 static uint32_t
@@ -516,128 +454,71 @@ slot_have_alt(const struct slot *s)
 	return s->b[cep_len(s->b)] != 0;
 }
 
-/*
- * A framed message to a TCP client. Messages are small and the client
- * reads them at once, so a full socket buffer means a dead client: drop.
- */
-static void
-tcp_reply(struct mediator *m, const struct via *via, const void *buf,
-    size_t len)
-{
-	struct tconn *c = m->tc[via->tcp - 1];
-	unsigned char frame[2 + MAX_DGRAM];
+/* ---- the outbox: answers queued for the I/O layer ---- */
 
-	if (c == NULL || c->gen != via->gen || len > MAX_DGRAM)
-		return;		/* that connection is gone */
-	frame[0] = (unsigned char)(len >> 8);
-	frame[1] = (unsigned char)len;
-	memcpy(frame + 2, buf, len);
-	(void)send(c->fd, frame, len + 2, MSG_DONTWAIT | MSG_NOSIGNAL);
+static struct med_outq *
+queue_of(struct mediator *m, const struct med_via *via)
+{
+	return via->tcp ? &m->tcpq : &m->udpq[via->sock];
 }
 
-/*
- * Send what is queued for socket k: one sendmmsg, more only past an
- * error. UDP: a full socket buffer loses the rest, another error the one
- * reply it was for; the clients retry.
- */
+/* Hand q to the I/O layer to send; it is empty afterwards. */
 static void
-flush_sock(struct mediator *m, int k)
+drain(struct mediator *m, struct med_outq *q)
 {
-	struct txq *q = &m->txq[k];
-	int off = 0, r;
-
-	while (off < q->n) {
-		r = sendmmsg(m->socks[k].fd, q->msg + off,
-		    (unsigned)(q->n - off), MSG_DONTWAIT);
-		if (r > 0)
-			off += r;
-		else if (errno == EAGAIN || errno == ENOBUFS)
-			break;
-		else if (errno != EINTR)
-			off++;
-	}
+	m->drain(m->drain_arg, q == &m->tcpq ? -1 : (int)(q - m->udpq), q);
 	q->n = 0;
 }
 
-static void
-flush(struct mediator *m)
+/* The next send of q, to `to` the way via came; a full q is sent first. */
+static struct med_send *
+out_add(struct mediator *m, struct med_outq *q, const struct ep *to,
+    const struct med_via *via)
 {
-	int k;
+	struct med_send *s;
 
-	for (k = 0; k < m->nfds; k++)
-		if (m->txq[k].n > 0)
-			flush_sock(m, k);
+	if (q->n == MED_BATCH)
+		drain(m, q);
+	s = &q->s[q->n++];
+	s->to = *to;
+	s->via = *via;
+	return s;
 }
 
 /*
- * Answer from the address the client reached us at: IP_PKTINFO (or its
- * IPv6 twin) in msg, built in cbuf, for a socket bound to the wildcard.
+ * Queue buf to a client, to leave from the address it reached us at;
+ * the I/O layer sends the queues when a burst of input is handled.
  */
 static void
-set_pktinfo(struct msghdr *msg, char *cbuf, size_t cap, const struct ep *to,
-    const struct via *via)
-{
-	struct cmsghdr *cm = (struct cmsghdr *)cbuf;
-
-	memset(cbuf, 0, cap);
-	msg->msg_control = cbuf;
-	if (to->u.sa.sa_family == AF_INET6) {
-		struct in6_pktinfo pi;
-
-		memset(&pi, 0, sizeof(pi));
-		pi.ipi6_addr = via->dst.v6;
-		msg->msg_controllen = CMSG_SPACE(sizeof(pi));
-		cm->cmsg_level = IPPROTO_IPV6;
-		cm->cmsg_type = IPV6_PKTINFO;
-		cm->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-	} else {
-		struct in_pktinfo pi;
-
-		memset(&pi, 0, sizeof(pi));
-		pi.ipi_spec_dst = via->dst.v4;
-		msg->msg_controllen = CMSG_SPACE(sizeof(pi));
-		cm->cmsg_level = IPPROTO_IP;
-		cm->cmsg_type = IP_PKTINFO;
-		cm->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-	}
-}
-
-/*
- * Queue buf to a client, from the address it reached us at (IP_PKTINFO
- * on a wildcard socket); TCP clients get theirs at once.
- */
-static void
-reply(struct mediator *m, const struct ep *to, const struct via *via,
+reply(struct mediator *m, const struct ep *to, const struct med_via *via,
     const void *buf, size_t len)
 {
-	struct txq *q;
-	struct msghdr *msg;
-	int k;
+	struct med_outq *q = queue_of(m, via);
+	struct med_send *s;
 
-	if (via->tcp) {
-		tcp_reply(m, via, buf, len);
-		return;
-	}
-	if (len > REPLY_MAX)
-		return;		/* none is: see REPLY_MAX */
-	q = &m->txq[via->sock];
-	if (q->n == BATCH)
-		flush_sock(m, via->sock);
-	k = q->n++;
-	memcpy(q->data[k], buf, len);
-	q->to[k] = *to;
-	q->iov[k].iov_base = q->data[k];
-	q->iov[k].iov_len = len;
-	msg = &q->msg[k].msg_hdr;
-	memset(msg, 0, sizeof(*msg));
-	msg->msg_name = &q->to[k].u;
-	msg->msg_namelen = to->len;
-	msg->msg_iov = &q->iov[k];
-	msg->msg_iovlen = 1;
-	if (via->have_dst && m->socks[via->sock].wildcard)
-		set_pktinfo(msg, q->cbuf[k].c, sizeof(q->cbuf[k].c), to, via);
+	if (len > MED_REPLY_MAX)
+		return;		/* none is: see MED_REPLY_MAX */
+	s = out_add(m, q, to, via);
+	memcpy(q->buf[s - q->s], buf, len);
+	s->data = q->buf[s - q->s];
+	s->len = len;
+}
+
+/*
+ * A relayed datagram, too big for a queue's buffers: it goes out at
+ * once, after what is queued for its socket, from the input's bytes.
+ */
+static void
+reply_now(struct mediator *m, const struct ep *to, const struct med_via *via,
+    const unsigned char *buf, size_t len)
+{
+	struct med_outq *q = queue_of(m, via);
+	struct med_send *s;
+
+	s = out_add(m, q, to, via);
+	s->data = buf;
+	s->len = len;
+	drain(m, q);
 }
 
 /*
@@ -645,7 +526,7 @@ reply(struct mediator *m, const struct ep *to, const struct via *via,
  * the request, so that the mediator cannot amplify a forged flood.
  */
 static void
-reply_capped(struct mediator *m, const struct ep *to, const struct via *via,
+reply_capped(struct mediator *m, const struct ep *to, const struct med_via *via,
     const void *buf, size_t len, size_t cap)
 {
 	if (len > cap) {
@@ -656,7 +537,7 @@ reply_capped(struct mediator *m, const struct ep *to, const struct via *via,
 }
 
 static void
-send_error(struct mediator *m, const struct ep *to, const struct via *via,
+send_error(struct mediator *m, const struct ep *to, const struct med_via *via,
     uint64_t id, int code, const char *text, size_t cap)
 {
 	unsigned char buf[256];
@@ -675,7 +556,7 @@ send_error(struct mediator *m, const struct ep *to, const struct via *via,
 /* REGISTERED: ttl 0 when it only hands out the cookie. */
 static void
 send_registered(struct mediator *m, const struct ep *to,
-    const struct via *via, uint64_t id, int ttl, size_t cap, int64_t now)
+    const struct med_via *via, uint64_t id, int ttl, size_t cap, int64_t now)
 {
 	unsigned char buf[64], c[COOKIE_LEN];
 	struct wr w;
@@ -859,8 +740,6 @@ cookie_ok(const struct mediator *m, const struct ep *from,
 	unsigned char c[COOKIE_LEN];
 	int64_t epoch = now / COOKIE_EPOCH;
 
-	if (m->trust_all)
-		return 1;
 	if (cookie_zero(cookie))
 		return 0;
 	cookie_make(m, from, epoch, c);
@@ -945,7 +824,7 @@ slot_complete(const struct mediator *m, const struct slot *s, int64_t now)
  */
 static struct slot *
 slot_update(struct slot *old, const struct reg *rg, const struct ep *from,
-    const struct via *via, int64_t now)
+    const struct med_via *via, int64_t now)
 {
 	unsigned char tail[SLOT_TAIL_MAX], *p = tail;
 	struct slot hdr, *s;
@@ -999,15 +878,18 @@ slot_update(struct slot *old, const struct reg *rg, const struct ep *from,
 	return s;
 }
 
-static void
-handle_register(struct mediator *m, const struct reg *rg,
-    const struct ep *from, const struct via *via, int64_t now)
+/*
+ * The checks before a REGISTER may take a slot: return routability
+ * (its cookie), the source's rate, room in the table. Returns the
+ * entry of its name, or NULL when it was answered with a refusal.
+ */
+static struct entry *
+register_admit(struct mediator *m, const struct reg *rg,
+    const struct ep *from, const struct med_via *via, int64_t now)
 {
 	int group = reg_group(rg);
 	struct entry *e;
-	struct slot *s;
-	int i, fresh_alt;
-	char a[80];
+	int i;
 
 	/*
 	 * TCP's handshake already proved the source. A copy to P+1 of a
@@ -1022,55 +904,70 @@ handle_register(struct mediator *m, const struct reg *rg,
 	    !cookie_ok(m, from, rg->cookie, now)) {
 		m->st.cookies++;
 		send_registered(m, from, via, rg->id, 0, rg->len, now);
-		return;
+		return NULL;
 	}
 	if (i == -1 && !rate_ok(m, from, now)) {
 		m->st.ratelimited++;
 		send_error(m, from, via, rg->id, E_RATE,
 		    "too many registrations from your address, try later",
 		    SIZE_MAX);
-		return;
+		return NULL;
 	}
 	if ((e = entry_get(m, group, rg->name, rg->namelen, now)) == NULL) {
 		m->st.refused++;
 		send_error(m, from, via, rg->id, E_FULL,
 		    "mediator table full, try later", SIZE_MAX);
-		return;
+		return NULL;
 	}
-	if ((i = slot_of(e, rg->id)) == -1) {
-		/* A newcomer after an introduction starts a new meeting. */
-		if (e->introduced) {
-			slots_free(e);
-			e->introduced = 0;
-			if (e->on_rexmit)
-				rexmit_remove(m, e);
-		}
-		if ((i = slot_pick(e, rg->role, now)) == -1) {
-			m->st.refused++;
-			send_error(m, from, via, rg->id, E_BUSY,
-			    "name in use by another client of that role",
-			    SIZE_MAX);
-			return;
-		}
-		m->st.registered++;
-		if (verbose)	/* not ep_str for nothing, at every name */
-			vlog("registered %.*s role %d from %s",
-			    (int)rg->namelen, rg->name, rg->role,
-			    ep_str(from, a, sizeof(a)));
+	return e;
+}
+
+/*
+ * The slot of e that rg's client has, or the one it takes now. Returns
+ * its index, or -1 when the name is taken (answered with E_BUSY).
+ */
+static int
+register_slot(struct mediator *m, struct entry *e, const struct reg *rg,
+    const struct ep *from, const struct med_via *via, int64_t now)
+{
+	char a[80];
+	int i;
+
+	if ((i = slot_of(e, rg->id)) != -1)
+		return i;
+	/* A newcomer after an introduction starts a new meeting. */
+	if (e->introduced) {
+		slots_free(e);
+		e->introduced = 0;
+		if (e->on_rexmit)
+			rexmit_remove(m, e);
 	}
-	s = e->s[i];
-	fresh_alt = rg->alt && (s == NULL || s->id != rg->id ||
-	    !slot_have_alt(s));
-	if ((s = slot_update(s, rg, from, via, now)) == NULL) {
+	if ((i = slot_pick(e, rg->role, now)) == -1) {
 		m->st.refused++;
-		send_error(m, from, via, rg->id, E_FULL,
-		    "mediator out of memory, try later", SIZE_MAX);
-		return;
+		send_error(m, from, via, rg->id, E_BUSY,
+		    "name in use by another client of that role", SIZE_MAX);
+		return -1;
 	}
-	e->s[i] = s;
-	entry_touch(m, e, now);
-	if (!slot_have_pub(s))
-		return;		/* only the copy to P+1 so far */
+	m->st.registered++;
+	if (verbose)	/* not ep_str for nothing, at every name */
+		vlog("registered %.*s role %d from %s", (int)rg->namelen,
+		    rg->name, rg->role, ep_str(from, a, sizeof(a)));
+	return i;
+}
+
+/*
+ * Slot i of e has taken in a REGISTER (fresh_alt: the first copy to
+ * P+1): introduce the pair if both are complete, or tell the client
+ * where it stands.
+ */
+static void
+register_answer(struct mediator *m, struct entry *e, int i,
+    const struct reg *rg, const struct ep *from, const struct med_via *via,
+    int fresh_alt, int64_t now)
+{
+	struct slot *s = e->s[i];
+	struct slotv v;
+
 	if (e->introduced) {
 		/* It lost its introduction, or (slot 0) waits for it. */
 		if (!rg->alt && (i != ctl_slot(e) || e->intro_ctl))
@@ -1082,14 +979,39 @@ handle_register(struct mediator *m, const struct reg *rg,
 		if (slot_live(e->s[1 - i], now) &&
 		    slot_complete(m, e->s[1 - i], now))
 			introduce(m, e, now);
-		else if (!rg->alt || fresh_alt) {	/* this copy completed it */
-			struct slotv v;
-
+		else if (!rg->alt || fresh_alt) {
+			/* This copy completed the slot: registered. */
 			slot_unpack(s, &v);
 			send_registered(m, &v.pub, &v.via, s->id, REG_TTL,
 			    SIZE_MAX, now);
 		}
 	}
+}
+
+static void
+handle_register(struct mediator *m, const struct reg *rg,
+    const struct ep *from, const struct med_via *via, int64_t now)
+{
+	struct entry *e;
+	struct slot *s;
+	int i, fresh_alt;
+
+	if ((e = register_admit(m, rg, from, via, now)) == NULL ||
+	    (i = register_slot(m, e, rg, from, via, now)) == -1)
+		return;
+	s = e->s[i];
+	fresh_alt = rg->alt && (s == NULL || s->id != rg->id ||
+	    !slot_have_alt(s));
+	if ((s = slot_update(s, rg, from, via, now)) == NULL) {
+		m->st.refused++;
+		send_error(m, from, via, rg->id, E_FULL,
+		    "mediator out of memory, try later", SIZE_MAX);
+		return;
+	}
+	e->s[i] = s;
+	entry_touch(m, e, now);
+	if (slot_have_pub(s))	/* else only the copy to P+1 so far */
+		register_answer(m, e, i, rg, from, via, fresh_alt, now);
 }
 
 /* The padding of a request: zero bytes to its end. 0 or -1. */
@@ -1183,11 +1105,11 @@ drop(struct mediator *m, const struct ep *from, const char *why)
 static int
 other_socket(const struct mediator *m, int k, int port, int addr)
 {
-	const struct msock *a = &m->socks[k];
+	const struct med_local *a = &m->locals[k];
 	int i;
 
-	for (i = 0; i < m->nfds; i++) {
-		const struct msock *b = &m->socks[i];
+	for (i = 0; i < m->nlocals; i++) {
+		const struct med_local *b = &m->locals[i];
 
 		if (b->bound.u.sa.sa_family == a->bound.u.sa.sa_family &&
 		    b->alt_port == (a->alt_port ^ port) &&
@@ -1204,12 +1126,12 @@ other_socket(const struct mediator *m, int k, int port, int addr)
  */
 static void
 handle_bind(struct mediator *m, struct rd *r, uint64_t id,
-    const struct ep *from, const struct via *via, size_t len)
+    const struct ep *from, const struct med_via *via, size_t len)
 {
 	uint32_t tx = rd_u32(r);
 	int want = rd_u8(r), got = 0, k;
 	unsigned char buf[128];
-	struct via v = *via;
+	struct med_via v = *via;
 	struct wr w;
 
 	if (r->bad || zeros(r) == -1)
@@ -1230,7 +1152,7 @@ handle_bind(struct mediator *m, struct rd *r, uint64_t id,
 	k = other_socket(m, via->sock, 0, 1);
 	wr_u8(&w, k != -1);
 	if (k != -1)
-		wr_ep(&w, &m->socks[k].bound);
+		wr_ep(&w, &m->locals[k].bound);
 	if (!w.bad)
 		reply_capped(m, from, &v, buf, w.len, len);
 }
@@ -1244,11 +1166,11 @@ handle_bind(struct mediator *m, struct rd *r, uint64_t id,
  */
 static void
 handle_stun(struct mediator *m, const unsigned char *buf, size_t len,
-    const struct ep *from, const struct via *via, int64_t now)
+    const struct ep *from, const struct med_via *via, int64_t now)
 {
 	unsigned char out[128];
 	struct stun s;
-	struct via v = *via;
+	struct med_via v = *via;
 	struct ep to = *from;
 	size_t n;
 	int k, o;
@@ -1274,7 +1196,7 @@ handle_stun(struct mediator *m, const unsigned char *buf, size_t len,
 	else if (s.response_port)
 		to.u.in.sin_port = htons((uint16_t)s.response_port);
 	o = other_socket(m, via->sock, 1, 1);
-	n = stun_response(&s, from, o != -1 ? &m->socks[o].bound : NULL,
+	n = stun_response(&s, from, o != -1 ? &m->locals[o].bound : NULL,
 	    out, sizeof(out));
 	if (n > 0) {
 		m->st.stun++;
@@ -1283,30 +1205,6 @@ handle_stun(struct mediator *m, const unsigned char *buf, size_t len,
 }
 
 /* ---- the relay (mediate -r, README "Relay") ---- */
-
-/* A datagram too big for the reply queue, at once, after what is queued. */
-static void
-send_now(struct mediator *m, const struct ep *to, const struct via *via,
-    const void *buf, size_t len)
-{
-	union {
-		char		c[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-		struct cmsghdr	align;
-	} cbuf;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr msg;
-
-	if (m->txq[via->sock].n > 0)
-		flush_sock(m, via->sock);
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_name = (void *)&to->u;
-	msg.msg_namelen = to->len;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (via->have_dst && m->socks[via->sock].wildcard)
-		set_pktinfo(&msg, cbuf.c, sizeof(cbuf.c), to, via);
-	(void)sendmsg(m->socks[via->sock].fd, &msg, MSG_DONTWAIT);
-}
 
 /* The relay session with client id (at index *j), or NULL. */
 static struct rsess *
@@ -1327,7 +1225,7 @@ rs_find(struct mediator *m, uint64_t id, int *j)
  */
 static void
 handle_relayreq(struct mediator *m, const struct reg *rg,
-    const struct ep *from, const struct via *via, int64_t now)
+    const struct ep *from, const struct med_via *via, int64_t now)
 {
 	int group = reg_group(rg);
 	struct entry *e = *entry_ref(m, group, rg->name, rg->namelen);
@@ -1401,12 +1299,13 @@ handle_relay(struct mediator *m, const unsigned char *buf, size_t len,
 	rs->bytes += len;
 	rs->last = now;
 	m->st.relay_bytes += len;
-	send_now(m, &rs->pub[1 - j], &rs->via[1 - j], buf, len);
+	reply_now(m, &rs->pub[1 - j], &rs->via[1 - j], buf, len);
 }
 
+/* One message, as hostile input: its header checked, then by its type. */
 static void
-handle_datagram(struct mediator *m, const unsigned char *buf, size_t len,
-    const struct ep *from, const struct via *via, int ttl, int64_t now)
+handle_message(struct mediator *m, const unsigned char *buf, size_t len,
+    const struct ep *from, const struct med_via *via, int ttl, int64_t now)
 {
 	struct rd r;
 	struct reg rg;
@@ -1432,7 +1331,7 @@ handle_datagram(struct mediator *m, const unsigned char *buf, size_t len,
 	rg.len = len;
 	rg.ttl = ttl;
 	rg.tcp = via->tcp != 0;
-	rg.alt = rg.tcp ? 0 : m->socks[via->sock].alt_port;
+	rg.alt = rg.tcp ? 0 : m->locals[via->sock].alt_port;
 	if (rg.tcp && type != T_REGISTER && type != T_PEERACK)
 		return drop(m, from, "unexpected message over TCP");
 	if (type == T_RELAY)
@@ -1456,88 +1355,54 @@ handle_datagram(struct mediator *m, const unsigned char *buf, size_t len,
 		drop(m, from, "unexpected message type");
 }
 
-/* Where a datagram was sent to, and the TTL it arrived with. */
-static void
-read_cmsgs(struct msghdr *msg, struct via *via, int *ttl)
+/* ---- the core's entry points ---- */
+
+/*
+ * One message from a client: a UDP datagram that came in on local
+ * socket via->sock, or a TCP message (via->tcp), with the TTL it
+ * arrived with (0: unknown). len is MAX_DGRAM + 1 or more for a
+ * datagram that did not fit. Answers go to the outbox.
+ */
+void
+mediator_input(struct mediator *m, const unsigned char *buf, size_t len,
+    const struct ep *from, const struct med_via *via, int ttl, int64_t now)
 {
-	struct cmsghdr *cm;
-
-	for (cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
-		if (cm->cmsg_level == IPPROTO_IP &&
-		    cm->cmsg_type == IP_PKTINFO) {
-			struct in_pktinfo pi;
-
-			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-			via->dst.v4 = pi.ipi_addr;
-			via->have_dst = 1;
-		} else if (cm->cmsg_level == IPPROTO_IPV6 &&
-		    cm->cmsg_type == IPV6_PKTINFO) {
-			struct in6_pktinfo pi;
-
-			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-			via->dst.v6 = pi.ipi6_addr;
-			via->have_dst = 1;
-		} else if ((cm->cmsg_level == IPPROTO_IP &&
-		    cm->cmsg_type == IP_TTL) ||
-		    (cm->cmsg_level == IPPROTO_IPV6 &&
-		    cm->cmsg_type == IPV6_HOPLIMIT))
-			memcpy(ttl, CMSG_DATA(cm), sizeof(*ttl));
+	m->st.rx++;
+	if (len > MAX_DGRAM) {
+		m->st.oversized++;
+		return drop(m, from, "oversized");
 	}
+	handle_message(m, buf, len, from, via, ttl, now);
 }
 
 /*
- * Read a burst of datagrams, with their destination addresses, and
- * handle them; the replies wait in the queues for flush(). Returns how
- * many, 0 (none) or -1.
+ * Bytes read from a TCP client: each complete frame (a 2-byte length,
+ * then a message) is one input. Returns the bytes used, the frames;
+ * or -1 for a bad frame length, after which the connection is to close.
  */
-static int
-receive(struct mediator *m, int sock, int64_t now)
+long
+mediator_stream(struct mediator *m, const unsigned char *buf, size_t len,
+    const struct ep *from, const struct med_via *via, int64_t now)
 {
-	struct rxb *b = m->rxb;
-	struct msghdr *msg;
-	struct via via;
-	int i, n, ttl;
+	size_t used = 0, flen;
 
-	for (i = 0; i < BATCH; i++) {
-		msg = &b->msg[i].msg_hdr;
-		memset(msg, 0, sizeof(*msg));
-		memset(&b->from[i], 0, sizeof(b->from[i]));
-		b->iov[i].iov_base = b->buf[i];
-		b->iov[i].iov_len = sizeof(b->buf[i]);
-		msg->msg_name = &b->from[i].u;
-		msg->msg_namelen = sizeof(b->from[i].u);
-		msg->msg_iov = &b->iov[i];
-		msg->msg_iovlen = 1;
-		msg->msg_control = b->cbuf[i].c;
-		msg->msg_controllen = sizeof(b->cbuf[i].c);
-	}
-	if ((n = recvmmsg(m->socks[sock].fd, b->msg, BATCH, MSG_DONTWAIT,
-	    NULL)) == -1)
-		return errno == EAGAIN || errno == EINTR ||
-		    errno == ECONNREFUSED ? 0 : -1;
-	for (i = 0; i < n; i++) {
-		msg = &b->msg[i].msg_hdr;
-		b->from[i].len = msg->msg_namelen;
-		memset(&via, 0, sizeof(via));
-		via.sock = sock;
-		ttl = 0;
-		read_cmsgs(msg, &via, &ttl);
-		m->st.rx++;
-		if (b->msg[i].msg_len > MAX_DGRAM ||
-		    (msg->msg_flags & MSG_TRUNC)) {
-			m->st.oversized++;
-			drop(m, &b->from[i], "oversized");
-			continue;
+	while (len - used >= 2) {
+		flen = (size_t)buf[used] << 8 | buf[used + 1];
+		if (flen < HDR_LEN || flen > MAX_DGRAM) {
+			drop(m, from, "bad TCP frame length");
+			return -1;
 		}
-		handle_datagram(m, b->buf[i], b->msg[i].msg_len, &b->from[i],
-		    &via, ttl, now);
+		if (len - used < 2 + flen)
+			break;
+		mediator_input(m, buf + used + 2, flen, from, via, 0, now);
+		used += 2 + flen;
 	}
-	return n;
+	return (long)used;
 }
 
-/* Re-introduce pairs that have not acknowledged; expire old entries. */
+/* Re-introduce pairs that have not acknowledged. */
 static void
-tick(struct mediator *m, int64_t now)
+rexmit_due(struct mediator *m, int64_t now)
 {
 	struct entry **rp, *e;
 	int i;
@@ -1569,8 +1434,18 @@ tick(struct mediator *m, int64_t now)
 		} else
 			rp = &e->rnext;
 	}
+}
+
+/* Close idle relay sessions; expire names not refreshed. */
+static void
+expire(struct mediator *m, int64_t now)
+{
+	struct entry *e;
+	int i;
+
 	for (i = 0; m->rs != NULL && i < m->rs_max; i++)
-		if (m->rs[i].id[0] != 0 && now - m->rs[i].last >= REG_TTL * 1000) {
+		if (m->rs[i].id[0] != 0 &&
+		    now - m->rs[i].last >= REG_TTL * 1000) {
 			vlog("relay session idle: closed after %llu bytes",
 			    (unsigned long long)m->rs[i].bytes);
 			m->rs[i].id[0] = 0;
@@ -1582,16 +1457,463 @@ tick(struct mediator *m, int64_t now)
 	}
 }
 
-static int
-next_timeout(const struct mediator *m, int64_t now)
+/*
+ * The timers: re-introductions, expiry. Returns the ms until the next
+ * is due (at most TICK_MAX); answers go to the outbox.
+ */
+int
+mediator_tick(struct mediator *m, int64_t now)
 {
 	const struct entry *e;
-	int64_t t = 1000;
+	int64_t t = TICK_MAX;
 
+	rexmit_due(m, now);
+	expire(m, now);
 	for (e = m->rexmit; e != NULL; e = e->rnext)
 		if (e->rexmit_at - now < t)
 			t = e->rexmit_at - now;
 	return t < 0 ? 0 : (int)t;
+}
+
+/* Hand every queue that holds something to the I/O layer. */
+void
+mediator_flush(struct mediator *m)
+{
+	int k;
+
+	for (k = 0; k < m->nlocals; k++)
+		if (m->udpq[k].n > 0)
+			drain(m, &m->udpq[k]);
+	if (m->tcpq.n > 0)
+		drain(m, &m->tcpq);
+}
+
+const struct med_stats *
+mediator_stats(struct mediator *m)
+{
+	m->st.names = m->count;
+	return &m->st;
+}
+
+void
+mediator_free(struct mediator *m)
+{
+	if (m == NULL)
+		return;
+	while (m->oldest != NULL)
+		entry_free(m, m->oldest);
+	free(m->buckets);
+	free(m->old);
+	free(m->rl);
+	free(m->rs);
+	free(m);
+}
+
+/*
+ * A mediator as c asks for, serving on the n local sockets of locals;
+ * drain (with arg) sends what it queues. Returns it, or NULL (out of
+ * memory).
+ */
+struct mediator *
+mediator_init(const struct med_config *c, const struct med_local *locals,
+    int n, med_drain_fn *drain, void *arg)
+{
+	struct mediator *m;
+	int i;
+
+	if (n < 1 || n > MED_SOCKS || (m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		m->locals[i] = locals[i];
+		m->has_alt |= locals[i].alt_port;
+	}
+	m->nlocals = n;
+	m->drain = drain;
+	m->drain_arg = arg;
+	m->max = c->max_names;
+	m->nbuckets = 16;
+	for (i = 0; i < 2; i++) {
+		m->cookie_key[i] = random64();
+		m->hash_key[i] = random64();
+	}
+	m->rs_cap = c->relay_cap;
+	if (c->relay) {
+		m->rs_max = c->relay_max ? c->relay_max : RELAY_MAX;
+		m->rs_rate = c->relay_rate ? c->relay_rate : RELAY_RATE;
+		m->rs = calloc((size_t)m->rs_max, sizeof(*m->rs));
+	}
+	if (c->rate > 0) {
+		m->rl = calloc(RL_SLOTS, sizeof(*m->rl));
+		m->rl_gap = 1000000 / c->rate;
+		m->rl_burst = m->rl_gap * (c->rate - 1);  /* a second's worth */
+	}
+	m->buckets = calloc(m->nbuckets, sizeof(*m->buckets));
+	if (m->buckets == NULL || (c->relay && m->rs == NULL) ||
+	    (c->rate > 0 && m->rl == NULL)) {
+		mediator_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* ---- options ---- */
+
+/* The usage line; -1, with *status the exit status it goes with. */
+static int
+usage(int *status, int code)
+{
+	fprintf(code == EX_OK ? stdout : stderr, "usage: pnc mediate %s\n",
+	    MEDIATE_USAGE);
+	*status = code;
+	return -1;
+}
+
+/* A number in [lo, hi] into *v. 0, or -1 for garbage. */
+static int
+parse_long(const char *s, long lo, long hi, long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtol(s, &end, 10);
+	return errno || *end || *v < lo || *v > hi ? -1 : 0;
+}
+
+/* One flag (getopt's ch and optarg) into c. 0, or -1: a usage error. */
+static int
+option(struct med_config *c, int ch, char *arg)
+{
+	long v;
+	int p;
+
+	switch (ch) {
+	case '4':
+	case '6':
+		c->family = ch == '4' ? AF_INET : AF_INET6;
+		return 0;
+	case 'l':
+		if (parse_long(arg, 0, 1000000, &v) == -1) {
+			warnx("bad rate: %s", arg);
+			return -1;
+		}
+		c->rate = (int)v;
+		return 0;
+	case 'n':
+		if (parse_long(arg, 1, 16 * 1024 * 1024, &v) == -1) {
+			warnx("bad table size: %s", arg);
+			return -1;
+		}
+		c->max_names = (size_t)v;
+		return 0;
+	case 'p':
+		if (parse_port(arg, &p) == -1 || p == 0 || p == 65535) {
+			warnx("bad port: %s", arg);
+			return -1;
+		}
+		c->port = arg;
+		return 0;
+	case 's':
+		if (c->naddrs == 2) {
+			warnx("-s at most twice");
+			return -1;
+		}
+		c->addrs[c->naddrs++] = arg;
+		return 0;
+	case 'v':
+		verbose = 1;
+		return 0;
+	case 'r':
+		c->relay = 1;
+		return 0;
+	case 'b':
+	case 'c':
+	case 'x':
+		if (parse_long(arg, ch == 'c' ? 0 : 1,
+		    ch == 'x' ? 65536 : LONG_MAX / 2, &v) == -1) {
+			warnx("bad -%c: %s", ch, arg);
+			return -1;
+		}
+		if (ch == 'b')
+			c->relay_rate = v;
+		else if (ch == 'c')
+			c->relay_cap = v;
+		else
+			c->relay_max = (int)v;
+		return 0;
+	}
+	return -1;	/* getopt has said why */
+}
+
+/*
+ * mediate's command line into c. Returns 0, or -1 with *status set
+ * after -h (EX_OK, usage on stdout) or a usage error (EX_USAGE, usage
+ * on stderr).
+ */
+int
+mediator_options(struct med_config *c, int argc, char **argv, int *status)
+{
+	int ch;
+
+	memset(c, 0, sizeof(*c));
+	c->port = PNC_PORT;
+	c->family = AF_UNSPEC;
+	c->max_names = MAX_NAMES;
+	c->rate = RATE_DEFAULT;
+	while ((ch = getopt(argc, argv, "46b:c:hl:n:p:rs:vx:")) != -1) {
+		if (ch == 'h')
+			return usage(status, EX_OK);
+		if (option(c, ch, optarg) == -1)
+			return usage(status, EX_USAGE);
+	}
+	if (optind != argc)
+		return usage(status, EX_USAGE);
+	return 0;
+}
+
+/* ---- the I/O layer: sockets and the poll() loop around the core ---- */
+
+/* A TCP rendezvous client: messages framed by a 2-byte length. */
+struct tcpslot {
+	int		 fd;
+	unsigned	 gen;
+	int64_t		 seen;
+	struct ep	 from;
+	size_t		 len;
+	unsigned char	 buf[2 + MAX_DGRAM];
+};
+
+/* Control data: a destination address (IP_PKTINFO) out, and a TTL in. */
+union cmsgbuf {
+	char		c[CMSG_SPACE(sizeof(struct in6_pktinfo)) + 64];
+	struct cmsghdr	align;
+};
+
+/* A burst of datagrams read with one recvmmsg. */
+struct rxb {
+	struct mmsghdr	 msg[RX_BATCH];
+	struct iovec	 iov[RX_BATCH];
+	struct ep	 from[RX_BATCH];
+	union cmsgbuf	 cbuf[RX_BATCH];
+	unsigned char	 buf[RX_BATCH][MAX_DGRAM + 1];
+};
+
+/* A queue of the core's sends as one sendmmsg takes them. */
+struct txb {
+	struct mmsghdr	 msg[MED_BATCH];
+	struct iovec	 iov[MED_BATCH];
+	union cmsgbuf	 cbuf[MED_BATCH];
+};
+
+/* The I/O layer: the core, the sockets it is told of, the TCP clients. */
+struct server {
+	struct mediator	*m;
+	struct med_local locals[MED_SOCKS];	/* what the core knows ... */
+	int		 fds[MED_SOCKS];	/* ... of these sockets */
+	int		 wildcard[MED_SOCKS];	/* needs IP_PKTINFO to answer
+						   from the right address */
+	int		 nfds;
+	int		 has_alt;	/* some socket serves P+1 */
+	int		 lfds[2];	/* TCP listeners */
+	int		 nlfds;
+	struct tcpslot	*tc[MAXTCP];
+	int		 tc_end;	/* tc[tc_end...] are all NULL */
+	unsigned	 gen;
+	unsigned long	 tcp_refused;	/* TCP clients beyond MAXTCP */
+	struct rxb	*rxb;
+	struct txb	*txb;
+};
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/*
+ * Answer from the address the client reached us at: IP_PKTINFO (or its
+ * IPv6 twin) in msg, built in cbuf, for a socket bound to the wildcard.
+ */
+static void
+set_pktinfo(struct msghdr *msg, char *cbuf, size_t cap, const struct ep *to,
+    const struct med_via *via)
+{
+	struct cmsghdr *cm = (struct cmsghdr *)cbuf;
+
+	memset(cbuf, 0, cap);
+	msg->msg_control = cbuf;
+	if (to->u.sa.sa_family == AF_INET6) {
+		struct in6_pktinfo pi;
+
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi6_addr = via->dst.v6;
+		msg->msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm->cmsg_level = IPPROTO_IPV6;
+		cm->cmsg_type = IPV6_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	} else {
+		struct in_pktinfo pi;
+
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi_spec_dst = via->dst.v4;
+		msg->msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	}
+}
+
+/*
+ * A framed message to a TCP client. Messages are small and the client
+ * reads them at once, so a full socket buffer means a dead client: drop.
+ */
+static void
+tcp_send(struct server *sv, const struct med_via *via, const void *buf,
+    size_t len)
+{
+	struct tcpslot *c = sv->tc[via->tcp - 1];
+	unsigned char frame[2 + MAX_DGRAM];
+
+	if (c == NULL || c->gen != via->gen || len > MAX_DGRAM)
+		return;		/* that connection is gone */
+	frame[0] = (unsigned char)(len >> 8);
+	frame[1] = (unsigned char)len;
+	memcpy(frame + 2, buf, len);
+	(void)send(c->fd, frame, len + 2, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/*
+ * Send q on socket k: one sendmmsg, more only past an error. A full
+ * socket buffer loses the rest, another error the one datagram it was
+ * for; the clients retry.
+ */
+static void
+udp_send(struct server *sv, int k, const struct med_outq *q)
+{
+	struct txb *b = sv->txb;
+	const struct med_send *s;
+	struct msghdr *msg;
+	int i, off = 0, r;
+
+	for (i = 0; i < q->n; i++) {
+		s = &q->s[i];
+		b->iov[i].iov_base = (void *)s->data;
+		b->iov[i].iov_len = s->len;
+		msg = &b->msg[i].msg_hdr;
+		memset(msg, 0, sizeof(*msg));
+		msg->msg_name = (void *)&s->to.u;
+		msg->msg_namelen = s->to.len;
+		msg->msg_iov = &b->iov[i];
+		msg->msg_iovlen = 1;
+		if (s->via.have_dst && sv->wildcard[k])
+			set_pktinfo(msg, b->cbuf[i].c, sizeof(b->cbuf[i].c),
+			    &s->to, &s->via);
+	}
+	while (off < q->n) {
+		r = sendmmsg(sv->fds[k], b->msg + off, (unsigned)(q->n - off),
+		    MSG_DONTWAIT);
+		if (r > 0)
+			off += r;
+		else if (errno == EAGAIN || errno == ENOBUFS)
+			break;
+		else if (errno != EINTR)
+			off++;
+	}
+}
+
+/* The core's med_drain_fn: socket k's queue, or (-1) the TCP clients'. */
+static void
+send_queue(void *arg, int k, const struct med_outq *q)
+{
+	struct server *sv = arg;
+	int i;
+
+	if (k >= 0) {
+		udp_send(sv, k, q);
+		return;
+	}
+	for (i = 0; i < q->n; i++)
+		tcp_send(sv, &q->s[i].via, q->s[i].data, q->s[i].len);
+}
+
+/* Where a datagram was sent to, and the TTL it arrived with. */
+static void
+read_cmsgs(struct msghdr *msg, struct med_via *via, int *ttl)
+{
+	struct cmsghdr *cm;
+
+	for (cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP &&
+		    cm->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			via->dst.v4 = pi.ipi_addr;
+			via->have_dst = 1;
+		} else if (cm->cmsg_level == IPPROTO_IPV6 &&
+		    cm->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			via->dst.v6 = pi.ipi6_addr;
+			via->have_dst = 1;
+		} else if ((cm->cmsg_level == IPPROTO_IP &&
+		    cm->cmsg_type == IP_TTL) ||
+		    (cm->cmsg_level == IPPROTO_IPV6 &&
+		    cm->cmsg_type == IPV6_HOPLIMIT))
+			memcpy(ttl, CMSG_DATA(cm), sizeof(*ttl));
+	}
+}
+
+/*
+ * Read a burst of datagrams from socket k, with their destination
+ * addresses and TTLs, into the core; the answers wait in its queues
+ * for mediator_flush. Returns how many, 0 (none) or -1.
+ */
+static int
+receive(struct server *sv, int k, int64_t now)
+{
+	struct rxb *b = sv->rxb;
+	struct msghdr *msg;
+	struct med_via via;
+	size_t len;
+	int i, n, ttl;
+
+	for (i = 0; i < RX_BATCH; i++) {
+		msg = &b->msg[i].msg_hdr;
+		memset(msg, 0, sizeof(*msg));
+		memset(&b->from[i], 0, sizeof(b->from[i]));
+		b->iov[i].iov_base = b->buf[i];
+		b->iov[i].iov_len = sizeof(b->buf[i]);
+		msg->msg_name = &b->from[i].u;
+		msg->msg_namelen = sizeof(b->from[i].u);
+		msg->msg_iov = &b->iov[i];
+		msg->msg_iovlen = 1;
+		msg->msg_control = b->cbuf[i].c;
+		msg->msg_controllen = sizeof(b->cbuf[i].c);
+	}
+	if ((n = recvmmsg(sv->fds[k], b->msg, RX_BATCH, MSG_DONTWAIT,
+	    NULL)) == -1)
+		return errno == EAGAIN || errno == EINTR ||
+		    errno == ECONNREFUSED ? 0 : -1;
+	for (i = 0; i < n; i++) {
+		msg = &b->msg[i].msg_hdr;
+		b->from[i].len = msg->msg_namelen;
+		memset(&via, 0, sizeof(via));
+		via.sock = k;
+		ttl = 0;
+		read_cmsgs(msg, &via, &ttl);
+		len = b->msg[i].msg_len;
+		if (msg->msg_flags & MSG_TRUNC)
+			len = MAX_DGRAM + 1;	/* the core drops it */
+		mediator_input(sv->m, b->buf[i], len, &b->from[i], &via, ttl,
+		    now);
+	}
+	return n;
 }
 
 /*
@@ -1634,157 +1956,6 @@ open_socket(const struct ep *bindto, int wildcard)
 	return fd;
 }
 
-static void
-print_stats(const struct mediator *m)
-{
-	const struct stats *s = &m->st;
-
-	vlog("stats: %lu datagrams, %lu malformed (%lu oversized), "
-	    "%lu bad version, %lu cookie(s) handed out, %lu registered, "
-	    "%lu introduced, %lu refused, %lu rate-limited, %lu answer(s) "
-	    "withheld as larger than the request, %lu expired, %lu STUN "
-	    "answer(s), %lu relayed session(s), %lu byte(s) relayed, %lu "
-	    "dropped over the relay's caps, %zu names now",
-	    s->rx, s->malformed, s->oversized, s->badversion, s->cookies,
-	    s->registered, s->introduced, s->refused, s->ratelimited,
-	    s->capped, s->expired, s->stun, s->relayed, s->relay_bytes,
-	    s->relay_dropped, m->count);
-}
-
-static void
-tcp_close(struct mediator *m, int k)
-{
-	close(m->tc[k]->fd);
-	free(m->tc[k]);
-	m->tc[k] = NULL;
-	while (m->tc_end > 0 && m->tc[m->tc_end - 1] == NULL)
-		m->tc_end--;
-}
-
-/* Accept what is waiting; beyond MAXTCP, new clients are closed. */
-static void
-tcp_accept(struct mediator *m, int lfd, int64_t now)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd, k, i;
-
-	for (i = 0; i < 64; i++) {
-		len = sizeof(ss);
-		if ((fd = accept4(lfd, (struct sockaddr *)&ss, &len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
-			return;
-		for (k = 0; k < MAXTCP && m->tc[k] != NULL; k++)
-			;
-		if (k == MAXTCP || (m->tc[k] = calloc(1,
-		    sizeof(*m->tc[k]))) == NULL) {
-			m->st.refused++;
-			close(fd);
-			continue;
-		}
-		if (k >= m->tc_end)
-			m->tc_end = k + 1;
-		m->tc[k]->fd = fd;
-		m->tc[k]->gen = ++m->gen;
-		m->tc[k]->seen = now;
-		memcpy(&m->tc[k]->from.u, &ss, len);
-		m->tc[k]->from.len = len;
-	}
-}
-
-/* Read a TCP client; every complete frame is one message. */
-static void
-tcp_read(struct mediator *m, int k, int64_t now)
-{
-	struct tconn *c = m->tc[k];
-	struct via via;
-	ssize_t n;
-	size_t flen;
-
-	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len,
-	    MSG_DONTWAIT);
-	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-		tcp_close(m, k);
-		return;
-	}
-	if (n == -1)
-		return;
-	c->len += (size_t)n;
-	c->seen = now;
-	memset(&via, 0, sizeof(via));
-	via.tcp = k + 1;
-	via.gen = c->gen;
-	while (c->len >= 2) {
-		flen = (size_t)c->buf[0] << 8 | c->buf[1];
-		if (flen < HDR_LEN || flen > MAX_DGRAM) {
-			drop(m, &c->from, "bad TCP frame length");
-			tcp_close(m, k);
-			return;
-		}
-		if (c->len < 2 + flen)
-			break;
-		m->st.rx++;
-		handle_datagram(m, c->buf + 2, flen, &c->from, &via, 0, now);
-		if (m->tc[k] != c)
-			return;
-		c->len -= 2 + flen;
-		memmove(c->buf, c->buf + 2 + flen, c->len);
-	}
-}
-
-static int
-serve(struct mediator *m)
-{
-	static struct pollfd pfd[MAXSOCKS + 2 + MAXTCP];
-	static int which[MAXTCP];
-	int i, n, nt;
-	int64_t now;
-
-	while (!stop) {
-		now = now_ms();
-		tick(m, now);
-		flush(m);	/* the last burst's replies, and tick's */
-		for (i = 0; i < m->nfds; i++) {
-			pfd[i].fd = m->socks[i].fd;
-			pfd[i].events = POLLIN;
-		}
-		for (i = 0; i < m->nlfds; i++) {
-			pfd[m->nfds + i].fd = m->lfds[i];
-			pfd[m->nfds + i].events = POLLIN;
-		}
-		n = m->nfds + m->nlfds;
-		/* Not all MAXTCP slots at every wakeup: a UDP burst is short. */
-		for (i = nt = 0; i < m->tc_end; i++) {
-			if (m->tc[i] == NULL)
-				continue;
-			if (now - m->tc[i]->seen >= REG_TTL * 1000) {
-				tcp_close(m, i);	/* silent client */
-				continue;
-			}
-			pfd[n + nt].fd = m->tc[i]->fd;
-			pfd[n + nt].events = POLLIN;
-			which[nt++] = i;
-		}
-		if (poll(pfd, (nfds_t)(n + nt), next_timeout(m, now)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		now = now_ms();
-		/* A bounded batch per wakeup keeps timers honest. */
-		for (i = 0; i < m->nfds; i++)
-			if (pfd[i].revents)
-				(void)receive(m, i, now);
-		for (i = 0; i < nt; i++)
-			if (pfd[n + i].revents && m->tc[which[i]] != NULL)
-				tcp_read(m, which[i], now);
-		for (i = 0; i < m->nlfds; i++)
-			if (pfd[m->nfds + i].revents & POLLIN)
-				tcp_accept(m, m->lfds[i], now);
-	}
-	return 0;
-}
-
 /* TCP rendezvous on the same address and port. Returns fd or -1. */
 static int
 tcp_listen(const struct ep *e)
@@ -1806,12 +1977,159 @@ tcp_listen(const struct ep *e)
 	return fd;
 }
 
+static void
+tcp_close(struct server *sv, int k)
+{
+	close(sv->tc[k]->fd);
+	free(sv->tc[k]);
+	sv->tc[k] = NULL;
+	while (sv->tc_end > 0 && sv->tc[sv->tc_end - 1] == NULL)
+		sv->tc_end--;
+}
+
+/* Accept what is waiting; beyond MAXTCP, new clients are closed. */
+static void
+tcp_accept(struct server *sv, int lfd, int64_t now)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, k, i;
+
+	for (i = 0; i < 64; i++) {
+		len = sizeof(ss);
+		if ((fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
+			return;
+		for (k = 0; k < MAXTCP && sv->tc[k] != NULL; k++)
+			;
+		if (k == MAXTCP || (sv->tc[k] = calloc(1,
+		    sizeof(*sv->tc[k]))) == NULL) {
+			sv->tcp_refused++;
+			close(fd);
+			continue;
+		}
+		if (k >= sv->tc_end)
+			sv->tc_end = k + 1;
+		sv->tc[k]->fd = fd;
+		sv->tc[k]->gen = ++sv->gen;
+		sv->tc[k]->seen = now;
+		memcpy(&sv->tc[k]->from.u, &ss, len);
+		sv->tc[k]->from.len = len;
+	}
+}
+
+/*
+ * Read TCP client k into the core, which takes every complete frame;
+ * the answers go at once (with any the core holds for UDP). A bad frame
+ * closes the connection.
+ */
+static void
+tcp_read(struct server *sv, int k, int64_t now)
+{
+	struct tcpslot *c = sv->tc[k];
+	struct med_via via;
+	ssize_t n;
+	long used;
+
+	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len,
+	    MSG_DONTWAIT);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		tcp_close(sv, k);
+		return;
+	}
+	if (n == -1)
+		return;
+	c->len += (size_t)n;
+	c->seen = now;
+	memset(&via, 0, sizeof(via));
+	via.tcp = k + 1;
+	via.gen = c->gen;
+	used = mediator_stream(sv->m, c->buf, c->len, &c->from, &via, now);
+	mediator_flush(sv->m);
+	if (used == -1) {
+		tcp_close(sv, k);
+		return;
+	}
+	c->len -= (size_t)used;
+	memmove(c->buf, c->buf + used, c->len);
+}
+
+/*
+ * Fill pfd: the UDP sockets, the TCP listeners, then the TCP clients
+ * (which[i] naming client i's slot, *nt of them), closing those silent
+ * for a registration's life. Returns the count before the clients.
+ */
+static int
+poll_set(struct server *sv, struct pollfd *pfd, int *which, int *nt,
+    int64_t now)
+{
+	int i, n;
+
+	for (i = 0; i < sv->nfds; i++) {
+		pfd[i].fd = sv->fds[i];
+		pfd[i].events = POLLIN;
+	}
+	for (i = 0; i < sv->nlfds; i++) {
+		pfd[sv->nfds + i].fd = sv->lfds[i];
+		pfd[sv->nfds + i].events = POLLIN;
+	}
+	n = sv->nfds + sv->nlfds;
+	/* Not all MAXTCP slots at every wakeup: a UDP burst is short. */
+	for (i = *nt = 0; i < sv->tc_end; i++) {
+		if (sv->tc[i] == NULL)
+			continue;
+		if (now - sv->tc[i]->seen >= REG_TTL * 1000) {
+			tcp_close(sv, i);	/* silent client */
+			continue;
+		}
+		pfd[n + *nt].fd = sv->tc[i]->fd;
+		pfd[n + *nt].events = POLLIN;
+		which[(*nt)++] = i;
+	}
+	return n;
+}
+
+/* The loop: the core's timers, its answers, then one poll(). */
+static int
+serve(struct server *sv)
+{
+	static struct pollfd pfd[MED_SOCKS + 2 + MAXTCP];
+	static int which[MAXTCP];
+	int i, n, nt, timeout;
+	int64_t now;
+
+	while (!stop) {
+		now = now_ms();
+		timeout = mediator_tick(sv->m, now);
+		mediator_flush(sv->m);	/* the last burst's answers, tick's */
+		n = poll_set(sv, pfd, which, &nt, now);
+		if (poll(pfd, (nfds_t)(n + nt), timeout) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		now = now_ms();
+		/* A bounded batch per wakeup keeps timers honest. */
+		for (i = 0; i < sv->nfds; i++)
+			if (pfd[i].revents)
+				(void)receive(sv, i, now);
+		for (i = 0; i < nt; i++)
+			if (pfd[n + i].revents && sv->tc[which[i]] != NULL)
+				tcp_read(sv, which[i], now);
+		for (i = 0; i < sv->nlfds; i++)
+			if (pfd[sv->nfds + i].revents & POLLIN)
+				tcp_accept(sv, sv->lfds[i], now);
+	}
+	return 0;
+}
+
 /* Bind addr (NULL: the wildcard of family) on port and port+1. */
 static int
-add_sockets(struct mediator *m, const char *addr, int family, int port,
+add_sockets(struct server *sv, const char *addr, int family, int port,
     int addr_idx)
 {
 	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+	struct med_local *l;
 	char pstr[8];
 	struct ep e;
 	int alt, fd, any;
@@ -1829,243 +2147,122 @@ add_sockets(struct mediator *m, const char *addr, int family, int port,
 				return 0;
 			return -1;
 		}
-		m->socks[m->nfds].fd = fd;
-		m->socks[m->nfds].addr_idx = addr_idx;
-		m->socks[m->nfds].alt_port = alt;
-		m->socks[m->nfds].wildcard = any;
-		m->socks[m->nfds].bound = e;
-		m->nfds++;
-		m->has_alt |= alt;
-		if (!alt && m->nlfds < 2 &&
+		l = &sv->locals[sv->nfds];
+		l->bound = e;
+		l->addr_idx = addr_idx;
+		l->alt_port = alt;
+		sv->fds[sv->nfds] = fd;
+		sv->wildcard[sv->nfds] = any;
+		sv->nfds++;
+		sv->has_alt |= alt;
+		if (!alt && sv->nlfds < 2 &&
 		    (fd = tcp_listen(&e)) != -1)
-			m->lfds[m->nlfds++] = fd;
+			sv->lfds[sv->nlfds++] = fd;
 	}
 	return 0;
 }
 
 static int
-setup_sockets(struct mediator *m, const char **addrs, int naddrs, int port,
-    int family)
+setup_sockets(struct server *sv, const struct med_config *c, int port)
 {
 	int i;
 
-	for (i = 0; i < naddrs; i++)
-		if (add_sockets(m, addrs[i], family, port, i) == -1)
+	for (i = 0; i < c->naddrs; i++)
+		if (add_sockets(sv, c->addrs[i], c->family, port, i) == -1)
 			return -1;
-	if (naddrs > 0)
+	if (c->naddrs > 0)
 		return 0;
 	/* Both families on the wildcard; IPv6 may be absent. */
-	if (family != AF_UNSPEC)
-		return add_sockets(m, NULL, family, port, 0);
-	if (add_sockets(m, NULL, AF_INET, port, 0) == -1)
+	if (c->family != AF_UNSPEC)
+		return add_sockets(sv, NULL, c->family, port, 0);
+	if (add_sockets(sv, NULL, AF_INET, port, 0) == -1)
 		return -1;
-	(void)add_sockets(m, NULL, AF_INET6, port, 0);
+	(void)add_sockets(sv, NULL, AF_INET6, port, 0);
 	return 0;
+}
+
+static void
+print_stats(struct server *sv)
+{
+	const struct med_stats *s = mediator_stats(sv->m);
+
+	vlog("stats: %lu datagrams, %lu malformed (%lu oversized), "
+	    "%lu bad version, %lu cookie(s) handed out, %lu registered, "
+	    "%lu introduced, %lu refused, %lu rate-limited, %lu answer(s) "
+	    "withheld as larger than the request, %lu expired, %lu STUN "
+	    "answer(s), %lu relayed session(s), %lu byte(s) relayed, %lu "
+	    "dropped over the relay's caps, %zu names now",
+	    s->rx, s->malformed, s->oversized, s->badversion, s->cookies,
+	    s->registered, s->introduced, s->refused + sv->tcp_refused,
+	    s->ratelimited, s->capped, s->expired, s->stun, s->relayed,
+	    s->relay_bytes, s->relay_dropped, s->names);
+}
+
+/*
+ * The sockets of c and a core on them. Returns 0, or -1: the
+ * sockets (errno set by the failure), or -2: out of memory.
+ */
+static int
+server_open(struct server *sv, const struct med_config *c)
+{
+	int port;
+
+	memset(sv, 0, sizeof(*sv));
+	(void)parse_port(c->port, &port);
+	if (setup_sockets(sv, c, port) == -1)
+		return -1;
+	if ((sv->rxb = calloc(1, sizeof(*sv->rxb))) == NULL ||
+	    (sv->txb = calloc(1, sizeof(*sv->txb))) == NULL ||
+	    (sv->m = mediator_init(c, sv->locals, sv->nfds, send_queue,
+	    sv)) == NULL)
+		return -2;
+	return 0;
+}
+
+static void
+server_close(struct server *sv)
+{
+	int k;
+
+	mediator_free(sv->m);
+	for (k = 0; k < sv->nfds; k++)
+		close(sv->fds[k]);
+	for (k = 0; k < sv->nlfds; k++)
+		close(sv->lfds[k]);
+	for (k = 0; k < MAXTCP; k++)
+		if (sv->tc[k] != NULL)
+			tcp_close(sv, k);
+	free(sv->rxb);
+	free(sv->txb);
 }
 
 int
 mediate_main(int argc, char **argv)
 {
-	struct mediator m;
-	const char *addrs[2], *port = PNC_PORT;
-	int naddrs = 0, rate = RATE_DEFAULT, family = AF_UNSPEC, relay = 0;
+	static struct server sv;
+	struct med_config c;
 	struct sigaction sa;
-	int ch, p;
-	long v;
-	char *end;
+	int status;
 
-	memset(&m, 0, sizeof(m));
-	m.max = 65536;
-	while ((ch = getopt(argc, argv, "46b:c:hl:n:p:rs:vx:")) != -1) {
-		switch (ch) {
-		case '4':
-			family = AF_INET;
-			break;
-		case '6':
-			family = AF_INET6;
-			break;
-		case 'h':
-			usage_cmd("mediate", 0);
-			break;
-		case 'l':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v < 0 || v > 1000000) {
-				warnx("bad rate: %s", optarg);
-				usage_cmd("mediate", EX_USAGE);
-			}
-			rate = (int)v;
-			break;
-		case 'n':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v < 1 || v > 16 * 1024 * 1024) {
-				warnx("bad table size: %s", optarg);
-				usage_cmd("mediate", EX_USAGE);
-			}
-			m.max = (size_t)v;
-			break;
-		case 'p':
-			if (parse_port(optarg, &p) == -1 || p == 0 ||
-			    p == 65535) {
-				warnx("bad port: %s", optarg);
-				usage_cmd("mediate", EX_USAGE);
-			}
-			port = optarg;
-			break;
-		case 's':
-			if (naddrs == 2) {
-				warnx("-s at most twice");
-				usage_cmd("mediate", EX_USAGE);
-			}
-			addrs[naddrs++] = optarg;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		case 'r':
-			relay = 1;
-			break;
-		case 'b':
-		case 'c':
-		case 'x':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v < (ch == 'c' ? 0 : 1) ||
-			    v > (ch == 'x' ? 65536 : LONG_MAX / 2)) {
-				warnx("bad -%c: %s", ch, optarg);
-				usage_cmd("mediate", EX_USAGE);
-			}
-			if (ch == 'b')
-				m.rs_rate = v;
-			else if (ch == 'c')
-				m.rs_cap = v;
-			else
-				m.rs_max = (int)v;
-			break;
-		default:
-			usage_cmd("mediate", EX_USAGE);
-		}
-	}
-	if (optind != argc)
-		usage_cmd("mediate", EX_USAGE);
-
-	m.nbuckets = 16;
-	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL ||
-	    (m.txq = calloc(MAXSOCKS, sizeof(*m.txq))) == NULL ||
-	    (m.rxb = calloc(1, sizeof(*m.rxb))) == NULL)
+	if (mediator_options(&c, argc, argv, &status) == -1)
+		return status;
+	if ((status = server_open(&sv, &c)) == -2)
 		err(EX_FAIL, "calloc");
-	for (p = 0; p < 2; p++) {
-		m.cookie_key[p] = random64();
-		m.hash_key[p] = random64();
-	}
-	if (relay) {
-		if (m.rs_max == 0)
-			m.rs_max = RELAY_MAX;
-		if (m.rs_rate == 0)
-			m.rs_rate = RELAY_RATE;
-		if ((m.rs = calloc((size_t)m.rs_max, sizeof(*m.rs))) == NULL)
-			err(EX_FAIL, "calloc");
-	}
-	if (rate > 0) {
-		if ((m.rl = calloc(RL_SLOTS, sizeof(*m.rl))) == NULL)
-			err(EX_FAIL, "calloc");
-		m.rl_gap = 1000000 / rate;
-		m.rl_burst = m.rl_gap * (rate - 1);	/* a second's worth */
-	}
-	(void)parse_port(port, &p);
-	if (setup_sockets(&m, addrs, naddrs, p, family) == -1)
+	if (status == -1)
 		err(EX_FAIL, "cannot serve on %s port %s",
-		    naddrs ? addrs[0] : "*", port);
+		    c.naddrs ? c.addrs[0] : "*", c.port);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	vlog("serving on %s%s%s port %s%s, at most %zu names, %d new "
-	    "registration(s)/s per address%s", naddrs ? addrs[0] : "*",
-	    naddrs == 2 ? " and " : "", naddrs == 2 ? addrs[1] : "", port,
-	    m.has_alt ? " (and the next port)" : "", m.max, rate,
-	    rate ? "" : " (no limit)");
-	if (serve(&m) == -1)
+	    "registration(s)/s per address%s", c.naddrs ? c.addrs[0] : "*",
+	    c.naddrs == 2 ? " and " : "", c.naddrs == 2 ? c.addrs[1] : "",
+	    c.port, sv.has_alt ? " (and the next port)" : "",
+	    c.max_names, c.rate, c.rate ? "" : " (no limit)");
+	if (serve(&sv) == -1)
 		err(EX_FAIL, "poll");
-	print_stats(&m);
-	while (m.oldest != NULL)
-		entry_free(&m, m.oldest);
-	for (p = 0; p < m.nfds; p++)
-		close(m.socks[p].fd);
-	for (p = 0; p < m.nlfds; p++)
-		close(m.lfds[p]);
-	for (p = 0; p < MAXTCP; p++)
-		if (m.tc[p] != NULL)
-			tcp_close(&m, p);
-	free(m.buckets);
-	free(m.old);
-	free(m.rl);
-	free(m.rs);
-	free(m.txq);
-	free(m.rxb);
+	print_stats(&sv);
+	server_close(&sv);
 	return EX_OK;
-}
-
-/*
- * For the fuzzer (tests/fuzz.c): one mediator with a small table and no
- * sockets, fed datagrams from a few fake sources on port P or P+1. The
- * replies go to fd -1 and are lost, which is all a fuzzer needs.
- */
-int
-mediator_fuzz(const unsigned char *buf, size_t len)
-{
-	struct mediator m;
-	struct ep from;
-	struct via via;
-	struct sockaddr_in *s;
-	int64_t now = 1000000;
-	size_t i = 0, n;
-
-	memset(&m, 0, sizeof(m));
-	m.max = 8;
-	m.nbuckets = 2;		/* so that it grows, and moves names */
-	m.trust_all = 1;	/* a fuzzer cannot forge cookies: let it in */
-	m.rs_max = 2;		/* the relay too, small */
-	m.rs_rate = 100000;
-	if ((m.buckets = calloc(m.nbuckets, sizeof(*m.buckets))) == NULL ||
-	    (m.txq = calloc(MAXSOCKS, sizeof(*m.txq))) == NULL ||
-	    (m.rs = calloc((size_t)m.rs_max, sizeof(*m.rs))) == NULL) {
-		free(m.buckets);
-		free(m.txq);
-		return 0;
-	}
-	m.nfds = 2;
-	m.socks[0].fd = m.socks[1].fd = -1;
-	m.socks[1].alt_port = m.has_alt = 1;
-	m.socks[0].bound.u.sa.sa_family = AF_INET;
-	m.socks[1].bound.u.sa.sa_family = AF_INET;
-	/* Input: records of ctl(1) src(1) len(1) datagram(len). */
-	while (i + 3 <= len) {
-		n = buf[i + 2];
-		if (n > len - i - 3)
-			n = len - i - 3;
-		memset(&from, 0, sizeof(from));
-		s = &from.u.in;
-		s->sin_family = AF_INET;
-		s->sin_port = htons(1000 + (buf[i + 1] & 7));
-		s->sin_addr.s_addr = htonl(0x0a000000 | (buf[i + 1] >> 3));
-		from.len = sizeof(*s);
-		memset(&via, 0, sizeof(via));
-		via.sock = buf[i] & 1;
-		now += (buf[i] >> 1) * 97;
-		tick(&m, now);
-		handle_datagram(&m, buf + i + 3, n, &from, &via, 60, now);
-		flush(&m);
-		if (m.count > m.max)
-			abort();	/* the table must stay bounded */
-		i += 3 + n;
-	}
-	while (m.oldest != NULL)
-		entry_free(&m, m.oldest);
-	free(m.buckets);
-	free(m.old);
-	free(m.txq);
-	free(m.rs);
-	return 0;
 }

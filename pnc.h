@@ -475,10 +475,101 @@ int	rel_run(struct punch *, const struct sess *, char *, size_t);
 int	tcp_punch(struct punch *);
 void	tcp_abort(int);
 
-/* ---- mediator.c, pnc.c ---- */
+/* ---- mediator.c: the rendezvous server ---- */
 
+/*
+ * A core without sockets or clock (init, input, tick), driven by the
+ * one poll() loop of mediate_main and by tests/fuzz_mediator.c.
+ */
+#define MEDIATE_USAGE	"[-46rv] [-b bytes/s] [-c bytes] [-l rate] " \
+			"[-n max] [-p port] [-s addr] [-x sessions]"
+#define MED_SOCKS	4	/* two addresses (or families) x two ports */
+#define MED_BATCH	64	/* sends queued for one socket at most */
+#define MED_REPLY_MAX	256	/* no answer is longer (see their buffers) */
+
+/* What mediate was asked for, its options. */
+struct med_config {
+	const char	*addrs[2];	/* -s, at most twice */
+	int		 naddrs;
+	const char	*port;		/* -p */
+	int		 family;	/* -4, -6: AF_INET(6); else AF_UNSPEC */
+	size_t		 max_names;	/* -n */
+	int		 rate;		/* -l: new registrations per second
+					   per address; 0: no limit */
+	int		 relay;		/* -r */
+	int		 relay_max;	/* -x: sessions at once; 0: default */
+	int64_t		 relay_rate;	/* -b: bytes/s a session; 0: default */
+	int64_t		 relay_cap;	/* -c: bytes a session; 0: no cap */
+};
+
+/* A local socket as the core knows it: where it is bound, not its fd. */
+struct med_local {
+	struct ep	 bound;
+	int		 addr_idx;	/* 0, or 1 for the second -s */
+	int		 alt_port;	/* bound to port P+1 */
+};
+
+/* Where a client reached us: its answers leave the same way. */
+struct med_via {
+	int		 sock;		/* index into the locals */
+	union {
+		struct in_addr	v4;
+		struct in6_addr	v6;
+	} dst;				/* the address it sent to ... */
+	int		 have_dst;	/* ... if known (IP_PKTINFO) */
+	int		 tcp;		/* TCP connection index + 1, or 0 */
+	unsigned	 gen;		/* ... and its generation */
+};
+
+/* One datagram (or TCP message) the core wants sent. */
+struct med_send {
+	struct ep		 to;
+	struct med_via		 via;
+	const unsigned char	*data;	/* a buf of its queue; or, for a
+					   relayed datagram, the input
+					   itself, drained before input
+					   returns */
+	size_t			 len;
+};
+
+/* The sends queued for one local socket, or for the TCP clients. */
+struct med_outq {
+	int		 n;
+	struct med_send	 s[MED_BATCH];
+	unsigned char	 buf[MED_BATCH][MED_REPLY_MAX];
+};
+
+/*
+ * Sends what q holds (socket k, or -1: the TCP clients). The core calls
+ * it when a queue is full or a relayed datagram waits, and at
+ * mediator_flush; the queue is empty afterwards, sent or not.
+ */
+typedef void	med_drain_fn(void *, int, const struct med_outq *);
+
+struct med_stats {
+	unsigned long	rx, malformed, oversized, badversion, registered,
+			introduced, refused, expired, cookies, ratelimited,
+			capped, stun, relayed, relay_bytes, relay_dropped;
+	size_t		names;		/* in the table now */
+};
+
+struct mediator;
+
+int	mediator_options(struct med_config *, int, char **, int *);
+struct mediator *mediator_init(const struct med_config *,
+	    const struct med_local *, int, med_drain_fn *, void *);
+void	mediator_input(struct mediator *, const unsigned char *, size_t,
+	    const struct ep *, const struct med_via *, int, int64_t);
+long	mediator_stream(struct mediator *, const unsigned char *, size_t,
+	    const struct ep *, const struct med_via *, int64_t);
+int	mediator_tick(struct mediator *, int64_t);
+void	mediator_flush(struct mediator *);
+const struct med_stats *mediator_stats(struct mediator *);
+void	mediator_free(struct mediator *);
 int	mediate_main(int, char **);
-int	mediator_fuzz(const unsigned char *, size_t);
+
+/* ---- pnc.c ---- */
+
 int	peer_fuzz(const unsigned char *, size_t, int);
 int	punch_main(int, char **);
 int	listen_main(int, char **);

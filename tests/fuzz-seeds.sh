@@ -11,7 +11,8 @@ ID='\000\000\000\000\000\000\000\001'
 PID='\000\000\000\000\000\000\000\002'
 ME='\000\000\000\000\000\000\021\021'	# the fuzz peer's own id, 0x1111
 EP='\004\033\271\012\000\000\002'	# 10.0.0.2:7097
-CK='\000\000\000\000\000\000\000\000'	# cookie (the fuzz mediator trusts all)
+CK='\000\000\000\000\000\000\000\000'	# cookie: none yet (fuzz_mediator.c
+				# puts in the one the source was sent)
 
 # rec CTL SRC BODY: one framed datagram, BODY in printf notation
 rec() {
@@ -30,16 +31,38 @@ pad() {
 	    tr -s ' \n' ' ' | sed 's/ $//; s/ /\\/g'
 	return 0
 }
-# mediator: REGISTER (punch, name x, one local) to P and P+1, PEERACK
+# mediator: REGISTER (punch, name x, one local) to P for a cookie, again
+# with it, to P+1, PEERACK
 { printf '\000'
+  rec 0 8 "$(pad "${H}\001${ID}\001\001x\001${EP}${CK}")"
   rec 0 8 "$(pad "${H}\001${ID}\001\001x\001${EP}${CK}")"
   rec 1 8 "$(pad "${H}\001${ID}\001\001x\001${EP}${CK}")"
   rec 2 9 "${H}\004${ID}\001\001x\000"; } >"$d/med-register"
-# a listen and a connect meet
+# pair NAME: a listen (source 16) and a connect (17) get cookies,
+# register, and meet once the copies to P+1 are past waiting for (388 ms)
+pair() {
+  rec 0 16 "$(pad "${H}\001${ID}\002\001$1\000${CK}")"
+  rec 0 17 "$(pad "${H}\001${PID}\003\001$1\000${CK}")"
+  rec 0 16 "$(pad "${H}\001${ID}\002\001$1\000${CK}")"
+  rec 0 17 "$(pad "${H}\001${PID}\003\001$1\000${CK}")"
+  rec 8 16 "$(pad "${H}\001${ID}\002\001$1\000${CK}")"
+}
+{ printf '\000'; pair y
+  rec 0 16 "${H}\004${ID}\002\001y\000"; } >"$d/med-pair"
+# one source registers 21 names, 97 ms apart (under the rate limit): the
+# table grows past 16 buckets and fills (-n 20)
 { printf '\000'
-  rec 0 16 "$(pad "${H}\001${ID}\002\001y\000${CK}")"
-  rec 0 17 "$(pad "${H}\001${PID}\003\001y\000${CK}")"; } >"$d/med-pair"
+  rec 0 8 "$(pad "${H}\001${ID}\001\001a\000${CK}")"
+  for c in a b c d e f g h i j k l m n o p q r s t u; do
+    rec 2 8 "$(pad "${H}\001${ID}\001\001$c\000${CK}")"
+  done; } >"$d/med-many"
 { printf '\000'; rec 0 0 "$(pad "${H}\006${ID}\000\000\000\001\003")"; } >"$d/med-bind"
+# a TCP listen (source 248) and connect (249): frames of a 2-byte length,
+# no cookie needed; they meet at once, the controlled side acknowledges
+{ printf '\000'
+  rec 0 248 "\000\100$(pad "${H}\001${ID}\002\001z\000${CK}")"
+  rec 0 249 "\000\100$(pad "${H}\001${PID}\003\001z\000${CK}")"
+  rec 0 248 "\000\020${H}\004${ID}\002\001z\000"; } >"$d/med-tcp"
 # peer: REGISTERED (cookie only), PEER (controlling), PROBE, ACK, DATA, EOF
 { printf '\001'
   rec 1 0 "${H}\002${ME}${EP}\000\000${CK}"
@@ -54,9 +77,7 @@ pad() {
   rec 1 1 "${H}\020${PID}${ME}\001\000\000\000\001$(head -c 48 /dev/zero | od -An -v -to1 | tr -s ' \n' ' ' | sed 's/ $//; s/ /\\/g')"
   rec 0 1 "${H}\040${PID}\000\000\000\000hi$(head -c 24 /dev/zero | od -An -v -to1 | tr -s ' \n' ' ' | sed 's/ $//; s/ /\\/g')"; } >"$d/peer-auth"
 # mediator: a pair meets, one asks for the relay and sends through it
-{ printf '\000'
-  rec 0 16 "$(pad "${H}\001${ID}\002\001r\000${CK}")"
-  rec 0 17 "$(pad "${H}\001${PID}\003\001r\000${CK}")"
+{ printf '\000'; pair r
   rec 0 16 "${H}\101${ID}\002\001r\000"
   rec 0 16 "${H}\100${ID}${H}\040${ID}\000\000\000\000hi"; } >"$d/med-relay"
 # peer: a relayed probe from the mediator

@@ -12,6 +12,7 @@
 #include "../pnc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int mediator_fuzz(const unsigned char *, size_t);	/* fuzz_mediator.c */
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
