@@ -46,6 +46,11 @@ sanitize:
 	@echo "sanitize: no ASan/UBSan reports"
 	$(MAKE) clean
 
+# Calls point down the layers and only the loops poll (tests/layers.sh;
+# objects of its table not built yet are skipped).
+layers: $(OBJS)
+	bash tests/layers.sh .
+
 # libFuzzer over every parser (tests/fuzz.c), from the seed corpus, for
 # FUZZ_SECS seconds; any crash, leak or sanitizer report fails it.
 FUZZ_SECS = 60
@@ -81,4 +86,4 @@ uninstall:
 clean:
 	rm -rf pnc $(OBJS) san-logs fuzz-pnc fuzz-work
 
-.PHONY: all test sanitize demo fuzz bench install uninstall clean
+.PHONY: all test sanitize layers demo fuzz bench install uninstall clean
