@@ -309,7 +309,7 @@ teardown_file() {
 
 @test "garbage, truncated, oversized and wrong-version datagrams leave the mediator serving" {
 	before=$(grep -c 'dropped datagram' "$BATS_FILE_TMPDIR/med.log" || true)
-	send() { lab_exec hA socat -u - "udp-sendto:$MED1:$MPORT"; }
+	send() { send_dgrams hA "$MED1" "$MPORT"; }	# stdin, one datagram
 	head -c 100 /dev/urandom | send				# garbage
 	printf 'PN' | send					# truncated header
 	# v2 REGISTERs: header, role, name, candidates, cookie, zero padding
@@ -325,12 +325,14 @@ teardown_file() {
 	head -c 3000 /dev/zero | send				# oversized
 	# another version gets an error saying which version this one speaks,
 	# when it is long enough to cover the answer (no amplification) ...
-	run lab_exec hA socat -t 2 - "udp:$MED1:$MPORT" \
-	    < <(printf 'PN\001\001\0\0\0\0\0\0\0\001'; head -c 100 /dev/zero)
+	# (from a file: socat's one read of it is the whole message, where
+	# a pipe could give it the header and the padding apart)
+	{ printf 'PN\001\001\0\0\0\0\0\0\0\001'; head -c 100 /dev/zero; } >"$T/v1"
+	run lab_exec hA socat -t 2 - "udp:$MED1:$MPORT" <"$T/v1"
 	[[ "$output" == *"protocol version 2"* ]]
 	# ... and nothing when it is not
-	run lab_exec hA socat -t 1 - "udp:$MED1:$MPORT" \
-	    < <(printf 'PN\001\001\0\0\0\0\0\0\0\001')
+	printf 'PN\001\001\0\0\0\0\0\0\0\001' >"$T/v1short"
+	run lab_exec hA socat -t 1 - "udp:$MED1:$MPORT" <"$T/v1short"
 	[ -z "$output" ]
 	wait_for 5 test "$(grep -c 'dropped datagram' "$BATS_FILE_TMPDIR/med.log")" -ge $((before + 13))
 	kill -0 "$MED_PID"

@@ -22,6 +22,25 @@ lab() {
 	wait_udp_port core "$MPORT"
 }
 
+# send_dgrams NODE DST PORT [SIZE]: stdin, from NODE to DST:PORT ([ ]
+# around an IPv6 DST) as one datagram, or as datagrams of SIZE bytes
+# each (the last may be shorter). stdin goes to a file first: a read of
+# a pipe returns what the writer has written so far, so socat reading
+# one would cut a message written in two writes into two datagrams, or
+# join many messages into one, depending on the timing; a read of a
+# regular file returns all it asks for.
+send_dgrams() {
+	local node=$1 dst=$2 port=$3 size=${4-} f
+	f=$(mktemp "$BATS_TEST_TMPDIR/dgrams.XXXXXX")
+	cat >"$f"
+	size=${size:-$(stat -c %s "$f")}
+	if ((size > 0)); then
+		ip netns exec "$LAB-$node" socat -u -b "$size" "OPEN:$f" \
+		    "UDP-SENDTO:$dst:$port" || { rm -f "$f"; return 1; }
+	fi
+	rm -f "$f"
+}
+
 # A name no other test in the run uses.
 uname_() {
 	echo "t${BATS_TEST_NUMBER}-$RANDOM"
