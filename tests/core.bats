@@ -64,8 +64,8 @@ teardown_file() {
 	wait_udp_port hB "$lb"
 	cat "$T/da" >"$T/fa"
 	cat "$T/db" >"$T/fb"
-	wait_for 10 test "$(stat -c %s "$T/nb")" -ge 900 || true
-	wait_for 10 test "$(stat -c %s "$T/na")" -ge 900 || true
+	wait_for 10 size_ge "$T/nb" 900 || true
+	wait_for 10 size_ge "$T/na" 900 || true
 	kill "$na" "$nb"
 	[ "$(sum "$T/na")" = "$(sum "$T/db")" ]
 	[ "$(sum "$T/nb")" = "$(sum "$T/da")" ]
@@ -78,7 +78,7 @@ teardown_file() {
 	bgrun_in hA l "$T/da" "$PNC" listen -m "$MED1" -w 10 "$n"
 	# As with nc -l, the listener stops once the connector's input has
 	# ended: so the connector's input ends only after all of da came.
-	{ cat "$T/db"; wait_for 20 test "$(stat -c %s "$T/c.out")" -ge 300000; } |
+	{ cat "$T/db"; wait_for 20 size_ge "$T/c.out" 300000; } |
 	    ip netns exec "$LAB-hB" "$PNC" connect -m "$MED1" -w 10 "$n" \
 	    >"$T/c.out" 2>"$T/c.err" 3>&- &
 	PIDS[c]=$!
@@ -138,7 +138,7 @@ teardown_file() {
 			echo "$w"
 			wait_for 10 grep -qx "$w" "$T/l.out"
 		done
-		wait_for 10 test "$(stat -c %s "$T/c.out")" -ge 5000
+		wait_for 10 size_ge "$T/c.out" 5000
 	} >"$T/in"
 	wait_tag l; rcl=$RC
 	wait_tag c; rcc=$RC
@@ -334,7 +334,8 @@ teardown_file() {
 	printf 'PN\001\001\0\0\0\0\0\0\0\001' >"$T/v1short"
 	run lab_exec hA socat -t 1 - "udp:$MED1:$MPORT" <"$T/v1short"
 	[ -z "$output" ]
-	wait_for 5 test "$(grep -c 'dropped datagram' "$BATS_FILE_TMPDIR/med.log")" -ge $((before + 13))
+	wait_for 5 lines_cmp -ge $((before + 13)) 'dropped datagram' \
+	    "$BATS_FILE_TMPDIR/med.log"
 	kill -0 "$MED_PID"
 	# and it still serves the next pair
 	n=$(uname_)
