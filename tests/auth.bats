@@ -180,13 +180,19 @@ paced_end() {
 	absent "$n" "$MEDLOG"
 }
 
-# registers NAME [-K FILE]: pnc punch registers NAME and gives up at
-# once; prints the name the mediator logged for it.
+# registers NAME [-K FILE]: pnc punch registers NAME, and is killed once
+# the mediator has logged that (however long it takes); prints the name
+# the mediator logged for it.
 registers() {
-	local n=$1 port=$((32000 - RANDOM % 500))
+	local n=$1 port=$((32000 - RANDOM % 500)) line before pid
 	shift
-	lab_exec hA "$PNC" punch "$@" -m "$MED1" -p "$port" -w 0.3 "$n" \
-	    2>/dev/null || true
+	line="registered [0-9a-f]* role 1 from $WAN_A:$port\$"
+	before=$(grep -c -- "$line" "$MEDLOG") || true
+	lab_bg hA /dev/null "$PNC" punch "$@" -m "$MED1" -p "$port" -w 10 "$n"
+	pid=$LAB_BG_PID
+	wait_for 10 lines_cmp -gt "${before:-0}" "$line" "$MEDLOG" || true
+	kill "$pid" 2>/dev/null || true
+	wait_for 5 lab_pid_dead "$pid" || true
 	sed -n "s/.*registered \([0-9a-f]*\) role 1 from $WAN_A:$port\$/\1/p" \
 	    "$MEDLOG" | tail -n 1
 }

@@ -22,6 +22,42 @@ lab() {
 	wait_udp_port core "$MPORT"
 }
 
+# send_dgrams NODE DST PORT [SIZE]: stdin, from NODE to DST:PORT ([ ]
+# around an IPv6 DST) as one datagram, or as datagrams of SIZE bytes
+# each (the last may be shorter). stdin goes to a file first: a read of
+# a pipe returns what the writer has written so far, so socat reading
+# one would cut a message written in two writes into two datagrams, or
+# join many messages into one, depending on the timing; a read of a
+# regular file returns all it asks for.
+send_dgrams() {
+	local node=$1 dst=$2 port=$3 size=${4-} f
+	f=$(mktemp "$BATS_TEST_TMPDIR/dgrams.XXXXXX")
+	cat >"$f"
+	size=${size:-$(stat -c %s "$f")}
+	if ((size > 0)); then
+		ip netns exec "$LAB-$node" socat -u -b "$size" "OPEN:$f" \
+		    "UDP-SENDTO:$dst:$port" || { rm -f "$f"; return 1; }
+	fi
+	rm -f "$f"
+}
+
+# Conditions for wait_for, which runs its command again at each try: a
+# "$(...)" among wait_for's own arguments is expanded once, before the
+# first try, so `wait_for 5 test "$(stat ...)" -ge N` never sees a change.
+
+# size_ge FILE N: FILE has at least N bytes.
+size_ge() {
+	(($(stat -c %s "$1" 2>/dev/null || echo 0) >= $2))
+}
+
+# lines_cmp OP N PATTERN FILE: the count of FILE's lines matching PATTERN
+# (grep -c) compares to N with test's OP (-eq, -ge).
+lines_cmp() {
+	local n
+	n=$(grep -c -- "$3" "$4" 2>/dev/null) || true
+	[ "${n:-0}" "$1" "$2" ]
+}
+
 # A name no other test in the run uses.
 uname_() {
 	echo "t${BATS_TEST_NUMBER}-$RANDOM"

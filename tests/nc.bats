@@ -36,7 +36,7 @@ teardown() {
 	bgrun_in hB c2 "$T/f2" "$PNC" connect -m "$MED1" -w 10 "$n"
 	wait_tag c2 15; [ "$RC" -eq 0 ] || { show c2 l; false; }
 	cat "$T/f1" "$T/f2" >"$T/both"
-	wait_for 10 test "$(stat -c %s "$T/l.out")" -ge 250000
+	wait_for 10 size_ge "$T/l.out" 250000
 	kill "${PIDS[l]}"
 	[ "$(sum "$T/l.out")" = "$(sum "$T/both")" ]
 	# Without -k the listener is gone after one session (as nc -l).

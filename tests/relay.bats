@@ -95,10 +95,11 @@ relay_lab() {
 	bgrun_in hA l /dev/null "$PNC" listen -v -R -K "$T/k" -m "$MED1" -w 20 "$n"
 	bgrun hB c sh -c "for i in 1 2 3 4 5 6 7 8 9 10; do dd if=$T/f bs=100000 skip=\$((i - 1)) count=1 2>/dev/null; sleep 0.2; done | $PNC connect -v -R -K $T/k -m $MED1 -w 20 $n"
 	wait_for 15 grep -q 'relayed by the mediator' "$T/l.err"
-	# T_RELAY datagrams from hP with made-up ids, and with garbage inside.
-	for i in $(seq 200); do
-		printf 'PN\002\100\000\000\000\000\000\000\000\001PN\002\040\000\000\000\000\000\000\000\001\000\000\000\000EVILEVIL'
-	done | lab_exec hP socat -u - "udp-sendto:$MED1:$MPORT" || true
+	# 200 T_RELAY datagrams from hP with made-up ids, and with garbage
+	# inside: one datagram each, whatever the load.
+	printf 'PN\002\100\000\000\000\000\000\000\000\001PN\002\040\000\000\000\000\000\000\000\001\000\000\000\000EVILEVIL' >"$T/forged"
+	for i in $(seq 200); do cat "$T/forged"; done |
+	    send_dgrams hP "$MED1" "$MPORT" "$(stat -c %s "$T/forged")"
 	wait_tag c 40; rcc=$RC
 	wait_tag l 40; rcl=$RC
 	show l c

@@ -66,7 +66,7 @@ one_mediator() {
 	# a Binding success response is not a request
 	run send < <(printf "\001\001\000\000$C$X")
 	[ -z "$output" ]
-	wait_for 5 test "$(grep -c 'malformed or unexpected STUN' "$T/med.log")" -eq 4
+	wait_for 5 lines_cmp -eq 4 'malformed or unexpected STUN' "$T/med.log"
 	# A well-formed request from the same place is answered.
 	run lab_exec hA timeout 10 turnutils_stunclient -p "$MPORT" "$MED1"
 	[ "$status" -eq 0 ]

@@ -15,7 +15,7 @@ teardown() {
 	bgrun_in hA l "$T/da" "$PNC" listen -t -v -m "$MED1" -w 10 tcp1
 	# as nc -l, the listener stops when the connector's input ends: so
 	# that ends only once all of da has arrived
-	{ cat "$T/db"; wait_for 60 test "$(stat -c %s "$T/c.out")" -ge 20000000; } |
+	{ cat "$T/db"; wait_for 60 size_ge "$T/c.out" 20000000; } |
 	    ip netns exec "$LAB-hB" "$PNC" connect -t -v -m "$MED1" -w 10 tcp1 \
 	    >"$T/c.out" 2>"$T/c.err" 3>&- &
 	PIDS[c]=$!

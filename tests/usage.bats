@@ -94,11 +94,24 @@ bats_require_minimum_version 1.5.0
 	[[ "$output" == *"cannot resolve mediator [::1]:7321"* ]]
 }
 
+# host_udp_bound PORT: a UDP socket of this host's namespace has PORT.
+host_udp_bound() {
+	[ -n "$(ss -Hanu "sport = :$1")" ]
+}
+
 @test "two peers and a mediator meet over IPv6 loopback (-6)" {
 	[ -e /proc/net/if_inet6 ] || skip "no IPv6 on this machine"
-	port=$((20000 + RANDOM % 20000))
+	# This host's own loopback, which other bats files running at the
+	# same time share: a port P with P and P + 1 (the mediator's second
+	# port) free, and the punches start once the mediator is bound.
+	while :; do
+		port=$((20000 + RANDOM % 20000))
+		[ -z "$(ss -Han "( sport = :$port or sport = :$((port + 1)) )")" ] &&
+		    break
+	done
 	"$PNC" mediate -6 -p "$port" 2>/dev/null 3>&- &
 	mp=$!
+	wait_for 5 host_udp_bound "$port"
 	"$PNC" punch -6 -m "[::1]:$port" -w 5 v6 >"$BATS_TEST_TMPDIR/a" 3>&- &
 	ap=$!
 	run "$PNC" punch -6 -m "[::1]:$port" -w 5 v6
