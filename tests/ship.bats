@@ -93,14 +93,15 @@ install -y -qq --no-install-recommends socat" ]
 	[ "$status" -eq 2 ]
 	[ "${lines[1]}" = "deps.sh: still missing after apt-get: socat (package socat)" ]
 	# Not root, apt-get there: nothing is tried. (A directory nobody can
-	# reach: bats' own are root's alone.)
+	# reach, script included: bats' own and the tree may be root's alone.)
 	PUB=$(mktemp -d /tmp/pnc-deps.XXXXXX)
 	chmod 755 "$PUB"
 	fakebin "$PUB/bin" socat
 	printf '#!/bin/sh\ntouch %s/called\n' "$PUB" >"$PUB/bin/apt-get"
-	chmod 755 "$PUB/bin/apt-get"
+	cp "$ROOT/tests/deps.sh" "$PUB/"
+	chmod 755 "$PUB/bin/apt-get" "$PUB/deps.sh"
 	run setpriv --reuid=65534 --regid=65534 --clear-groups \
-	    env PATH="$PUB/bin" "$ROOT/tests/deps.sh"
+	    env PATH="$PUB/bin" "$PUB/deps.sh"
 	echo "$output"
 	[ ! -e "$PUB/called" ]
 	[ "$status" -eq 2 ]
