@@ -11,7 +11,7 @@ set -u
 
 # One need a line: what to look for, then the Debian/Ubuntu package that
 # provides it. A word with a slash is a file (a shell glob that must match),
-# any other word a command on PATH.
+# any other word a command on PATH; a # starts a comment (no quote in it).
 NEEDS='
 make				make
 cc				gcc
@@ -39,6 +39,8 @@ kcptun-client			kcptun
 miniupnpd			miniupnpd
 parallel			parallel
 systemd-analyze			systemd
+# systemd-analyze verify looks up the Documentation= of a unit with man.
+man				man-db
 file				file
 git				git
 '
@@ -59,7 +61,8 @@ have() {
 # missing: "WHAT (package PACKAGE)" for every need not met, one a line.
 missing() {
 	echo "$NEEDS" | while read -r what pkg; do
-		[ -n "$what" ] && ! have "$what" && echo "$what (package $pkg)"
+		case $what in ''|'#'*) continue ;; esac
+		have "$what" || echo "$what (package $pkg)"
 	done
 }
 
