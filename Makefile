@@ -3,6 +3,7 @@
 PREFIX	?= /usr/local
 BINDIR	 = $(PREFIX)/bin
 MANDIR	 = $(PREFIX)/share/man/man1
+UNITDIR	 = $(PREFIX)/lib/systemd/system
 CC	?= cc
 # No unwind tables (C has no exceptions; -g keeps what gdb needs) and no
 # inlining of functions not asked for: 8 KB of a 100 KB budget.
@@ -32,6 +33,14 @@ SUITE	 = $(BATS) $$([ $(BATS_JOBS) -gt 1 ] && echo --jobs $(BATS_JOBS) \
 	   $$(ls tests/*.bats | grep -Fvx "$$(printf '%s\n' $(SLOW))")
 
 all: pnc
+
+# What the suite and its siblings need beyond make and cc: tests/deps.sh
+# holds the one list, installs what is missing with apt-get (as root), or
+# names it and exits 2. A no-op when all is there.
+deps:
+	sh tests/deps.sh
+
+test sanitize fuzz bench: deps
 
 pnc: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--gc-sections -o $@ $(OBJS)
@@ -88,15 +97,38 @@ bench:
 	$(MAKE) CFLAGS="-O2 $(SMALL)" pnc
 	bash tests/bench.sh
 
+# A fully static pnc for routers and rescue shells, with musl (Debian
+# musl-tools): optimised for size, every object from OBJS, stripped.
+STATIC_CC = musl-gcc
+STATIC_CFLAGS = -Os $(SMALL) $(SECFLAGS)
+STATIC_LDFLAGS = -static -s -Wl,--gc-sections -Wl,-z,noseparate-code \
+	   -Wl,--build-id=none
+static: pnc-static
+
+pnc-static: $(OBJS:.o=.c) pnc.h
+	$(STATIC_CC) $(WFLAGS) $(STATIC_CFLAGS) $(STATIC_LDFLAGS) -o $@ \
+	    $(OBJS:.o=.c)
+
+# pnc-VERSION.tar.gz of the files committed at HEAD (VERSION: pnc.h's).
+dist:
+	v=$$(sed -n 's/^#define PNC_VERSION[^"]*"\([^"]*\)".*/\1/p' pnc.h); \
+	git archive --prefix=pnc-$$v/ -o pnc-$$v.tar.gz HEAD && \
+	echo pnc-$$v.tar.gz
+
+# The unit's ExecStart names the default BINDIR; it is rewritten for this one.
 install: pnc
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(UNITDIR)
 	cp pnc $(DESTDIR)$(BINDIR)/pnc
 	cp pnc.1 $(DESTDIR)$(MANDIR)/pnc.1
+	sed 's|/usr/local/bin/pnc|$(BINDIR)/pnc|' pnc-mediate.service \
+	    >$(DESTDIR)$(UNITDIR)/pnc-mediate.service
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/pnc $(DESTDIR)$(MANDIR)/pnc.1
+	rm -f $(DESTDIR)$(BINDIR)/pnc $(DESTDIR)$(MANDIR)/pnc.1 \
+	    $(DESTDIR)$(UNITDIR)/pnc-mediate.service
 
 clean:
-	rm -rf pnc $(OBJS) san-logs fuzz-pnc fuzz-work
+	rm -rf pnc $(OBJS) san-logs fuzz-pnc fuzz-work pnc-static
 
-.PHONY: all test sanitize layers demo fuzz bench install uninstall clean
+.PHONY: all deps test sanitize layers demo fuzz bench static dist install \
+	uninstall clean

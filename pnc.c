@@ -58,7 +58,7 @@ usage_all(FILE *f)
 	for (i = 0; i < NCMDS; i++)
 		fprintf(f, "%s pnc %-7s %s\n", i ? "      " : "usage:",
 		    cmds[i].name, cmds[i].usage);
-	fprintf(f, "       pnc -h | pnc help\n");
+	fprintf(f, "       pnc -h | pnc help | pnc -V\n");
 }
 
 /* Usage of one subcommand: stdout and 0 when asked, stderr otherwise. */

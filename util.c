@@ -28,11 +28,16 @@
 
 int verbose;
 
-/* Narration for -v, on stderr, stamped with the monotonic clock. */
+/*
+ * Narration for -v, on stderr, one line an event. On a terminal a line is
+ * stamped with the monotonic clock; not elsewhere: a journal (or a log
+ * file's reader) stamps lines itself.
+ */
 void
 vlog(const char *fmt, ...)
 {
 	static int64_t t0;
+	static int tty = -1;
 	va_list ap;
 	int64_t t;
 
@@ -41,8 +46,13 @@ vlog(const char *fmt, ...)
 	t = now_ms();
 	if (t0 == 0)
 		t0 = t;
-	fprintf(stderr, "pnc: [%lld.%03lld] ", (long long)(t - t0) / 1000,
-	    (long long)(t - t0) % 1000);
+	if (tty == -1)
+		tty = isatty(STDERR_FILENO);
+	if (tty)
+		fprintf(stderr, "pnc: [%lld.%03lld] ", (long long)(t - t0) /
+		    1000, (long long)(t - t0) % 1000);
+	else
+		fputs("pnc: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

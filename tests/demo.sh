@@ -28,7 +28,7 @@ echo "hello from B" | $PNC connect -v "$name" >"$dir/b.out" 2>"$dir/b.err"
 wait $a
 echo "A got:     $(cat "$dir/a.out")"
 echo "B got:     $(cat "$dir/b.out")"
-grep -h 'punched through' "$dir/a.err" "$dir/b.err" | sed 's/^pnc: \[[0-9.]*\] /           /'
+grep -h 'punched through' "$dir/a.err" "$dir/b.err" | sed 's/^pnc: /           /'
 echo "punch:     pnc punch prints LOCALPORT PEERADDR PEERPORT on each side:"
 $PNC punch "$name-p" | sed 's/^/           A: /' &
 a=$!

@@ -97,7 +97,10 @@ trial() {
 			cat "$tmp/a.err" >"$KEEP.$name.a"
 			cat "$tmp/b.err" >"$KEEP.$name.b"
 		fi
-		echo "fail 0 $(cat "$tmp/a.err" "$tmp/b.err" | grep -v '\[' | grep -m1 pnc:)"
+		# The failed side's last line is its error (-v lines come first).
+		f=$tmp/a.err
+		[[ -s $tmp/a.out ]] && f=$tmp/b.err
+		echo "fail 0 $(tail -n1 "$f")"
 	fi
 }
 

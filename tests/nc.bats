@@ -91,8 +91,8 @@ teardown() {
 	wait_tag l 15
 	[ "$RC" -eq 0 ]
 	# The RTT is there when the punch measured one (the side whose
-	# probe was answered first).
-	grep -E 'pnc: \[[0-9.]+\] [0-9.]+ (B|kB|MB) out \([0-9.]+ (B|kB|MB)/s\), [0-9.]+ (B|kB|MB) in \([0-9.]+ (B|kB|MB)/s\)(, rtt [0-9.]+ ms)?$' <<<"$output"
+	# probe was answered first). Not a terminal: no time stamp.
+	grep -E '^pnc: [0-9.]+ (B|kB|MB) out \([0-9.]+ (B|kB|MB)/s\), [0-9.]+ (B|kB|MB) in \([0-9.]+ (B|kB|MB)/s\)(, rtt [0-9.]+ ms)?$' <<<"$output"
 	[ "$(grep -c ' out (' <<<"$output")" -ge 2 ]
 	[ "$(stat -c %s "$T/l.out")" -eq 3000000 ]
 }
