@@ -1,0 +1,81 @@
+#!/usr/bin/env bats
+#
+# The protocol-3 secure channel (crypto.c: sec_*, code_*; PROTOCOL-v3-draft)
+# through tests/sec.c: two struct sec in memory, records, codes. Built
+# warning-free with gcc and clang, and again under ASan and UBSan; every
+# test is shown able to fail. No lab and no root needed.
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+CC=${CC:-cc}
+STRICT=(-std=c11 -Wall -Wextra -Werror -O2)
+
+# build OUT SRC [FLAGS...]: SRC and crypto.c into $BATS_TEST_TMPDIR/OUT.
+build() {
+	local out=$1 src=$2
+	shift 2
+	run "${BCC:-$CC}" "${STRICT[@]}" "$@" -o "$BATS_TEST_TMPDIR/$out" \
+	    "$ROOT/tests/$src" "$ROOT/crypto.c"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+# check_all: every test listed by -l reported ok, and the closing line.
+check_all() {
+	local t n=0
+	for t in $("$BATS_TEST_TMPDIR/sec" -l); do
+		[[ "$output" == *"ok $t"* ]] || { echo "missing ok $t"; false; }
+		n=$((n + 1))
+	done
+	[ "$n" -ge 39 ]
+	[[ "$output" != *FAIL* ]]
+	[ "${lines[-1]}" = "$n passed, 0 failed" ]
+}
+
+@test "sec: handshakes, records and codes in memory (gcc)" {
+	build sec sec.c
+	run "$BATS_TEST_TMPDIR/sec"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	check_all
+	echo "$output" | grep '^#' >&3
+}
+
+@test "sec: the same under ASan and UBSan" {
+	build sec sec.c -g -fno-omit-frame-pointer \
+	    -fsanitize=address,undefined -fno-sanitize-recover=all
+	run "$BATS_TEST_TMPDIR/sec"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	check_all
+}
+
+@test "sec: clang builds it warning-free and it passes" {
+	command -v clang || skip "no clang"
+	BCC=clang build sec sec.c
+	run "$BATS_TEST_TMPDIR/sec"
+	[ "$status" -eq 0 ]
+	check_all
+}
+
+@test "sec: every test can fail (each one sabotaged in turn fails, alone)" {
+	build sec sec.c
+	local t n
+	for t in $("$BATS_TEST_TMPDIR/sec" -l); do
+		run "$BATS_TEST_TMPDIR/sec" -x "$t"
+		[ "$status" -eq 1 ] || { echo "-x $t: status $status"; false; }
+		n=$(echo "$output" | grep -c '^FAIL')
+		[ "$n" -eq 1 ] || { echo "-x $t: $n failures"; echo "$output"; false; }
+		[[ "$output" == *"FAIL $t:"* ]] || { echo "-x $t: another failed"; false; }
+	done
+}
+
+@test "sec: the code word table in crypto.c is what tests/wordlist.sh makes" {
+	local eff=/usr/lib/python3/dist-packages/diceware/wordlists/wordlist_en_eff.txt
+	[ -f "$eff" ] || skip "Debian package diceware not installed"
+	sh "$ROOT/tests/wordlist.sh" "$eff" >"$BATS_TEST_TMPDIR/words"
+	sed -n '/^static const char code_words\[\]\[6\] = {$/,/^};$/p' \
+	    "$ROOT/crypto.c" | sed '1d;$d' >"$BATS_TEST_TMPDIR/table"
+	[ -s "$BATS_TEST_TMPDIR/table" ]
+	diff "$BATS_TEST_TMPDIR/words" "$BATS_TEST_TMPDIR/table"
+}
