@@ -124,3 +124,17 @@ build_ct() {
 	    grep ' at ' | grep -v 'sec_on_reply\|sec_on_finish\|sec_on_ack\|chacha20poly1305_open\|cpace_finish'" "$output"
 	[ -z "$output" ]
 }
+
+@test "sec: secbench runs and prints the record layer beside the raw AEAD, and a handshake's CPU time" {
+	run "$CC" "${STRICT[@]}" -D_GNU_SOURCE -o "$BATS_TEST_TMPDIR/secbench" \
+	    "$ROOT/tests/secbench.c" "$ROOT/crypto.c"
+	echo "$output"
+	[ "$status" -eq 0 ] && [ -z "$output" ]
+	run "$BATS_TEST_TMPDIR/secbench" 0.05
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[1]}" =~ ^raw\ aead\ seal\+open,\ 1200\ B\ +[0-9]+\ MB/s$ ]]
+	[[ "${lines[2]}" =~ ^sec_seal\+sec_open,\ 1200\ B\ +[0-9]+\ MB/s\ +[0-9.]+x$ ]]
+	[[ "${lines[3]}" =~ ^handshake,\ both\ sides,\ CPU\ +[0-9]+\ us\ +[0-9]+/s$ ]]
+	echo "$output" | sed 's/^/# /' >&3
+}
