@@ -1987,8 +1987,9 @@ sec_is_seen(const struct sec *s, const unsigned char *m, size_t len)
 
 /*
  * Responder, HELLO: the first well-formed one is the run's; its copies
- * get the same REPLY again, any other HELLO is dropped (a second answer
- * would give an attacker a second guess).
+ * get the same REPLY again (once FINISH is in, a late copy is ignored),
+ * any other HELLO is dropped (a second answer would give an attacker a
+ * second guess).
  */
 static int
 sec_on_hello(struct sec *s, const unsigned char *m, size_t len)
@@ -1998,8 +1999,8 @@ sec_on_hello(struct sec *s, const unsigned char *m, size_t len)
 	const unsigned char *y, *ad;
 	size_t adlen, n;
 
-	if (s->state == SEC_S_FINISH && sec_is_seen(s, m, len)) {
-		s->due = 1;
+	if (s->state != SEC_S_HELLO && sec_is_seen(s, m, len)) {
+		s->due = s->state == SEC_S_FINISH;	/* late in OPEN: no */
 		return SEC_MORE;
 	}
 	if (s->state != SEC_S_HELLO ||

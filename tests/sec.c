@@ -634,7 +634,8 @@ t_duplicates(void)
 	CHECK(sec_hs_input(&b, fin, nf) == SEC_MORE);
 	n = sec_hs_output(&b, a2, sizeof(a2));
 	CHECK(n == na && memcmp(ack, a2, n) == 0);
-	CHECK(sec_hs_input(&b, hello, nh) == SEC_MORE);	/* late: dropped */
+	CHECK(sec_hs_input(&b, hello, nh) == SEC_MORE);	/* late: ignored */
+	CHECK(sec_hs_output(&b, a2, sizeof(a2)) == 0 && b.hs_dropped == 1);
 	CHECK(!sec_confirmed(&a));
 	CHECK(sec_hs_input(&a, ack, na) == SEC_MORE && sec_confirmed(&a));
 	CHECK(sec_hs_input(&a, ack, na) == SEC_MORE);
@@ -683,6 +684,92 @@ t_early_records(void)
 	CHECK(sec_hs_latest(&a, m, sizeof(m)) == 0);
 	sec_close(&a);
 	sec_close(&b);
+}
+
+/* ---- a lossy, duplicating, reordering path ---- */
+
+struct flight {
+	unsigned char	 m[SEC_HS_MAX];
+	size_t		 n;
+	int		 to_b;
+};
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static unsigned
+rnd(unsigned k)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % k);
+}
+
+/* Queues what s has to send now (and, on a timer tick, what it re-sends). */
+static void
+emit(struct sec *s, int to_b, int tick, struct flight *q, int *nq)
+{
+	size_t n;
+
+	if (*nq < 64 && (n = sec_hs_output(s, q[*nq].m, SEC_HS_MAX)) > 0) {
+		q[*nq].n = n;
+		q[(*nq)++].to_b = to_b;
+	}
+	if (tick && *nq < 64 && (n = sec_hs_latest(s, q[*nq].m, SEC_HS_MAX)) > 0) {
+		q[*nq].n = n;
+		q[(*nq)++].to_b = to_b;
+	}
+}
+
+/*
+ * 300 handshakes over a path that drops 30%, duplicates 15% and
+ * delivers in random order, the initiator re-sending on a timer tick
+ * whenever nothing is in flight: every one completes with equal keys,
+ * neither side ever fails, and no message is ever dropped as bad.
+ */
+static void
+t_lossy(void)
+{
+	static struct flight q[64];
+	struct sec a, b;
+	int run, nq, i, ticks, done = 0, bad = 0, rc;
+
+	for (run = 0; run < 300; run++) {
+		ends_default();
+		CHECK(start(&a, 1, &ea, &eb) == 0);
+		CHECK(start(&b, 0, &eb, &ea) == 0);
+		nq = 0;
+		emit(&a, 1, 0, q, &nq);
+		for (ticks = 0; ticks < 200;) {
+			if (sec_confirmed(&a) && sec_confirmed(&b) && nq == 0)
+				break;
+			if (nq == 0) {
+				ticks++;
+				emit(&a, 1, 1, q, &nq);
+				continue;
+			}
+			i = (int)rnd((unsigned)nq);
+			struct flight f = q[i];
+			q[i] = q[--nq];
+			if (rnd(100) < 30 || (sab() && !f.to_b))
+				continue;		/* lost */
+			if (rnd(100) < 15 && nq < 64)
+				q[nq++] = f;		/* and a copy later */
+			rc = sec_hs_input(f.to_b ? &b : &a, f.m, f.n);
+			if (rc == SEC_FAIL)
+				bad++;
+			emit(f.to_b ? &b : &a, !f.to_b, 0, q, &nq);
+		}
+		if (a.state == SEC_S_OPEN && b.state == SEC_S_OPEN &&
+		    sec_confirmed(&a) && sec_confirmed(&b) &&
+		    memcmp(a.ktx, b.krx, 32) == 0 && memcmp(a.krx, b.ktx, 32) == 0)
+			done++;
+		if (a.hs_dropped != 0 || b.hs_dropped != 0)
+			bad++;		/* a copy is answered or ignored */
+		sec_close(&a);
+		sec_close(&b);
+	}
+	CHECK(done == 300 && bad == 0);
 }
 
 /* ---- records ---- */
@@ -1214,6 +1301,7 @@ static const struct {
 	{ "low-order-reply", t_low_order_reply },
 	{ "duplicates", t_duplicates },
 	{ "early-records", t_early_records },
+	{ "lossy", t_lossy },
 	{ "sizes", t_sizes },
 	{ "overhead", t_overhead },
 	{ "in-place", t_in_place },
