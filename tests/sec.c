@@ -7,10 +7,10 @@
  *
  *	sec		run every test: "ok NAME" or "FAIL NAME: why" each,
  *			then "N passed, M failed"
- *	sec -x NAME	the same, with test NAME sabotaged: its scenario is
- *			turned into the opposite case (a right password for
- *			a wrong one, an unaltered record for an altered one),
- *			so that exactly that test must report FAIL
+ *	sec -x NAME	test NAME alone, sabotaged: its scenario is turned
+ *			into the opposite case (a right password for a wrong
+ *			one, an unaltered record for an altered one), so
+ *			that it must report FAIL
  *	sec -l		list the tests
  *
  *	cc -std=c11 -O2 -o sec tests/sec.c crypto.c
@@ -1341,6 +1341,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	for (i = 0; i < nt; i++) {
+		if (sabotaged != NULL && strcmp(sabotaged, tests[i].name) != 0)
+			continue;
 		current = tests[i].name;
 		failures = 0;
 		tests[i].fn();
