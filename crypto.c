@@ -1791,7 +1791,7 @@ sec_prs(unsigned char *p, const struct sec_params *pa)
 	if (pa->secretlen > 0)
 		memcpy(p + n, pa->secret, pa->secretlen);
 	n += pa->secretlen;
-	if (pa->keylen == 0 || pa->key == NULL) {
+	if (pa->keylen == 0) {
 		p[n] = 0;
 		return n + 1;
 	}
@@ -1908,6 +1908,7 @@ sec_start(struct sec *s, int initiator, const struct sec_params *p)
 	s->initiator = initiator != 0;
 	if (p->secretlen > SEC_SECRET_MAX || p->adlen > SEC_AD_MAX ||
 	    (p->secretlen > 0 && p->secret == NULL) ||
+	    (p->keylen > 0 && p->key == NULL) ||
 	    (p->adlen > 0 && p->ad == NULL) || (p->cilen > 0 && p->ci == NULL))
 		return -1;
 	store_be64(s->sid, s->initiator ? p->my_id : p->peer_id);
