@@ -1757,3 +1757,966 @@ chacha20poly1305_open(unsigned char *m, const unsigned char *c, size_t clen,
 	chacha20_xor(m, c, clen, key, nonce, 1);
 	return 0;
 }
+
+/*
+ * ==== The protocol-3 secure channel (PROTOCOL-v3-draft): handshake,
+ * records, codes ====
+ *
+ * Passive: no sockets, no clock. The session loop hands in what the
+ * peer sent and sends what these functions return; retransmission is
+ * its timer's. Failure is final: a struct sec that failed stays failed
+ * and its keys are gone.
+ */
+#include <stdio.h>	/* snprintf, for code_new */
+
+static const char sec_label_th[] = "pnc v3 transcript";
+static const char sec_label_ci[] = "pnc v3 confirm i";
+static const char sec_label_cr[] = "pnc v3 confirm r";
+static const char sec_label_ack[] = "pnc v3 finish ack";
+static const char sec_label_i2r[] = "pnc v3 key i->r";
+static const char sec_label_r2i[] = "pnc v3 key r->i";
+
+/*
+ * PRS = lv(secret) || lv(K), K = SHA-512(key) with -K, else empty. The
+ * key is hashed so that PRS stays small whatever the key file's size;
+ * the length prefixes keep ("ab", "c") apart from ("a", "bc"). Returns
+ * its length; p has room for 2 + SEC_SECRET_MAX + 1 + 64.
+ */
+static size_t
+sec_prs(unsigned char *p, const struct sec_params *pa)
+{
+	size_t n;
+
+	n = leb128(p, pa->secretlen);
+	if (pa->secretlen > 0)
+		memcpy(p + n, pa->secret, pa->secretlen);
+	n += pa->secretlen;
+	if (pa->keylen == 0) {
+		p[n] = 0;
+		return n + 1;
+	}
+	p[n++] = SHA512_LEN;
+	sha512(pa->key, pa->keylen, p + n);
+	return n + SHA512_LEN;
+}
+
+/* HELLO or the start of a REPLY: kind(1) Y(32) adlen(2) AD. Its length. */
+static size_t
+sec_put_share(unsigned char *p, int kind, const unsigned char y[32],
+    const unsigned char *ad, size_t adlen)
+{
+	p[0] = (unsigned char)kind;
+	memcpy(p + 1, y, 32);
+	p[33] = (unsigned char)(adlen >> 8);
+	p[34] = (unsigned char)adlen;
+	if (adlen > 0)
+		memcpy(p + 35, ad, adlen);
+	return 35 + adlen;
+}
+
+/* Parses HELLO (tail 0) or REPLY (tail 32). Returns 0, or -1 if malformed. */
+static int
+sec_get_share(const unsigned char *m, size_t len, size_t tail,
+    const unsigned char **y, const unsigned char **ad, size_t *adlen)
+{
+	size_t n;
+
+	if (len < 35 + tail)
+		return -1;
+	n = (size_t)m[33] << 8 | m[34];
+	if (n > SEC_AD_MAX || len != 35 + n + tail)
+		return -1;
+	*y = m + 1;
+	*ad = m + 35;
+	*adlen = n;
+	return 0;
+}
+
+/*
+ * th = SHA-512(lv("pnc v3 transcript") || lv(sid) || lv(SHA-512(CI)) ||
+ * lv(HELLO) || lv(REPLY less its confirm)): the whole exchange as sent.
+ */
+static void
+sec_transcript(const struct sec *s, const unsigned char *hello, size_t hlen,
+    const unsigned char *reply, size_t rlen, unsigned char th[SHA512_LEN])
+{
+	struct sha512 c;
+
+	sha512_init(&c);
+	sha512_lv(&c, sec_label_th, sizeof(sec_label_th) - 1);
+	sha512_lv(&c, s->sid, sizeof(s->sid));
+	sha512_lv(&c, s->ci_hash, sizeof(s->ci_hash));
+	sha512_lv(&c, hello, hlen);
+	sha512_lv(&c, reply, rlen);
+	sha512_final(&c, th);
+}
+
+/* out = HMAC-SHA-512(HKDF-Expand(prk, label, 64), th), first 32 bytes. */
+static void
+sec_tag(unsigned char out[SEC_CONFIRM_LEN], const unsigned char prk[64],
+    const char *label, const unsigned char th[SHA512_LEN])
+{
+	unsigned char k[SHA512_LEN], mac[SHA512_LEN];
+
+	(void)hkdf_sha512_expand(prk, SHA512_LEN, label, strlen(label), k,
+	    sizeof(k));
+	hmac_sha512(k, sizeof(k), th, SHA512_LEN, mac);
+	memcpy(out, mac, SEC_CONFIRM_LEN);
+	crypto_wipe(k, sizeof(k));
+	crypto_wipe(mac, sizeof(mac));
+}
+
+/*
+ * The key schedule: PRK = HKDF-Extract(salt = th, IKM = ISK); the two
+ * confirmations and the ack from their own keys; a record key per
+ * direction. ci and cr are the initiator's and responder's confirm.
+ */
+static void
+sec_derive(struct sec *s, const unsigned char isk[CPACE_ISK_LEN],
+    const unsigned char th[SHA512_LEN], unsigned char ci[SEC_CONFIRM_LEN],
+    unsigned char cr[SEC_CONFIRM_LEN])
+{
+	unsigned char prk[SHA512_LEN];
+
+	hkdf_sha512_extract(th, SHA512_LEN, isk, CPACE_ISK_LEN, prk);
+	sec_tag(ci, prk, sec_label_ci, th);
+	sec_tag(cr, prk, sec_label_cr, th);
+	sec_tag(s->ack, prk, sec_label_ack, th);
+	(void)hkdf_sha512_expand(prk, sizeof(prk), sec_label_i2r,
+	    sizeof(sec_label_i2r) - 1, s->initiator ? s->ktx : s->krx,
+	    AEAD_KEY_LEN);
+	(void)hkdf_sha512_expand(prk, sizeof(prk), sec_label_r2i,
+	    sizeof(sec_label_r2i) - 1, s->initiator ? s->krx : s->ktx,
+	    AEAD_KEY_LEN);
+	crypto_wipe(prk, sizeof(prk));
+}
+
+/*
+ * Starts a run: draws the CPace scalar and, as initiator, makes HELLO
+ * due. Returns 0, or -1 (s failed) if the secret or AD is too long or
+ * the kernel gave no randomness.
+ */
+int
+sec_start(struct sec *s, int initiator, const struct sec_params *p)
+{
+	unsigned char prs[2 + SEC_SECRET_MAX + 1 + SHA512_LEN], share[32];
+	struct cpace_in in;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->state = SEC_S_FAILED;
+	s->initiator = initiator != 0;
+	if (p->secretlen > SEC_SECRET_MAX || p->adlen > SEC_AD_MAX ||
+	    (p->secretlen > 0 && p->secret == NULL) ||
+	    (p->keylen > 0 && p->key == NULL) ||
+	    (p->adlen > 0 && p->ad == NULL) || (p->cilen > 0 && p->ci == NULL))
+		return -1;
+	store_be64(s->sid, s->initiator ? p->my_id : p->peer_id);
+	store_be64(s->sid + 8, s->initiator ? p->peer_id : p->my_id);
+	sha512(p->cilen > 0 ? p->ci : "", p->cilen, s->ci_hash);
+	memset(&in, 0, sizeof(in));
+	in.prs = prs;
+	in.prslen = sec_prs(prs, p);
+	in.ci = p->cilen > 0 ? p->ci : "";
+	in.cilen = p->cilen;
+	in.sid = s->sid;
+	in.sidlen = sizeof(s->sid);
+	in.ad = p->adlen > 0 ? p->ad : "";
+	in.adlen = p->adlen;
+	rc = cpace_init(&s->cp, s->initiator ? CPACE_INITIATOR :
+	    CPACE_RESPONDER, &in, share);
+	crypto_wipe(prs, sizeof(prs));
+	if (rc == -1) {
+		crypto_wipe(&s->cp, sizeof(s->cp));
+		return -1;
+	}
+	s->strict = p->strict;
+	s->ad_check = p->ad_check;
+	s->ad_arg = p->ad_arg;
+	s->seal_limit = SEC_SEAL_LIMIT;
+	s->forge_limit = SEC_FORGE_LIMIT;
+	s->state = SEC_S_HELLO;
+	if (s->initiator) {
+		s->outlen = sec_put_share(s->out, SEC_HELLO, share, s->cp.ad,
+		    s->cp.adlen);
+		s->due = 1;
+	}
+	return 0;
+}
+
+/* Ends the run for good: every key and the scalar wiped. SEC_FAIL. */
+static int
+sec_fail(struct sec *s, int err)
+{
+	crypto_wipe(&s->cp, sizeof(s->cp));
+	crypto_wipe(s->ktx, sizeof(s->ktx));
+	crypto_wipe(s->krx, sizeof(s->krx));
+	crypto_wipe(s->confirm, sizeof(s->confirm));
+	crypto_wipe(s->ack, sizeof(s->ack));
+	s->state = SEC_S_FAILED;
+	s->err = err;
+	return SEC_FAIL;
+}
+
+/* A handshake message we ignore: malformed, unexpected, or a rival. */
+static int
+sec_drop(struct sec *s)
+{
+	s->hs_dropped++;
+	return SEC_MORE;
+}
+
+/* -1 if the caller's check turns the peer's AD down. */
+static int
+sec_ad_refused(const struct sec *s, const unsigned char *ad, size_t adlen)
+{
+	return s->ad_check != NULL && s->ad_check(s->ad_arg, ad, adlen) != 0;
+}
+
+/*
+ * A copy of the message we already answered: 1 (answer again, the same
+ * answer), else 0. Compared by digest; both are public.
+ */
+static int
+sec_is_seen(const struct sec *s, const unsigned char *m, size_t len)
+{
+	unsigned char d[SHA512_LEN];
+
+	sha512(m, len, d);
+	return memcmp(d, s->seen, sizeof(d)) == 0;
+}
+
+/*
+ * Responder, HELLO: the first well-formed one is the run's; its copies
+ * get the same REPLY again (once FINISH is in, a late copy is ignored),
+ * any other HELLO is dropped (a second answer would give an attacker a
+ * second guess).
+ */
+static int
+sec_on_hello(struct sec *s, const unsigned char *m, size_t len)
+{
+	unsigned char isk[CPACE_ISK_LEN], th[SHA512_LEN];
+	unsigned char ci[SEC_CONFIRM_LEN], cr[SEC_CONFIRM_LEN];
+	const unsigned char *y, *ad;
+	size_t adlen, n;
+
+	if (s->state != SEC_S_HELLO && sec_is_seen(s, m, len)) {
+		s->due = s->state == SEC_S_FINISH;	/* late in OPEN: no */
+		return SEC_MORE;
+	}
+	if (s->state != SEC_S_HELLO ||
+	    sec_get_share(m, len, 0, &y, &ad, &adlen) == -1)
+		return sec_drop(s);
+	if (sec_ad_refused(s, ad, adlen))
+		return sec_fail(s, SEC_E_AD);
+	n = sec_put_share(s->out, SEC_REPLY, s->cp.share, s->cp.ad,
+	    s->cp.adlen);
+	if (cpace_finish(&s->cp, y, ad, adlen, isk) == -1)
+		return sec_fail(s, SEC_E_SHARE);
+	sec_transcript(s, m, len, s->out, n, th);
+	sec_derive(s, isk, th, ci, cr);
+	memcpy(s->out + n, cr, SEC_CONFIRM_LEN);
+	s->outlen = n + SEC_CONFIRM_LEN;
+	declassify(s->out, s->outlen);		/* it goes on the wire */
+	memcpy(s->confirm, ci, SEC_CONFIRM_LEN);
+	sha512(m, len, s->seen);
+	s->due = 1;
+	s->state = SEC_S_FINISH;
+	crypto_wipe(isk, sizeof(isk));
+	crypto_wipe(ci, sizeof(ci));
+	crypto_wipe(cr, sizeof(cr));
+	return SEC_MORE;
+}
+
+/*
+ * Initiator, REPLY: ISK, keys, the responder's confirm checked, FINISH
+ * made due. A wrong confirm fails the run, but a FINISH is still due
+ * once, with a confirm of zeros, so that the responder fails too instead
+ * of waiting. Not our real confirm: if only the REPLY's confirm was
+ * altered on the way, that would leave the responder open while we are
+ * not; and zeros tell nobody anything.
+ */
+static int
+sec_on_reply(struct sec *s, const unsigned char *m, size_t len)
+{
+	unsigned char isk[CPACE_ISK_LEN], th[SHA512_LEN];
+	unsigned char ci[SEC_CONFIRM_LEN], cr[SEC_CONFIRM_LEN];
+	const unsigned char *y, *ad;
+	size_t adlen;
+	int ok;
+
+	if (s->state == SEC_S_OPEN && sec_is_seen(s, m, len)) {
+		s->due = 1;
+		return SEC_MORE;
+	}
+	if (s->state != SEC_S_HELLO ||
+	    sec_get_share(m, len, SEC_CONFIRM_LEN, &y, &ad, &adlen) == -1)
+		return sec_drop(s);
+	if (sec_ad_refused(s, ad, adlen))
+		return sec_fail(s, SEC_E_AD);
+	if (cpace_finish(&s->cp, y, ad, adlen, isk) == -1)
+		return sec_fail(s, SEC_E_SHARE);
+	sec_transcript(s, s->out, s->outlen, m, len - SEC_CONFIRM_LEN, th);
+	sec_derive(s, isk, th, ci, cr);
+	ok = ct_equal(cr, m + len - SEC_CONFIRM_LEN, SEC_CONFIRM_LEN);
+	declassify(&ok, sizeof(ok));	/* public: the peer sees the outcome */
+	/* failed: an all-zero confirm, which no responder takes for ours */
+	s->out[0] = SEC_FINISH;
+	memset(s->out + 1, 0, SEC_CONFIRM_LEN);
+	if (ok)
+		memcpy(s->out + 1, ci, SEC_CONFIRM_LEN);
+	s->outlen = 1 + SEC_CONFIRM_LEN;
+	declassify(s->out, s->outlen);
+	s->due = 1;
+	sha512(m, len, s->seen);
+	crypto_wipe(isk, sizeof(isk));
+	crypto_wipe(ci, sizeof(ci));
+	crypto_wipe(cr, sizeof(cr));
+	if (!ok)
+		return sec_fail(s, SEC_E_AUTH);
+	s->state = SEC_S_OPEN;
+	return SEC_DONE;
+}
+
+/*
+ * Responder, FINISH: the initiator's confirm, in constant time. The
+ * first right one opens the channel; its copies get the ack again; a
+ * wrong one fails a run still waiting, and is dropped after.
+ */
+static int
+sec_on_finish(struct sec *s, const unsigned char *m, size_t len)
+{
+	int ok;
+
+	if (len != 1 + SEC_CONFIRM_LEN ||
+	    (s->state != SEC_S_FINISH && s->state != SEC_S_OPEN))
+		return sec_drop(s);
+	ok = ct_equal(s->confirm, m + 1, SEC_CONFIRM_LEN);
+	declassify(&ok, sizeof(ok));	/* public: the peer sees the outcome */
+	if (s->state == SEC_S_OPEN) {
+		if (!ok)
+			return sec_drop(s);
+		s->due = 1;
+		return SEC_MORE;
+	}
+	if (!ok)
+		return sec_fail(s, SEC_E_AUTH);
+	s->out[0] = SEC_ACK;
+	memcpy(s->out + 1, s->ack, SEC_CONFIRM_LEN);
+	s->outlen = 1 + SEC_CONFIRM_LEN;
+	declassify(s->out, s->outlen);
+	s->due = 1;
+	s->confirmed = 1;
+	s->state = SEC_S_OPEN;
+	return SEC_DONE;
+}
+
+/* Initiator, ACK: the responder has our FINISH; stop re-sending it. */
+static int
+sec_on_ack(struct sec *s, const unsigned char *m, size_t len)
+{
+	int ok;
+
+	if (len != 1 + SEC_CONFIRM_LEN || s->state != SEC_S_OPEN)
+		return sec_drop(s);
+	ok = ct_equal(s->ack, m + 1, SEC_CONFIRM_LEN);
+	declassify(&ok, sizeof(ok));
+	if (!ok)
+		return sec_drop(s);
+	s->confirmed = 1;
+	return SEC_MORE;
+}
+
+/*
+ * A handshake message from the peer. Returns SEC_DONE once, when our
+ * side completes (initiator: may seal; responder: may seal and open),
+ * SEC_FAIL once, when the run fails (sec_error says why), else SEC_MORE.
+ * Then sec_hs_output says whether to answer.
+ */
+int
+sec_hs_input(struct sec *s, const unsigned char *m, size_t len)
+{
+	if (s->state == SEC_S_FAILED)
+		return SEC_MORE;
+	if (len == 0)
+		return sec_drop(s);
+	if (s->initiator && m[0] == SEC_REPLY)
+		return sec_on_reply(s, m, len);
+	if (s->initiator && m[0] == SEC_ACK)
+		return sec_on_ack(s, m, len);
+	if (!s->initiator && m[0] == SEC_HELLO)
+		return sec_on_hello(s, m, len);
+	if (!s->initiator && m[0] == SEC_FINISH)
+		return sec_on_finish(s, m, len);
+	return sec_drop(s);
+}
+
+/*
+ * The handshake message to send now (after sec_start, after each
+ * sec_hs_input): its length, or 0 if none is due. Each is given once.
+ */
+size_t
+sec_hs_output(struct sec *s, unsigned char *buf, size_t cap)
+{
+	if (!s->due || cap < s->outlen)
+		return 0;
+	memcpy(buf, s->out, s->outlen);
+	s->due = 0;
+	return s->outlen;
+}
+
+/*
+ * For the retransmission timer: the initiator's latest message (HELLO,
+ * then FINISH until the responder confirms it), or 0 when there is
+ * nothing more to re-send (the responder only ever answers).
+ */
+size_t
+sec_hs_latest(const struct sec *s, unsigned char *buf, size_t cap)
+{
+	if (!s->initiator || s->state == SEC_S_FAILED || s->confirmed ||
+	    s->outlen == 0 || cap < s->outlen)
+		return 0;
+	memcpy(buf, s->out, s->outlen);
+	return s->outlen;
+}
+
+/* 1 once the peer is known to hold the keys: FINISH checked, or acked. */
+int
+sec_confirmed(const struct sec *s)
+{
+	return s->confirmed;
+}
+
+int
+sec_error(const struct sec *s)
+{
+	return s->err;
+}
+
+const char *
+sec_strerror(int err)
+{
+	switch (err) {
+	case SEC_E_NONE:
+		return "no error";
+	case SEC_E_AUTH:
+		return "authentication failed: the peer does not hold our key "
+		    "or code, or someone tried to intercept";
+	case SEC_E_SHARE:
+		return "authentication failed: the peer sent an invalid key share";
+	case SEC_E_AD:
+		return "authentication failed: the peer's view of the path "
+		    "does not match ours";
+	case SEC_E_LIMIT:
+		return "record counter exhausted";
+	case SEC_E_ORDER:
+		return "a record was missing, repeated or out of order";
+	case SEC_E_FORGED:
+		return "a record failed authentication";
+	}
+	return "unknown error";
+}
+
+/* Wipes every key and secret; s must be started again to be used. */
+void
+sec_close(struct sec *s)
+{
+	crypto_wipe(s, sizeof(*s));
+	s->state = SEC_S_FAILED;
+}
+
+/* ---- records: hdr || counter(8) || ChaCha20-Poly1305(type || data) ---- */
+
+/* nonce = 0(4) || the counter as on the wire (8, big-endian). */
+static void
+sec_nonce(unsigned char nonce[AEAD_NONCE_LEN], uint64_t c)
+{
+	memset(nonce, 0, 4);
+	store_be64(nonce + 4, c);
+}
+
+/*
+ * Seals one record into out: the caller's header (hdrlen bytes, sent in
+ * the clear, authenticated), our next counter, then type (0..255) and
+ * the n payload bytes encrypted, then the tag. hdr may be out itself and
+ * payload may be out + hdrlen + 9 (in place); no other overlap. Returns
+ * the record's length, hdrlen + 25 + n, or 0 if it cannot be sealed:
+ * the handshake is not done (a responder seals only after FINISH), cap
+ * is short, or the counter reached its limit (then s fails: the session
+ * must end; a new handshake is the rekey).
+ */
+size_t
+sec_seal(struct sec *s, const void *hdr, size_t hdrlen, int type,
+    const void *payload, size_t n, unsigned char *out, size_t cap)
+{
+	unsigned char nonce[AEAD_NONCE_LEN], *p;
+
+	if (s->state != SEC_S_OPEN || type < 0 || type > 255 ||
+	    hdrlen > cap || cap - hdrlen < SEC_OVERHEAD ||
+	    n > cap - hdrlen - SEC_OVERHEAD)
+		return 0;
+	if (s->tx_next >= s->seal_limit || s->tx_next == UINT64_MAX) {
+		(void)sec_fail(s, SEC_E_LIMIT);
+		return 0;
+	}
+	p = out + hdrlen;
+	if (n > 0 && p + SEC_CTR_LEN + 1 != (const unsigned char *)payload)
+		memmove(p + SEC_CTR_LEN + 1, payload, n);
+	p[SEC_CTR_LEN] = (unsigned char)type;
+	store_be64(p, s->tx_next);
+	if (hdrlen > 0 && out != (const unsigned char *)hdr)
+		memmove(out, hdr, hdrlen);
+	sec_nonce(nonce, s->tx_next);
+	chacha20poly1305_seal(p + SEC_CTR_LEN, p + SEC_CTR_LEN, 1 + n, out,
+	    hdrlen + SEC_CTR_LEN, nonce, s->ktx);
+	s->tx_next++;
+	return hdrlen + SEC_OVERHEAD + n;
+}
+
+/* Counter c's bit in the replay window (a ring of SEC_WINDOW bits). */
+static uint64_t *
+sec_win_word(struct sec *s, uint64_t c, uint64_t *bit)
+{
+	*bit = UINT64_C(1) << (c % 64);
+	return &s->win[c % SEC_WINDOW / 64];
+}
+
+/* 0 if counter c may be a new record, else -1 with the reason counted. */
+static int
+sec_win_check(struct sec *s, uint64_t c)
+{
+	uint64_t bit, *w;
+
+	if (c >= s->rx_top)
+		return 0;
+	if (s->rx_top - c > SEC_WINDOW) {
+		s->too_old++;
+		return -1;
+	}
+	w = sec_win_word(s, c, &bit);
+	if (*w & bit) {
+		s->replayed++;
+		return -1;
+	}
+	return 0;
+}
+
+/* Records c as seen, sliding the window up if c is the new top. */
+static void
+sec_win_mark(struct sec *s, uint64_t c)
+{
+	uint64_t bit, i, *w;
+
+	if (c >= s->rx_top) {
+		if (c - s->rx_top >= SEC_WINDOW)
+			memset(s->win, 0, sizeof(s->win));
+		else
+			for (i = s->rx_top; i < c; i++) {
+				w = sec_win_word(s, i, &bit);
+				*w &= ~bit;
+			}
+		s->rx_top = c + 1;
+	}
+	w = sec_win_word(s, c, &bit);
+	*w |= bit;
+}
+
+/* A record turned down: -1, and in strict mode the end of s. */
+static int
+sec_reject(struct sec *s, int err)
+{
+	if (s->strict && s->state != SEC_S_FAILED)
+		(void)sec_fail(s, err);
+	return -1;
+}
+
+/*
+ * Opens a record of len bytes whose first hdrlen are the caller's header,
+ * in place. Returns 0 with *type, *payload (inside rec) and *n set, or
+ * -1 with rec untouched and the reason counted: early (the handshake is
+ * not done here: a responder before FINISH), too_old (below the replay
+ * window), replayed, forged (short, or the tag is wrong: altered,
+ * reflected, or another key). In strict mode (a byte stream) the counter
+ * must be the next one and any -1 fails s for good.
+ */
+int
+sec_open(struct sec *s, unsigned char *rec, size_t len, size_t hdrlen,
+    int *type, const unsigned char **payload, size_t *n)
+{
+	unsigned char nonce[AEAD_NONCE_LEN], *p;
+	uint64_t c;
+
+	if (s->state != SEC_S_OPEN) {
+		if (s->state != SEC_S_FAILED)
+			s->early++;
+		return sec_reject(s, SEC_E_ORDER);
+	}
+	if (len < hdrlen || len - hdrlen < SEC_OVERHEAD) {
+		s->forged++;
+		return sec_reject(s, SEC_E_FORGED);
+	}
+	p = rec + hdrlen;
+	c = load_be64(p);
+	if (s->strict && c != s->rx_top)
+		return sec_reject(s, SEC_E_ORDER);
+	if (c == UINT64_MAX) {		/* never sealed: see sec_seal */
+		s->forged++;
+		return sec_reject(s, SEC_E_FORGED);
+	}
+	if (sec_win_check(s, c) == -1)
+		return sec_reject(s, SEC_E_ORDER);
+	sec_nonce(nonce, c);
+	if (chacha20poly1305_open(p + SEC_CTR_LEN, p + SEC_CTR_LEN,
+	    len - hdrlen - SEC_CTR_LEN, rec, hdrlen + SEC_CTR_LEN, nonce,
+	    s->krx) == -1) {
+		if (++s->forged >= s->forge_limit)
+			(void)sec_fail(s, SEC_E_FORGED);
+		return sec_reject(s, SEC_E_FORGED);
+	}
+	sec_win_mark(s, c);
+	s->confirmed = 1;	/* the initiator: the responder has FINISH */
+	*type = p[SEC_CTR_LEN];
+	*payload = p + SEC_CTR_LEN + 1;
+	*n = len - hdrlen - SEC_OVERHEAD;
+	return 0;
+}
+
+/* ---- codes for the shell: "7-harbor-cobalt-tiger" ---- */
+
+/*
+ * The code words: the words of 3 to 5 letters of the EFF large wordlist
+ * (Electronic Frontier Foundation, 2016, CC-BY-3.0, eff.org/dice), less
+ * brand names and a few words unpleasant to read out; tests/wordlist.sh
+ * makes this table from Debian's `diceware` package. Sorted, distinct,
+ * NUL-padded to 6 bytes: no pointers, and every entry compares alike.
+ */
+static const char code_words[][6] = {
+	"abide", "able", "acid", "acorn", "acre", "acts", "afar", "affix",
+	"afoot", "aged", "agent", "agile", "aging", "agony", "ahead", "ahoy",
+	"aide", "aim", "ajar", "alarm", "album", "alias", "alibi", "alike",
+	"alive", "aloe", "aloft", "aloha", "alone", "aloof", "alto", "amaze",
+	"amber", "amid", "amigo", "amino", "amiss", "among", "ample", "amply",
+	"amuck", "anew", "anger", "anime", "ankle", "annex", "antsy", "anvil",
+	"aorta", "apple", "apply", "april", "apron", "aptly", "aqua", "area",
+	"arena", "argue", "arise", "armed", "army", "aroma", "arose", "array",
+	"art", "ashen", "ashes", "ashy", "aside", "askew", "atlas", "atom",
+	"atop", "attic", "audio", "avert", "avid", "avoid", "await", "award",
+	"aware", "awoke", "awry", "axis", "bacon", "badge", "badly", "bagel",
+	"baggy", "baked", "balmy", "banjo", "barge", "barn", "bash", "basil",
+	"basin", "basis", "batch", "bath", "baton", "bats", "blade", "blah",
+	"blame", "blank", "blast", "bleak", "bleep", "blend", "bless", "blimp",
+	"bling", "blip", "blitz", "blob", "blog", "blot", "bluff", "blunt",
+	"blurb", "blurt", "blush", "boat", "body", "bogus", "boil", "bok",
+	"bolt", "boned", "boney", "bonus", "bony", "book", "booth", "boots",
+	"boozy", "borax", "boss", "botch", "both", "boxer", "boxy", "briar",
+	"bribe", "brick", "bride", "brim", "bring", "brink", "brook", "broom",
+	"brunt", "brush", "brute", "buddy", "buggy", "bulb", "bulge", "bulk",
+	"bunch", "bunny", "bunt", "bush", "bust", "buzz", "cable", "cache",
+	"cacti", "caddy", "cadet", "cage", "cake", "calm", "cameo", "canal",
+	"candy", "cane", "canon", "cape", "carat", "cargo", "carol", "carry",
+	"carve", "case", "cash", "catty", "cause", "cedar", "chafe", "chain",
+	"chair", "chant", "chaos", "chaps", "charm", "chase", "cheek", "cheer",
+	"chef", "chess", "chest", "chewy", "chief", "chili", "chill", "chimp",
+	"chip", "chive", "chomp", "chop", "chuck", "chug", "chump", "chunk",
+	"churn", "chute", "cider", "cinch", "city", "civic", "civil", "clad",
+	"claim", "clamp", "clang", "clash", "clasp", "class", "claw", "clay",
+	"clean", "clear", "cleat", "cleft", "clerk", "cling", "clip", "cloak",
+	"clock", "clone", "cloud", "clump", "coach", "coat", "cocoa", "cod",
+	"coil", "cola", "cold", "colt", "coma", "come", "comfy", "comic",
+	"comma", "conch", "cone", "cope", "copy", "coral", "cork", "corny",
+	"cost", "couch", "cough", "could", "cover", "cozy", "cramp", "crane",
+	"crank", "crate", "crave", "crazy", "creed", "creme", "crepe", "crept",
+	"crib", "cried", "crier", "crimp", "croak", "crock", "crook", "croon",
+	"crop", "cross", "crowd", "crown", "crumb", "crust", "crux", "cube",
+	"cupid", "cure", "curly", "curry", "curve", "curvy", "cushy", "cusp",
+	"cut", "cycle", "dab", "dad", "daily", "dairy", "daisy", "dance",
+	"dandy", "dares", "darn", "dart", "dash", "data", "dawn", "dealt",
+	"dean", "debit", "debug", "decaf", "decal", "decay", "deck", "decoy",
+	"deed", "deem", "defog", "defy", "delay", "delta", "denim", "dense",
+	"deny", "depth", "derby", "deuce", "dial", "diary", "dice", "dig",
+	"dill", "dime", "dimly", "diner", "dingo", "dingy", "dish", "disk",
+	"ditch", "ditto", "ditzy", "dizzy", "dock", "dodge", "dodgy", "doily",
+	"doing", "dole", "dolly", "donor", "donut", "doozy", "dose", "dove",
+	"down", "dowry", "doze", "drab", "drank", "draw", "dress", "drew",
+	"dried", "drier", "drift", "drone", "drool", "droop", "drove", "drown",
+	"drum", "dry", "ducky", "duct", "dude", "duh", "duke", "duly",
+	"duo", "dupe", "dusk", "dust", "duty", "duvet", "dwarf", "each",
+	"eagle", "early", "easel", "eaten", "eats", "ebony", "ebook", "ecard",
+	"echo", "edge", "edgy", "eel", "eject", "elbow", "elf", "elite",
+	"elk", "elm", "elope", "elude", "elves", "email", "ember", "emcee",
+	"emit", "emote", "empty", "emu", "ended", "envoy", "envy", "epic",
+	"equal", "error", "erupt", "essay", "ether", "evade", "even", "evict",
+	"evoke", "exact", "exert", "exes", "exile", "exit", "expel", "fable",
+	"fade", "fall", "false", "fame", "fancy", "fang", "fax", "feast",
+	"feed", "feel", "femur", "fence", "ferry", "fetch", "fever", "fiber",
+	"fifth", "fifty", "film", "finch", "finer", "fit", "five", "flail",
+	"flaky", "flame", "flap", "flask", "fled", "flick", "flier", "fling",
+	"flint", "flip", "flirt", "float", "flock", "flop", "floss", "flyer",
+	"foam", "foe", "fog", "foil", "folic", "folk", "font", "food",
+	"fool", "fox", "foyer", "frail", "frame", "frays", "fresh", "fried",
+	"frill", "frisk", "from", "front", "froth", "frown", "fruit", "gab",
+	"gaffe", "gag", "gains", "gala", "game", "gamma", "gap", "gas",
+	"gauze", "gave", "gawk", "gear", "gecko", "geek", "gem", "genre",
+	"gents", "getup", "giant", "giddy", "gift", "gills", "given", "giver",
+	"gizmo", "glade", "glare", "glass", "glory", "gloss", "glove", "glue",
+	"gnat", "goal", "goes", "going", "golf", "gone", "gong", "good",
+	"gooey", "goofy", "goon", "gout", "gown", "grab", "grain", "grant",
+	"grape", "graph", "grasp", "grass", "gravy", "gray", "green", "grew",
+	"grid", "grief", "grill", "grime", "grimy", "grip", "grit", "groom",
+	"grout", "grove", "growl", "grub", "grunt", "guide", "guise", "gulf",
+	"gully", "gulp", "gummy", "guru", "gush", "gusto", "gusty", "guts",
+	"guy", "had", "haiku", "half", "halt", "hanky", "happy", "hardy",
+	"harsh", "hash", "haste", "hasty", "haunt", "haven", "hazy", "heap",
+	"heat", "heave", "hedge", "hefty", "hence", "henna", "herbs", "hertz",
+	"huff", "hug", "hula", "hulk", "hull", "human", "humid", "hunk",
+	"hurry", "hurt", "hush", "hut", "ice", "icing", "icky", "icon",
+	"icy", "idiom", "idly", "igloo", "image", "imply", "ion", "irate",
+	"irk", "iron", "issue", "item", "ivory", "ivy", "jab", "jam",
+	"jaunt", "jawed", "jaws", "jazz", "jeep", "jelly", "jet", "jiffy",
+	"jimmy", "jinx", "job", "jolly", "jolt", "jot", "judge", "judo",
+	"juice", "juicy", "july", "jumbo", "jump", "june", "juror", "jury",
+	"kabob", "karma", "kebab", "keep", "keg", "kelp", "kept", "kick",
+	"kiln", "kilt", "king", "kite", "kitty", "kiwi", "knee", "knelt",
+	"knoll", "koala", "kooky", "kudos", "kung", "ladle", "lair", "lake",
+	"lance", "lanky", "lapel", "lard", "large", "lark", "lash", "lasso",
+	"last", "latch", "late", "lazy", "left", "legal", "lemon", "lend",
+	"lens", "lent", "level", "lid", "life", "lilac", "lilly", "lily",
+	"limb", "limes", "limit", "line", "lingo", "lint", "lion", "lip",
+	"lisp", "list", "lived", "liver", "lucid", "lunar", "lung", "lurch",
+	"lure", "lurk", "lying", "macaw", "mace", "magma", "maker", "malt",
+	"mama", "mango", "mangy", "manly", "manor", "many", "map", "march",
+	"mardi", "marry", "math", "mauve", "maybe", "mocha", "molar", "mold",
+	"mom", "moody", "mop", "morse", "mossy", "most", "motor", "motto",
+	"mouse", "mousy", "mouth", "move", "movie", "mower", "much", "muck",
+	"mud", "mug", "mulch", "mule", "mumbo", "mummy", "mural", "murky",
+	"mushy", "music", "musky", "musty", "mute", "mutt", "myth", "nacho",
+	"nag", "nail", "name", "nanny", "nape", "navy", "neon", "nerd",
+	"nervy", "nest", "net", "never", "next", "niece", "nifty", "ninja",
+	"ninth", "nutty", "nylon", "oaf", "oak", "oasis", "oat", "oboe",
+	"ocean", "ogle", "oil", "oink", "okay", "old", "olive", "omega",
+	"omen", "omit", "onion", "only", "onset", "onto", "onyx", "oops",
+	"ooze", "oozy", "opal", "open", "opt", "other", "otter", "ouch",
+	"ought", "ounce", "outer", "oval", "oven", "owl", "ozone", "paced",
+	"pager", "palm", "panda", "pang", "panic", "pants", "paper", "parka",
+	"party", "pasta", "pasty", "path", "patio", "paver", "payee", "payer",
+	"pecan", "pelt", "penny", "pep", "perch", "perky", "perm", "pesky",
+	"peso", "petal", "petri", "petty", "phony", "photo", "plank", "plant",
+	"plaza", "pleat", "plod", "plop", "plot", "plow", "ploy", "pluck",
+	"plug", "plus", "poach", "pod", "poem", "poet", "pogo", "poise",
+	"poker", "polar", "polka", "polo", "pond", "pony", "poppy", "pork",
+	"poser", "posh", "pouch", "pound", "pout", "power", "press", "pried",
+	"primp", "print", "prior", "prism", "prize", "probe", "prone", "prong",
+	"props", "proud", "proxy", "prune", "pry", "pug", "pull", "pulp",
+	"pulse", "puma", "punch", "punk", "pupil", "puppy", "purge", "purr",
+	"purse", "pushy", "putt", "quack", "quail", "quake", "qualm", "query",
+	"quiet", "quill", "quilt", "quirk", "quit", "quote", "rabid", "race",
+	"rack", "radar", "radio", "raft", "rage", "rake", "rally", "ramp",
+	"ranch", "rants", "rare", "rash", "raven", "reach", "ream", "rebel",
+	"rehab", "relax", "relay", "relic", "rely", "remix", "reply", "reps",
+	"rerun", "reset", "retry", "reuse", "rhyme", "rice", "ride", "rift",
+	"rigid", "rigor", "rind", "rink", "rinse", "riot", "rise", "risk",
+	"ritzy", "rival", "roast", "robe", "robin", "rocky", "rogue", "roman",
+	"romp", "rope", "rosy", "rover", "royal", "ruby", "rug", "rule",
+	"rumor", "runny", "runt", "rural", "ruse", "rush", "rust", "rut",
+	"sadly", "saga", "sage", "saggy", "said", "saint", "sake", "salad",
+	"salon", "salsa", "salt", "same", "sandy", "sank", "santa", "sappy",
+	"sash", "sassy", "satin", "saucy", "sauna", "saved", "savor", "say",
+	"scale", "scam", "scant", "scarf", "scary", "scion", "scoff", "scone",
+	"scoop", "scope", "scorn", "scrap", "scuba", "scuff", "sedan", "self",
+	"send", "sepia", "serve", "setup", "shack", "shady", "shaft", "shaky",
+	"shale", "shame", "shank", "shape", "share", "shawl", "shed", "sheep",
+	"sheet", "shelf", "shell", "shine", "shiny", "ship", "shirt", "shock",
+	"shone", "shore", "shout", "shove", "shown", "showy", "shrug", "shun",
+	"shush", "shut", "shy", "sift", "silk", "silly", "silo", "silt",
+	"sip", "siren", "sixth", "size", "skid", "skied", "skier", "skies",
+	"skirt", "slab", "slam", "slang", "slate", "slaw", "sled", "sleek",
+	"sleep", "sleet", "slept", "slick", "slimy", "slip", "slit", "slot",
+	"slug", "slum", "slurp", "slush", "sly", "small", "smell", "smile",
+	"smirk", "smith", "smock", "smog", "smoky", "snack", "snap", "snare",
+	"snarl", "sneak", "sneer", "snide", "sniff", "snore", "snort", "snout",
+	"snowy", "snub", "snuff", "speak", "speed", "spent", "spew", "spied",
+	"spill", "spilt", "spiny", "spoof", "spool", "spoon", "spore", "spout",
+	"spray", "spree", "sprig", "spry", "spud", "spur", "squad", "squid",
+	"stack", "staff", "stage", "stamp", "stand", "stank", "stark", "stash",
+	"state", "stays", "steam", "steed", "steep", "stem", "step", "stew",
+	"stick", "stilt", "stir", "stock", "stoic", "stoke", "stole", "stomp",
+	"stony", "stood", "stool", "stoop", "storm", "stout", "stove", "straw",
+	"stray", "strep", "strum", "strut", "stuck", "study", "stump", "stung",
+	"stunt", "suave", "such", "suds", "sugar", "suing", "sulk", "sushi",
+	"swab", "swan", "swarm", "sway", "sweat", "sweep", "swell", "swept",
+	"swipe", "swirl", "swoop", "swore", "sworn", "swung", "syrup", "tabby",
+	"tacky", "taco", "tag", "take", "tall", "talon", "tamer", "tank",
+	"taps", "tarot", "task", "taste", "tasty", "taunt", "thank", "that",
+	"thaw", "thee", "theft", "theme", "these", "thigh", "thing", "think",
+	"thorn", "those", "thud", "thumb", "thus", "tiara", "tibia", "tidal",
+	"tidy", "tiger", "tile", "till", "tilt", "timid", "tint", "tiny",
+	"trace", "track", "trade", "train", "traps", "trash", "tray", "treat",
+	"tree", "trend", "trial", "tried", "trio", "trout", "truce", "truck",
+	"truth", "try", "tubby", "tug", "tulip", "tummy", "turf", "tusk",
+	"tutor", "tutu", "tux", "tweak", "tweed", "tweet", "twice", "twig",
+	"twine", "twins", "twirl", "tying", "tyke", "udder", "ultra", "uncle",
+	"uncut", "unify", "union", "unit", "unlit", "untie", "until", "unwed",
+	"unzip", "upon", "upper", "urban", "usage", "used", "user", "usher",
+	"usual", "utter", "valid", "value", "veal", "vegan", "venue", "venus",
+	"verse", "very", "vest", "veto", "vibes", "vice", "video", "viper",
+	"viral", "visa", "visor", "vista", "vixen", "voice", "void", "voter",
+	"vowed", "vowel", "wad", "wafer", "waged", "wager", "wages", "wagon",
+	"wake", "walk", "waltz", "wand", "wasp", "watch", "water", "wavy",
+	"wham", "wharf", "wheat", "whiff", "whiny", "whole", "why", "wick",
+	"widen", "widow", "width", "wife", "wifi", "wilt", "wimp", "wince",
+	"wind", "wing", "wipe", "wired", "wiry", "wise", "wish", "wispy",
+	"wok", "wolf", "woof", "wool", "woozy", "word", "work", "worry",
+	"worst", "wound", "woven", "wow", "wrath", "wrist", "yam", "yard",
+	"yarn", "yeah", "yeast", "yelp", "yen", "yield", "yin", "yodel",
+	"yoga", "yoyo", "yummy", "zap", "zebra", "zen", "zero", "zesty",
+	"zippy", "zips", "zone", "zoom",
+};
+
+#define CODE_NLIST	(sizeof(code_words) / sizeof(code_words[0]))
+
+/* A draw of 11 bits covers the list; more would waste entropy. */
+_Static_assert(CODE_NLIST >= 1024 && CODE_NLIST <= 2048,
+    "code word list size");
+
+size_t
+code_nwords(void)
+{
+	return CODE_NLIST;
+}
+
+/* The i-th code word, or NULL past the end. */
+const char *
+code_word(size_t i)
+{
+	return i < CODE_NLIST ? code_words[i] : NULL;
+}
+
+/*
+ * The index of the n-letter word w, or -1 if it is not in the list. All
+ * entries are compared in full, without an early exit: a code's words
+ * are a secret, and the time taken should not say where they are.
+ */
+static long
+code_lookup(const char *w, size_t n)
+{
+	unsigned char pad[6] = { 0 };
+	unsigned long found = 0, idx = 0;
+	unsigned int d, eq;
+	size_t i, j;
+
+	if (n == 0 || n >= sizeof(pad))
+		return -1;
+	memcpy(pad, w, n);
+	for (i = 0; i < CODE_NLIST; i++) {
+		d = 0;
+		for (j = 0; j < sizeof(pad); j++)
+			d |= (unsigned char)code_words[i][j] ^ pad[j];
+		eq = ((d - 1) >> 8) & 1;	/* d is 0..255 */
+		idx |= i & (0UL - eq);
+		found |= eq;
+	}
+	return found ? (long)idx : -1;
+}
+
+/*
+ * A uniform index into the list: 11 random bits, drawn again when past
+ * the end (rejection sampling: a modulo would favour the first entries).
+ * Returns 0, or -1 if the kernel gave no randomness.
+ */
+static int
+code_draw(size_t *idx)
+{
+	unsigned char b[2];
+	size_t v;
+
+	do {
+		if (getentropy(b, sizeof(b)) == -1)
+			return -1;
+		v = ((size_t)b[0] | (size_t)b[1] << 8) & 2047;
+	} while (v >= CODE_NLIST);
+	*idx = v;
+	crypto_wipe(b, sizeof(b));
+	return 0;
+}
+
+/*
+ * Writes a fresh code, "NAMEPLATE-word-word-word", to out. Returns its
+ * length, or -1 if cap is short (CODE_MAX always does), the nameplate
+ * is over CODE_NAMEPLATE_MAX, or no randomness came.
+ */
+int
+code_new(char *out, size_t cap, unsigned nameplate)
+{
+	char buf[CODE_MAX];
+	size_t i, idx, k;
+
+	if (nameplate > CODE_NAMEPLATE_MAX)
+		return -1;
+	k = (size_t)snprintf(buf, sizeof(buf), "%u", nameplate);
+	for (i = 0; i < CODE_WORDS; i++) {
+		if (code_draw(&idx) == -1) {
+			crypto_wipe(buf, sizeof(buf));
+			return -1;
+		}
+		buf[k++] = '-';
+		memcpy(buf + k, code_words[idx], strlen(code_words[idx]));
+		k += strlen(code_words[idx]);
+	}
+	buf[k] = '\0';
+	if (k + 1 > cap) {
+		crypto_wipe(buf, sizeof(buf));
+		return -1;
+	}
+	memcpy(out, buf, k + 1);
+	crypto_wipe(buf, sizeof(buf));
+	return (int)k;
+}
+
+/*
+ * Splits a code into its nameplate (decimal, no leading zero, at most
+ * CODE_NAMEPLATE_MAX) and its secret, the three words joined by '-', as
+ * CPace's password. Strict: exactly three lowercase words of the list,
+ * each after one '-', nothing else. Returns 0, or -1 with nothing
+ * written.
+ */
+int
+code_parse(const char *code, unsigned *nameplate, char *secret, size_t cap)
+{
+	char buf[CODE_MAX];
+	const char *p = code;
+	unsigned long np = 0;
+	size_t i, n, k = 0;
+
+	for (n = 0; n < CODE_MAX && code[n] != '\0'; n++)
+		continue;		/* strnlen, which C11 lacks */
+	if (n == CODE_MAX || *p < '0' || *p > '9' ||
+	    (p[0] == '0' && p[1] >= '0' && p[1] <= '9'))
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if ((np = np * 10 + (unsigned long)(*p - '0')) >
+		    CODE_NAMEPLATE_MAX)
+			return -1;
+	for (i = 0; i < CODE_WORDS; i++) {
+		if (*p++ != '-')
+			goto bad;
+		for (n = 0; p[n] >= 'a' && p[n] <= 'z'; n++)
+			continue;
+		if (code_lookup(p, n) == -1)
+			goto bad;
+		if (i > 0)
+			buf[k++] = '-';
+		memcpy(buf + k, p, n);
+		k += n;
+		p += n;
+	}
+	if (*p != '\0' || k + 1 > cap)
+		goto bad;
+	memcpy(secret, buf, k);
+	secret[k] = '\0';
+	*nameplate = (unsigned)np;
+	crypto_wipe(buf, sizeof(buf));
+	return 0;
+bad:
+	crypto_wipe(buf, sizeof(buf));
+	return -1;
+}

@@ -235,6 +235,91 @@ int	chacha20poly1305_open(unsigned char *, const unsigned char *, size_t,
 	    const unsigned char *, size_t, const unsigned char [12],
 	    const unsigned char [32]);
 
+/*
+ * The protocol-3 secure channel (crypto.c, PROTOCOL-v3-draft): a CPace
+ * handshake of three messages (and an ack), then ChaCha20-Poly1305
+ * records with a key and a counter per direction. Passive: no sockets,
+ * no clock; the session loop feeds it and sends what it returns.
+ */
+#define SEC_SECRET_MAX	256	/* name or code words, bytes */
+#define SEC_AD_MAX	CPACE_AD_MAX	/* our AD: roles, mode, endpoints */
+#define SEC_CONFIRM_LEN	32	/* HMAC-SHA-512 truncated */
+#define SEC_HS_MAX	(1 + 32 + 2 + SEC_AD_MAX + SEC_CONFIRM_LEN)
+#define SEC_CTR_LEN	8	/* record counter on the wire */
+#define SEC_OVERHEAD	(SEC_CTR_LEN + 1 + AEAD_TAG_LEN)	/* 25 */
+#define SEC_WINDOW	4096	/* replay window, records below the top */
+#define SEC_SEAL_LIMIT	(UINT64_C(1) << 60)	/* records per direction */
+#define SEC_FORGE_LIMIT	(UINT64_C(1) << 36)	/* RFC 9001 6.6 */
+
+enum { SEC_FAIL = -1, SEC_MORE = 0, SEC_DONE = 1 };	/* sec_hs_input */
+enum { SEC_HELLO = 1, SEC_REPLY, SEC_FINISH, SEC_ACK };	/* first byte */
+enum { SEC_E_NONE, SEC_E_AUTH, SEC_E_SHARE, SEC_E_AD, SEC_E_LIMIT,
+    SEC_E_ORDER, SEC_E_FORGED };		/* sec_error */
+enum { SEC_S_HELLO, SEC_S_FINISH, SEC_S_OPEN, SEC_S_FAILED };
+
+struct sec_params {
+	const void	*secret;	/* the name, or a code's words */
+	size_t		 secretlen;	/* <= SEC_SECRET_MAX */
+	const void	*key;		/* -K file bytes, or NULL */
+	size_t		 keylen;
+	uint64_t	 my_id, peer_id;	/* client ids: the sid */
+	const void	*ci;		/* the same on both sides: mode */
+	size_t		 cilen;
+	const void	*ad;		/* ours: role, endpoints we see */
+	size_t		 adlen;		/* <= SEC_AD_MAX */
+	int		 strict;	/* a byte stream: any bad record ends it */
+	/* optional: 0 to go on with the peer's AD, -1 to fail the run */
+	int		(*ad_check)(void *, const unsigned char *, size_t);
+	void		*ad_arg;
+};
+
+struct sec {
+	int		 initiator;
+	int		 state;		/* SEC_S_* */
+	int		 err;		/* SEC_E_*, once failed */
+	int		 strict;
+	int		 confirmed;	/* the peer holds our keys */
+	int		 due;		/* out[] is to be sent now */
+	struct cpace	 cp;		/* until the peer's share */
+	unsigned char	 sid[16];	/* initiator id, responder id */
+	unsigned char	 ci_hash[SHA512_LEN];
+	unsigned char	 seen[SHA512_LEN];	/* digest of HELLO or REPLY */
+	unsigned char	 out[SEC_HS_MAX];	/* our latest message */
+	size_t		 outlen;
+	unsigned char	 confirm[SEC_CONFIRM_LEN];	/* FINISH expected */
+	unsigned char	 ack[SEC_CONFIRM_LEN];
+	unsigned char	 ktx[AEAD_KEY_LEN], krx[AEAD_KEY_LEN];
+	uint64_t	 tx_next, rx_top;	/* rx_top: highest seen + 1 */
+	uint64_t	 win[SEC_WINDOW / 64];	/* bit c % SEC_WINDOW: c seen */
+	uint64_t	 seal_limit, forge_limit;
+	int		(*ad_check)(void *, const unsigned char *, size_t);
+	void		*ad_arg;
+	/* what was dropped, for -v */
+	uint64_t	 forged, replayed, too_old, early, hs_dropped;
+};
+
+int	 sec_start(struct sec *, int, const struct sec_params *);
+size_t	 sec_hs_output(struct sec *, unsigned char *, size_t);
+size_t	 sec_hs_latest(const struct sec *, unsigned char *, size_t);
+int	 sec_hs_input(struct sec *, const unsigned char *, size_t);
+int	 sec_confirmed(const struct sec *);
+int	 sec_error(const struct sec *);
+const char *sec_strerror(int);
+size_t	 sec_seal(struct sec *, const void *, size_t, int, const void *,
+	    size_t, unsigned char *, size_t);
+int	 sec_open(struct sec *, unsigned char *, size_t, size_t, int *,
+	    const unsigned char **, size_t *);
+void	 sec_close(struct sec *);
+
+/* Codes: "7-harbor-cobalt-tiger"; the nameplate is the public part. */
+#define CODE_WORDS	3
+#define CODE_MAX	64	/* longest code, with its NUL */
+#define CODE_NAMEPLATE_MAX 999999
+size_t	 code_nwords(void);
+const char *code_word(size_t);
+int	 code_new(char *, size_t, unsigned);
+int	 code_parse(const char *, unsigned *, char *, size_t);
+
 /* ---- util.c ---- */
 
 /* An endpoint as it travels and as it is compared. */

@@ -11,6 +11,10 @@
  * goes on the wire), and only after the constant-time computation.
  *
  *	ct all		the primitives; valgrind must report no error
+ *	ct sec		a whole protocol-3 handshake (the password secret,
+ *			every message public once on the wire, as it is)
+ *			and a record each way: the confirm and ack compares
+ *			and the record code must not branch on a secret
  *	ct branch	control: a branch on a secret byte (must be reported)
  *	ct index	control: a table index from a secret byte (likewise)
  *
@@ -149,6 +153,75 @@ ct_hash(void)
 	printf("ct: sha512 hmac hkdf poly1305 chacha20 done\n");
 }
 
+/* One handshake message from one side to the other, public on the way. */
+static int
+ct_hs_move(struct sec *from, struct sec *to)
+{
+	unsigned char m[SEC_HS_MAX];
+	size_t n;
+	int rc;
+
+	if ((n = sec_hs_output(from, m, sizeof(m))) == 0)
+		return -2;
+	PUBLIC(m, n);
+	rc = sec_hs_input(to, m, n);
+	PUBLIC(&rc, sizeof(rc));
+	return rc;
+}
+
+static void
+ct_sec(void)
+{
+	unsigned char secret[19], key[40], msg[300], rec[400];
+	const unsigned char *pl;
+	struct sec_params p;
+	struct sec a, b;
+	size_t n, got;
+	int rc, type;
+
+	fill(secret, sizeof(secret), 14);
+	fill(key, sizeof(key), 15);
+	fill(msg, sizeof(msg), 16);
+	SECRET(secret, sizeof(secret));
+	SECRET(key, sizeof(key));
+	memset(&p, 0, sizeof(p));
+	p.secret = secret;
+	p.secretlen = sizeof(secret);
+	p.key = key;
+	p.keylen = sizeof(key);
+	p.ci = "ci";
+	p.cilen = 2;
+	p.ad = "initiator";
+	p.adlen = 9;
+	p.my_id = 1;
+	p.peer_id = 2;
+	rc = sec_start(&a, 1, &p);
+	p.ad = "responder";
+	p.my_id = 2;
+	p.peer_id = 1;
+	rc |= sec_start(&b, 0, &p);
+	PUBLIC(&rc, sizeof(rc));
+	rc |= ct_hs_move(&a, &b) != SEC_MORE;		/* HELLO */
+	rc |= ct_hs_move(&b, &a) != SEC_DONE;		/* REPLY */
+	rc |= ct_hs_move(&a, &b) != SEC_DONE;		/* FINISH */
+	rc |= ct_hs_move(&b, &a) != SEC_MORE;		/* ACK */
+	printf("ct: sec handshake %s\n", rc == 0 && sec_confirmed(&a) ?
+	    "done" : "FAILED");
+	/* a record each way: a secret payload; the record is public */
+	SECRET(msg, sizeof(msg));
+	n = sec_seal(&a, "hdr", 3, 0x20, msg, sizeof(msg), rec, sizeof(rec));
+	PUBLIC(rec, n);
+	rc = sec_open(&b, rec, n, 3, &type, &pl, &got);
+	printf("ct: sec record i->r: %d\n", rc);
+	n = sec_seal(&b, "hdr", 3, 0x20, msg, 10, rec, sizeof(rec));
+	PUBLIC(rec, n);
+	rec[n - 1] ^= 1;
+	rc = sec_open(&a, rec, n, 3, &type, &pl, &got);
+	printf("ct: sec forged record r->i: %d\n", rc);
+	sec_close(&a);
+	sec_close(&b);
+}
+
 /*
  * The controls: code that is not constant time, which must be caught.
  * A tag compare that stops at the first difference and says so. The
@@ -194,6 +267,10 @@ main(int argc, char **argv)
 		ct_hash();
 		return 0;
 	}
+	if (strcmp(argv[1], "sec") == 0) {
+		ct_sec();
+		return 0;
+	}
 	fill(s, sizeof(s), 13);
 	SECRET(s, sizeof(s));
 	if (strcmp(argv[1], "branch") == 0) {
@@ -209,6 +286,6 @@ main(int argc, char **argv)
 		return 0;
 	}
 usage:
-	fprintf(stderr, "usage: ct all | branch | index\n");
+	fprintf(stderr, "usage: ct all | sec | branch | index\n");
 	return 2;
 }
