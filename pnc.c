@@ -126,7 +126,7 @@ send_ctl(struct relay *r, int type, int with_count, uint32_t count)
 	wr_hdr(&w, type, r->p->id);
 	if (with_count)
 		wr_u32(&w, count);
-	net_send(r, buf, auth_seal(r->p, buf, w.len));
+	net_send(r, buf, auth_seal(&r->p->auth, buf, w.len));
 }
 
 /* Is something from stdin still to go to the peer? */
@@ -177,7 +177,7 @@ pend_fill(struct relay *r)
 	wr_hdr(&w, T_DATA, r->p->id);
 	wr_u32(&w, r->sent);
 	wr_bytes(&w, r->in + r->inoff, n);
-	r->pendlen = auth_seal(r->p, r->pend, w.len);
+	r->pendlen = auth_seal(&r->p->auth, r->pend, w.len);
 	r->inoff += n;
 	r->sent++;
 	r->bytes_out += n;
@@ -395,7 +395,7 @@ net_datagram(struct loop *L, const unsigned char *buf, size_t len,
 	if (type >= T_DATA && type <= T_RACK && p->auth.on) {
 		long n;
 
-		if (id != p->peer_id || (n = auth_open(p, in, inlen)) < 0)
+		if (id != p->peer_id || (n = auth_open(&p->auth, in, inlen)) < 0)
 			return;		/* forged or replayed: counted */
 		inlen = (size_t)n;
 	}
@@ -986,7 +986,8 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 			usage_cmd(cmd, EX_USAGE);
 		}
 		keylen = load_key(keyfile, key, sizeof(key));
-		if (auth_init(p, key, keylen, o->wire, sizeof(o->wire)) == -1)
+		if (auth_init(&p->auth, key, keylen, p->label, o->wire,
+		    sizeof(o->wire)) == -1)
 			errx(EX_FAIL, "cannot set up the key");
 		explicit_bzero(key, sizeof(key));
 		p->name = o->wire;
@@ -1129,6 +1130,8 @@ punch_main(int argc, char **argv)
 	struct copts o;
 
 	client_opts("punch", ROLE_PUNCH, argc, argv, &p, &o);
+	if (auth_start(&p.auth, &p.auth) == -1)
+		err(EX_FAIL, "getentropy");
 	if (try_tcp(&p, &o)) {
 		print_result(&p);
 		tcp_abort(p.fd);	/* RST: nc may reuse the ports */
@@ -1228,7 +1231,7 @@ session_main(const char *cmd, int role, int argc, char **argv)
 		if (o.wait)
 			p.deadline = now_ms() + o.wait;
 		/* -k: every session its own ids and nonce. */
-		if (p.auth.on && getentropy(p.auth.nonce, NONCE_LEN) == -1)
+		if (auth_start(&p.auth, &p0.auth) == -1)
 			err(EX_FAIL, "getentropy");
 		if (session(&p, &o, &S, role, obuf, why, sizeof(why)) == 0) {
 			if (!o.keep)
@@ -1311,8 +1314,9 @@ peer_fuzz(const unsigned char *buf, size_t len, int keyed)
 	memset(&L, 0, sizeof(L));
 	p.role = ROLE_LISTEN;
 	p.name = p.label = "x";
-	if (keyed && auth_init(&p, (const unsigned char *)"k", 1, wire,
-	    sizeof(wire)) == 0)
+	if (keyed && auth_init(&p.auth, (const unsigned char *)"k", 1,
+	    p.label, wire, sizeof(wire)) == 0 &&
+	    auth_start(&p.auth, &p.auth) == 0)
 		p.name = wire;
 	p.fd = -1;
 	p.id = 0x1111;

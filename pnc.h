@@ -132,6 +132,28 @@ int	ct_equal(const void *, const void *, size_t);
 
 uint64_t siphash24(const uint64_t [2], const void *, size_t);
 
+/* -K: a session's authentication, keyed by auth_init, fresh per auth_start. */
+struct auth {
+	int		 on;
+	struct hmac_sha256 kn;		/* keyed: key and name */
+	struct hmac_sha256 ks;		/* keyed: session, once both nonces */
+	unsigned char	 nonce[NONCE_LEN], peer_nonce[NONCE_LEN];
+	int		 have_peer;	/* peer_nonce known, ks set */
+	int		 fresh;		/* the last PROBE/ACK echoed our nonce */
+	uint64_t	 tx_seq, rx_top;
+	uint64_t	 win[REPLAY_WIN / 64];	/* bit i: rx_top - i seen */
+	unsigned long	 badhs;		/* PROBE/ACK failing the check */
+	unsigned long	 forged, replayed;	/* session messages dropped */
+};
+
+int	auth_init(struct auth *, const unsigned char *, size_t, const char *,
+	    char *, size_t);
+int	auth_start(struct auth *, const struct auth *);
+size_t	auth_hs_put(const struct auth *, unsigned char *, size_t, size_t);
+size_t	auth_hs_check(struct auth *, const unsigned char *, size_t, int, int);
+size_t	auth_seal(struct auth *, unsigned char *, size_t);
+long	auth_open(struct auth *, const unsigned char *, size_t);
+
 /* ---- util.c ---- */
 
 /* An endpoint as it travels and as it is compared. */
@@ -174,9 +196,13 @@ int		 parse_hostport(const char *, const char *, int, struct ep *);
 const char	*ep_str(const struct ep *, char *, size_t);
 const char	*ep_addr(const struct ep *, char *, size_t);
 int		 ep_port(const struct ep *);
+void		 ep_set_port(struct ep *, int);
 int		 ep_equal(const struct ep *, const struct ep *);
 int		 ep_equal_addr(const struct ep *, const struct ep *);
 int		 ep_is_loopback(const struct ep *);
+#define SK_REUSE	0x01	/* SO_REUSEADDR and SO_REUSEPORT */
+#define SK_BIGBUF	0x02	/* 4 MB socket buffers */
+int		 sock_bound(const struct ep *, int, int);
 int		 udp_socket(int, int);
 int		 tcp_socket(int, int);
 int		 set_ttl(int, int, int);
@@ -198,6 +224,20 @@ void		 wr_bytes(struct wr *, const void *, size_t);
 void		 wr_ep(struct wr *, const struct ep *);
 void		 wr_hdr(struct wr *, int, uint64_t);
 int		 rd_hdr(struct rd *, int *, int *, uint64_t *);
+
+/* T_PEER: the mediator introduces the peer. */
+struct intro {
+	int		 flags;		/* PEER_* */
+	int		 ttl;		/* what was left of our REGISTER's */
+	uint64_t	 peer_id;
+	struct ep	 you, them;	/* public endpoints, ours and the peer's */
+	struct ep	 locals[MAX_LOCALS];	/* the peer's local ones */
+	int		 nlocals;
+};
+
+int		 rd_intro(struct rd *, struct intro *);
+size_t		 frame_put(unsigned char *, size_t, const void *, size_t);
+int		 frame_get(const unsigned char *, size_t, size_t *);
 
 /* ---- STUN (RFC 8489 Binding, RFC 5780 CHANGE-REQUEST), util.c ---- */
 
@@ -232,19 +272,6 @@ size_t	stun_response(const struct stun *, const struct ep *,
 #define NSPRAY		256	/* sockets of an endpoint-dependent side */
 
 enum pstate { P_REGISTER, P_PROBE, P_DONE, P_FAILED };
-
-struct auth {
-	int		 on;
-	struct hmac_sha256 kn;		/* keyed: key and name */
-	struct hmac_sha256 ks;		/* keyed: session, once both nonces */
-	unsigned char	 nonce[NONCE_LEN], peer_nonce[NONCE_LEN];
-	int		 have_peer;	/* peer_nonce known, ks set */
-	int		 fresh;		/* the last PROBE/ACK echoed our nonce */
-	uint64_t	 tx_seq, rx_top;
-	uint64_t	 win[REPLAY_WIN / 64];	/* bit i: rx_top - i seen */
-	unsigned long	 badhs;		/* PROBE/ACK failing the check */
-	unsigned long	 forged, replayed;	/* session messages dropped */
-};
 
 struct cand {
 	struct ep	 ep;
@@ -318,13 +345,9 @@ int	punch_tick(struct punch *, int64_t);
 int	punch_input(struct punch *, const unsigned char *, size_t,
 	    const struct ep *, int, int64_t);
 int	punch_pollfds(const struct punch *, struct pollfd *);
-int	auth_init(struct punch *, const unsigned char *, size_t, char *,
-	    size_t);
 ssize_t	punch_send(struct punch *, const void *, size_t);
 int	punch_unwrap(const struct punch *, const unsigned char **, size_t *,
 	    const struct ep *);
-size_t	auth_seal(struct punch *, unsigned char *, size_t);
-long	auth_open(struct punch *, const unsigned char *, size_t);
 void	punch_close(struct punch *);
 struct natcheck {
 	int		 fd2, fd3;	/* filtering and hairpin sockets */

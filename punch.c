@@ -60,8 +60,6 @@
 #define RELAY_AFTER	3000	/* ms of direct probing before the relay */
 #define RELAY_GAP	200	/* ms between requests for it */
 
-static void	hs_append(const struct punch *, struct wr *);
-
 static int
 sock_fd(const struct punch *p, int sock)
 {
@@ -245,15 +243,15 @@ send_probe(struct punch *p, int sock, const struct ep *to, int flags)
 {
 	unsigned char buf[64 + AUTH_HS];
 	struct wr w;
+	size_t n;
 
 	wr_init(&w, buf, sizeof(buf));
 	wr_hdr(&w, T_PROBE, p->id);
 	wr_u64(&w, p->peer_id);
 	wr_u8(&w, (uint8_t)(flags | (p->reliable ? PF_RELIABLE : 0)));
 	wr_u32(&w, p->tx);
-	hs_append(p, &w);
-	if (!w.bad)
-		psend(p, sock, to, buf, w.len);
+	if (!w.bad && (n = auth_hs_put(&p->auth, buf, w.len, sizeof(buf))) > 0)
+		psend(p, sock, to, buf, n);
 }
 
 static void
@@ -262,6 +260,7 @@ send_ack(struct punch *p, int sock, const struct ep *to, uint64_t toid,
 {
 	unsigned char buf[64 + AUTH_HS];
 	struct wr w;
+	size_t n;
 
 	wr_init(&w, buf, sizeof(buf));
 	wr_hdr(&w, T_ACK, p->id);
@@ -269,202 +268,8 @@ send_ack(struct punch *p, int sock, const struct ep *to, uint64_t toid,
 	wr_u8(&w, (uint8_t)(flags | (p->reliable ? PF_RELIABLE : 0)));
 	wr_u32(&w, tx);
 	wr_ep(&w, to);
-	hs_append(p, &w);
-	if (!w.bad)
-		psend(p, sock, to, buf, w.len);
-}
-
-/* ---- -K: authenticated peers (README "Authentication") ---- */
-
-/* The first n bytes of HMAC-SHA256(k, a || b), k already keyed. */
-static void
-mac_trunc(const struct hmac_sha256 *k, const void *a, size_t alen,
-    const void *b, size_t blen, unsigned char *out, size_t n)
-{
-	struct hmac_sha256 h = *k;
-	unsigned char tag[SHA256_LEN];
-
-	hmac_update(&h, a, alen);
-	if (blen > 0)
-		hmac_update(&h, b, blen);
-	hmac_final(&h, tag);
-	memcpy(out, tag, n);
-}
-
-/*
- * Derive the keys from the key material and p->label, and write the name
- * the mediator gets (a keyed hash, 32 hex digits) into wire. 0 or -1.
- */
-int
-auth_init(struct punch *p, const unsigned char *key, size_t keylen,
-    char *wire, size_t wirelen)
-{
-	static const char hex[] = "0123456789abcdef";
-	struct hmac_sha256 k;
-	unsigned char K[SHA256_LEN], t[SHA256_LEN];
-	size_t n = strlen(p->label);
-	int i;
-
-	if (wirelen < 33 || getentropy(p->auth.nonce, NONCE_LEN) == -1)
-		return -1;
-	hmac_sha256(key, keylen, "pnc v2 key", 10, K);
-	hmac_init(&k, K, sizeof(K));
-	mac_trunc(&k, "pnc v2 name", 11, p->label, n, t, sizeof(t));
-	for (i = 0; i < 16; i++) {
-		wire[2 * i] = hex[t[i] >> 4];
-		wire[2 * i + 1] = hex[t[i] & 15];
-	}
-	wire[32] = '\0';
-	mac_trunc(&k, "pnc v2 peer", 11, p->label, n, t, sizeof(t));
-	hmac_init(&p->auth.kn, t, sizeof(t));
-	p->auth.on = 1;
-	return 0;
-}
-
-/* PROBE and ACK: our nonce, the peer's as far as we know it, the MAC. */
-static void
-hs_append(const struct punch *p, struct wr *w)
-{
-	static const unsigned char zero[NONCE_LEN];
-	unsigned char mac[MAC_LEN];
-
-	if (!p->auth.on)
-		return;
-	wr_bytes(w, p->auth.nonce, NONCE_LEN);
-	wr_bytes(w, p->auth.have_peer ? p->auth.peer_nonce : zero, NONCE_LEN);
-	if (w->bad)
-		return;
-	mac_trunc(&p->auth.kn, w->p, w->len, NULL, 0, mac, MAC_LEN);
-	wr_bytes(w, mac, MAC_LEN);
-}
-
-/* Both nonces known: the session key, the same on both sides. */
-static void
-session_key(struct punch *p, const unsigned char *theirs)
-{
-	struct auth *a = &p->auth;
-	struct hmac_sha256 h = a->kn;
-	unsigned char t[SHA256_LEN];
-
-	memcpy(a->peer_nonce, theirs, NONCE_LEN);
-	hmac_update(&h, "pnc v2 session", 14);
-	hmac_update(&h, p->controlling ? a->nonce : theirs, NONCE_LEN);
-	hmac_update(&h, p->controlling ? theirs : a->nonce, NONCE_LEN);
-	hmac_final(&h, t);
-	hmac_init(&a->ks, t, sizeof(t));
-	a->have_peer = 1;
-}
-
-/*
- * Check the MAC of a PROBE or ACK and learn the introduced peer's nonce.
- * Returns the length without the trailer, or 0 to drop it. a->fresh
- * says whether it echoed our nonce: only such a message proves that the
- * peer holds the key now, and not in a recording.
- */
-static size_t
-hs_check(struct punch *p, const unsigned char *buf, size_t len,
-    uint64_t from_id)
-{
-	struct auth *a = &p->auth;
-	unsigned char mac[MAC_LEN];
-	const unsigned char *n;
-	int ours = p->peer_id != 0 && from_id == p->peer_id;
-
-	a->fresh = 0;
-	if (len < HDR_LEN + AUTH_HS)
-		goto bad;
-	n = buf + len - AUTH_HS;
-	mac_trunc(&a->kn, buf, len - MAC_LEN, NULL, 0, mac, MAC_LEN);
-	if (!ct_equal(mac, buf + len - MAC_LEN, MAC_LEN))
-		goto bad;
-	if (ours && !a->have_peer)
-		session_key(p, n);
-	else if (ours && !ct_equal(a->peer_nonce, n, NONCE_LEN))
-		goto bad;
-	a->fresh = ours && ct_equal(n + NONCE_LEN, a->nonce, NONCE_LEN);
-	return len - AUTH_HS;
-bad:
-	if (ours)
-		a->badhs++;
-	return 0;
-}
-
-/*
- * Session messages: append seq and MAC (buf has AUTH_TRAILER bytes of
- * room). Returns the new length.
- */
-size_t
-auth_seal(struct punch *p, unsigned char *buf, size_t len)
-{
-	struct auth *a = &p->auth;
-	unsigned char mac[MAC_LEN];
-	struct wr w;
-
-	if (!a->on)
-		return len;
-	wr_init(&w, buf + len, AUTH_TRAILER);
-	wr_u64(&w, ++a->tx_seq);
-	mac_trunc(&a->ks, buf, len + 8, NULL, 0, mac, MAC_LEN);
-	wr_bytes(&w, mac, MAC_LEN);
-	return len + AUTH_TRAILER;
-}
-
-/* Mark bit d of the replay window set after moving the top up by k. */
-static void
-win_shift(uint64_t *w, uint64_t k)
-{
-	int i, src, n = REPLAY_WIN / 64;
-	unsigned bits = (unsigned)(k % 64);
-
-	if (k >= REPLAY_WIN) {
-		memset(w, 0, REPLAY_WIN / 8);
-		return;
-	}
-	for (i = n - 1; i >= 0; i--) {	/* bit j moves to j + k */
-		src = i - (int)(k / 64);
-		w[i] = src < 0 ? 0 : w[src] << bits;
-		if (src > 0 && bits)
-			w[i] |= w[src - 1] >> (64 - bits);
-	}
-}
-
-/*
- * Check a session message's MAC and sequence number. Returns its length
- * without the trailer, or -1 when it is forged, altered or replayed
- * (counted in p->auth).
- */
-long
-auth_open(struct punch *p, const unsigned char *buf, size_t len)
-{
-	struct auth *a = &p->auth;
-	unsigned char mac[MAC_LEN];
-	struct rd r;
-	uint64_t seq, d;
-
-	if (!a->on)
-		return (long)len;
-	if (!a->have_peer || len < HDR_LEN + AUTH_TRAILER)
-		goto forged;
-	mac_trunc(&a->ks, buf, len - MAC_LEN, NULL, 0, mac, MAC_LEN);
-	if (!ct_equal(mac, buf + len - MAC_LEN, MAC_LEN))
-		goto forged;
-	rd_init(&r, buf + len - AUTH_TRAILER, 8);
-	if ((seq = rd_u64(&r)) == 0)
-		goto forged;
-	if (seq > a->rx_top) {
-		win_shift(a->win, seq - a->rx_top);
-		a->rx_top = seq;
-		d = 0;
-	} else if ((d = a->rx_top - seq) >= REPLAY_WIN ||
-	    (a->win[d / 64] >> (d % 64) & 1)) {
-		a->replayed++;
-		return -1;
-	}
-	a->win[d / 64] |= (uint64_t)1 << (d % 64);
-	return (long)(len - AUTH_TRAILER);
-forged:
-	a->forged++;
-	return -1;
+	if (!w.bad && (n = auth_hs_put(&p->auth, buf, w.len, sizeof(buf))) > 0)
+		psend(p, sock, to, buf, n);
 }
 
 /* Index of the candidate at e reached through sock, or -1. */
@@ -514,7 +319,7 @@ punch_init(struct punch *p)
 	socklen_t len = sizeof(ss);
 	struct ep self;
 	char a[80];
-	int port, k;
+	int k;
 
 	p->fd = -1;
 	if (p->nmeds == 0) {		/* callers that set medspec only */
@@ -531,11 +336,8 @@ punch_init(struct punch *p)
 			return -1;
 		}
 		p->meds[k][1] = p->meds[k][0];
-		port = ep_port(&p->meds[k][0]) + 1;
-		if (p->meds[k][0].u.sa.sa_family == AF_INET6)
-			p->meds[k][1].u.in6.sin6_port = htons(port & 0xffff);
-		else
-			p->meds[k][1].u.in.sin_port = htons(port & 0xffff);
+		ep_set_port(&p->meds[k][1], (ep_port(&p->meds[k][0]) + 1) &
+		    0xffff);
 	}
 	p->med = p->meds[0][0];
 	p->med_alt = p->meds[0][1];
@@ -727,12 +529,7 @@ spray_tick(struct punch *p, int64_t now)
 	to = p->cands[0].ep;
 	for (i = 0; i < SPRAY_BURST; i++, p->sprayed++) {
 		port = 1024 + (int)(random64() % 64512);
-		if (to.u.sa.sa_family == AF_INET6)
-			((struct sockaddr_in6 *)&to.u)->sin6_port =
-			    htons((uint16_t)port);
-		else
-			((struct sockaddr_in *)&to.u)->sin_port =
-			    htons((uint16_t)port);
+		ep_set_port(&to, port);
 		send_probe(p, -1, &to, 0);
 	}
 	p->spray_next = now + SPRAY_GAP;
@@ -886,27 +683,18 @@ spray_open(struct punch *p, int64_t now)
 static void
 on_peer(struct punch *p, struct rd *r, int k, int64_t now)
 {
-	struct ep you, them;
+	struct intro in;
 	int flags, ttl, n, i;
 	uint64_t pid;
 	char a[80];
 
-	struct ep locs[MAX_LOCALS];
-
-	flags = rd_u8(r);
-	ttl = rd_u8(r);
-	pid = rd_u64(r);
-	if (rd_ep(r, &you) == -1 || rd_ep(r, &them) == -1)
+	if (rd_intro(r, &in) == -1 || in.peer_id == 0 || in.peer_id == p->id ||
+	    (p->peer_id != 0 && in.peer_id != p->peer_id))
 		return;
-	n = rd_u8(r);
-	if (r->bad || n > MAX_LOCALS || pid == 0 || pid == p->id ||
-	    (p->peer_id != 0 && pid != p->peer_id))
-		return;
-	for (i = 0; i < n; i++)
-		if (rd_ep(r, &locs[i]) == -1)
-			return;
-	if (r->left != 0)
-		return;
+	flags = in.flags;
+	ttl = in.ttl;
+	pid = in.peer_id;
+	n = in.nlocals;
 	p->peer_flags = flags;
 	if (p->state != P_REGISTER)	/* from any mediator: stop its resends */
 		send_register_to(p, T_PEERACK, k, 0, flags);
@@ -920,7 +708,7 @@ on_peer(struct punch *p, struct rd *r, int k, int64_t now)
 		return;		/* a retransmitted introduction */
 	p->med_seen = now;
 	p->peer_at = now;
-	p->self_pub = you;
+	p->self_pub = in.you;
 	p->peer_id = pid;
 	/*
 	 * The mediator gives control to the higher id; with several, the
@@ -947,14 +735,14 @@ on_peer(struct punch *p, struct rd *r, int k, int64_t now)
 		p->ttl_low = 4;
 	vlog("mediator introduced the peer after %lld ms; we are seen as %s%s"
 	    "; peer's NAT %s; first probes with TTL %d",
-	    (long long)(now - p->start), ep_str(&you, a, sizeof(a)),
+	    (long long)(now - p->start), ep_str(&in.you, a, sizeof(a)),
 	    p->epdep_self ? " (endpoint-dependent)" : "",
 	    p->epdep_peer ? "endpoint-dependent" : "endpoint-independent",
 	    p->ttl_low);
 	/* Candidates that arrived before (peer-reflexive) stay. */
-	cand_add(p, &them, -1, "public");
+	cand_add(p, &in.them, -1, "public");
 	for (i = 0; i < n; i++)
-		cand_add(p, &locs[i], -1, "local");
+		cand_add(p, &in.locals[i], -1, "local");
 	p->state = P_PROBE;
 	p->txgap = PROBE_GAP0;
 	p->next_tx = now;
@@ -1249,7 +1037,8 @@ peer_input(struct punch *p, const unsigned char *buf, size_t len,
 	    version != PROTO_VERSION)
 		return 0;
 	if ((type == T_PROBE || type == T_ACK) && p->auth.on) {
-		if ((len = hs_check(p, buf, len, id)) == 0)
+		if ((len = auth_hs_check(&p->auth, buf, len, p->peer_id != 0 &&
+		    id == p->peer_id, p->controlling)) == 0)
 			return 0;
 		rd_init(&r, buf + HDR_LEN, len - HDR_LEN);
 	}
@@ -1319,12 +1108,9 @@ nc_stun_send(struct punch *p, struct natcheck *nc, int i)
 	wr_init(&w, txid, sizeof(txid));
 	wr_u64(&w, p->id);
 	wr_u32(&w, (uint32_t)i);
-	if (i == NC_ALTPORT) {		/* same address, other port */
-		if (to.u.sa.sa_family == AF_INET6)
-			to.u.in6.sin6_port = htons((uint16_t)ep_port(&nc->other));
-		else
-			to.u.in.sin_port = htons((uint16_t)ep_port(&nc->other));
-	} else if (i == NC_ALTADDR)
+	if (i == NC_ALTPORT)		/* same address, other port */
+		ep_set_port(&to, ep_port(&nc->other));
+	else if (i == NC_ALTADDR)
 		to = p->nmeds > 1 ? p->meds[1][0] : nc->other;
 	else if (i == NC_HAIRPIN) {
 		to = nc->pub;
@@ -1606,17 +1392,16 @@ tcp_write(int fd, const void *buf, size_t len)
 static void
 tmed_send(struct tpunch *t, int type)
 {
-	unsigned char buf[2 + 256];
+	unsigned char msg[256], buf[2 + sizeof(msg)];
 	struct wr w;
+	size_t n;
 
-	wr_init(&w, buf + 2, sizeof(buf) - 2);
+	wr_init(&w, msg, sizeof(msg));
 	/* No cookie: TCP proves the source. */
 	reg_build(t->p, type, 0, 0, t->p->peer_flags, &w);
-	if (w.bad)
+	if (w.bad || (n = frame_put(buf, sizeof(buf), msg, w.len)) == 0)
 		return;
-	buf[0] = (unsigned char)(w.len >> 8);
-	buf[1] = (unsigned char)w.len;
-	if (tcp_write(t->mfd, buf, w.len + 2) == -1) {
+	if (tcp_write(t->mfd, buf, n) == -1) {
 		close(t->mfd);		/* reconnect */
 		t->mfd = -1;
 	}
@@ -1655,34 +1440,29 @@ static void
 on_tpeer(struct tpunch *t, struct rd *r, int64_t now)
 {
 	struct punch *p = t->p;
-	struct ep you, them, loc;
-	int flags, n, i;
+	struct intro in;
+	int flags, i;
 	uint64_t pid;
 	char a[80];
 
-	flags = rd_u8(r);
-	(void)rd_u8(r);
-	pid = rd_u64(r);
-	if (rd_ep(r, &you) == -1 || rd_ep(r, &them) == -1)
+	if (rd_intro(r, &in) == -1 || in.peer_id == 0 || in.peer_id == p->id ||
+	    (p->peer_id != 0 && in.peer_id != p->peer_id))
 		return;
-	n = rd_u8(r);
-	if (r->bad || n > MAX_LOCALS || pid == 0 || pid == p->id ||
-	    (p->peer_id != 0 && pid != p->peer_id))
-		return;
+	flags = in.flags;
+	pid = in.peer_id;
 	p->peer_flags = flags;
 	if (p->state == P_REGISTER) {
 		p->peer_id = pid;
 		p->peer_ready = (flags & PEER_READY) != 0;
 		p->controlling = flags & PEER_CONTROLLING;
-		p->self_pub = you;
+		p->self_pub = in.you;
 		p->peer_at = now;
 		vlog("mediator introduced the peer after %lld ms over TCP; "
 		    "we are seen as %s", (long long)(now - p->start),
-		    ep_str(&you, a, sizeof(a)));
-		cand_add(p, &them, -1, "public");
-		for (i = 0; i < n; i++)
-			if (rd_ep(r, &loc) == 0)
-				cand_add(p, &loc, -1, "local");
+		    ep_str(&in.you, a, sizeof(a)));
+		cand_add(p, &in.them, -1, "public");
+		for (i = 0; i < in.nlocals; i++)
+			cand_add(p, &in.locals[i], -1, "local");
 		for (i = 0; i < p->ncands; i++) {
 			t->c[i].cand = i;
 			t->c[i].gap = TCP_RETRY0;
@@ -1717,10 +1497,7 @@ tmed_read(struct tpunch *t, int64_t now)
 	if (n == -1)
 		return 0;
 	t->mlen += (size_t)n;
-	while (t->mlen >= 2) {
-		flen = (size_t)t->mbuf[0] << 8 | t->mbuf[1];
-		if (flen > MAX_DGRAM || t->mlen < 2 + flen)
-			break;
+	while (frame_get(t->mbuf, t->mlen, &flen) == 1) {
 		rd_init(&r, t->mbuf + 2, flen);
 		if (rd_hdr(&r, &version, &type, &id) == 0 &&
 		    version == PROTO_VERSION && id == p->id) {

@@ -93,7 +93,7 @@ rsend(struct rel *R, unsigned char *buf, size_t len)
 {
 	struct punch *p = R->p;
 
-	len = auth_seal(p, buf, len);	/* -K: buf has room for it */
+	len = auth_seal(&p->auth, buf, len);	/* -K: buf has room for it */
 	(void)punch_send(p, buf, len);
 	R->last_tx = now_ms();
 }
@@ -449,7 +449,7 @@ rel_input(struct rel *R, const unsigned char *buf, size_t len,
 	if (!ep_equal(from, &p->peer) || id != p->peer_id)
 		return;		/* not our peer: ignored */
 	if (p->auth.on) {
-		long n = auth_open(p, in, inlen);
+		long n = auth_open(&p->auth, in, inlen);
 
 		if (n < 0)
 			return;		/* forged or replayed: counted */

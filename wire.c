@@ -1,6 +1,7 @@
 /*
  * wire.c - the wire format: byte cursors that check every length, the
- * pnc message header, and STUN (RFC 8489). No sockets, no clock: what
+ * pnc message header, the messages both the UDP and the TCP rendezvous
+ * read, TCP framing, and STUN (RFC 8489). No sockets, no clock: what
  * goes in is bytes and what comes out is bytes or a parsed struct.
  */
 #include <sys/types.h>
@@ -112,6 +113,59 @@ rd_hdr(struct rd *r, int *version, int *type, uint64_t *id)
 	*type = rd_u8(r);
 	*id = rd_u64(r);
 	return r->bad ? -1 : 0;
+}
+
+/*
+ * T_PEER after its header: the mediator's introduction of the peer,
+ * read the same over UDP and TCP. Returns 0, or -1 when malformed.
+ */
+int
+rd_intro(struct rd *r, struct intro *in)
+{
+	int i;
+
+	in->flags = rd_u8(r);
+	in->ttl = rd_u8(r);
+	in->peer_id = rd_u64(r);
+	if (rd_ep(r, &in->you) == -1 || rd_ep(r, &in->them) == -1)
+		return -1;
+	in->nlocals = rd_u8(r);
+	if (r->bad || in->nlocals > MAX_LOCALS)
+		return -1;
+	for (i = 0; i < in->nlocals; i++)
+		if (rd_ep(r, &in->locals[i]) == -1)
+			return -1;
+	return r->left == 0 ? 0 : -1;
+}
+
+/* ---- TCP framing: a 2-byte length before each message ---- */
+
+/* Frame msg into out. Returns the framed length, or 0 if it cannot fit. */
+size_t
+frame_put(unsigned char *out, size_t cap, const void *msg, size_t len)
+{
+	if (len > MAX_DGRAM || cap < 2 || len > cap - 2)
+		return 0;
+	out[0] = (unsigned char)(len >> 8);
+	out[1] = (unsigned char)len;
+	memmove(out + 2, msg, len);
+	return len + 2;
+}
+
+/*
+ * The first frame of a stream buffer: 1 when buf holds a whole one (the
+ * message at buf + 2, *flen long), 0 when more must come, -1 when its
+ * length is beyond MAX_DGRAM (the stream is out of step).
+ */
+int
+frame_get(const unsigned char *buf, size_t len, size_t *flen)
+{
+	if (len < 2)
+		return 0;
+	*flen = (size_t)buf[0] << 8 | buf[1];
+	if (*flen > MAX_DGRAM)
+		return -1;
+	return len >= 2 + *flen;
 }
 
 /* ---- STUN: RFC 8489 Binding, the attributes pnc needs ---- */
