@@ -1,5 +1,5 @@
 /*
- * util.c - addresses, time, logging, byte cursors and socket helpers.
+ * util.c - time, logging, parsing, addresses and socket helpers.
  *
  * Helpers here never exit and never print errors: they return -1 with
  * errno set (or a gai error folded into errno) and leave the message to
@@ -438,99 +438,4 @@ local_addrs(int family, int port, struct ep *out, int max)
 	}
 	freeifaddrs(ifa);
 	return n;
-}
-
-/* Bytes for people: "512 B", "12.3 kB", "4.1 MB". */
-static const char *
-human(double v, char *buf, size_t len)
-{
-	static const char *unit[] = { "B", "kB", "MB", "GB", "TB" };
-	int i = 0;
-
-	while (v >= 1000 && i < 4) {
-		v /= 1000;
-		i++;
-	}
-	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, unit[i]);
-	return buf;
-}
-
-void
-ends_start(struct ends *g, int64_t now)
-{
-	memset(g, 0, sizeof(*g));
-	g->moved_at = g->line_at = now;
-}
-
-/* -v, once a second while bytes move: totals, rates, RTT (us; 0 none). */
-static void
-progress(struct ends *g, int64_t now, uint64_t out, uint64_t in,
-    int64_t rtt_us)
-{
-	char a[32], b[32], c[32], d[32], r[32] = "";
-	double dt = (double)(now - g->line_at) / 1000;
-
-	if (!verbose || now - g->line_at < 1000)
-		return;
-	if (out != g->out || in != g->in) {
-		if (rtt_us > 0)
-			snprintf(r, sizeof(r), ", rtt %.1f ms",
-			    (double)rtt_us / 1000);
-		vlog("%s out (%s/s), %s in (%s/s)%s",
-		    human((double)out, a, sizeof(a)),
-		    human((double)(out - g->out) / dt, b, sizeof(b)),
-		    human((double)in, c, sizeof(c)),
-		    human((double)(in - g->in) / dt, d, sizeof(d)), r);
-	}
-	g->line_at = now;
-	g->out = out;
-	g->in = in;
-}
-
-/*
- * With the bytes moved so far each way: print progress, and say whether
- * the session is to end now for -q (that long after stdin's end) or -w
- * (that long without data). Returns 1 then; it is not a failure.
- */
-int
-ends_due(struct ends *g, const struct sess *S, int64_t now, uint64_t out,
-    uint64_t in, int64_t rtt_us)
-{
-	if (out + in != g->moved) {
-		g->moved = out + in;
-		g->moved_at = now;
-	}
-	progress(g, now, out, in, rtt_us);
-	if (S->quit >= 0 && g->eof_at != 0 && now - g->eof_at >= S->quit) {
-		vlog("-q: %lld ms after the end of input; quitting",
-		    (long long)S->quit);
-		return 1;
-	}
-	if (S->idle > 0 && now - g->moved_at >= S->idle) {
-		vlog("-w: no data for %lld ms; quitting", (long long)S->idle);
-		return 1;
-	}
-	return 0;
-}
-
-/* The sooner of t (-1: none yet) and c (overdue counts as now). */
-static int64_t
-sooner(int64_t t, int64_t c)
-{
-	if (c < 0)
-		c = 0;
-	return t < 0 || c < t ? c : t;
-}
-
-/* Milliseconds until ends_due() may act, at most t (-1: no bound). */
-int64_t
-ends_next(const struct ends *g, const struct sess *S, int64_t now, int64_t t)
-{
-	if (verbose)
-		t = sooner(t, g->line_at + 1000 - now);
-	if (S->quit >= 0 && g->eof_at != 0)
-		t = sooner(t, g->eof_at + S->quit - now);
-	if (S->idle > 0)
-		t = sooner(t, g->moved_at + S->idle - now);
-	return t;
 }

@@ -138,6 +138,30 @@ rd_intro(struct rd *r, struct intro *in)
 	return r->left == 0 ? 0 : -1;
 }
 
+/* T_REGISTERED after its header. Returns 0, or -1 when malformed. */
+int
+rd_registered(struct rd *r, struct ep *you, int *ttl,
+    const unsigned char **cookie)
+{
+	if (rd_ep(r, you) == -1)
+		return -1;
+	*ttl = rd_u16(r);
+	if (r->bad || (*cookie = rd_bytes(r, COOKIE_LEN)) == NULL)
+		return -1;
+	return r->left == 0 ? 0 : -1;
+}
+
+/* T_ERROR after its header: its code and text (not NUL-terminated). */
+int
+rd_error(struct rd *r, int *code, const unsigned char **text, size_t *len)
+{
+	*code = rd_u8(r);
+	*len = rd_u8(r);
+	if (r->bad || (*text = rd_bytes(r, *len)) == NULL)
+		return -1;
+	return 0;
+}
+
 /* ---- TCP framing: a 2-byte length before each message ---- */
 
 /* Frame msg into out. Returns the framed length, or 0 if it cannot fit. */

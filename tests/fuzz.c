@@ -12,6 +12,7 @@
 #include "../pnc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int peer_fuzz(const unsigned char *, size_t, int);	/* fuzz_peer.c */
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
