@@ -242,6 +242,19 @@ struct intro {
 	int		 nlocals;
 };
 
+/* T_PROBE and T_ACK between peers. */
+struct probe {
+	uint64_t	 toid;		/* the id it is meant for */
+	int		 flags;		/* PF_* */
+	uint32_t	 tx;		/* the probe round it answers */
+	struct ep	 seen;		/* ACK: where the PROBE came from */
+};
+
+void		 wr_register(struct wr *, int, uint64_t, int, const char *,
+		    const struct ep *, int, const unsigned char *, int);
+void		 wr_bind(struct wr *, uint64_t, uint32_t, int);
+void		 wr_probe(struct wr *, int, uint64_t, const struct probe *);
+int		 rd_probe(struct rd *, int, struct probe *);
 int		 rd_intro(struct rd *, struct intro *);
 int		 rd_registered(struct rd *, struct ep *, int *,
 		    const unsigned char **);
@@ -373,11 +386,12 @@ struct outbox {
 struct rel;
 struct iovec;
 
-struct rel	*rel_new(uint64_t, int, int64_t, int64_t, int64_t);
+struct rel	*rel_new(uint64_t, int, int64_t);
 void	 rel_free(struct rel *);
-int	 rel_input(struct rel *, int, struct rd *, int64_t, int64_t);
-void	 rel_tick(struct rel *, int64_t, int64_t);
-int64_t	 rel_next(const struct rel *, int64_t, int64_t);
+int	 rel_input(struct rel *, int, struct rd *, int64_t);
+void	 rel_tick(struct rel *, int64_t);
+int64_t	 rel_next(const struct rel *, int64_t);
+void	 rel_keepalive(struct rel *);
 size_t	 rel_room(struct rel *, int64_t);
 void	 rel_write(struct rel *, const unsigned char *, size_t, int64_t);
 int	 rel_wants_input(const struct rel *);
@@ -387,7 +401,7 @@ void	 rel_out_gone(struct rel *);
 int	 rel_out_ended(const struct rel *);
 int	 rel_done(const struct rel *);
 int64_t	 rel_linger(const struct rel *);
-int	 rel_silent(const struct rel *, int64_t, char *, size_t);
+uint64_t rel_unconfirmed(const struct rel *);
 void	 rel_counts(const struct rel *, uint64_t *, uint64_t *, int64_t *);
 struct outbox *rel_outbox(struct rel *);
 void	 rel_report(const struct rel *);

@@ -245,39 +245,17 @@ has_cookie(const struct punch *p, int k, int alt)
 	return memcmp(p->cookies[k][alt], zero, COOKIE_LEN) != 0;
 }
 
-/* Zero bytes up to REQ_MIN: the mediator answers no request with more. */
-static void
-wr_pad(struct wr *w)
-{
-	while (w->len < REQ_MIN && !w->bad)
-		wr_u8(w, 0);
-}
-
 /*
  * REGISTER (with our local candidates and the cookie of mediator k's
- * port alt) or PEERACK (acknowledging flags), into w.
+ * port alt), or PEERACK and RELAYREQ (with flags), into w.
  */
 static void
 reg_build(const struct punch *p, int type, int k, int alt, int flags,
     struct wr *w)
 {
-	size_t n = strlen(p->cfg.name);
-	int i;
-
-	wr_hdr(w, type, p->path.id);
-	wr_u8(w, (uint8_t)p->cfg.role);
-	wr_u8(w, (uint8_t)n);
-	wr_bytes(w, p->cfg.name, n);
-	if (type == T_REGISTER) {
-		wr_u8(w, (uint8_t)p->nlocals);
-		for (i = 0; i < p->nlocals; i++)
-			wr_ep(w, &p->locals[i]);
-		/* P's cookie is good at P+1 unless our NAT maps anew. */
-		wr_bytes(w, p->cookies[k][alt && has_cookie(p, k, 1)],
-		    COOKIE_LEN);
-		wr_pad(w);
-	} else
-		wr_u8(w, (uint8_t)flags);
+	/* P's cookie is good at P+1 unless our NAT maps anew. */
+	wr_register(w, type, p->path.id, p->cfg.role, p->cfg.name, p->locals,
+	    p->nlocals, p->cookies[k][alt && has_cookie(p, k, 1)], flags);
 }
 
 /* To mediator k's port P (alt 0) or P+1 (alt 1). */
@@ -320,38 +298,38 @@ register_all(struct punch *p)
 			send_register(p, k);
 }
 
+/* PROBE or ACK (with seen), -K's handshake appended, to a peer. */
 static void
-send_probe(struct punch *p, int sock, const struct ep *to, int flags)
+send_check(struct punch *p, int sock, const struct ep *to, int type,
+    uint64_t toid, int flags, uint32_t tx)
 {
 	unsigned char buf[64 + AUTH_HS];
+	struct probe pr;
 	struct wr w;
 	size_t n;
 
+	pr.toid = toid;
+	pr.flags = flags | (p->cfg.reliable ? PF_RELIABLE : 0);
+	pr.tx = tx;
+	pr.seen = *to;
 	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, T_PROBE, p->path.id);
-	wr_u64(&w, p->path.peer_id);
-	wr_u8(&w, (uint8_t)(flags | (p->cfg.reliable ? PF_RELIABLE : 0)));
-	wr_u32(&w, p->tx);
-	if (!w.bad && (n = auth_hs_put(&p->path.auth, buf, w.len, sizeof(buf))) > 0)
+	wr_probe(&w, type, p->path.id, &pr);
+	if (!w.bad && (n = auth_hs_put(&p->path.auth, buf, w.len,
+	    sizeof(buf))) > 0)
 		psend(p, sock, to, buf, n);
+}
+
+static void
+send_probe(struct punch *p, int sock, const struct ep *to, int flags)
+{
+	send_check(p, sock, to, T_PROBE, p->path.peer_id, flags, p->tx);
 }
 
 static void
 send_ack(struct punch *p, int sock, const struct ep *to, uint64_t toid,
     int flags, uint32_t tx)
 {
-	unsigned char buf[64 + AUTH_HS];
-	struct wr w;
-	size_t n;
-
-	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, T_ACK, p->path.id);
-	wr_u64(&w, toid);
-	wr_u8(&w, (uint8_t)(flags | (p->cfg.reliable ? PF_RELIABLE : 0)));
-	wr_u32(&w, tx);
-	wr_ep(&w, to);
-	if (!w.bad && (n = auth_hs_put(&p->path.auth, buf, w.len, sizeof(buf))) > 0)
-		psend(p, sock, to, buf, n);
+	send_check(p, sock, to, T_ACK, toid, flags, tx);
 }
 
 /* Index of the candidate at e reached through sock, or -1. */
@@ -1094,12 +1072,14 @@ static int
 on_probe(struct punch *p, struct rd *r, uint64_t from_id,
     const struct ep *from, int sock, int64_t now)
 {
-	uint64_t toid = rd_u64(r);
-	int flags = rd_u8(r), ci = -1, nominate;
-	uint32_t tx = rd_u32(r);
+	struct probe pr;
+	int flags, ci = -1, nominate;
+	uint32_t tx;
 
-	if (r->bad || r->left != 0 || toid != p->path.id)
+	if (rd_probe(r, T_PROBE, &pr) == -1 || pr.toid != p->path.id)
 		return 0;
+	flags = pr.flags;
+	tx = pr.tx;
 	if (p->path.peer_id != 0 && from_id != p->path.peer_id)
 		return 0;
 	if (p->path.peer_id != 0 && mode_mismatch(p, flags)) {
@@ -1141,16 +1121,17 @@ static int
 on_ack(struct punch *p, struct rd *r, uint64_t from_id,
     const struct ep *from, int sock, int64_t now)
 {
-	uint64_t toid = rd_u64(r);
-	int flags = rd_u8(r), i;
-	uint32_t tx = rd_u32(r);
-	struct ep seen;
+	struct probe pr;
+	int flags, i;
+	uint32_t tx;
 	char a[80];
 
-	if (rd_ep(r, &seen) == -1 || r->left != 0 || toid != p->path.id ||
+	if (rd_probe(r, T_ACK, &pr) == -1 || pr.toid != p->path.id ||
 	    from_id != p->path.peer_id || p->state != P_PROBE ||
 	    (p->path.auth.on && !p->path.auth.fresh))
 		return 0;
+	flags = pr.flags;
+	tx = pr.tx;
 	if (mode_mismatch(p, flags))
 		return -1;
 	p->heard_peer = 1;
@@ -1392,10 +1373,7 @@ check_send(struct punch *p, struct natcheck *chk, int i)
 		return;
 	}
 	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, T_BIND, p->path.id);
-	wr_u32(&w, (uint32_t)i);
-	wr_u8(&w, (uint8_t)flags[i]);
-	wr_pad(&w);
+	wr_bind(&w, p->path.id, (uint32_t)i, flags[i]);
 	if (i == NAT_HAIRPIN)	/* the same message, to our own mapping */
 		fd = chk->fd3;
 	(void)sendto(fd, buf, w.len, 0, (const struct sockaddr *)&to.u,

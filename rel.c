@@ -66,8 +66,6 @@ struct rpkt {
 struct rel {
 	uint64_t	 id;		/* ours, in every header */
 	int		 nostdin;
-	int64_t		 keepalive, dead;
-	int64_t		 last_rx, last_tx;
 	/* sender */
 	struct spkt	 s[RWIN];	/* indexed by pn % RWIN */
 	uint32_t	 una, nxt;	/* oldest unacked, next new */
@@ -103,7 +101,6 @@ static void
 rsend(struct rel *R, size_t len)
 {
 	R->out.len[R->out.n++] = len;
-	R->last_tx = now_ms();
 }
 
 /* An ack: cum, limit, the newest send time seen, SACK ranges above cum. */
@@ -543,8 +540,7 @@ on_rdata(struct rel *R, struct rd *rd)
  * was -R's, 0 when not (-R and plain UDP do not mix).
  */
 int
-rel_input(struct rel *R, int type, struct rd *rd, int64_t now,
-    int64_t now_us)
+rel_input(struct rel *R, int type, struct rd *rd, int64_t now_us)
 {
 	if (type == T_RDATA)
 		on_rdata(R, rd);
@@ -552,20 +548,13 @@ rel_input(struct rel *R, int type, struct rd *rd, int64_t now,
 		on_rack(R, rd, now_us);
 	else if (type != T_KEEPALIVE)
 		return 0;
-	R->last_rx = now;
 	head(R);
 	return 1;
 }
 
-static int
-done_both(const struct rel *R)
-{
-	return R->fin_sent && R->una == R->nxt && R->peer_fin_done;
-}
-
-/* Timers: retransmission timeout and keepalive. */
+/* The retransmission timer: nothing came back for an RTO. */
 static void
-timers(struct rel *R, int64_t now, int64_t now_us)
+rto_fire(struct rel *R, int64_t now_us)
 {
 	struct spkt *sp;
 
@@ -590,32 +579,28 @@ timers(struct rel *R, int64_t now, int64_t now_us)
 		R->cwnd = 2;
 		R->recover = R->nxt;
 	}
-	if (now - R->last_tx >= R->keepalive)
-		send_ack_r(R);
 }
 
-/* Milliseconds until rel_tick() wants to run. */
+/* Milliseconds until rel_tick() wants to run; -1: no timer of its own. */
 int64_t
-rel_next(const struct rel *R, int64_t now, int64_t now_us)
+rel_next(const struct rel *R, int64_t now_us)
 {
-	int64_t t = R->keepalive - (now - R->last_tx);
+	int64_t t = -1;
 
-	if (R->dead - (now - R->last_rx) < t)
-		t = R->dead - (now - R->last_rx);
-	if (R->rto_at && (R->rto_at - now_us) / 1000 + 1 < t)
-		t = (R->rto_at - now_us) / 1000 + 1;
+	if (R->rto_at && (t = (R->rto_at - now_us) / 1000 + 1) < 0)
+		t = 0;
 	/* Packets in flight: loss and pacing timers, look again soon. */
-	if (R->una != R->nxt && t > 1)
+	if (R->una != R->nxt && (t < 0 || t > 1))
 		t = 1;
-	return t < 0 ? 0 : t;
+	return t;
 }
 
-/* The timers: retransmissions, the FIN, keepalive, a pending ack. */
+/* The timers: retransmissions, the FIN, a pending ack. */
 void
-rel_tick(struct rel *R, int64_t now, int64_t now_us)
+rel_tick(struct rel *R, int64_t now_us)
 {
 	head(R);
-	timers(R, now, now_us);
+	rto_fire(R, now_us);
 	sender_push(R, now_us);
 	if (R->ack_pending)
 		send_ack_r(R);
@@ -625,7 +610,7 @@ rel_tick(struct rel *R, int64_t now, int64_t now_us)
 int
 rel_done(const struct rel *R)
 {
-	return done_both(R);
+	return R->fin_sent && R->una == R->nxt && R->peer_fin_done;
 }
 
 /* How long to answer resends once done: our last ack may be lost. */
@@ -635,16 +620,18 @@ rel_linger(const struct rel *R)
 	return 3 * R->rto / 1000 > 100 ? 3 * R->rto / 1000 : 100;
 }
 
-/* The peer silent for too long: 1, with why set. */
-int
-rel_silent(const struct rel *R, int64_t now, char *why, size_t whylen)
+/* The session's keepalive: an ack, which also repeats our window. */
+void
+rel_keepalive(struct rel *R)
 {
-	if (now - R->last_rx < R->dead)
-		return 0;
-	snprintf(why, whylen, "peer silent for %lld s; %llu byte(s) sent "
-	    "were not confirmed", (long long)(now - R->last_rx) / 1000,
-	    (unsigned long long)(R->bytes_read - R->bytes_acked));
-	return 1;
+	send_ack_r(R);
+}
+
+/* Bytes sent that the peer has not acknowledged. */
+uint64_t
+rel_unconfirmed(const struct rel *R)
+{
+	return R->bytes_read - R->bytes_acked;
 }
 
 /* Bytes read from stdin, bytes written to stdout, smoothed RTT (us). */
@@ -662,10 +649,9 @@ rel_outbox(struct rel *R)
 	return &R->out;
 }
 
-/* A transport for a punched path: our id, -d, the keepalive (ms). */
+/* A transport for a punched path: our id, and -d. */
 struct rel *
-rel_new(uint64_t id, int nostdin, int64_t keepalive, int64_t now,
-    int64_t now_us)
+rel_new(uint64_t id, int nostdin, int64_t now_us)
 {
 	struct rel *R;
 
@@ -675,13 +661,10 @@ rel_new(uint64_t id, int nostdin, int64_t keepalive, int64_t now,
 	R->nostdin = nostdin;
 	R->in_open = !nostdin;
 	R->out_open = 1;
-	R->keepalive = keepalive;
-	R->dead = 4 * keepalive;
 	R->cwnd = 10;
 	R->ssthresh = RWIN;
 	R->rto = 200 * 1000;
 	R->peer_limit = RWIN;
-	R->last_rx = R->last_tx = now;
 	R->pace_us = now_us;
 	return R;
 }

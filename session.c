@@ -56,8 +56,6 @@ struct ends {
 /* ---- the datagram transport: nc -u, plus an end-of-input message ---- */
 
 struct dgram {
-	int64_t		 keepalive, dead;
-	int64_t		 last_rx, last_tx;
 	/* stdin -> peer */
 	int		 in_open;	/* stdin still read */
 	int		 eof_sent, eof_acked;
@@ -85,7 +83,7 @@ struct tbuf {
 	size_t		off, len;	/* data is b[off, len) */
 };
 
-struct stream {
+struct tstream {
 	struct tbuf	 in, out;	/* stdin -> net, net -> stdout */
 	int		 in_open, net_open, out_open, shut;
 	uint64_t	 nin, nout;
@@ -100,9 +98,10 @@ struct session {
 	struct natcheck	 nc;
 	struct dgram	*dg;
 	struct rel	*rel;
-	struct stream	*st;
+	struct tstream	*st;
 	int		 rel_out_closed;	/* -R: stdout closed at FIN */
 	struct ends	 ends;
+	int64_t		 last_rx, last_tx;	/* the peer's, ours: ms */
 	int64_t		 linger, quiet_since;
 	char		 why[256];
 };
@@ -230,10 +229,69 @@ outbox_flush(struct session *s, struct outbox *o)
 
 	for (i = 0; i < o->n; i++)
 		(void)path_send(s, o->buf[i], o->len[i]);
+	if (o->n > 0)
+		s->last_tx = now_ms();
 	o->n = 0;
 }
 
-/* ---- the datagram transport ---- */
+/* ---- keepalive and a lost peer, the same for datagrams and -R ---- */
+
+static void	dg_send_ctl(struct session *, int, int, uint32_t);
+
+/*
+ * Quiet for a keepalive period: the transport's keepalive, which keeps
+ * the NATs' mappings (and the relay's session) open.
+ */
+static void
+keepalive(struct session *s, int64_t now)
+{
+	if (now - s->last_tx < s->cfg.keepalive)
+		return;
+	if (s->rel != NULL) {
+		rel_keepalive(s->rel);
+		outbox_flush(s, rel_outbox(s->rel));
+	} else
+		dg_send_ctl(s, T_KEEPALIVE, 0, 0);
+}
+
+/* Nothing from the peer for four keepalive periods: lost (why set). */
+static int
+peer_lost(struct session *s, int64_t now)
+{
+	char what[80];
+
+	if (now - s->last_rx < 4 * s->cfg.keepalive)
+		return 0;
+	if (s->rel != NULL)
+		snprintf(what, sizeof(what), "%llu byte(s) sent were not "
+		    "confirmed", (unsigned long long)rel_unconfirmed(s->rel));
+	else
+		snprintf(what, sizeof(what), "session lost");
+	snprintf(s->why, sizeof(s->why), "peer silent for %lld s; %s",
+	    (long long)(now - s->last_rx) / 1000, what);
+	return 1;
+}
+
+/* Milliseconds until keepalive() or peer_lost() may act. */
+static int64_t
+alive_next(const struct session *s, int64_t now)
+{
+	int64_t t = s->cfg.keepalive - (now - s->last_tx);
+
+	if (4 * s->cfg.keepalive - (now - s->last_rx) < t)
+		t = 4 * s->cfg.keepalive - (now - s->last_rx);
+	return t < 0 ? 0 : t;
+}
+
+/* The peer's stream has ended: stdout too, unless listen -k keeps it. */
+static void
+stdout_end(struct session *s)
+{
+	if (!s->cfg.keep)	/* -k: the next session writes to it */
+		close(STDOUT_FILENO);
+}
+
+/* ---- the datagram transport: dg_* ---- */
 
 static void
 dg_send_ctl(struct session *s, int type, int with_count, uint32_t count)
@@ -247,7 +305,7 @@ dg_send_ctl(struct session *s, int type, int with_count, uint32_t count)
 		wr_u32(&w, count);
 	/* Counted as sent even if it failed: a retry storm helps nobody. */
 	(void)path_send(s, buf, w.len);
-	s->dg->last_tx = now_ms();
+	s->last_tx = now_ms();
 }
 
 /* Is something from stdin still to go to the peer? */
@@ -321,7 +379,7 @@ dg_pend_flush(struct session *s)
 				return;		/* POLLOUT: later */
 			/* ICMP from a path in flux: nc -u would drop it too. */
 		}
-		d->last_tx = now_ms();
+		s->last_tx = now_ms();
 		d->pendlen = 0;
 	}
 }
@@ -381,7 +439,7 @@ dg_input(struct session *s, int type, struct rd *rd, int64_t now)
 		(void)rd_u32(rd);
 		if (rd->bad || rd->left > MAX_PAYLOAD)
 			return;
-		d->last_rx = now;
+		s->last_rx = now;
 		d->rcvd++;
 		d->bytes_in += rd->left;
 		dg_obuf_put(d, rd->p, rd->left);
@@ -390,7 +448,7 @@ dg_input(struct session *s, int type, struct rd *rd, int64_t now)
 		v = rd_u32(rd);
 		if (rd->bad || rd->left != 0)
 			return;
-		d->last_rx = now;
+		s->last_rx = now;
 		dg_send_ctl(s, T_EOFACK, 1, v);
 		if (!d->peer_eof) {
 			d->peer_eof = 1;
@@ -403,13 +461,13 @@ dg_input(struct session *s, int type, struct rd *rd, int64_t now)
 		v = rd_u32(rd);
 		if (rd->bad || rd->left != 0)
 			return;
-		d->last_rx = now;
+		s->last_rx = now;
 		if (d->eof_sent && v == d->sent)
 			d->eof_acked = 1;
 		break;
 	case T_KEEPALIVE:
 		if (rd->left == 0)
-			d->last_rx = now;
+			s->last_rx = now;
 		break;
 	}
 }
@@ -427,8 +485,7 @@ dg_close_stdout(struct session *s, int64_t now)
 	if (d->rcvd < d->peer_count)
 		warnx("%u of %u datagram(s) from the peer were lost",
 		    d->peer_count - d->rcvd, d->peer_count);
-	if (!s->cfg.keep)	/* listen -k: the next session writes too */
-		close(STDOUT_FILENO);
+	stdout_end(s);
 	d->out_open = -1;	/* closed for good, not just discarding */
 	/* As nc -l: the listener is done when the connector is. */
 	if (s->cfg.punch.role == ROLE_LISTEN && d->in_open) {
@@ -466,15 +523,11 @@ dg_timers(struct session *s, int64_t now)
 	dg_close_stdout(s, now);
 	/* We are not reading the peer while stdout is full: not silence. */
 	if (dg_full(d))
-		d->last_rx = now;
+		s->last_rx = now;
 	dg_eof_timer(s, now);
-	if (now - d->last_rx >= d->dead) {
-		snprintf(s->why, sizeof(s->why), "peer silent for %lld s; "
-		    "session lost", (long long)(now - d->last_rx) / 1000);
+	if (peer_lost(s, now))
 		return -1;
-	}
-	if (now - d->last_tx >= d->keepalive)
-		dg_send_ctl(s, T_KEEPALIVE, 0, 0);
+	keepalive(s, now);
 	if (ends_due(s, now, d->bytes_out, d->bytes_in, s->path->rtt * 1000)) {
 		if (d->eof_sent && !d->eof_acked)	/* one last try */
 			dg_send_ctl(s, T_EOF, 1, d->sent);
@@ -487,10 +540,8 @@ static int64_t
 dg_next(const struct session *s, int64_t now)
 {
 	const struct dgram *d = s->dg;
-	int64_t t = d->keepalive - (now - d->last_tx);
+	int64_t t = alive_next(s, now);
 
-	if (d->dead - (now - d->last_rx) < t)
-		t = d->dead - (now - d->last_rx);
 	if (d->eof_sent && !d->eof_acked && d->eof_next - now < t)
 		t = d->eof_next - now;
 	if (d->peer_eof && d->out_open != -1 && d->olen == 0)
@@ -501,15 +552,12 @@ dg_next(const struct session *s, int64_t now)
 }
 
 static void
-dg_start(struct session *s, int64_t now)
+dg_start(struct session *s)
 {
 	struct dgram *d = s->dg;
 
-	d->keepalive = s->cfg.keepalive;
-	d->dead = 4 * s->cfg.keepalive;
 	d->in_open = !s->cfg.nostdin;
 	d->out_open = 1;
-	d->last_rx = d->last_tx = now;
 	d->eof_gap = s->path->rtt * 2 > 30 ? s->path->rtt * 2 : 30;
 	s->linger = 3 * d->eof_gap;
 	vlog("session open with %s%s", s->cfg.punch.label,
@@ -545,17 +593,18 @@ dg_events(struct session *s, const struct pollfd *pfd)
 	}
 }
 
-/* ---- the -R transport (rel.c) ---- */
+/* ---- the -R transport (rel.c), its glue: rs_* ---- */
 
 static int
-rel_timers(struct session *s, int64_t now)
+rs_timers(struct session *s, int64_t now)
 {
 	struct rel *R = s->rel;
 	uint64_t out, in;
 	int64_t srtt;
 
-	rel_tick(R, now, now_us());
+	rel_tick(R, now_us());
 	outbox_flush(s, rel_outbox(R));
+	keepalive(s, now);
 	rel_counts(R, &out, &in, &srtt);
 	if (ends_due(s, now, out, in, srtt))
 		return 1;
@@ -566,15 +615,15 @@ rel_timers(struct session *s, int64_t now)
 		if (now - s->quiet_since >= s->linger)
 			return 1;
 	}
-	if (rel_silent(R, now, s->why, sizeof(s->why)))
-		return -1;
-	return 0;
+	return peer_lost(s, now) ? -1 : 0;
 }
 
 static int64_t
-rel_timeout(const struct session *s, int64_t now)
+rs_timeout(const struct session *s, int64_t now)
 {
-	int64_t t = ends_next(s, now, rel_next(s->rel, now, now_us()));
+	int64_t t = rel_next(s->rel, now_us()), a = alive_next(s, now);
+
+	t = ends_next(s, now, t < 0 || a < t ? a : t);
 
 	if (rel_done(s->rel) && s->linger - (now - s->quiet_since) < t)
 		t = s->linger - (now - s->quiet_since);
@@ -583,17 +632,16 @@ rel_timeout(const struct session *s, int64_t now)
 
 /* -R's FIN reached stdout: close it, unless -k keeps it for the next. */
 static void
-rel_fin(struct session *s)
+rs_fin(struct session *s)
 {
 	if (!s->rel_out_closed && rel_out_ended(s->rel)) {
-		if (!s->cfg.keep)
-			close(STDOUT_FILENO);
+		stdout_end(s);
 		s->rel_out_closed = 1;
 	}
 }
 
 static int
-rel_pollfds(struct session *s, struct pollfd *pfd)
+rs_pollfds(struct session *s, struct pollfd *pfd)
 {
 	struct iovec iov[4];
 
@@ -607,7 +655,7 @@ rel_pollfds(struct session *s, struct pollfd *pfd)
 
 /* stdin -> the -R sender, as much as its window and pacing take now. */
 static void
-rel_stdin(struct session *s)
+rs_stdin(struct session *s)
 {
 	static unsigned char buf[REL_CHUNK];
 	int64_t t = now_us();
@@ -629,7 +677,7 @@ rel_stdin(struct session *s)
 
 /* In-order bytes -> stdout: PIPE_BUF at most, what POLLOUT promises. */
 static void
-rel_stdout(struct session *s)
+rs_stdout(struct session *s)
 {
 	struct iovec iov[4];
 	ssize_t n;
@@ -643,19 +691,19 @@ rel_stdout(struct session *s)
 		return;
 	}
 	rel_written(s->rel, (size_t)n);
-	rel_fin(s);
+	rs_fin(s);
 }
 
 static void
-rel_events(struct session *s, const struct pollfd *pfd)
+rs_events(struct session *s, const struct pollfd *pfd)
 {
 	if (pfd[SL_OUT].revents)
-		rel_stdout(s);
+		rs_stdout(s);
 	if (pfd[SL_IN].revents & (POLLIN | POLLHUP | POLLERR))
-		rel_stdin(s);
+		rs_stdin(s);
 }
 
-/* ---- the TCP transport ---- */
+/* ---- the TCP transport, a byte stream: ts_* ---- */
 
 /* Fill from fd; returns bytes read, 0 at EOF, -1 on error or EAGAIN. */
 static ssize_t
@@ -714,9 +762,9 @@ tcp_keepalive(int fd, int64_t ms)
 }
 
 static void
-stream_start(struct session *s)
+ts_start(struct session *s)
 {
-	struct stream *t = s->st;
+	struct tstream *t = s->st;
 
 	t->in_open = !s->cfg.nostdin;
 	t->net_open = t->out_open = 1;
@@ -730,9 +778,9 @@ stream_start(struct session *s)
  * the peer's EOF closes stdout. Returns 1 when the session is over.
  */
 static int
-stream_timers(struct session *s, int64_t now)
+ts_timers(struct session *s, int64_t now)
 {
-	struct stream *t = s->st;
+	struct tstream *t = s->st;
 
 	if (ends_due(s, now, t->nout, t->nin, 0))
 		return 1;
@@ -743,17 +791,16 @@ stream_timers(struct session *s, int64_t now)
 	}
 	if (!t->net_open && (t->out.off == t->out.len || !t->out_open) &&
 	    t->out_open != -1) {
-		if (!s->cfg.keep)
-			close(STDOUT_FILENO);
+		stdout_end(s);
 		t->out_open = -1;
 	}
 	return t->shut && t->out_open == -1;
 }
 
 static int
-stream_pollfds(struct session *s, struct pollfd *pfd)
+ts_pollfds(struct session *s, struct pollfd *pfd)
 {
-	struct stream *t = s->st;
+	struct tstream *t = s->st;
 
 	if (t->in_open && t->in.len - t->in.off < TBUF)
 		pfd[SL_IN].fd = STDIN_FILENO;
@@ -766,7 +813,7 @@ stream_pollfds(struct session *s, struct pollfd *pfd)
 
 /* A reset or error on the connection: the session fails. */
 static int
-stream_broken(struct session *s)
+ts_broken(struct session *s)
 {
 	snprintf(s->why, sizeof(s->why), "connection to the peer: %s",
 	    strerror(errno));
@@ -774,9 +821,9 @@ stream_broken(struct session *s)
 }
 
 static int
-stream_events(struct session *s, const struct pollfd *pfd)
+ts_events(struct session *s, const struct pollfd *pfd)
 {
-	struct stream *t = s->st;
+	struct tstream *t = s->st;
 	int fd = s->path->fd, ev = pfd[SL_NET].revents;
 	ssize_t n;
 
@@ -795,17 +842,17 @@ stream_events(struct session *s, const struct pollfd *pfd)
 
 		(void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen);
 		errno = e ? e : ECONNRESET;
-		return stream_broken(s);
+		return ts_broken(s);
 	}
 	if (ev & POLLOUT && tbuf_drain(&t->in, fd, 1) == -1)
-		return stream_broken(s);
+		return ts_broken(s);
 	if (ev & (POLLIN | POLLHUP | POLLERR) && t->net_open) {
 		if ((n = tbuf_fill(&t->out, fd, 1)) > 0)
 			t->nin += (uint64_t)n;
 		if (n == 0)
 			t->net_open = 0;
 		else if (n == -1 && errno != EAGAIN && errno != EINTR)
-			return stream_broken(s);
+			return ts_broken(s);
 	}
 	if (pfd[SL_OUT].revents && tbuf_drain(&t->out, STDOUT_FILENO, 0) ==
 	    -1) {
@@ -838,9 +885,10 @@ transport_input(struct session *s, int type, const unsigned char *in,
 	if (s->phase == PH_DGRAM || (s->phase == PH_LINGER && s->dg))
 		dg_input(s, type, &rd, now);
 	else if (s->rel != NULL && s->phase == PH_REL) {
-		(void)rel_input(s->rel, type, &rd, now, now_us());
+		if (rel_input(s->rel, type, &rd, now_us()))
+			s->last_rx = now;
 		outbox_flush(s, rel_outbox(s->rel));
-		rel_fin(s);
+		rs_fin(s);
 	}
 }
 
@@ -919,7 +967,7 @@ net_read(struct session *s, int fd, int sock, int64_t now)
 static void
 punched(struct session *s, int64_t now)
 {
-	s->quiet_since = now;
+	s->quiet_since = s->last_rx = s->last_tx = now;
 	if (s->path->relayed)		/* said even without -v */
 		warnx("no direct path to the peer: the session is relayed by "
 		    "the mediator");
@@ -932,18 +980,17 @@ punched(struct session *s, int64_t now)
 		s->linger = PUNCH_LINGER;
 	} else if (s->cfg.punch.tcp) {
 		s->phase = PH_STREAM;
-		stream_start(s);
+		ts_start(s);
 	} else if (s->cfg.punch.reliable) {
 		s->phase = PH_REL;
-		s->rel = rel_new(s->path->id, s->cfg.nostdin,
-		    s->cfg.keepalive, now, now_us());
+		s->rel = rel_new(s->path->id, s->cfg.nostdin, now_us());
 		if (s->rel == NULL) {
 			snprintf(s->why, sizeof(s->why), "out of memory");
 			s->phase = PH_END;	/* advance() fails it */
 		}
 	} else {
 		s->phase = PH_DGRAM;
-		dg_start(s, now);
+		dg_start(s);
 	}
 }
 
@@ -986,9 +1033,9 @@ advance(struct session *s, int64_t now)
 	if (s->phase == PH_DGRAM)
 		rc = dg_timers(s, now);
 	else if (s->phase == PH_REL)
-		rc = rel_timers(s, now);
+		rc = rs_timers(s, now);
 	else if (s->phase == PH_STREAM)
-		rc = stream_timers(s, now);
+		rc = ts_timers(s, now);
 	if (rc != 0 && s->phase == PH_REL)
 		rel_report(s->rel);
 	if (rc == -1)
@@ -1024,7 +1071,7 @@ timeout(struct session *s, int64_t now)
 	else if (s->phase == PH_DGRAM)
 		t = dg_next(s, now);
 	else if (s->phase == PH_REL)
-		t = rel_timeout(s, now);
+		t = rs_timeout(s, now);
 	else if (s->phase == PH_STREAM)
 		t = ends_next(s, now, -1);
 	if (pt >= 0 && (t < 0 || pt < t))
@@ -1053,9 +1100,9 @@ pollfds(struct session *s, struct pollfd *pfd)
 	if (s->phase == PH_DGRAM)
 		n = dg_pollfds(s, pfd);
 	else if (s->phase == PH_REL)
-		n = rel_pollfds(s, pfd);
+		n = rs_pollfds(s, pfd);
 	else if (s->phase == PH_STREAM)
-		n = stream_pollfds(s, pfd);
+		n = ts_pollfds(s, pfd);
 	if (s->phase == PH_PUNCH)
 		n = SL_PUNCH + punch_pollfds(s->p, pfd + SL_PUNCH);
 	return n;
@@ -1108,9 +1155,9 @@ events(struct session *s, struct pollfd *pfd, int n, int64_t now)
 	if (s->phase == PH_DGRAM)
 		dg_events(s, pfd);
 	else if (s->phase == PH_REL)
-		rel_events(s, pfd);
+		rs_events(s, pfd);
 	else if (s->phase == PH_STREAM)
-		return stream_events(s, pfd);
+		return ts_events(s, pfd);
 	return 0;
 }
 

@@ -138,6 +138,77 @@ rd_intro(struct rd *r, struct intro *in)
 	return r->left == 0 ? 0 : -1;
 }
 
+/* ---- the messages a client sends and reads ---- */
+
+/* Zero bytes up to REQ_MIN: the mediator answers no request with more. */
+static void
+wr_pad(struct wr *w)
+{
+	while (w->len < REQ_MIN && !w->bad)
+		wr_u8(w, 0);
+}
+
+/*
+ * REGISTER (the local candidates, the cookie, padding), or PEERACK and
+ * RELAYREQ (flags), from a client of role registering name.
+ */
+void
+wr_register(struct wr *w, int type, uint64_t id, int role, const char *name,
+    const struct ep *locals, int nlocals, const unsigned char *cookie,
+    int flags)
+{
+	size_t n = strlen(name);
+	int i;
+
+	wr_hdr(w, type, id);
+	wr_u8(w, (uint8_t)role);
+	wr_u8(w, (uint8_t)n);
+	wr_bytes(w, name, n);
+	if (type != T_REGISTER) {
+		wr_u8(w, (uint8_t)flags);
+		return;
+	}
+	wr_u8(w, (uint8_t)nlocals);
+	for (i = 0; i < nlocals; i++)
+		wr_ep(w, &locals[i]);
+	wr_bytes(w, cookie, COOKIE_LEN);
+	wr_pad(w);
+}
+
+/* T_BIND: request tx of the NAT check, padded. */
+void
+wr_bind(struct wr *w, uint64_t id, uint32_t tx, int flags)
+{
+	wr_hdr(w, T_BIND, id);
+	wr_u32(w, tx);
+	wr_u8(w, (uint8_t)flags);
+	wr_pad(w);
+}
+
+/* T_PROBE, or T_ACK (which adds seen), before -K's handshake. */
+void
+wr_probe(struct wr *w, int type, uint64_t id, const struct probe *pr)
+{
+	wr_hdr(w, type, id);
+	wr_u64(w, pr->toid);
+	wr_u8(w, (uint8_t)pr->flags);
+	wr_u32(w, pr->tx);
+	if (type == T_ACK)
+		wr_ep(w, &pr->seen);
+}
+
+/* T_PROBE or T_ACK after the header (and -K's handshake). 0 or -1. */
+int
+rd_probe(struct rd *r, int type, struct probe *pr)
+{
+	pr->toid = rd_u64(r);
+	pr->flags = rd_u8(r);
+	pr->tx = rd_u32(r);
+	if (type == T_ACK && rd_ep(r, &pr->seen) == -1)
+		return -1;
+	return r->bad || r->left != 0 ? -1 : 0;
+}
+
 /* T_REGISTERED after its header. Returns 0, or -1 when malformed. */
 int
 rd_registered(struct rd *r, struct ep *you, int *ttl,
