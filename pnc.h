@@ -196,6 +196,8 @@ int		 ep_is_loopback(const struct ep *);
 int		 sock_bound(const struct ep *, int, int);
 int		 udp_socket(int, int);
 int		 tcp_socket(int, int);
+void		 tcp_abort(int);
+void		 tcp_keepalive(int, int64_t);
 int		 set_ttl(int, int, int);
 int		 local_addrs(int, int, struct ep *, int);
 
@@ -345,7 +347,6 @@ int	 punch_unwrap(const struct punch *, const unsigned char **, size_t *,
 ssize_t	 punch_send(struct punch *, const void *, size_t);
 int	 punch_pollfds(struct punch *, struct pollfd *);
 int	 punch_events(struct punch *, const struct pollfd *, int, int64_t);
-void	 tcp_abort(int);
 
 /* The NAT check: pnc punch without a name. */
 struct natcheck {

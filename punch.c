@@ -1568,16 +1568,6 @@ tcp_connect(int family, int port, const struct ep *to, int ttl)
 	return fd;
 }
 
-/* Close with RST: no TIME_WAIT on our side. */
-void
-tcp_abort(int fd)
-{
-	struct linger l = { 1, 0 };
-
-	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
-}
-
 /* Write all of a small message; the socket buffer is empty. 0 or -1. */
 static int
 tcp_write(int fd, const void *buf, size_t len)

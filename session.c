@@ -16,7 +16,6 @@
 #include <sys/uio.h>
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <err.h>
 #include <errno.h>
@@ -37,8 +36,13 @@
 #define PUNCH_LINGER	150	/* ms: pnc punch's controlled side lingers */
 #define TBUF		(64 * 1024)	/* TCP: each direction's buffer */
 
-/* The poll() slots: the network, stdin, stdout, then the punch's own. */
+/*
+ * The poll() slots: the network (the path's socket), stdin, stdout,
+ * then the punch's own (birthday sockets, -t's connections, the NAT
+ * check's). A slot not wanted this time has fd -1.
+ */
 enum { SL_NET, SL_IN, SL_OUT, SL_PUNCH, NSLOTS = SL_PUNCH + NSPRAY };
+_Static_assert(NSPRAY >= 2 + MAX_TCONNS, "-t's descriptors fit the slots");
 
 enum phase { PH_PUNCH, PH_NATCHECK, PH_DGRAM, PH_REL, PH_STREAM,
     PH_LINGER, PH_END };
@@ -94,16 +98,18 @@ struct session {
 	struct punch	*p;
 	struct path	*path;		/* the punch's: agreed once done */
 	enum phase	 phase;
-	int		 punched;	/* pnc punch: tell the caller once */
-	struct natcheck	 nc;
+	int		 punched;	/* the punch is through: tell the
+					   caller once (SR_PUNCHED) */
+	struct natcheck	 nc;		/* PH_NATCHECK */
 	struct dgram	*dg;
 	struct rel	*rel;
 	struct tstream	*st;
 	int		 rel_out_closed;	/* -R: stdout closed at FIN */
-	struct ends	 ends;
+	struct ends	 ends;		/* -q, -w, -v */
 	int64_t		 last_rx, last_tx;	/* the peer's, ours: ms */
-	int64_t		 linger, quiet_since;
-	char		 why[256];
+	int64_t		 linger;	/* answer resends this long at the end */
+	int64_t		 quiet_since;	/* ... since the peer's last datagram */
+	char		 why[256];	/* SR_FAILED's reason */
 };
 
 /* Bytes for people: "512 B", "12.3 kB", "4.1 MB". */
@@ -744,23 +750,6 @@ tbuf_drain(struct tbuf *t, int fd, int sock)
 	return 0;
 }
 
-/* Keepalives keep the NAT mappings, and notice a vanished peer. */
-static void
-tcp_keepalive(int fd, int64_t ms)
-{
-	int one = 1, idle = (int)(ms / 1000), cnt = 4;
-	unsigned int uto = (unsigned int)(ms * 4);
-
-	if (idle < 1)
-		idle = 1;
-	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof(idle));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	/* Data unacknowledged this long means the peer is gone. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
-}
-
 static void
 ts_start(struct session *s)
 {
@@ -1150,8 +1139,9 @@ events(struct session *s, struct pollfd *pfd, int n, int64_t now)
 	for (i = SL_PUNCH; i < n && punch_state(s->p) == P_PROBE; i++)
 		if (pfd[i].revents & (POLLIN | POLLERR))
 			net_read(s, pfd[i].fd, i - SL_PUNCH, now);
+	/* The path's socket: a birthday socket's, if the punch just chose it. */
 	if (s->phase != PH_STREAM && pfd[SL_NET].revents & (POLLIN | POLLERR))
-		net_read(s, pfd[SL_NET].fd, -1, now);
+		net_read(s, s->path->fd, -1, now);
 	if (s->phase == PH_DGRAM)
 		dg_events(s, pfd);
 	else if (s->phase == PH_REL)

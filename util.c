@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -389,6 +390,36 @@ tcp_socket(int family, int port)
 
 	ep_any(&any, family, port);
 	return sock_bound(&any, SOCK_STREAM, SK_REUSE);
+}
+
+/* Close with RST: no TIME_WAIT on our side. */
+void
+tcp_abort(int fd)
+{
+	struct linger l = { 1, 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+/*
+ * TCP keepalives every ms (whole seconds), so that the NATs keep their
+ * mappings, and a peer gone for 4 of them is noticed.
+ */
+void
+tcp_keepalive(int fd, int64_t ms)
+{
+	int one = 1, idle = (int)(ms / 1000), cnt = 4;
+	unsigned int uto = (unsigned int)(ms * 4);
+
+	if (idle < 1)
+		idle = 1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	/* Data unacknowledged this long means the peer is gone. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
 }
 
 /* The IP TTL (IPv6 hop limit) of what fd sends from now on. 0 or -1. */
