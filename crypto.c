@@ -14,7 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "pnc.h"
 
@@ -411,12 +410,13 @@ auth_init(struct auth *a, const unsigned char *key, size_t keylen,
 }
 
 /*
- * A session's authentication state from the key (NULL: none): a fresh
- * nonce, nothing learned of the peer. Returns 0, or -1 when there is no
- * entropy.
+ * A session's authentication state from the key (NULL: none) and a
+ * fresh random nonce (the caller's: this file has no entropy source);
+ * nothing learned of the peer yet.
  */
-int
-auth_start(struct auth *a, const struct auth *key)
+void
+auth_start(struct auth *a, const struct auth *key,
+    const unsigned char nonce[NONCE_LEN])
 {
 	struct hmac_sha256 kn;
 	int on = key != NULL && key->on;
@@ -425,10 +425,10 @@ auth_start(struct auth *a, const struct auth *key)
 		kn = key->kn;	/* key may be a itself */
 	memset(a, 0, sizeof(*a));
 	if (!on)
-		return 0;
+		return;
 	a->on = 1;
 	a->kn = kn;
-	return getentropy(a->nonce, NONCE_LEN);
+	memcpy(a->nonce, nonce, NONCE_LEN);
 }
 
 /*

@@ -383,33 +383,33 @@ yesno(int v)
  * scripts; -v adds how each was found.
  */
 static void
-natcheck_print(const struct natcheck *nc)
+natcheck_print(const struct natcheck *chk)
 {
-	const struct ep *m = nc->mapped;
+	const struct ep *m = chk->mapped;
 	char a[80];
 	int eim, filt_any, filt_port;
 
-	printf("nat %s\n", yesno(nc->natted));
+	printf("nat %s\n", yesno(chk->natted));
 	printf("public-address %s\n", ep_addr(&m[0], a, sizeof(a)));
 	printf("public-port %d\n", ep_port(&m[0]));
-	printf("port-preserved %s\n", yesno(ep_port(&m[0]) == nc->lport));
+	printf("port-preserved %s\n", yesno(ep_port(&m[0]) == chk->lport));
 	vlog("mapping toward the mediator's port P: %s",
 	    ep_str(&m[0], a, sizeof(a)));
-	if (nc->answered[1])
+	if (chk->answered[1])
 		vlog("mapping toward its port P+1: %s",
 		    ep_str(&m[1], a, sizeof(a)));
-	if (nc->answered[2])
+	if (chk->answered[2])
 		vlog("mapping toward its other address: %s",
 		    ep_str(&m[2], a, sizeof(a)));
-	if (!nc->answered[1] && !nc->answered[2])
+	if (!chk->answered[1] && !chk->answered[2])
 		printf("mapping unknown\n");
 	else {
 		/* -S with a plain STUN server and a second one: [2] only. */
-		eim = (!nc->answered[1] || ep_equal(&m[0], &m[1])) &&
-		    (!nc->answered[2] || ep_equal(&m[0], &m[2]));
+		eim = (!chk->answered[1] || ep_equal(&m[0], &m[1])) &&
+		    (!chk->answered[2] || ep_equal(&m[0], &m[2]));
 		if (eim)
 			printf("mapping endpoint-independent\n");
-		else if (!nc->answered[1])
+		else if (!chk->answered[1])
 			printf("mapping endpoint-dependent\n");
 		else if (ep_equal(&m[0], &m[1]))
 			printf("mapping endpoint-dependent address-dependent\n");
@@ -418,25 +418,25 @@ natcheck_print(const struct natcheck *nc)
 			    "address-and-port-dependent\n");
 	}
 	/* An answer counts only if the mediator could send it from afar. */
-	filt_any = nc->answered[3] && nc->got[3] == 3;
-	filt_port = nc->answered[4] && nc->got[4] == 1;
+	filt_any = chk->answered[3] && chk->got[3] == 3;
+	filt_port = chk->answered[4] && chk->got[4] == 1;
 	vlog("answer from the other address and port: %s; from the other "
-	    "port: %s", nc->answered[3] ? (nc->got[3] == 3 ? "came" :
-	    "mediator cannot") : "dropped by the NAT", nc->answered[4] ?
-	    (nc->got[4] == 1 ? "came" : "mediator cannot") :
+	    "port: %s", chk->answered[3] ? (chk->got[3] == 3 ? "came" :
+	    "mediator cannot") : "dropped by the NAT", chk->answered[4] ?
+	    (chk->got[4] == 1 ? "came" : "mediator cannot") :
 	    "dropped by the NAT");
 	if (filt_any)
 		printf("filtering endpoint-independent\n");
-	else if (filt_port && nc->have_other)
+	else if (filt_port && chk->have_other)
 		printf("filtering address-dependent\n");
 	else if (filt_port)
 		printf("filtering address-dependent-or-less\n");
-	else if (nc->answered[4] && nc->got[4] == 0)
+	else if (chk->answered[4] && chk->got[4] == 0)
 		printf("filtering unknown\n");
 	else
 		printf("filtering address-and-port-dependent\n");
-	printf("hairpin %s\n", yesno(nc->answered[5]));
-	vlog("checked in %lld ms", (long long)nc->ms);
+	printf("hairpin %s\n", yesno(chk->answered[5]));
+	vlog("checked in %lld ms", (long long)chk->ms);
 	fflush(stdout);
 }
 

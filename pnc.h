@@ -153,7 +153,8 @@ struct auth {
 
 int	auth_init(struct auth *, const unsigned char *, size_t, const char *,
 	    char *, size_t);
-int	auth_start(struct auth *, const struct auth *);
+void	auth_start(struct auth *, const struct auth *,
+	    const unsigned char [NONCE_LEN]);
 size_t	auth_hs_put(const struct auth *, unsigned char *, size_t, size_t);
 size_t	auth_hs_check(struct auth *, const unsigned char *, size_t, int, int);
 size_t	auth_seal(struct auth *, unsigned char *, size_t);

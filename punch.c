@@ -401,6 +401,7 @@ resolve_meds(struct punch *p)
 struct punch *
 punch_new(const struct punch_cfg *cfg, int64_t now)
 {
+	unsigned char nonce[NONCE_LEN] = { 0 };
 	struct punch *p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
@@ -415,11 +416,15 @@ punch_new(const struct punch_cfg *cfg, int64_t now)
 	p->txgap = REG_GAP0;
 	p->nominated = -1;
 	p->ttl_low = 2;
-	if (auth_start(&p->path.auth, cfg->key) == -1) {
+	if (cfg->key != NULL && getentropy(nonce, sizeof(nonce)) == -1) {
 		snprintf(p->why, sizeof(p->why), "getentropy: %s",
 		    strerror(errno));
 		p->state = P_FAILED;
-	} else if (resolve_meds(p) == -1)
+		return p;
+	}
+	/* -K: every session its own nonce. */
+	auth_start(&p->path.auth, cfg->key, nonce);
+	if (resolve_meds(p) == -1)
 		p->state = P_FAILED;
 	return p;
 }

@@ -100,7 +100,7 @@ struct session {
 	enum phase	 phase;
 	int		 punched;	/* the punch is through: tell the
 					   caller once (SR_PUNCHED) */
-	struct natcheck	 nc;		/* PH_NATCHECK */
+	struct natcheck	 chk;		/* PH_NATCHECK */
 	struct dgram	*dg;
 	struct rel	*rel;
 	struct tstream	*st;
@@ -1005,10 +1005,10 @@ advance(struct session *s, int64_t now)
 	int rc = 0;
 
 	if (s->phase == PH_NATCHECK) {
-		if (natcheck_tick(s->p, &s->nc, now) == 0)
+		if (natcheck_tick(s->p, &s->chk, now) == 0)
 			return 0;
 		s->phase = PH_END;
-		if (natcheck_finish(s->p, &s->nc, now) == -1) {
+		if (natcheck_finish(s->p, &s->chk, now) == -1) {
 			snprintf(s->why, sizeof(s->why), "%s",
 			    punch_why(s->p));
 			return -1;
@@ -1051,7 +1051,7 @@ timeout(struct session *s, int64_t now)
 	int pt;
 
 	if (s->phase == PH_NATCHECK)
-		return natcheck_next(&s->nc, now);
+		return natcheck_next(&s->chk, now);
 	pt = punch_next(s->p, now);
 	if (s->phase == PH_PUNCH)
 		return pt;
@@ -1082,7 +1082,7 @@ pollfds(struct session *s, struct pollfd *pfd)
 		pfd[i].revents = 0;
 	}
 	if (s->phase == PH_NATCHECK)
-		return SL_PUNCH + natcheck_pollfds(s->p, &s->nc,
+		return SL_PUNCH + natcheck_pollfds(s->p, &s->chk,
 		    pfd + SL_PUNCH);
 	if (s->phase != PH_PUNCH || !s->cfg.punch.tcp)
 		pfd[SL_NET].fd = s->path->fd;
@@ -1113,7 +1113,7 @@ natcheck_read(struct session *s, const struct pollfd *pfd)
 		n = recvfrom(pfd[SL_PUNCH + i].fd, buf, sizeof(buf), 0,
 		    &from.u.sa, &from.len);
 		if (n > 0 && n <= MAX_DGRAM)
-			natcheck_input(s->p, &s->nc, buf, (size_t)n, i, &from);
+			natcheck_input(s->p, &s->chk, buf, (size_t)n, i, &from);
 	}
 }
 
@@ -1186,7 +1186,7 @@ int
 session_open(struct session *s)
 {
 	if (punch_open(s->p) == -1 || (s->phase == PH_NATCHECK &&
-	    natcheck_start(s->p, &s->nc, now_ms()) == -1)) {
+	    natcheck_start(s->p, &s->chk, now_ms()) == -1)) {
 		snprintf(s->why, sizeof(s->why), "%s", punch_why(s->p));
 		return -1;
 	}
@@ -1269,7 +1269,7 @@ session_path(const struct session *s)
 const struct natcheck *
 session_natcheck(const struct session *s)
 {
-	return &s->nc;
+	return &s->chk;
 }
 
 /*

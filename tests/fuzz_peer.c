@@ -59,7 +59,7 @@ peer_fuzz(const unsigned char *buf, size_t len, int keyed)
 		if (buf[i + 1] & 3) {
 			from.u.in.sin_addr.s_addr = htonl(0x7f000000 |
 			    (buf[i + 1] & 7));
-			from.u.in.sin_port = htons(2000 + (buf[i + 1] >> 3));
+			ep_set_port(&from, 2000 + (buf[i + 1] >> 3));
 		}
 		now += buf[i] >> 2;
 		if (buf[i] & 1)
