@@ -16,7 +16,7 @@ WFLAGS	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra
 SECFLAGS = -ffunction-sections -fdata-sections
 SANFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	   -fno-sanitize-recover=all
-OBJS	 = pnc.o punch.o mediator.o util.o wire.o rel.o crypto.o
+OBJS	 = pnc.o session.o punch.o mediator.o util.o wire.o rel.o crypto.o
 BATS	?= bats
 # The suite runner: bats files BATS_JOBS at a time (GNU parallel; every
 # file's lab has namespace names of its own), the tests of one file in
@@ -79,8 +79,8 @@ FUZZ_SECS = 60
 fuzz:
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -Dmain=pnc_main \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o fuzz-pnc pnc.c punch.c mediator.c util.c wire.c rel.c crypto.c \
-	    tests/fuzz.c tests/fuzz_mediator.c
+	    -o fuzz-pnc pnc.c session.c punch.c mediator.c util.c wire.c \
+	    rel.c crypto.c tests/fuzz.c tests/fuzz_mediator.c tests/fuzz_peer.c
 	rm -rf fuzz-work && mkdir fuzz-work && cp tests/fuzz-corpus/* fuzz-work/
 	./fuzz-pnc -max_total_time=$(FUZZ_SECS) -max_len=2048 \
 	    -print_final_stats=1 fuzz-work tests/fuzz-corpus

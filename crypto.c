@@ -2720,3 +2720,225 @@ bad:
 	crypto_wipe(buf, sizeof(buf));
 	return -1;
 }
+
+/* ---- -K: the session sealing (README "Authentication") ---- */
+
+/* The first n bytes of HMAC-SHA256(k, a || b), k already keyed. */
+static void
+mac_trunc(const struct hmac_sha256 *k, const void *a, size_t alen,
+    const void *b, size_t blen, unsigned char *out, size_t n)
+{
+	struct hmac_sha256 h = *k;
+	unsigned char tag[SHA256_LEN];
+
+	hmac_update(&h, a, alen);
+	if (blen > 0)
+		hmac_update(&h, b, blen);
+	hmac_final(&h, tag);
+	memcpy(out, tag, n);
+}
+
+/*
+ * Derive the keys from the key material and label (the name the user
+ * gave), and write the name the mediator gets (a keyed hash, 32 hex
+ * digits) into wire. Each session then takes a nonce (auth_start).
+ * Returns 0 or -1.
+ */
+int
+auth_init(struct auth *a, const unsigned char *key, size_t keylen,
+    const char *label, char *wire, size_t wirelen)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct hmac_sha256 k;
+	unsigned char K[SHA256_LEN], t[SHA256_LEN];
+	size_t n = strlen(label);
+	int i;
+
+	if (wirelen < 33)
+		return -1;
+	memset(a, 0, sizeof(*a));
+	hmac_sha256(key, keylen, "pnc v2 key", 10, K);
+	hmac_init(&k, K, sizeof(K));
+	mac_trunc(&k, "pnc v2 name", 11, label, n, t, sizeof(t));
+	for (i = 0; i < 16; i++) {
+		wire[2 * i] = hex[t[i] >> 4];
+		wire[2 * i + 1] = hex[t[i] & 15];
+	}
+	wire[32] = '\0';
+	mac_trunc(&k, "pnc v2 peer", 11, label, n, t, sizeof(t));
+	hmac_init(&a->kn, t, sizeof(t));
+	a->on = 1;
+	return 0;
+}
+
+/*
+ * A session's authentication state from the key (NULL: none) and a
+ * fresh random nonce (the caller's: this file has no entropy source);
+ * nothing learned of the peer yet.
+ */
+void
+auth_start(struct auth *a, const struct auth *key,
+    const unsigned char nonce[NONCE_LEN])
+{
+	struct hmac_sha256 kn;
+	int on = key != NULL && key->on;
+
+	if (on)
+		kn = key->kn;	/* key may be a itself */
+	memset(a, 0, sizeof(*a));
+	if (!on)
+		return;
+	a->on = 1;
+	a->kn = kn;
+	memcpy(a->nonce, nonce, NONCE_LEN);
+}
+
+/*
+ * PROBE and ACK: append our nonce, the peer's as far as we know it, and
+ * the MAC to the len bytes of buf (cap in all). Returns the new length,
+ * or 0 when it does not fit.
+ */
+size_t
+auth_hs_put(const struct auth *a, unsigned char *buf, size_t len, size_t cap)
+{
+	static const unsigned char zero[NONCE_LEN];
+
+	if (!a->on)
+		return len;
+	if (cap < len || cap - len < AUTH_HS)
+		return 0;
+	memcpy(buf + len, a->nonce, NONCE_LEN);
+	memcpy(buf + len + NONCE_LEN, a->have_peer ? a->peer_nonce : zero,
+	    NONCE_LEN);
+	len += 2 * NONCE_LEN;
+	mac_trunc(&a->kn, buf, len, NULL, 0, buf + len, MAC_LEN);
+	return len + MAC_LEN;
+}
+
+/* Both nonces known: the session key, the same on both sides. */
+static void
+session_key(struct auth *a, const unsigned char *theirs, int controlling)
+{
+	struct hmac_sha256 h = a->kn;
+	unsigned char t[SHA256_LEN];
+
+	memcpy(a->peer_nonce, theirs, NONCE_LEN);
+	hmac_update(&h, "pnc v2 session", 14);
+	hmac_update(&h, controlling ? a->nonce : theirs, NONCE_LEN);
+	hmac_update(&h, controlling ? theirs : a->nonce, NONCE_LEN);
+	hmac_final(&h, t);
+	hmac_init(&a->ks, t, sizeof(t));
+	a->have_peer = 1;
+}
+
+/*
+ * Check the MAC of a PROBE or ACK; ours says it comes from the
+ * introduced peer, whose nonce it teaches us. Returns the length without
+ * the trailer, or 0 to drop it. a->fresh says whether it echoed our
+ * nonce: only such a message proves that the peer holds the key now,
+ * and not in a recording.
+ */
+size_t
+auth_hs_check(struct auth *a, const unsigned char *buf, size_t len, int ours,
+    int controlling)
+{
+	unsigned char mac[MAC_LEN];
+	const unsigned char *n;
+
+	a->fresh = 0;
+	if (len < HDR_LEN + AUTH_HS)
+		goto bad;
+	n = buf + len - AUTH_HS;
+	mac_trunc(&a->kn, buf, len - MAC_LEN, NULL, 0, mac, MAC_LEN);
+	if (!ct_equal(mac, buf + len - MAC_LEN, MAC_LEN))
+		goto bad;
+	if (ours && !a->have_peer)
+		session_key(a, n, controlling);
+	else if (ours && !ct_equal(a->peer_nonce, n, NONCE_LEN))
+		goto bad;
+	a->fresh = ours && ct_equal(n + NONCE_LEN, a->nonce, NONCE_LEN);
+	return len - AUTH_HS;
+bad:
+	if (ours)
+		a->badhs++;
+	return 0;
+}
+
+/*
+ * Session messages: append seq and MAC (buf has AUTH_TRAILER bytes of
+ * room). Returns the new length.
+ */
+size_t
+auth_seal(struct auth *a, unsigned char *buf, size_t len)
+{
+	uint64_t seq;
+	int i;
+
+	if (!a->on)
+		return len;
+	seq = ++a->tx_seq;
+	for (i = 0; i < 8; i++)		/* big-endian, as on the wire */
+		buf[len + i] = (unsigned char)(seq >> (56 - 8 * i));
+	mac_trunc(&a->ks, buf, len + 8, NULL, 0, buf + len + 8, MAC_LEN);
+	return len + AUTH_TRAILER;
+}
+
+/* Mark bit d of the replay window set after moving the top up by k. */
+static void
+win_shift(uint64_t *w, uint64_t k)
+{
+	int i, src, n = REPLAY_WIN / 64;
+	unsigned bits = (unsigned)(k % 64);
+
+	if (k >= REPLAY_WIN) {
+		memset(w, 0, REPLAY_WIN / 8);
+		return;
+	}
+	for (i = n - 1; i >= 0; i--) {	/* bit j moves to j + k */
+		src = i - (int)(k / 64);
+		w[i] = src < 0 ? 0 : w[src] << bits;
+		if (src > 0 && bits)
+			w[i] |= w[src - 1] >> (64 - bits);
+	}
+}
+
+/*
+ * Check a session message's MAC and sequence number. Returns its length
+ * without the trailer, or -1 when it is forged, altered or replayed
+ * (counted in a).
+ */
+long
+auth_open(struct auth *a, const unsigned char *buf, size_t len)
+{
+	unsigned char mac[MAC_LEN];
+	const unsigned char *s;
+	uint64_t seq = 0, d;
+	int i;
+
+	if (!a->on)
+		return (long)len;
+	if (!a->have_peer || len < HDR_LEN + AUTH_TRAILER)
+		goto forged;
+	mac_trunc(&a->ks, buf, len - MAC_LEN, NULL, 0, mac, MAC_LEN);
+	if (!ct_equal(mac, buf + len - MAC_LEN, MAC_LEN))
+		goto forged;
+	s = buf + len - AUTH_TRAILER;
+	for (i = 0; i < 8; i++)
+		seq = seq << 8 | s[i];
+	if (seq == 0)
+		goto forged;
+	if (seq > a->rx_top) {
+		win_shift(a->win, seq - a->rx_top);
+		a->rx_top = seq;
+		d = 0;
+	} else if ((d = a->rx_top - seq) >= REPLAY_WIN ||
+	    (a->win[d / 64] >> (d % 64) & 1)) {
+		a->replayed++;
+		return -1;
+	}
+	a->win[d / 64] |= (uint64_t)1 << (d % 64);
+	return (long)(len - AUTH_TRAILER);
+forged:
+	a->forged++;
+	return -1;
+}

@@ -1,8 +1,14 @@
 /*
  * pnc - netcat for peer-to-peer: rendezvous, UDP hole punching, relay.
  *
- * What the files share: the wire format (protocol version 1, documented
- * in README), the punch state, and the helpers in util.c.
+ * The one header. First the protocol's constants (version 2), then each
+ * file's interface, and the files are layers whose calls point down:
+ *
+ *	pnc.c		front end: subcommands, options, printing
+ *	session.c	the one client loop		mediator.c
+ *	rel.c punch.c	-R transport; rendezvous, path agreement
+ *	wire.c crypto.c	messages, framing, STUN; hashes, -K sealing
+ *	util.c		time, logging, parsing, addresses, sockets
  */
 #ifndef PNC_H
 #define PNC_H
@@ -16,7 +22,6 @@
 #include <poll.h>
 #include <stdint.h>
 
-
 #define PNC_VERSION	"0.1"
 #define PNC_PORT	"7321"	/* default mediator port */
 
@@ -25,7 +30,7 @@
 #define EX_FAIL		1	/* punch or session failed */
 #define EX_USAGE	2	/* bad command line */
 
-/* ---- wire format, protocol version 1 (README "Wire protocol") ---- */
+/* ---- wire format, protocol version 2 (README "Wire protocol") ---- */
 
 #define PROTO_VERSION	2
 #define MAGIC0		'P'
@@ -320,7 +325,30 @@ const char *code_word(size_t);
 int	 code_new(char *, size_t, unsigned);
 int	 code_parse(const char *, unsigned *, char *, size_t);
 
-/* ---- util.c ---- */
+/* -K: a session's authentication, keyed by auth_init, fresh per auth_start. */
+struct auth {
+	int		 on;
+	struct hmac_sha256 kn;		/* keyed: key and name */
+	struct hmac_sha256 ks;		/* keyed: session, once both nonces */
+	unsigned char	 nonce[NONCE_LEN], peer_nonce[NONCE_LEN];
+	int		 have_peer;	/* peer_nonce known, ks set */
+	int		 fresh;		/* the last PROBE/ACK echoed our nonce */
+	uint64_t	 tx_seq, rx_top;
+	uint64_t	 win[REPLAY_WIN / 64];	/* bit i: rx_top - i seen */
+	unsigned long	 badhs;		/* PROBE/ACK failing the check */
+	unsigned long	 forged, replayed;	/* session messages dropped */
+};
+
+int	auth_init(struct auth *, const unsigned char *, size_t, const char *,
+	    char *, size_t);
+void	auth_start(struct auth *, const struct auth *,
+	    const unsigned char [NONCE_LEN]);
+size_t	auth_hs_put(const struct auth *, unsigned char *, size_t, size_t);
+size_t	auth_hs_check(struct auth *, const unsigned char *, size_t, int, int);
+size_t	auth_seal(struct auth *, unsigned char *, size_t);
+long	auth_open(struct auth *, const unsigned char *, size_t);
+
+/* ---- util.c: time, logging, parsing, addresses, sockets ---- */
 
 /* An endpoint as it travels and as it is compared. */
 struct ep {
@@ -330,20 +358,6 @@ struct ep {
 		struct sockaddr_in6	in6;
 	} u;
 	socklen_t		len;
-};
-
-/* A byte cursor for parsing hostile input: every get checks length. */
-struct rd {
-	const unsigned char	*p;
-	size_t			 left;
-	int			 bad;	/* a read ran past the end */
-};
-
-/* A byte cursor for building messages. */
-struct wr {
-	unsigned char	*p;
-	size_t		 len, cap;
-	int		 bad;
 };
 
 extern int	verbose;
@@ -362,13 +376,35 @@ int		 parse_hostport(const char *, const char *, int, struct ep *);
 const char	*ep_str(const struct ep *, char *, size_t);
 const char	*ep_addr(const struct ep *, char *, size_t);
 int		 ep_port(const struct ep *);
+void		 ep_set_port(struct ep *, int);
 int		 ep_equal(const struct ep *, const struct ep *);
 int		 ep_equal_addr(const struct ep *, const struct ep *);
 int		 ep_is_loopback(const struct ep *);
+#define SK_REUSE	0x01	/* SO_REUSEADDR and SO_REUSEPORT */
+#define SK_BIGBUF	0x02	/* 4 MB socket buffers */
+int		 sock_bound(const struct ep *, int, int);
 int		 udp_socket(int, int);
 int		 tcp_socket(int, int);
+void		 tcp_abort(int);
+void		 tcp_keepalive(int, int64_t);
 int		 set_ttl(int, int, int);
 int		 local_addrs(int, int, struct ep *, int);
+
+/* ---- wire.c: byte cursors, messages, TCP framing, STUN ---- */
+
+/* A byte cursor for parsing hostile input: every get checks length. */
+struct rd {
+	const unsigned char	*p;
+	size_t			 left;
+	int			 bad;	/* a read ran past the end */
+};
+
+/* A byte cursor for building messages. */
+struct wr {
+	unsigned char	*p;
+	size_t		 len, cap;
+	int		 bad;
+};
 
 void		 rd_init(struct rd *, const void *, size_t);
 uint8_t		 rd_u8(struct rd *);
@@ -387,7 +423,37 @@ void		 wr_ep(struct wr *, const struct ep *);
 void		 wr_hdr(struct wr *, int, uint64_t);
 int		 rd_hdr(struct rd *, int *, int *, uint64_t *);
 
-/* ---- STUN (RFC 8489 Binding, RFC 5780 CHANGE-REQUEST), util.c ---- */
+/* T_PEER: the mediator introduces the peer. */
+struct intro {
+	int		 flags;		/* PEER_* */
+	int		 ttl;		/* what was left of our REGISTER's */
+	uint64_t	 peer_id;
+	struct ep	 you, them;	/* public endpoints, ours and the peer's */
+	struct ep	 locals[MAX_LOCALS];	/* the peer's local ones */
+	int		 nlocals;
+};
+
+/* T_PROBE and T_ACK between peers. */
+struct probe {
+	uint64_t	 toid;		/* the id it is meant for */
+	int		 flags;		/* PF_* */
+	uint32_t	 tx;		/* the probe round it answers */
+	struct ep	 seen;		/* ACK: where the PROBE came from */
+};
+
+void		 wr_register(struct wr *, int, uint64_t, int, const char *,
+		    const struct ep *, int, const unsigned char *, int);
+void		 wr_bind(struct wr *, uint64_t, uint32_t, int);
+void		 wr_probe(struct wr *, int, uint64_t, const struct probe *);
+int		 rd_probe(struct rd *, int, struct probe *);
+int		 rd_intro(struct rd *, struct intro *);
+int		 rd_registered(struct rd *, struct ep *, int *,
+		    const unsigned char **);
+int		 rd_error(struct rd *, int *, const unsigned char **, size_t *);
+size_t		 frame_put(unsigned char *, size_t, const void *, size_t);
+int		 frame_get(const unsigned char *, size_t, size_t *);
+
+/* STUN (RFC 8489 Binding, RFC 5780 CHANGE-REQUEST), wire.c. */
 
 #define STUN_HDR	20
 #define STUN_COOKIE	0x2112a442u
@@ -413,107 +479,65 @@ size_t	stun_request(const unsigned char *, int, unsigned char *, size_t);
 size_t	stun_response(const struct stun *, const struct ep *,
 	    const struct ep *, unsigned char *, size_t);
 
-/* ---- punch.c ---- */
+/* ---- punch.c: rendezvous and path agreement ---- */
 
 #define MAX_CANDS	(2 * MAX_LOCALS + 2)
 #define MAX_MEDS	4	/* -m given several times */
 #define NSPRAY		256	/* sockets of an endpoint-dependent side */
+#define MAX_TCONNS	(MAX_CANDS + 8)	/* -t: connections being tried */
 
 enum pstate { P_REGISTER, P_PROBE, P_DONE, P_FAILED };
 
-struct auth {
-	int		 on;
-	struct hmac_sha256 kn;		/* keyed: key and name */
-	struct hmac_sha256 ks;		/* keyed: session, once both nonces */
-	unsigned char	 nonce[NONCE_LEN], peer_nonce[NONCE_LEN];
-	int		 have_peer;	/* peer_nonce known, ks set */
-	int		 fresh;		/* the last PROBE/ACK echoed our nonce */
-	uint64_t	 tx_seq, rx_top;
-	uint64_t	 win[REPLAY_WIN / 64];	/* bit i: rx_top - i seen */
-	unsigned long	 badhs;		/* PROBE/ACK failing the check */
-	unsigned long	 forged, replayed;	/* session messages dropped */
-};
-
-struct cand {
-	struct ep	 ep;
-	const char	*kind;		/* "public", "local", "peer-reflexive" */
-	int		 sock;		/* -1: main socket, else spray index */
-	int		 acked;		/* a probe to it was answered */
-};
-
-struct punch {
-	/* set by the caller */
-	int		 role;
+/* What the caller asks of a punch. */
+struct punch_cfg {
+	int		 role;		/* ROLE_* */
 	int		 reliable;	/* -R: must match the peer's */
+	int		 tcp;		/* -t: over TCP, simultaneous open */
 	const char	*name;		/* as sent: a keyed hash with -K */
 	const char	*label;		/* as the user gave it */
-	const char	*medspec;	/* host[:port]: the first mediator */
-	const char	*medspecs[MAX_MEDS];	/* all of them */
+	const char	*medspecs[MAX_MEDS];	/* host[:port] of each */
 	int		 nmeds;
 	int		 family;	/* -4, -6: AF_INET(6); else AF_UNSPEC */
 	int		 natstun;	/* -S: the NAT check asks STUN servers,
 					   which are the "mediators" */
-	int		 lport;
+	int		 lport;		/* 0: any */
 	int64_t		 deadline;	/* absolute ms, 0 for none */
-
-	int		 fd;
-	struct ep	 med, med_alt;	/* the first mediator's P and P+1 */
-	struct ep	 meds[MAX_MEDS][2];	/* every mediator's P and P+1 */
-	unsigned char	 cookies[MAX_MEDS][2][COOKIE_LEN];
-	int		 med_dead[MAX_MEDS];	/* it refused us */
-	struct ep	 self_pub;	/* as the mediator sees us */
-	struct ep	 locals[MAX_LOCALS];
-	int		 nlocals;
-	uint64_t	 id, peer_id;
-	int		 controlling;
-	enum pstate	 state;
-	int64_t		 start, next_tx, txgap, peer_at;
-	int64_t		 med_seen;	/* last datagram from the mediator */
-	int		 warned;
-	int		 rate_limited;	/* the mediator said: later */
-	int		 med_from;	/* the mediator that introduced the peer */
-	int		 relay_offer;	/* it would relay */
-	int		 relay_state;	/* 0 no, 1 asked, 2 granted, -1 refused */
-	int64_t		 relay_at;	/* when to ask, if no direct path */
-	int		 relayed;	/* the session goes through the relay */
-	int		 peer_flags;	/* of the last T_PEER, echoed */
-	int		 peer_ready;	/* the peer has its introduction */
-	int		 heard_peer;	/* a valid probe or ack came */
-	int		 ttl_low, ttl_cur;
-	int		 epdep_self, epdep_peer;
-	struct cand	 cands[MAX_CANDS];
-	int		 ncands;
-	int		 nominated;	/* index into cands, -1 */
-	uint32_t	 tx;
-	int64_t		 tx_sent;	/* when probe tx was sent */
-	int64_t		 rtt;		/* first measured round trip, ms */
-	int		 rounds;
-	unsigned	 probes_rx;
-	/* birthday method */
-	int		 spray[NSPRAY];	/* our sockets, if we are EPDEP */
-	int		 nspray;
-	int64_t		 spray_next;
-	unsigned	 sprayed;	/* probes to random ports of the peer */
-	struct ep	 peer;		/* the agreed path */
-	int64_t		 done_at;
-	struct auth	 auth;
-	char		 why[256];	/* reason for P_FAILED */
+	const struct auth *key;		/* -K, or NULL */
+	uint64_t	 id;		/* our session id; 0: a random one */
 };
 
-int	punch_init(struct punch *);
-int	punch_next(struct punch *, int64_t);
-int	punch_tick(struct punch *, int64_t);
-int	punch_input(struct punch *, const unsigned char *, size_t,
+/* What a punch agrees on: the path a transport goes on with. */
+struct path {
+	int		 fd;		/* UDP socket, or the TCP connection */
+	int		 lport;		/* its local port */
+	struct ep	 peer;		/* the far end (a mediator: relayed) */
+	uint64_t	 id, peer_id;
+	int		 controlling;	/* our side picked the path */
+	int		 relayed;	/* through the mediator's relay */
+	int64_t		 rtt;		/* first measured round trip, ms */
+	struct auth	 auth;		/* -K: seals and opens session data */
+};
+
+struct punch;			/* what the punch keeps: punch.c */
+
+struct punch	*punch_new(const struct punch_cfg *, int64_t);
+int	 punch_open(struct punch *);
+void	 punch_free(struct punch *);
+int	 punch_state(const struct punch *);
+struct path *punch_path(struct punch *);
+const char *punch_why(const struct punch *);
+int	 punch_stalled(struct punch *);
+int	 punch_next(struct punch *, int64_t);
+int	 punch_tick(struct punch *, int64_t);
+int	 punch_input(struct punch *, const unsigned char *, size_t,
 	    const struct ep *, int, int64_t);
-int	punch_pollfds(const struct punch *, struct pollfd *);
-int	auth_init(struct punch *, const unsigned char *, size_t, char *,
-	    size_t);
-ssize_t	punch_send(struct punch *, const void *, size_t);
-int	punch_unwrap(const struct punch *, const unsigned char **, size_t *,
+int	 punch_unwrap(const struct punch *, const unsigned char **, size_t *,
 	    const struct ep *);
-size_t	auth_seal(struct punch *, unsigned char *, size_t);
-long	auth_open(struct punch *, const unsigned char *, size_t);
-void	punch_close(struct punch *);
+ssize_t	 punch_send(struct punch *, const void *, size_t);
+int	 punch_pollfds(struct punch *, struct pollfd *);
+int	 punch_events(struct punch *, const struct pollfd *, int, int64_t);
+
+/* The NAT check: pnc punch without a name. */
 struct natcheck {
 	int		 fd2, fd3;	/* filtering and hairpin sockets */
 	struct ep	 pub;		/* our mapping toward the mediator */
@@ -522,14 +546,69 @@ struct natcheck {
 	int		 answered[6];
 	int		 got[6];	/* what the mediator could change */
 	struct ep	 mapped[6];
-	int64_t		 ms;
+	int64_t		 start, end, next;	/* ms */
+	int		 gap, tries;
+	int		 natted;	/* no local address is the mapping */
+	int		 lport;		/* ours */
+	int64_t		 ms;		/* how long it took */
 };
 
-int	natcheck_run(struct punch *, struct natcheck *);
+int	natcheck_start(struct punch *, struct natcheck *, int64_t);
+int	natcheck_tick(struct punch *, struct natcheck *, int64_t);
+int	natcheck_next(const struct natcheck *, int64_t);
+int	natcheck_pollfds(struct punch *, const struct natcheck *,
+	    struct pollfd *);
+void	natcheck_input(struct punch *, struct natcheck *,
+	    const unsigned char *, size_t, int, const struct ep *);
+int	natcheck_finish(struct punch *, struct natcheck *, int64_t);
 
-/* ---- a session, whatever its transport (pnc.c, rel.c) ---- */
+/* ---- rel.c: the -R transport, passive ---- */
 
-struct sess {
+#define OUTBOX_N	320	/* datagrams a transport queues at once */
+
+/* What a transport wants sent, in order; the loop seals and sends it. */
+struct outbox {
+	int		 n;
+	size_t		 len[OUTBOX_N];
+	unsigned char	 buf[OUTBOX_N][MAX_DGRAM];	/* AUTH_TRAILER spare */
+};
+
+struct rel;
+struct iovec;
+
+struct rel	*rel_new(uint64_t, int, int64_t);
+void	 rel_free(struct rel *);
+int	 rel_input(struct rel *, int, struct rd *, int64_t);
+void	 rel_tick(struct rel *, int64_t);
+int64_t	 rel_next(const struct rel *, int64_t);
+void	 rel_keepalive(struct rel *);
+size_t	 rel_room(struct rel *, int64_t);
+void	 rel_write(struct rel *, const unsigned char *, size_t, int64_t);
+int	 rel_wants_input(const struct rel *);
+int	 rel_output(struct rel *, struct iovec *, int);
+void	 rel_written(struct rel *, size_t);
+void	 rel_out_gone(struct rel *);
+int	 rel_out_ended(const struct rel *);
+int	 rel_done(const struct rel *);
+int64_t	 rel_linger(const struct rel *);
+uint64_t rel_unconfirmed(const struct rel *);
+void	 rel_counts(const struct rel *, uint64_t *, uint64_t *, int64_t *);
+struct outbox *rel_outbox(struct rel *);
+void	 rel_report(const struct rel *);
+
+/* ---- session.c: the one client loop ---- */
+
+#define SESS_PUNCH	0	/* pnc punch: the path is the result */
+#define SESS_NATCHECK	1	/* pnc punch without a name */
+#define SESS_DATA	2	/* listen, connect: then a transport */
+
+#define SR_FAILED	(-1)	/* session_run(): see session_why() */
+#define SR_DONE		0
+#define SR_PUNCHED	1	/* SESS_PUNCH has its path: print, run on */
+
+struct sess_cfg {
+	struct punch_cfg punch;	/* .tcp, .reliable pick the transport */
+	int		 what;		/* SESS_* */
 	int		 nostdin;	/* -d */
 	int		 keep;		/* listen -k: stdout outlives it */
 	int64_t		 keepalive;	/* ms */
@@ -537,28 +616,19 @@ struct sess {
 	int64_t		 idle;		/* -w: ms without data; 0 never */
 };
 
-/*
- * The ends a user asked for, -q and -w, and -v's progress line, the
- * same in every relay (UDP, -R, TCP).
- */
-struct ends {
-	int64_t		 eof_at;	/* when stdin ended, ms; 0: not yet */
-	uint64_t	 moved;		/* bytes each way, summed ... */
-	int64_t		 moved_at;	/* ... and when that last grew */
-	int64_t		 line_at;	/* -v: the last progress line */
-	uint64_t	 out, in;	/* ... and the bytes then */
-};
+struct session;
 
-void	ends_start(struct ends *, int64_t);
-int	ends_due(struct ends *, const struct sess *, int64_t, uint64_t,
-	    uint64_t, int64_t);
-int64_t	ends_next(const struct ends *, const struct sess *, int64_t, int64_t);
-
-/* ---- rel.c ---- */
-
-int	rel_run(struct punch *, const struct sess *, char *, size_t);
-int	tcp_punch(struct punch *);
-void	tcp_abort(int);
+struct session *session_new(const struct sess_cfg *);
+int	 session_open(struct session *);
+int	 session_run(struct session *);
+void	 session_input(struct session *, const unsigned char *, size_t,
+	    const struct ep *, int, int64_t);
+int	 session_tick(struct session *, int64_t);
+const char *session_why(const struct session *);
+int	 session_punched(const struct session *);
+const struct path *session_path(const struct session *);
+const struct natcheck *session_natcheck(const struct session *);
+void	 session_free(struct session *, int);
 
 /* ---- mediator.c: the rendezvous server ---- */
 
@@ -653,9 +723,8 @@ const struct med_stats *mediator_stats(struct mediator *);
 void	mediator_free(struct mediator *);
 int	mediate_main(int, char **);
 
-/* ---- pnc.c ---- */
+/* ---- pnc.c: the subcommands ---- */
 
-int	peer_fuzz(const unsigned char *, size_t, int);
 int	punch_main(int, char **);
 int	listen_main(int, char **);
 int	connect_main(int, char **);

@@ -1,10 +1,15 @@
 /*
- * punch.c - rendezvous client and UDP hole punching.
+ * punch.c - rendezvous and path agreement: UDP hole punching, its TCP
+ * variant (-t), and the NAT check.
  *
- * A punch is a state machine driven by the caller's one poll() loop:
- * punch_next() says when the next timer fires, punch_tick() runs it, and
- * punch_input() takes every datagram that is not session data. All state
- * lives in struct punch; nothing here prints except -v narration.
+ * A punch is a state machine driven by the session loop (session.c),
+ * which does all the polling: punch_next() says when the next timer
+ * fires, punch_tick() runs it, and punch_input() takes every datagram
+ * that is not session data; with -t, punch_pollfds() and punch_events()
+ * serve its TCP connections. The caller's wishes are a struct punch_cfg,
+ * the result is a struct path (the agreed path: socket, peer, ids, -K
+ * state); the rest stays in this file's struct punch. Nothing here
+ * prints except -v narration.
  *
  * Rounds: register with the mediator until it introduces the peer; then
  * probe every candidate of the peer (public, local, and any address a
@@ -12,7 +17,7 @@
  * (chosen by the mediator) nominates the first candidate that answered;
  * the controlled side adopts whatever it is nominated on. Either side
  * treats session data arriving on the nominated path as the nomination's
- * answer, so the hand-over to the relay cannot lose a datagram.
+ * answer, so the hand-over to the transport cannot lose a datagram.
  *
  * Two refinements make this work through hard NATs (README "Hard NATs"):
  *
@@ -38,6 +43,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -60,12 +66,86 @@
 #define RELAY_AFTER	3000	/* ms of direct probing before the relay */
 #define RELAY_GAP	200	/* ms between requests for it */
 
-static void	hs_append(const struct punch *, struct wr *);
+struct cand {
+	struct ep	 ep;
+	const char	*kind;		/* "public", "local", "peer-reflexive" */
+	int		 sock;		/* -1: main socket, else spray index */
+	int		 acked;		/* a probe to it was answered */
+};
+
+/* -t: a connection toward a candidate, or one accepted. */
+struct tcand {
+	int		 fd;		/* -1: idle */
+	int		 cand;		/* candidate index, -1 if accepted */
+	int		 up;		/* established, HELLO sent */
+	int		 verified;	/* the peer's HELLO checked */
+	int64_t		 since, retry_at, gap;
+	size_t		 rlen;
+	unsigned char	 rb[HDR_LEN + 8];
+	struct ep	 from;		/* of an accepted connection */
+};
+
+/* -t: the rendezvous over TCP and the simultaneous open. */
+struct tpunch {
+	struct punch	*p;
+	int		 lfd, mfd, mup;	/* listener; mediator connection */
+	int64_t		 mretry, mgap, mrefresh;
+	size_t		 mlen;
+	unsigned char	 mbuf[2 + MAX_DGRAM];
+	struct tcand	 c[MAX_TCONNS];
+	int		 chosen;	/* index into c, -1 */
+	unsigned	 syns, refused;
+	int		 map[2 + MAX_TCONNS];	/* pollfd i: -1 listener,
+						   -2 mediator, else c[] */
+};
+
+/* What the punch keeps: the caller's config, the result, the rest. */
+struct punch {
+	struct punch_cfg cfg;		/* as the caller asked */
+	struct path	 path;		/* the result, as it is agreed */
+	int64_t		 deadline;	/* cfg's; the mediator may shorten it */
+	struct ep	 med, med_alt;	/* the first mediator's P and P+1 */
+	struct ep	 meds[MAX_MEDS][2];	/* every mediator's P and P+1 */
+	unsigned char	 cookies[MAX_MEDS][2][COOKIE_LEN];
+	int		 med_dead[MAX_MEDS];	/* it refused us */
+	struct ep	 self_pub;	/* as the mediator sees us */
+	struct ep	 locals[MAX_LOCALS];
+	int		 nlocals;
+	enum pstate	 state;
+	int64_t		 start, next_tx, txgap, peer_at;
+	int64_t		 med_seen;	/* last datagram from the mediator */
+	int		 warned;	/* 1: tell the user, 2: told */
+	int		 rate_limited;	/* the mediator said: later */
+	int		 med_from;	/* the mediator that introduced the peer */
+	int		 relay_offer;	/* it would relay */
+	int		 relay_state;	/* 0 no, 1 asked, 2 granted, -1 refused */
+	int64_t		 relay_at;	/* when to ask, if no direct path */
+	int		 peer_flags;	/* of the last T_PEER, echoed */
+	int		 peer_ready;	/* the peer has its introduction */
+	int		 heard_peer;	/* a valid probe or ack came */
+	int		 ttl_low, ttl_cur;
+	int		 epdep_self, epdep_peer;
+	struct cand	 cands[MAX_CANDS];
+	int		 ncands;
+	int		 nominated;	/* index into cands, -1 */
+	uint32_t	 tx;
+	int64_t		 tx_sent;	/* when probe tx was sent */
+	int		 rounds;
+	unsigned	 probes_rx;
+	/* birthday method */
+	int		 spray[NSPRAY];	/* our sockets, if we are EPDEP */
+	int		 nspray;
+	int64_t		 spray_next;
+	unsigned	 sprayed;	/* probes to random ports of the peer */
+	int64_t		 done_at;
+	struct tpunch	*tp;		/* -t */
+	char		 why[256];	/* reason for P_FAILED */
+};
 
 static int
 sock_fd(const struct punch *p, int sock)
 {
-	return sock < 0 ? p->fd : p->spray[sock];
+	return sock < 0 ? p->path.fd : p->spray[sock];
 }
 
 /* Index of the mediator at e (port P), or -1. */
@@ -74,7 +154,7 @@ med_index(const struct punch *p, const struct ep *e)
 {
 	int k;
 
-	for (k = 0; k < p->nmeds; k++)
+	for (k = 0; k < p->cfg.nmeds; k++)
 		if (ep_equal(e, &p->meds[k][0]))
 			return k;
 	return -1;
@@ -102,10 +182,10 @@ peer_sendto(struct punch *p, int sock, const struct ep *to, const void *buf,
 	if (len > MAX_DGRAM)
 		return -1;
 	wr_init(&wr, w, sizeof(w));
-	wr_hdr(&wr, T_RELAY, p->id);
+	wr_hdr(&wr, T_RELAY, p->path.id);
 	wr_bytes(&wr, buf, len);
 	main_ttl(p, TTL_FULL);
-	n = sendto(p->fd, w, wr.len, 0, (const struct sockaddr *)&to->u,
+	n = sendto(p->path.fd, w, wr.len, 0, (const struct sockaddr *)&to->u,
 	    to->len);
 	if (ttl)
 		main_ttl(p, ttl);
@@ -124,7 +204,7 @@ psend(struct punch *p, int sock, const struct ep *to, const void *buf,
 ssize_t
 punch_send(struct punch *p, const void *buf, size_t len)
 {
-	return peer_sendto(p, -1, &p->peer, buf, len);
+	return peer_sendto(p, -1, &p->path.peer, buf, len);
 }
 
 /*
@@ -138,7 +218,7 @@ punch_unwrap(const struct punch *p, const unsigned char **buf, size_t *len,
 	const unsigned char *b = *buf;
 
 	if (*len < 2 * HDR_LEN || b[0] != MAGIC0 || b[1] != MAGIC1 ||
-	    b[2] != PROTO_VERSION || b[3] != T_RELAY || p->peer_id == 0 ||
+	    b[2] != PROTO_VERSION || b[3] != T_RELAY || p->path.peer_id == 0 ||
 	    med_index(p, from) == -1)
 		return 0;
 	/* The outer id is the sender's, as the mediator checked it. */
@@ -153,7 +233,7 @@ punch_unwrap(const struct punch *p, const unsigned char **buf, size_t *len,
 static void
 main_ttl(struct punch *p, int ttl)
 {
-	if (p->ttl_cur != ttl && set_ttl(p->fd, p->med.u.sa.sa_family, ttl) == 0)
+	if (p->ttl_cur != ttl && set_ttl(p->path.fd, p->med.u.sa.sa_family, ttl) == 0)
 		p->ttl_cur = ttl;
 }
 
@@ -165,39 +245,17 @@ has_cookie(const struct punch *p, int k, int alt)
 	return memcmp(p->cookies[k][alt], zero, COOKIE_LEN) != 0;
 }
 
-/* Zero bytes up to REQ_MIN: the mediator answers no request with more. */
-static void
-wr_pad(struct wr *w)
-{
-	while (w->len < REQ_MIN && !w->bad)
-		wr_u8(w, 0);
-}
-
 /*
  * REGISTER (with our local candidates and the cookie of mediator k's
- * port alt) or PEERACK (acknowledging flags), into w.
+ * port alt), or PEERACK and RELAYREQ (with flags), into w.
  */
 static void
 reg_build(const struct punch *p, int type, int k, int alt, int flags,
     struct wr *w)
 {
-	size_t n = strlen(p->name);
-	int i;
-
-	wr_hdr(w, type, p->id);
-	wr_u8(w, (uint8_t)p->role);
-	wr_u8(w, (uint8_t)n);
-	wr_bytes(w, p->name, n);
-	if (type == T_REGISTER) {
-		wr_u8(w, (uint8_t)p->nlocals);
-		for (i = 0; i < p->nlocals; i++)
-			wr_ep(w, &p->locals[i]);
-		/* P's cookie is good at P+1 unless our NAT maps anew. */
-		wr_bytes(w, p->cookies[k][alt && has_cookie(p, k, 1)],
-		    COOKIE_LEN);
-		wr_pad(w);
-	} else
-		wr_u8(w, (uint8_t)flags);
+	/* P's cookie is good at P+1 unless our NAT maps anew. */
+	wr_register(w, type, p->path.id, p->cfg.role, p->cfg.name, p->locals,
+	    p->nlocals, p->cookies[k][alt && has_cookie(p, k, 1)], flags);
 }
 
 /* To mediator k's port P (alt 0) or P+1 (alt 1). */
@@ -213,7 +271,7 @@ send_register_to(struct punch *p, int type, int k, int alt, int flags)
 		return;
 	main_ttl(p, TTL_FULL);
 	/* Not psend(): to a mediator that would be the relay. */
-	(void)sendto(p->fd, buf, w.len, 0,
+	(void)sendto(p->path.fd, buf, w.len, 0,
 	    (const struct sockaddr *)&p->meds[k][alt].u, p->meds[k][alt].len);
 }
 
@@ -235,236 +293,43 @@ register_all(struct punch *p)
 {
 	int k;
 
-	for (k = 0; k < p->nmeds; k++)
+	for (k = 0; k < p->cfg.nmeds; k++)
 		if (!p->med_dead[k])
 			send_register(p, k);
+}
+
+/* PROBE or ACK (with seen), -K's handshake appended, to a peer. */
+static void
+send_check(struct punch *p, int sock, const struct ep *to, int type,
+    uint64_t toid, int flags, uint32_t tx)
+{
+	unsigned char buf[64 + AUTH_HS];
+	struct probe pr;
+	struct wr w;
+	size_t n;
+
+	pr.toid = toid;
+	pr.flags = flags | (p->cfg.reliable ? PF_RELIABLE : 0);
+	pr.tx = tx;
+	pr.seen = *to;
+	wr_init(&w, buf, sizeof(buf));
+	wr_probe(&w, type, p->path.id, &pr);
+	if (!w.bad && (n = auth_hs_put(&p->path.auth, buf, w.len,
+	    sizeof(buf))) > 0)
+		psend(p, sock, to, buf, n);
 }
 
 static void
 send_probe(struct punch *p, int sock, const struct ep *to, int flags)
 {
-	unsigned char buf[64 + AUTH_HS];
-	struct wr w;
-
-	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, T_PROBE, p->id);
-	wr_u64(&w, p->peer_id);
-	wr_u8(&w, (uint8_t)(flags | (p->reliable ? PF_RELIABLE : 0)));
-	wr_u32(&w, p->tx);
-	hs_append(p, &w);
-	if (!w.bad)
-		psend(p, sock, to, buf, w.len);
+	send_check(p, sock, to, T_PROBE, p->path.peer_id, flags, p->tx);
 }
 
 static void
 send_ack(struct punch *p, int sock, const struct ep *to, uint64_t toid,
     int flags, uint32_t tx)
 {
-	unsigned char buf[64 + AUTH_HS];
-	struct wr w;
-
-	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, T_ACK, p->id);
-	wr_u64(&w, toid);
-	wr_u8(&w, (uint8_t)(flags | (p->reliable ? PF_RELIABLE : 0)));
-	wr_u32(&w, tx);
-	wr_ep(&w, to);
-	hs_append(p, &w);
-	if (!w.bad)
-		psend(p, sock, to, buf, w.len);
-}
-
-/* ---- -K: authenticated peers (README "Authentication") ---- */
-
-/* The first n bytes of HMAC-SHA256(k, a || b), k already keyed. */
-static void
-mac_trunc(const struct hmac_sha256 *k, const void *a, size_t alen,
-    const void *b, size_t blen, unsigned char *out, size_t n)
-{
-	struct hmac_sha256 h = *k;
-	unsigned char tag[SHA256_LEN];
-
-	hmac_update(&h, a, alen);
-	if (blen > 0)
-		hmac_update(&h, b, blen);
-	hmac_final(&h, tag);
-	memcpy(out, tag, n);
-}
-
-/*
- * Derive the keys from the key material and p->label, and write the name
- * the mediator gets (a keyed hash, 32 hex digits) into wire. 0 or -1.
- */
-int
-auth_init(struct punch *p, const unsigned char *key, size_t keylen,
-    char *wire, size_t wirelen)
-{
-	static const char hex[] = "0123456789abcdef";
-	struct hmac_sha256 k;
-	unsigned char K[SHA256_LEN], t[SHA256_LEN];
-	size_t n = strlen(p->label);
-	int i;
-
-	if (wirelen < 33 || getentropy(p->auth.nonce, NONCE_LEN) == -1)
-		return -1;
-	hmac_sha256(key, keylen, "pnc v2 key", 10, K);
-	hmac_init(&k, K, sizeof(K));
-	mac_trunc(&k, "pnc v2 name", 11, p->label, n, t, sizeof(t));
-	for (i = 0; i < 16; i++) {
-		wire[2 * i] = hex[t[i] >> 4];
-		wire[2 * i + 1] = hex[t[i] & 15];
-	}
-	wire[32] = '\0';
-	mac_trunc(&k, "pnc v2 peer", 11, p->label, n, t, sizeof(t));
-	hmac_init(&p->auth.kn, t, sizeof(t));
-	p->auth.on = 1;
-	return 0;
-}
-
-/* PROBE and ACK: our nonce, the peer's as far as we know it, the MAC. */
-static void
-hs_append(const struct punch *p, struct wr *w)
-{
-	static const unsigned char zero[NONCE_LEN];
-	unsigned char mac[MAC_LEN];
-
-	if (!p->auth.on)
-		return;
-	wr_bytes(w, p->auth.nonce, NONCE_LEN);
-	wr_bytes(w, p->auth.have_peer ? p->auth.peer_nonce : zero, NONCE_LEN);
-	if (w->bad)
-		return;
-	mac_trunc(&p->auth.kn, w->p, w->len, NULL, 0, mac, MAC_LEN);
-	wr_bytes(w, mac, MAC_LEN);
-}
-
-/* Both nonces known: the session key, the same on both sides. */
-static void
-session_key(struct punch *p, const unsigned char *theirs)
-{
-	struct auth *a = &p->auth;
-	struct hmac_sha256 h = a->kn;
-	unsigned char t[SHA256_LEN];
-
-	memcpy(a->peer_nonce, theirs, NONCE_LEN);
-	hmac_update(&h, "pnc v2 session", 14);
-	hmac_update(&h, p->controlling ? a->nonce : theirs, NONCE_LEN);
-	hmac_update(&h, p->controlling ? theirs : a->nonce, NONCE_LEN);
-	hmac_final(&h, t);
-	hmac_init(&a->ks, t, sizeof(t));
-	a->have_peer = 1;
-}
-
-/*
- * Check the MAC of a PROBE or ACK and learn the introduced peer's nonce.
- * Returns the length without the trailer, or 0 to drop it. a->fresh
- * says whether it echoed our nonce: only such a message proves that the
- * peer holds the key now, and not in a recording.
- */
-static size_t
-hs_check(struct punch *p, const unsigned char *buf, size_t len,
-    uint64_t from_id)
-{
-	struct auth *a = &p->auth;
-	unsigned char mac[MAC_LEN];
-	const unsigned char *n;
-	int ours = p->peer_id != 0 && from_id == p->peer_id;
-
-	a->fresh = 0;
-	if (len < HDR_LEN + AUTH_HS)
-		goto bad;
-	n = buf + len - AUTH_HS;
-	mac_trunc(&a->kn, buf, len - MAC_LEN, NULL, 0, mac, MAC_LEN);
-	if (!ct_equal(mac, buf + len - MAC_LEN, MAC_LEN))
-		goto bad;
-	if (ours && !a->have_peer)
-		session_key(p, n);
-	else if (ours && !ct_equal(a->peer_nonce, n, NONCE_LEN))
-		goto bad;
-	a->fresh = ours && ct_equal(n + NONCE_LEN, a->nonce, NONCE_LEN);
-	return len - AUTH_HS;
-bad:
-	if (ours)
-		a->badhs++;
-	return 0;
-}
-
-/*
- * Session messages: append seq and MAC (buf has AUTH_TRAILER bytes of
- * room). Returns the new length.
- */
-size_t
-auth_seal(struct punch *p, unsigned char *buf, size_t len)
-{
-	struct auth *a = &p->auth;
-	unsigned char mac[MAC_LEN];
-	struct wr w;
-
-	if (!a->on)
-		return len;
-	wr_init(&w, buf + len, AUTH_TRAILER);
-	wr_u64(&w, ++a->tx_seq);
-	mac_trunc(&a->ks, buf, len + 8, NULL, 0, mac, MAC_LEN);
-	wr_bytes(&w, mac, MAC_LEN);
-	return len + AUTH_TRAILER;
-}
-
-/* Mark bit d of the replay window set after moving the top up by k. */
-static void
-win_shift(uint64_t *w, uint64_t k)
-{
-	int i, src, n = REPLAY_WIN / 64;
-	unsigned bits = (unsigned)(k % 64);
-
-	if (k >= REPLAY_WIN) {
-		memset(w, 0, REPLAY_WIN / 8);
-		return;
-	}
-	for (i = n - 1; i >= 0; i--) {	/* bit j moves to j + k */
-		src = i - (int)(k / 64);
-		w[i] = src < 0 ? 0 : w[src] << bits;
-		if (src > 0 && bits)
-			w[i] |= w[src - 1] >> (64 - bits);
-	}
-}
-
-/*
- * Check a session message's MAC and sequence number. Returns its length
- * without the trailer, or -1 when it is forged, altered or replayed
- * (counted in p->auth).
- */
-long
-auth_open(struct punch *p, const unsigned char *buf, size_t len)
-{
-	struct auth *a = &p->auth;
-	unsigned char mac[MAC_LEN];
-	struct rd r;
-	uint64_t seq, d;
-
-	if (!a->on)
-		return (long)len;
-	if (!a->have_peer || len < HDR_LEN + AUTH_TRAILER)
-		goto forged;
-	mac_trunc(&a->ks, buf, len - MAC_LEN, NULL, 0, mac, MAC_LEN);
-	if (!ct_equal(mac, buf + len - MAC_LEN, MAC_LEN))
-		goto forged;
-	rd_init(&r, buf + len - AUTH_TRAILER, 8);
-	if ((seq = rd_u64(&r)) == 0)
-		goto forged;
-	if (seq > a->rx_top) {
-		win_shift(a->win, seq - a->rx_top);
-		a->rx_top = seq;
-		d = 0;
-	} else if ((d = a->rx_top - seq) >= REPLAY_WIN ||
-	    (a->win[d / 64] >> (d % 64) & 1)) {
-		a->replayed++;
-		return -1;
-	}
-	a->win[d / 64] |= (uint64_t)1 << (d % 64);
-	return (long)(len - AUTH_TRAILER);
-forged:
-	a->forged++;
-	return -1;
+	send_check(p, sock, to, T_ACK, toid, flags, tx);
 }
 
 /* Index of the candidate at e reached through sock, or -1. */
@@ -503,89 +368,160 @@ cand_add(struct punch *p, const struct ep *e, int sock, const char *kind)
 	return p->ncands++;
 }
 
-/*
- * Open the socket and learn what to announce. Returns 0, or -1 with
- * p->why set.
- */
-int
-punch_init(struct punch *p)
+/* Resolve every mediator, each at its port P and P+1. 0, or -1 (why). */
+static int
+resolve_meds(struct punch *p)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	struct ep self;
-	char a[80];
-	int port, k;
+	int k;
 
-	p->fd = -1;
-	if (p->nmeds == 0) {		/* callers that set medspec only */
-		p->medspecs[0] = p->medspec;
-		p->nmeds = 1;
-	}
-	for (k = 0; k < p->nmeds; k++) {
+	for (k = 0; k < p->cfg.nmeds; k++) {
 		/* One socket: every mediator in the first one's family. */
-		if (parse_hostport(p->medspecs[k], PNC_PORT, k ? p->meds[0][0].
-		    u.sa.sa_family : p->family, &p->meds[k][0]) == -1) {
+		if (parse_hostport(p->cfg.medspecs[k], PNC_PORT, k ?
+		    p->meds[0][0].u.sa.sa_family : p->cfg.family,
+		    &p->meds[k][0]) == -1) {
 			snprintf(p->why, sizeof(p->why), "cannot resolve "
-			    "mediator %s%s", p->medspecs[k], k ? " in the "
+			    "mediator %s%s", p->cfg.medspecs[k], k ? " in the "
 			    "address family of the first" : "");
 			return -1;
 		}
 		p->meds[k][1] = p->meds[k][0];
-		port = ep_port(&p->meds[k][0]) + 1;
-		if (p->meds[k][0].u.sa.sa_family == AF_INET6)
-			p->meds[k][1].u.in6.sin6_port = htons(port & 0xffff);
-		else
-			p->meds[k][1].u.in.sin_port = htons(port & 0xffff);
+		ep_set_port(&p->meds[k][1], (ep_port(&p->meds[k][0]) + 1) &
+		    0xffff);
 	}
 	p->med = p->meds[0][0];
 	p->med_alt = p->meds[0][1];
-	if ((p->fd = udp_socket(p->med.u.sa.sa_family, p->lport)) == -1 ||
-	    getsockname(p->fd, (struct sockaddr *)&ss, &len) == -1) {
+	return 0;
+}
+
+/*
+ * A punch as cfg asks, from now on, its mediators resolved; no socket
+ * yet (punch_open). NULL when out of memory; a mediator that does not
+ * resolve leaves it P_FAILED, punch_why() saying so.
+ */
+struct punch *
+punch_new(const struct punch_cfg *cfg, int64_t now)
+{
+	unsigned char nonce[NONCE_LEN] = { 0 };
+	struct punch *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->cfg = *cfg;
+	p->path.fd = -1;
+	p->path.lport = cfg->lport;
+	p->path.id = cfg->id ? cfg->id : random64();
+	p->deadline = cfg->deadline;
+	p->state = P_REGISTER;
+	p->start = p->next_tx = now;
+	p->txgap = REG_GAP0;
+	p->nominated = -1;
+	p->ttl_low = 2;
+	if (cfg->key != NULL && getentropy(nonce, sizeof(nonce)) == -1) {
+		snprintf(p->why, sizeof(p->why), "getentropy: %s",
+		    strerror(errno));
+		p->state = P_FAILED;
+		return p;
+	}
+	/* -K: every session its own nonce. */
+	auth_start(&p->path.auth, cfg->key, nonce);
+	if (resolve_meds(p) == -1)
+		p->state = P_FAILED;
+	return p;
+}
+
+static int	tpunch_start(struct punch *);
+
+/*
+ * Open the socket and learn what to announce; with -t, the TCP listener
+ * on the same port. Returns 0, or -1 with p->why set.
+ */
+int
+punch_open(struct punch *p)
+{
+	struct ep self;
+	char a[80];
+
+	if (p->state == P_FAILED)
+		return -1;
+	self.len = sizeof(self.u);
+	if ((p->path.fd = udp_socket(p->med.u.sa.sa_family,
+	    p->path.lport)) == -1 ||
+	    getsockname(p->path.fd, &self.u.sa, &self.len) == -1) {
 		snprintf(p->why, sizeof(p->why), "cannot bind UDP port %d: %s",
-		    p->lport, strerror(errno));
+		    p->path.lport, strerror(errno));
 		return -1;
 	}
-	memcpy(&self.u, &ss, len);
-	self.len = len;
-	p->lport = ep_port(&self);
+	p->path.lport = ep_port(&self);
 	/*
 	 * A mediator on loopback means both peers are on this host: the
 	 * public endpoint is then a loopback one, and probing the host's
 	 * other addresses would only send traffic off loopback for nothing.
 	 */
 	p->nlocals = ep_is_loopback(&p->med) ? 0 :
-	    local_addrs(p->med.u.sa.sa_family, p->lport, p->locals, MAX_LOCALS);
-	p->id = random64();
-	p->state = P_REGISTER;
-	p->start = p->next_tx = now_ms();
-	p->txgap = REG_GAP0;
-	p->nominated = -1;
-	p->ttl_low = 2;
-	vlog("local port %d, mediator %s%s, %d local candidate(s)", p->lport,
-	    ep_str(&p->med, a, sizeof(a)), p->nmeds > 1 ? " and others" : "",
-	    p->nlocals);
-	return 0;
+	    local_addrs(p->med.u.sa.sa_family, p->path.lport, p->locals,
+	    MAX_LOCALS);
+	vlog("local port %d, mediator %s%s, %d local candidate(s)",
+	    p->path.lport, ep_str(&p->med, a, sizeof(a)),
+	    p->cfg.nmeds > 1 ? " and others" : "", p->nlocals);
+	return p->cfg.tcp ? tpunch_start(p) : 0;
+}
+
+int
+punch_state(const struct punch *p)
+{
+	return p->state;
+}
+
+/* The agreed path (its fd is the punch's socket until then). */
+struct path *
+punch_path(struct punch *p)
+{
+	return &p->path;
+}
+
+/* Why the punch failed. */
+const char *
+punch_why(const struct punch *p)
+{
+	return p->why;
+}
+
+/* 1, once, when the mediator has been silent long enough to say so. */
+int
+punch_stalled(struct punch *p)
+{
+	if (p->warned != 1)
+		return 0;
+	p->warned = 2;
+	return 1;
 }
 
 /* Close every socket but the one the session goes on with. */
-void
+static void
 punch_close(struct punch *p)
 {
 	int i;
 
 	for (i = 0; i < p->nspray; i++)
-		if (p->spray[i] != -1 && p->spray[i] != p->fd)
+		if (p->spray[i] != -1 && p->spray[i] != p->path.fd)
 			close(p->spray[i]);
 	p->nspray = 0;
 }
 
-/* Milliseconds until punch_tick() wants to run (0: now). */
+static int	tpunch_timeout(const struct tpunch *, int64_t);
+static int	tpunch_tick(struct tpunch *, int64_t);
+
+/* Milliseconds until punch_tick() wants to run (0: now; -1: never). */
 int
 punch_next(struct punch *p, int64_t now)
 {
 	int64_t t;
 
-	if (p->state == P_DONE && !p->controlling &&
+	if (p->cfg.tcp)
+		return p->state == P_PROBE || p->state == P_REGISTER ?
+		    tpunch_timeout(p->tp, now) : -1;
+
+	if (p->state == P_DONE && !p->path.controlling &&
 	    now < p->done_at + CONFIRM_MS)
 		return p->next_tx > now ? (int)(p->next_tx - now) : 0;
 	if (p->state == P_DONE || p->state == P_FAILED)
@@ -656,22 +592,22 @@ timed_out(struct punch *p)
 
 	if (p->state == P_REGISTER && p->rate_limited)
 		snprintf(msg, sizeof(msg), "%s", p->why);
-	else if (p->state == P_REGISTER && p->med_seen == 0 && p->nmeds > 1)
+	else if (p->state == P_REGISTER && p->med_seen == 0 && p->cfg.nmeds > 1)
 		snprintf(msg, sizeof(msg), "none of %d mediators answered",
-		    p->nmeds);
+		    p->cfg.nmeds);
 	else if (p->state == P_REGISTER && p->med_seen == 0)
 		snprintf(msg, sizeof(msg), "mediator %s did not answer",
 		    ep_str(&p->med, a, sizeof(a)));
-	else if (p->state == P_REGISTER && p->auth.on)
+	else if (p->state == P_REGISTER && p->path.auth.on)
 		snprintf(msg, sizeof(msg), "no peer with our key came for "
 		    "\"%s\" (-K: a peer with another key is never introduced)",
-		    p->label);
+		    p->cfg.label);
 	else if (p->state == P_REGISTER)
-		snprintf(msg, sizeof(msg), "no peer came for \"%s\"", p->label);
-	else if (p->auth.on && !p->auth.have_peer && p->auth.badhs > 0)
+		snprintf(msg, sizeof(msg), "no peer came for \"%s\"", p->cfg.label);
+	else if (p->path.auth.on && !p->path.auth.have_peer && p->path.auth.badhs > 0)
 		snprintf(msg, sizeof(msg), "authentication failed: the peer "
 		    "introduced for \"%s\" does not hold our key (%lu "
-		    "message(s) failed the check)", p->label, p->auth.badhs);
+		    "message(s) failed the check)", p->cfg.label, p->path.auth.badhs);
 	else if (p->nominated == -1) {
 		explain(p, msg, sizeof(msg));
 		n = strlen(msg);
@@ -681,7 +617,7 @@ timed_out(struct punch *p)
 		else if (p->relay_state == 1)
 			snprintf(msg + n, sizeof(msg) - n, "; the mediator "
 			    "did not answer our request for its relay");
-		else if (p->peer_flags & PEER_RELAY && p->role == ROLE_PUNCH)
+		else if (p->peer_flags & PEER_RELAY && p->cfg.role == ROLE_PUNCH)
 			snprintf(msg + n, sizeof(msg) - n, "; the mediator "
 			    "offers a relay (listen and connect use it, punch "
 			    "does not)");
@@ -697,7 +633,7 @@ timed_out(struct punch *p)
 static int
 probe_ttl(const struct punch *p, int64_t now)
 {
-	int safe = p->heard_peer || (p->controlling && p->peer_ready);
+	int safe = p->heard_peer || (p->path.controlling && p->peer_ready);
 
 	if (safe || now - p->peer_at >= LOW_TTL_MAX)
 		return TTL_FULL;
@@ -727,12 +663,7 @@ spray_tick(struct punch *p, int64_t now)
 	to = p->cands[0].ep;
 	for (i = 0; i < SPRAY_BURST; i++, p->sprayed++) {
 		port = 1024 + (int)(random64() % 64512);
-		if (to.u.sa.sa_family == AF_INET6)
-			((struct sockaddr_in6 *)&to.u)->sin6_port =
-			    htons((uint16_t)port);
-		else
-			((struct sockaddr_in *)&to.u)->sin_port =
-			    htons((uint16_t)port);
+		ep_set_port(&to, port);
 		send_probe(p, -1, &to, 0);
 	}
 	p->spray_next = now + SPRAY_GAP;
@@ -746,10 +677,10 @@ spray_tick(struct punch *p, int64_t now)
 static void
 confirm(struct punch *p, int64_t now)
 {
-	if (p->controlling || now >= p->done_at + CONFIRM_MS ||
+	if (p->path.controlling || now >= p->done_at + CONFIRM_MS ||
 	    now < p->next_tx)
 		return;
-	send_ack(p, -1, &p->peer, p->peer_id, PF_NOMINATE, p->tx);
+	send_ack(p, -1, &p->path.peer, p->path.peer_id, PF_NOMINATE, p->tx);
 	p->next_tx = now + NOMINATE_GAP;
 }
 
@@ -771,7 +702,7 @@ relay_tick(struct punch *p, int64_t now)
 	if (w.bad)
 		return;
 	main_ttl(p, TTL_FULL);
-	(void)sendto(p->fd, buf, w.len, 0,
+	(void)sendto(p->path.fd, buf, w.len, 0,
 	    (const struct sockaddr *)&p->meds[p->med_from][0].u,
 	    p->meds[p->med_from][0].len);
 	if (p->relay_state == 0)
@@ -786,6 +717,9 @@ int
 punch_tick(struct punch *p, int64_t now)
 {
 	int i;
+
+	if (p->cfg.tcp)
+		return tpunch_tick(p->tp, now);
 
 	if (p->state == P_DONE) {
 		confirm(p, now);
@@ -840,29 +774,29 @@ done(struct punch *p, int ci, int64_t now)
 	socklen_t len = sizeof(ss);
 	char a[80];
 
-	p->peer = c->ep;
-	p->relayed = med_index(p, &c->ep) != -1;
+	p->path.peer = c->ep;
+	p->path.relayed = med_index(p, &c->ep) != -1;
 	if (c->sock >= 0) {
-		close(p->fd);
-		p->fd = p->spray[c->sock];
-		if (getsockname(p->fd, (struct sockaddr *)&ss, &len) == 0) {
+		close(p->path.fd);
+		p->path.fd = p->spray[c->sock];
+		if (getsockname(p->path.fd, (struct sockaddr *)&ss, &len) == 0) {
 			struct ep self;
 
 			memcpy(&self.u, &ss, len);
 			self.len = len;
-			p->lport = ep_port(&self);
+			p->path.lport = ep_port(&self);
 		}
 	}
 	punch_close(p);
-	p->ttl_cur = 0;		/* p->fd may be another socket now */
+	p->ttl_cur = 0;		/* p->path.fd may be another socket now */
 	main_ttl(p, TTL_FULL);
 	p->state = P_DONE;
 	p->done_at = now;
 	p->next_tx = now + NOMINATE_GAP;
 	vlog("punched through to %s (%s) in %lld ms (%s side)",
-	    ep_str(&p->peer, a, sizeof(a)), c->kind,
+	    ep_str(&p->path.peer, a, sizeof(a)), c->kind,
 	    (long long)(now - p->start),
-	    p->controlling ? "controlling" : "controlled");
+	    p->path.controlling ? "controlling" : "controlled");
 }
 
 /* We are the symmetric side: open the birthday sockets. */
@@ -883,85 +817,29 @@ spray_open(struct punch *p, int64_t now)
 	    p->nspray);
 }
 
+/*
+ * The mediator saw our REGISTER with TTL ttl; we sent it with 64. Our
+ * NATs are among those 64 - ttl hops; one more leaves them all, and in
+ * our lab dies at the core. Clamped: 2 to 4.
+ */
 static void
-on_peer(struct punch *p, struct rd *r, int k, int64_t now)
+low_ttl(struct punch *p, int ttl)
 {
-	struct ep you, them;
-	int flags, ttl, n, i;
-	uint64_t pid;
-	char a[80];
-
-	struct ep locs[MAX_LOCALS];
-
-	flags = rd_u8(r);
-	ttl = rd_u8(r);
-	pid = rd_u64(r);
-	if (rd_ep(r, &you) == -1 || rd_ep(r, &them) == -1)
-		return;
-	n = rd_u8(r);
-	if (r->bad || n > MAX_LOCALS || pid == 0 || pid == p->id ||
-	    (p->peer_id != 0 && pid != p->peer_id))
-		return;
-	for (i = 0; i < n; i++)
-		if (rd_ep(r, &locs[i]) == -1)
-			return;
-	if (r->left != 0)
-		return;
-	p->peer_flags = flags;
-	if (p->state != P_REGISTER)	/* from any mediator: stop its resends */
-		send_register_to(p, T_PEERACK, k, 0, flags);
-	if ((flags & PEER_READY) && !p->peer_ready && p->state == P_PROBE) {
-		p->peer_ready = 1;
-		vlog("mediator: the peer has its introduction");
-		p->txgap = PROBE_GAP0;	/* full-TTL probes now */
-		p->next_tx = now;
-	}
-	if (p->state != P_REGISTER)
-		return;		/* a retransmitted introduction */
-	p->med_seen = now;
-	p->peer_at = now;
-	p->self_pub = you;
-	p->peer_id = pid;
-	/*
-	 * The mediator gives control to the higher id; with several, the
-	 * peer may hear first from another one, so the ids decide here
-	 * too, whatever an older mediator said.
-	 */
-	p->controlling = p->nmeds > 1 ? p->id > pid :
-	    (flags & PEER_CONTROLLING) != 0;
-	p->peer_ready = (flags & PEER_READY) != 0;
-	p->med_from = k;
-	p->relay_offer = (flags & PEER_RELAY) != 0 && p->role != ROLE_PUNCH;
-	p->epdep_self = (flags & PEER_YOU_EPDEP) != 0;
-	p->epdep_peer = (flags & PEER_THEY_EPDEP) != 0;
-	/*
-	 * The mediator saw our REGISTER with TTL ttl; we sent it with 64.
-	 * Our NATs are among those 64 - ttl hops; one more leaves them
-	 * all, and in our lab dies at the core. Clamped: 2 to 4.
-	 */
 	if (ttl > 0 && ttl <= TTL_FULL)
 		p->ttl_low = TTL_FULL - ttl + 1;
 	if (p->ttl_low < 2)
 		p->ttl_low = 2;
 	if (p->ttl_low > 4)
 		p->ttl_low = 4;
-	vlog("mediator introduced the peer after %lld ms; we are seen as %s%s"
-	    "; peer's NAT %s; first probes with TTL %d",
-	    (long long)(now - p->start), ep_str(&you, a, sizeof(a)),
-	    p->epdep_self ? " (endpoint-dependent)" : "",
-	    p->epdep_peer ? "endpoint-dependent" : "endpoint-independent",
-	    p->ttl_low);
-	/* Candidates that arrived before (peer-reflexive) stay. */
-	cand_add(p, &them, -1, "public");
-	for (i = 0; i < n; i++)
-		cand_add(p, &locs[i], -1, "local");
-	p->state = P_PROBE;
-	p->txgap = PROBE_GAP0;
-	p->next_tx = now;
-	p->spray_next = now;
-	if (p->epdep_self && !p->epdep_peer)
-		spray_open(p, now);
-	/* The relay, if offered, after direct probing had its chance. */
+}
+
+/*
+ * When to ask for the relay (if offered: after direct probing had its
+ * chance), and when to give up if both NATs are endpoint-dependent.
+ */
+static void
+plan_deadlines(struct punch *p, int64_t now)
+{
 	if (p->deadline == 0)
 		p->relay_at = now + RELAY_AFTER;
 	else
@@ -978,12 +856,80 @@ on_peer(struct punch *p, struct rd *r, int k, int64_t now)
 	}
 	if (p->deadline == 0)		/* listen without -w */
 		p->deadline = now + PUNCH_LIMIT;
+}
+
+/* The first introduction, from mediator k: learn the peer, start probing. */
+static void
+introduced(struct punch *p, const struct intro *in, int k, int64_t now)
+{
+	char a[80];
+	int i;
+
+	p->med_seen = now;
+	p->peer_at = now;
+	p->self_pub = in->you;
+	p->path.peer_id = in->peer_id;
+	/*
+	 * The mediator gives control to the higher id; with several, the
+	 * peer may hear first from another one, so the ids decide here
+	 * too, whatever an older mediator said.
+	 */
+	p->path.controlling = p->cfg.nmeds > 1 ? p->path.id > in->peer_id :
+	    (in->flags & PEER_CONTROLLING) != 0;
+	p->peer_ready = (in->flags & PEER_READY) != 0;
+	p->med_from = k;
+	p->relay_offer = (in->flags & PEER_RELAY) != 0 &&
+	    p->cfg.role != ROLE_PUNCH;
+	p->epdep_self = (in->flags & PEER_YOU_EPDEP) != 0;
+	p->epdep_peer = (in->flags & PEER_THEY_EPDEP) != 0;
+	low_ttl(p, in->ttl);
+	vlog("mediator introduced the peer after %lld ms; we are seen as %s%s"
+	    "; peer's NAT %s; first probes with TTL %d",
+	    (long long)(now - p->start), ep_str(&in->you, a, sizeof(a)),
+	    p->epdep_self ? " (endpoint-dependent)" : "",
+	    p->epdep_peer ? "endpoint-dependent" : "endpoint-independent",
+	    p->ttl_low);
+	/* Candidates that arrived before (peer-reflexive) stay. */
+	cand_add(p, &in->them, -1, "public");
+	for (i = 0; i < in->nlocals; i++)
+		cand_add(p, &in->locals[i], -1, "local");
+	p->state = P_PROBE;
+	p->txgap = PROBE_GAP0;
+	p->next_tx = now;
+	p->spray_next = now;
+	if (p->epdep_self && !p->epdep_peer)
+		spray_open(p, now);
+	plan_deadlines(p, now);
 	punch_tick(p, now);
+}
+
+/* T_PEER from mediator k: the introduction, or a repeat of it. */
+static void
+on_peer(struct punch *p, struct rd *r, int k, int64_t now)
+{
+	struct intro in;
+
+	if (rd_intro(r, &in) == -1 || in.peer_id == 0 ||
+	    in.peer_id == p->path.id ||
+	    (p->path.peer_id != 0 && in.peer_id != p->path.peer_id))
+		return;
+	p->peer_flags = in.flags;
+	if (p->state != P_REGISTER)	/* from any mediator: stop its resends */
+		send_register_to(p, T_PEERACK, k, 0, in.flags);
+	if ((in.flags & PEER_READY) && !p->peer_ready && p->state == P_PROBE) {
+		p->peer_ready = 1;
+		vlog("mediator: the peer has its introduction");
+		p->txgap = PROBE_GAP0;	/* full-TTL probes now */
+		p->next_tx = now;
+	}
+	if (p->state != P_REGISTER)
+		return;		/* a retransmitted introduction */
+	introduced(p, &in, k, now);
 	/*
 	 * Acknowledge only now: the mediator's "ready" to the peer must not
 	 * overtake our first small-TTL probes out of our NAT.
 	 */
-	send_register_to(p, T_PEERACK, k, 0, flags);
+	send_register_to(p, T_PEERACK, k, 0, in.flags);
 }
 
 /* Untrusted text for the terminal: printable ASCII only. */
@@ -998,93 +944,119 @@ text_clean(char *dst, size_t cap, const unsigned char *src, size_t n)
 		dst[i < cap ? i : cap - 1] = '\0';
 }
 
-static int
-on_mediator(struct punch *p, struct rd *r, int type, int k, int alt,
-    int64_t now)
+/* T_REGISTERED from mediator k's port P (alt 0) or P+1 (alt 1). */
+static void
+on_registered(struct punch *p, struct rd *r, int k, int alt, int64_t now)
 {
-	char msg[160], a[80];
+	char m[80], a[80];
 	struct ep you;
-	const unsigned char *t, *c;
-	int n, ttl, code;
+	const unsigned char *c;
+	int ttl;
 
-	if (type == T_REGISTERED && p->state == P_REGISTER) {
-		if (rd_ep(r, &you) == -1 || (ttl = rd_u16(r), r->bad) ||
-		    (c = rd_bytes(r, COOKIE_LEN)) == NULL || r->left != 0)
-			return 0;
-		if (ttl == 0) {
-			/*
-			 * Return routability: repeat at once with the
-			 * cookie; a cookie we already sent waits for the
-			 * timer, so that no answer can make us loop.
-			 */
-			if (memcmp(p->cookies[k][alt], c, COOKIE_LEN) != 0) {
-				memcpy(p->cookies[k][alt], c, COOKIE_LEN);
-				if (alt)
-					send_register_to(p, T_REGISTER, k, 1,
-					    0);
-				else
-					send_register(p, k);
-			}
-			return 0;
+	if (rd_registered(r, &you, &ttl, &c) == -1)
+		return;
+	if (ttl == 0) {
+		/*
+		 * Return routability: repeat at once with the cookie; a
+		 * cookie we already sent waits for the timer, so that no
+		 * answer can make us loop.
+		 */
+		if (memcmp(p->cookies[k][alt], c, COOKIE_LEN) != 0) {
+			memcpy(p->cookies[k][alt], c, COOKIE_LEN);
+			if (alt)
+				send_register_to(p, T_REGISTER, k, 1, 0);
+			else
+				send_register(p, k);
 		}
-		memcpy(p->cookies[k][alt], c, COOKIE_LEN);
-		if (alt)
-			return 0;
-		if (!p->med_seen)
-			vlog("registered \"%s\" with %s as %s; waiting for "
-			    "the peer", p->label, ep_str(&p->meds[k][0], msg,
-			    80), ep_str(&you, a, sizeof(a)));
-		if (!p->med_seen)
-			p->next_tx = now + REG_REFRESH;
-		p->med_seen = now;
-		p->self_pub = you;
-	} else if (type == T_PEER)
-		on_peer(p, r, k, now);
-	else if (type == T_RELAYOK && p->state == P_PROBE &&
-	    p->relay_state == 1 && r->left == 0 && k == p->med_from) {
+		return;
+	}
+	memcpy(p->cookies[k][alt], c, COOKIE_LEN);
+	if (alt)
+		return;
+	if (!p->med_seen) {
+		vlog("registered \"%s\" with %s as %s; waiting for the peer",
+		    p->cfg.label, ep_str(&p->meds[k][0], m, sizeof(m)),
+		    ep_str(&you, a, sizeof(a)));
+		p->next_tx = now + REG_REFRESH;
+	}
+	p->med_seen = now;
+	p->self_pub = you;
+}
+
+/*
+ * T_ERROR while registering: a refusal costs only that mediator when
+ * there are others; a rate limit passes. Returns -1 when the punch
+ * failed.
+ */
+static int
+on_refused(struct punch *p, struct rd *r, int k, int64_t now)
+{
+	const unsigned char *t;
+	char msg[160];
+	size_t n;
+	int code;
+
+	if (rd_error(r, &code, &t, &n) == -1)
+		return 0;
+	snprintf(msg, sizeof(msg), "mediator refused: ");
+	text_clean(msg + strlen(msg), sizeof(msg) - strlen(msg), t, n);
+	if (code != E_RATE) {
+		p->med_dead[k] = 1;
+		for (k = 0; k < p->cfg.nmeds && p->med_dead[k]; k++)
+			;
+		if (k == p->cfg.nmeds)
+			return fail(p, msg);
+		vlog("%s; going on with the other mediator(s)", msg);
+		return 0;
+	}
+	/*
+	 * A rate limit passes: keep registering, backing off, until -w;
+	 * the mediator may also have taken the other copy.
+	 */
+	if (!p->rate_limited)
+		vlog("%s; retrying", msg);
+	p->rate_limited = 1;
+	snprintf(p->why, sizeof(p->why), "%s", msg);
+	p->next_tx = now + p->txgap;
+	return 0;
+}
+
+/* The answer to our T_RELAYREQ: T_RELAYOK, or T_ERROR E_RELAY. */
+static void
+on_relay_answer(struct punch *p, struct rd *r, int type, int k, int64_t now)
+{
+	const unsigned char *t;
+	size_t n;
+	int code;
+
+	if (type == T_RELAYOK && r->left == 0) {
 		p->relay_state = 2;
 		vlog("the mediator relays for us; probing the peer through it");
 		cand_add(p, &p->meds[k][0], -1, "relay");
 		p->txgap = PROBE_GAP0;
 		p->next_tx = now;
-	} else if (type == T_ERROR && p->state == P_PROBE &&
-	    p->relay_state == 1 && k == p->med_from) {
-		code = rd_u8(r);
-		n = rd_u8(r);
-		if ((t = rd_bytes(r, (size_t)n)) == NULL || code != E_RELAY)
-			return 0;
-		text_clean(p->why, sizeof(p->why), t, (size_t)n);
+	} else if (type == T_ERROR && rd_error(r, &code, &t, &n) == 0 &&
+	    code == E_RELAY) {
+		text_clean(p->why, sizeof(p->why), t, n);
 		vlog("the mediator does not relay: %s", p->why);
 		p->relay_state = -1;
 	}
-	else if (type == T_ERROR && p->state == P_REGISTER) {
-		code = rd_u8(r);
-		n = rd_u8(r);
-		if ((t = rd_bytes(r, (size_t)n)) == NULL)
-			return 0;
-		snprintf(msg, sizeof(msg), "mediator refused: ");
-		text_clean(msg + strlen(msg), sizeof(msg) - strlen(msg), t,
-		    (size_t)n);
-		if (code != E_RATE) {
-			/* With several, one refusing us costs only itself. */
-			p->med_dead[k] = 1;
-			for (k = 0; k < p->nmeds && p->med_dead[k]; k++)
-				;
-			if (k == p->nmeds)
-				return fail(p, msg);
-			vlog("%s; going on with the other mediator(s)", msg);
-			return 0;
-		}
-		/*
-		 * A rate limit passes: keep registering, backing off, until
-		 * -w; the mediator may also have taken the other copy.
-		 */
-		if (!p->rate_limited)
-			vlog("%s; retrying", msg);
-		p->rate_limited = 1;
-		snprintf(p->why, sizeof(p->why), "%s", msg);
-		p->next_tx = now + p->txgap;
-	}
+}
+
+/* A message from mediator k. Returns -1 when the punch failed. */
+static int
+on_mediator(struct punch *p, struct rd *r, int type, int k, int alt,
+    int64_t now)
+{
+	if (type == T_REGISTERED && p->state == P_REGISTER)
+		on_registered(p, r, k, alt, now);
+	else if (type == T_PEER)
+		on_peer(p, r, k, now);
+	else if ((type == T_RELAYOK || type == T_ERROR) &&
+	    p->state == P_PROBE && p->relay_state == 1 && k == p->med_from)
+		on_relay_answer(p, r, type, k, now);
+	else if (type == T_ERROR && p->state == P_REGISTER)
+		return on_refused(p, r, k, now);
 	return 0;
 }
 
@@ -1094,7 +1066,7 @@ mode_mismatch(struct punch *p, int flags)
 {
 	int theirs = (flags & PF_RELIABLE) != 0;
 
-	if (theirs == p->reliable || p->state == P_FAILED)
+	if (theirs == p->cfg.reliable || p->state == P_FAILED)
 		return p->state == P_FAILED;
 	fail(p, theirs ? "the peer uses -R (reliable mode) and we do not" :
 	    "we use -R (reliable mode) and the peer does not");
@@ -1105,22 +1077,24 @@ static int
 on_probe(struct punch *p, struct rd *r, uint64_t from_id,
     const struct ep *from, int sock, int64_t now)
 {
-	uint64_t toid = rd_u64(r);
-	int flags = rd_u8(r), ci = -1, nominate;
-	uint32_t tx = rd_u32(r);
+	struct probe pr;
+	int flags, ci = -1, nominate;
+	uint32_t tx;
 
-	if (r->bad || r->left != 0 || toid != p->id)
+	if (rd_probe(r, T_PROBE, &pr) == -1 || pr.toid != p->path.id)
 		return 0;
-	if (p->peer_id != 0 && from_id != p->peer_id)
+	flags = pr.flags;
+	tx = pr.tx;
+	if (p->path.peer_id != 0 && from_id != p->path.peer_id)
 		return 0;
-	if (p->peer_id != 0 && mode_mismatch(p, flags)) {
+	if (p->path.peer_id != 0 && mode_mismatch(p, flags)) {
 		/* Our ack carries our mode: the peer learns it too. */
 		send_ack(p, sock, from, from_id, 0, tx);
 		send_ack(p, sock, from, from_id, 0, tx);
 		return -1;
 	}
 	p->probes_rx++;
-	if (p->peer_id != 0 && !p->heard_peer) {
+	if (p->path.peer_id != 0 && !p->heard_peer) {
 		p->heard_peer = 1;	/* its mapping is open: full TTL */
 		p->next_tx = now;
 		p->txgap = PROBE_GAP0;
@@ -1136,10 +1110,10 @@ on_probe(struct punch *p, struct rd *r, uint64_t from_id,
 		send_probe(p, sock, from, 0);
 	}
 	/* Only the controlled side takes nominations, once, on one path. */
-	nominate = (flags & PF_NOMINATE) && !p->controlling &&
-	    p->peer_id != 0 && (!p->auth.on || p->auth.fresh) &&
+	nominate = (flags & PF_NOMINATE) && !p->path.controlling &&
+	    p->path.peer_id != 0 && (!p->path.auth.on || p->path.auth.fresh) &&
 	    (p->state == P_PROBE ? ci != -1 : (p->state == P_DONE &&
-	    ep_equal(from, &p->peer)));
+	    ep_equal(from, &p->path.peer)));
 	send_ack(p, sock, from, from_id, nominate ? PF_NOMINATE : 0, tx);
 	if (nominate && p->state == P_PROBE && ci != -1) {
 		done(p, ci, now);
@@ -1152,29 +1126,30 @@ static int
 on_ack(struct punch *p, struct rd *r, uint64_t from_id,
     const struct ep *from, int sock, int64_t now)
 {
-	uint64_t toid = rd_u64(r);
-	int flags = rd_u8(r), i;
-	uint32_t tx = rd_u32(r);
-	struct ep seen;
+	struct probe pr;
+	int flags, i;
+	uint32_t tx;
 	char a[80];
 
-	if (rd_ep(r, &seen) == -1 || r->left != 0 || toid != p->id ||
-	    from_id != p->peer_id || p->state != P_PROBE ||
-	    (p->auth.on && !p->auth.fresh))
+	if (rd_probe(r, T_ACK, &pr) == -1 || pr.toid != p->path.id ||
+	    from_id != p->path.peer_id || p->state != P_PROBE ||
+	    (p->path.auth.on && !p->path.auth.fresh))
 		return 0;
+	flags = pr.flags;
+	tx = pr.tx;
 	if (mode_mismatch(p, flags))
 		return -1;
 	p->heard_peer = 1;
 	if ((i = cand_add(p, from, sock, "peer-reflexive")) == -1)
 		return 0;
-	if (tx == p->tx && p->rtt == 0)
-		p->rtt = now - p->tx_sent + 1;
+	if (tx == p->tx && p->path.rtt == 0)
+		p->path.rtt = now - p->tx_sent + 1;
 	if (!p->cands[i].acked)
 		vlog("candidate %s (%s) answered after %lld ms",
 		    ep_str(from, a, sizeof(a)), p->cands[i].kind,
 		    (long long)(now - p->start));
 	p->cands[i].acked = 1;
-	if (!p->controlling)
+	if (!p->path.controlling)
 		return 0;
 	if (p->nominated == -1) {
 		p->nominated = i;
@@ -1198,8 +1173,8 @@ static int
 adopt(struct punch *p, const struct ep *from, uint64_t from_id, int sock,
     int64_t now)
 {
-	if (p->state != P_PROBE || !p->controlling || p->nominated == -1 ||
-	    from_id != p->peer_id || p->cands[p->nominated].sock != sock ||
+	if (p->state != P_PROBE || !p->path.controlling || p->nominated == -1 ||
+	    from_id != p->path.peer_id || p->cands[p->nominated].sock != sock ||
 	    !ep_equal(from, &p->cands[p->nominated].ep))
 		return 0;
 	done(p, p->nominated, now);
@@ -1227,10 +1202,10 @@ input(struct punch *p, const unsigned char *buf, size_t len,
 			return 0;
 		return peer_input(p, buf, len, from, sock, now);
 	}
-	for (k = 0; sock < 0 && k < p->nmeds; k++)
+	for (k = 0; sock < 0 && k < p->cfg.nmeds; k++)
 		for (alt = 0; alt < 2; alt++)
 			if (ep_equal(from, &p->meds[k][alt]))
-				return id == p->id ?
+				return id == p->path.id ?
 				    on_mediator(p, &r, type, k, alt, now) : 0;
 	return peer_input(p, buf, len, from, sock, now);
 }
@@ -1248,8 +1223,9 @@ peer_input(struct punch *p, const unsigned char *buf, size_t len,
 	if (rd_hdr(&r, &version, &type, &id) == -1 ||
 	    version != PROTO_VERSION)
 		return 0;
-	if ((type == T_PROBE || type == T_ACK) && p->auth.on) {
-		if ((len = hs_check(p, buf, len, id)) == 0)
+	if ((type == T_PROBE || type == T_ACK) && p->path.auth.on) {
+		if ((len = auth_hs_check(&p->path.auth, buf, len, p->path.peer_id != 0 &&
+		    id == p->path.peer_id, p->path.controlling)) == 0)
 			return 0;
 		rd_init(&r, buf + HDR_LEN, len - HDR_LEN);
 	}
@@ -1275,14 +1251,21 @@ punch_input(struct punch *p, const unsigned char *buf, size_t len,
 	return input(p, buf, len, from, sock, now);
 }
 
+static int	tpunch_pollfds(struct tpunch *, struct pollfd *);
+
 /*
- * The birthday sockets to poll for reading, pfd[i] for socket i; the
- * caller reads them as it reads the main socket. Returns how many.
+ * The punch's own descriptors besides the path's. UDP: the birthday
+ * sockets, pfd[i] for socket i, which the caller reads as it reads the
+ * main socket (punch_input with sock i). TCP: its every connection,
+ * which punch_events() serves. Returns how many.
  */
 int
-punch_pollfds(const struct punch *p, struct pollfd *pfd)
+punch_pollfds(struct punch *p, struct pollfd *pfd)
 {
 	int i;
+
+	if (p->cfg.tcp)
+		return p->state == P_DONE ? 0 : tpunch_pollfds(p->tp, pfd);
 
 	if (p->state != P_PROBE)
 		return 0;
@@ -1296,8 +1279,8 @@ punch_pollfds(const struct punch *p, struct pollfd *pfd)
 
 /* ---- the NAT check: pnc punch without a name ---- */
 
-enum { NC_MAIN, NC_ALTPORT, NC_ALTADDR, NC_FILT_ANY, NC_FILT_PORT,
-    NC_HAIRPIN, NC_N };
+enum { NAT_MAIN, NAT_ALTPORT, NAT_ALTADDR, NAT_FILT_ANY, NAT_FILT_PORT,
+    NAT_HAIRPIN, NAT_N };
 
 /*
  * With -S: request i as a STUN Binding request (RFC 8489), the changes
@@ -1306,29 +1289,26 @@ enum { NC_MAIN, NC_ALTPORT, NC_ALTADDR, NC_FILT_ANY, NC_FILT_PORT,
  * id carries our id and i.
  */
 static void
-nc_stun_send(struct punch *p, struct natcheck *nc, int i)
+check_stun_send(struct punch *p, struct natcheck *chk, int i)
 {
-	static const int change[NC_N] = { 0, 0, 0,
+	static const int change[NAT_N] = { 0, 0, 0,
 	    STUN_CHANGE_IP | STUN_CHANGE_PORT, STUN_CHANGE_PORT, 0 };
 	unsigned char txid[12], buf[64];
 	struct ep to = p->med;
 	struct wr w;
 	size_t n;
-	int fd = i >= NC_FILT_ANY ? nc->fd2 : p->fd;
+	int fd = i >= NAT_FILT_ANY ? chk->fd2 : p->path.fd;
 
 	wr_init(&w, txid, sizeof(txid));
-	wr_u64(&w, p->id);
+	wr_u64(&w, p->path.id);
 	wr_u32(&w, (uint32_t)i);
-	if (i == NC_ALTPORT) {		/* same address, other port */
-		if (to.u.sa.sa_family == AF_INET6)
-			to.u.in6.sin6_port = htons((uint16_t)ep_port(&nc->other));
-		else
-			to.u.in.sin_port = htons((uint16_t)ep_port(&nc->other));
-	} else if (i == NC_ALTADDR)
-		to = p->nmeds > 1 ? p->meds[1][0] : nc->other;
-	else if (i == NC_HAIRPIN) {
-		to = nc->pub;
-		fd = nc->fd3;
+	if (i == NAT_ALTPORT)		/* same address, other port */
+		ep_set_port(&to, ep_port(&chk->other));
+	else if (i == NAT_ALTADDR)
+		to = p->cfg.nmeds > 1 ? p->meds[1][0] : chk->other;
+	else if (i == NAT_HAIRPIN) {
+		to = chk->pub;
+		fd = chk->fd3;
 	}
 	if ((n = stun_request(txid, change[i], buf, sizeof(buf))) > 0)
 		(void)sendto(fd, buf, n, 0, (const struct sockaddr *)&to.u,
@@ -1341,7 +1321,7 @@ nc_stun_send(struct punch *p, struct natcheck *nc, int i)
  * ignores CHANGE-REQUEST answers from where it was reached.
  */
 static void
-nc_stun_input(struct punch *p, struct natcheck *nc, const unsigned char *buf,
+check_stun_input(struct punch *p, struct natcheck *chk, const unsigned char *buf,
     size_t len, int which, const struct ep *from)
 {
 	struct stun s;
@@ -1354,63 +1334,60 @@ nc_stun_input(struct punch *p, struct natcheck *nc, const unsigned char *buf,
 	rd_init(&r, s.txid, sizeof(s.txid));
 	id = rd_u64(&r);
 	tx = rd_u32(&r);
-	if (id != p->id || tx >= NC_N)
+	if (id != p->path.id || tx >= NAT_N)
 		return;
 	if (s.type == STUN_BINDING) {
-		if (which == 0 && tx == NC_HAIRPIN)
-			nc->answered[NC_HAIRPIN] = 1;
+		if (which == 0 && tx == NAT_HAIRPIN)
+			chk->answered[NAT_HAIRPIN] = 1;
 		return;
 	}
 	if (s.type != STUN_BINDING_OK || !s.have_mapped)
 		return;
-	if (s.have_other && !nc->have_other &&
+	if (s.have_other && !chk->have_other &&
 	    s.other.u.sa.sa_family == p->med.u.sa.sa_family) {
-		nc->other = s.other;
-		nc->have_other = 1;
+		chk->other = s.other;
+		chk->have_other = 1;
 	}
-	if ((tx >= NC_FILT_ANY) != (which == 1) || nc->answered[tx])
+	if ((tx >= NAT_FILT_ANY) != (which == 1) || chk->answered[tx])
 		return;
-	nc->answered[tx] = 1;
-	nc->mapped[tx] = s.mapped;
-	nc->got[tx] = (ep_port(from) != ep_port(&p->med) ? BIND_OTHER_PORT :
+	chk->answered[tx] = 1;
+	chk->mapped[tx] = s.mapped;
+	chk->got[tx] = (ep_port(from) != ep_port(&p->med) ? BIND_OTHER_PORT :
 	    0) | (!ep_equal_addr(from, &p->med) ? BIND_OTHER_ADDR : 0);
 }
 
 /* Send request i of the NAT check from the socket it belongs to. */
 static void
-nc_send(struct punch *p, struct natcheck *nc, int i)
+check_send(struct punch *p, struct natcheck *chk, int i)
 {
-	static const int flags[NC_N] = { 0, 0, 0,
+	static const int flags[NAT_N] = { 0, 0, 0,
 	    BIND_OTHER_PORT | BIND_OTHER_ADDR, BIND_OTHER_PORT, 0 };
 	unsigned char buf[64];
 	struct ep to = p->med;
 	struct wr w;
-	int fd = i >= NC_FILT_ANY ? nc->fd2 : p->fd;
+	int fd = i >= NAT_FILT_ANY ? chk->fd2 : p->path.fd;
 
-	if (i == NC_ALTPORT)
+	if (i == NAT_ALTPORT)
 		to = p->med_alt;
-	else if (i == NC_ALTADDR)
-		to = nc->other;
-	else if (i == NC_HAIRPIN)
-		to = nc->pub;
-	if (p->natstun) {
-		nc_stun_send(p, nc, i);
+	else if (i == NAT_ALTADDR)
+		to = chk->other;
+	else if (i == NAT_HAIRPIN)
+		to = chk->pub;
+	if (p->cfg.natstun) {
+		check_stun_send(p, chk, i);
 		return;
 	}
 	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, T_BIND, p->id);
-	wr_u32(&w, (uint32_t)i);
-	wr_u8(&w, (uint8_t)flags[i]);
-	wr_pad(&w);
-	if (i == NC_HAIRPIN)	/* the same message, to our own mapping */
-		fd = nc->fd3;
+	wr_bind(&w, p->path.id, (uint32_t)i, flags[i]);
+	if (i == NAT_HAIRPIN)	/* the same message, to our own mapping */
+		fd = chk->fd3;
 	(void)sendto(fd, buf, w.len, 0, (const struct sockaddr *)&to.u,
 	    to.len);
 }
 
 /* One answer to the NAT check, from socket which (0 main, 1 filter). */
 static void
-nc_input(struct punch *p, struct natcheck *nc, const unsigned char *buf,
+check_input(struct punch *p, struct natcheck *chk, const unsigned char *buf,
     size_t len, int which, const struct ep *from)
 {
 	struct rd r;
@@ -1419,115 +1396,149 @@ nc_input(struct punch *p, struct natcheck *nc, const unsigned char *buf,
 	uint32_t tx;
 	struct ep mapped;
 
-	if (p->natstun) {
-		nc_stun_input(p, nc, buf, len, which, from);
+	if (p->cfg.natstun) {
+		check_stun_input(p, chk, buf, len, which, from);
 		return;
 	}
 	rd_init(&r, buf, len);
 	if (rd_hdr(&r, &version, &type, &id) == -1 ||
-	    version != PROTO_VERSION || id != p->id)
+	    version != PROTO_VERSION || id != p->path.id)
 		return;
 	if (type == T_BIND && which == 0) {
-		nc->answered[NC_HAIRPIN] = 1;	/* our own request, hairpinned */
+		chk->answered[NAT_HAIRPIN] = 1;	/* our own request, hairpinned */
 		return;
 	}
 	if (type != T_BOUND)
 		return;
 	tx = rd_u32(&r);
 	got = rd_u8(&r);
-	if (rd_ep(&r, &mapped) == -1 || tx >= NC_N)
+	if (rd_ep(&r, &mapped) == -1 || tx >= NAT_N)
 		return;
 	n = rd_u8(&r);
-	if (n == 1 && rd_ep(&r, &nc->other) == 0 && !r.bad)
-		nc->have_other = 1;
-	if ((tx >= NC_FILT_ANY) != (which == 1) || nc->answered[tx])
+	if (n == 1 && rd_ep(&r, &chk->other) == 0 && !r.bad)
+		chk->have_other = 1;
+	if ((tx >= NAT_FILT_ANY) != (which == 1) || chk->answered[tx])
 		return;
-	nc->answered[tx] = 1;
-	nc->mapped[tx] = mapped;
-	nc->got[tx] = got;
+	chk->answered[tx] = 1;
+	chk->mapped[tx] = mapped;
+	chk->got[tx] = got;
 }
 
 static int
-nc_pending(const struct punch *p, const struct natcheck *nc, int i)
+check_pending(const struct punch *p, const struct natcheck *chk, int i)
 {
-	if (i == NC_ALTADDR && !nc->have_other &&
-	    !(p->natstun && p->nmeds > 1))
+	if (i == NAT_ALTADDR && !chk->have_other &&
+	    !(p->cfg.natstun && p->cfg.nmeds > 1))
 		return 0;
-	if (i == NC_ALTPORT && p->natstun && !nc->have_other)
+	if (i == NAT_ALTPORT && p->cfg.natstun && !chk->have_other)
 		return 0;	/* a STUN server's other port: not known yet */
-	if (i == NC_HAIRPIN && !nc->answered[NC_MAIN])
+	if (i == NAT_HAIRPIN && !chk->answered[NAT_MAIN])
 		return 0;
-	return !nc->answered[i];
+	return !chk->answered[i];
 }
 
 /*
- * Run the NAT check (RFC 4787 terms, RFC 5780 method) against the
- * mediator's two ports and, when it has one, its second address. Fills
- * nc; returns 0, or -1 with p->why set when the mediator never answered.
+ * The NAT check (RFC 4787 terms, RFC 5780 method) against the mediator's
+ * two ports and, when it has one, its second address: its two extra
+ * sockets and its clock. Returns 0, or -1 with p->why set.
  */
 int
-natcheck_run(struct punch *p, struct natcheck *nc)
+natcheck_start(struct punch *p, struct natcheck *chk, int64_t now)
 {
-	unsigned char buf[MAX_DGRAM + 1];
-	struct pollfd pfd[3];
-	struct ep from;
-	int64_t now, start, end, next;
-	int i, k, gap = 100, tries = 0;
-	ssize_t n;
-
-	memset(nc, 0, sizeof(*nc));
-	if ((nc->fd2 = udp_socket(p->med.u.sa.sa_family, 0)) == -1 ||
-	    (nc->fd3 = udp_socket(p->med.u.sa.sa_family, 0)) == -1) {
+	memset(chk, 0, sizeof(*chk));
+	chk->fd2 = chk->fd3 = -1;
+	if ((chk->fd2 = udp_socket(p->med.u.sa.sa_family, 0)) == -1 ||
+	    (chk->fd3 = udp_socket(p->med.u.sa.sa_family, 0)) == -1) {
 		snprintf(p->why, sizeof(p->why), "socket: %s", strerror(errno));
+		if (chk->fd2 != -1)
+			close(chk->fd2);
 		return -1;
 	}
-	start = next = now_ms();
-	end = start + 1500;
-	if (p->deadline && p->deadline < end)
-		end = p->deadline;
-	for (;;) {
-		now = now_ms();
-		for (k = 0, i = 0; i < NC_N; i++)
-			k += nc_pending(p, nc, i);
-		if (k == 0 || now >= end)
-			break;
-		if (now >= next && tries < 5) {
-			for (i = 0; i < NC_N; i++)
-				if (nc_pending(p, nc, i))
-					nc_send(p, nc, i);
-			next = now + gap;
-			gap *= 2;
-			tries++;
-		}
-		pfd[0].fd = p->fd;
-		pfd[1].fd = nc->fd2;
-		pfd[2].fd = nc->fd3;
-		pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
-		k = (int)((next < end ? next : end) - now);
-		if (poll(pfd, 3, k < 0 ? 0 : k) == -1 && errno != EINTR)
-			break;
-		for (i = 0; i < 2; i++) {
-			if ((pfd[i].revents & POLLIN) == 0)
-				continue;
-			from.len = sizeof(from.u);
-			n = recvfrom(pfd[i].fd, buf, sizeof(buf), 0,
-			    (struct sockaddr *)&from.u, &from.len);
-			if (n > 0 && n <= MAX_DGRAM)
-				nc_input(p, nc, buf, (size_t)n, i, &from);
-			if (i == 0 && n > 0 && nc->answered[NC_MAIN] &&
-			    !nc->pub.len)
-				nc->pub = nc->mapped[NC_MAIN];
-		}
+	chk->start = chk->next = now;
+	chk->end = now + 1500;
+	if (p->deadline && p->deadline < chk->end)
+		chk->end = p->deadline;
+	chk->gap = 100;
+	return 0;
+}
+
+/* Send what is unanswered, backing off. Returns 1 when the check is over. */
+int
+natcheck_tick(struct punch *p, struct natcheck *chk, int64_t now)
+{
+	int i, k;
+
+	for (k = 0, i = 0; i < NAT_N; i++)
+		k += check_pending(p, chk, i);
+	if (k == 0 || now >= chk->end)
+		return 1;
+	if (now >= chk->next && chk->tries < 5) {
+		for (i = 0; i < NAT_N; i++)
+			if (check_pending(p, chk, i))
+				check_send(p, chk, i);
+		chk->next = now + chk->gap;
+		chk->gap *= 2;
+		chk->tries++;
 	}
-	close(nc->fd2);
-	close(nc->fd3);
-	if (!nc->answered[NC_MAIN]) {
+	return 0;
+}
+
+/* Milliseconds until natcheck_tick() wants to run. */
+int
+natcheck_next(const struct natcheck *chk, int64_t now)
+{
+	int64_t t = (chk->next < chk->end ? chk->next : chk->end) - now;
+
+	return t < 0 ? 0 : (int)t;
+}
+
+/* The sockets answers come to: 0 the main one, 1 the filtering one. */
+int
+natcheck_pollfds(struct punch *p, const struct natcheck *chk,
+    struct pollfd *pfd)
+{
+	pfd[0].fd = p->path.fd;
+	pfd[1].fd = chk->fd2;
+	pfd[0].events = pfd[1].events = POLLIN;
+	pfd[0].revents = pfd[1].revents = 0;
+	return 2;
+}
+
+/* A datagram to socket which (as natcheck_pollfds numbers them). */
+void
+natcheck_input(struct punch *p, struct natcheck *chk, const unsigned char *buf,
+    size_t len, int which, const struct ep *from)
+{
+	check_input(p, chk, buf, len, which, from);
+	if (which == 0 && chk->answered[NAT_MAIN] && !chk->pub.len)
+		chk->pub = chk->mapped[NAT_MAIN];
+}
+
+/*
+ * The check is over: close its sockets, and sum up. Returns 0, or -1
+ * with p->why set when the mediator never answered.
+ */
+int
+natcheck_finish(struct punch *p, struct natcheck *chk, int64_t now)
+{
+	char a[80];
+	int i;
+
+	close(chk->fd2);
+	close(chk->fd3);
+	chk->fd2 = chk->fd3 = -1;
+	if (!chk->answered[NAT_MAIN]) {
 		snprintf(p->why, sizeof(p->why), "%s %s did not answer",
-		    p->natstun ? "STUN server" : "mediator",
-		    ep_str(&p->med, (char *)buf, 80));
+		    p->cfg.natstun ? "STUN server" : "mediator",
+		    ep_str(&p->med, a, sizeof(a)));
 		return -1;
 	}
-	nc->ms = now_ms() - start;
+	chk->ms = now - chk->start;
+	chk->lport = p->path.lport;
+	chk->natted = 1;
+	for (i = 0; i < p->nlocals; i++)
+		if (ep_equal(&p->locals[i], &chk->mapped[NAT_MAIN]))
+			chk->natted = 0;
 	return 0;
 }
 
@@ -1536,29 +1547,6 @@ natcheck_run(struct punch *p, struct natcheck *nc)
 #define TCP_RETRY0	50	/* ms before a failed connect is retried */
 #define TCP_RETRYMAX	500
 #define TCP_RESYN	1000	/* a connect pending this long is redone */
-#define MAX_TCONNS	(MAX_CANDS + 8)
-
-struct tconn {
-	int		 fd;		/* -1: idle */
-	int		 cand;		/* candidate index, -1 if accepted */
-	int		 up;		/* established, HELLO sent */
-	int		 verified;	/* the peer's HELLO checked */
-	int64_t		 since, retry_at, gap;
-	size_t		 rlen;
-	unsigned char	 rb[HDR_LEN + 8];
-	struct ep	 from;		/* of an accepted connection */
-};
-
-struct tpunch {
-	struct punch	*p;
-	int		 lfd, mfd, mup;	/* listener; mediator connection */
-	int64_t		 mretry, mgap, mrefresh;
-	size_t		 mlen;
-	unsigned char	 mbuf[2 + MAX_DGRAM];
-	struct tconn	 c[MAX_TCONNS];
-	int		 chosen;	/* index into c, -1 */
-	unsigned	 syns, refused;
-};
 
 /*
  * Connect from the shared port. With ttl, the SYN carries that small
@@ -1585,16 +1573,6 @@ tcp_connect(int family, int port, const struct ep *to, int ttl)
 	return fd;
 }
 
-/* Close with RST: no TIME_WAIT on our side. */
-void
-tcp_abort(int fd)
-{
-	struct linger l = { 1, 0 };
-
-	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
-}
-
 /* Write all of a small message; the socket buffer is empty. 0 or -1. */
 static int
 tcp_write(int fd, const void *buf, size_t len)
@@ -1606,24 +1584,23 @@ tcp_write(int fd, const void *buf, size_t len)
 static void
 tmed_send(struct tpunch *t, int type)
 {
-	unsigned char buf[2 + 256];
+	unsigned char msg[256], buf[2 + sizeof(msg)];
 	struct wr w;
+	size_t n;
 
-	wr_init(&w, buf + 2, sizeof(buf) - 2);
+	wr_init(&w, msg, sizeof(msg));
 	/* No cookie: TCP proves the source. */
 	reg_build(t->p, type, 0, 0, t->p->peer_flags, &w);
-	if (w.bad)
+	if (w.bad || (n = frame_put(buf, sizeof(buf), msg, w.len)) == 0)
 		return;
-	buf[0] = (unsigned char)(w.len >> 8);
-	buf[1] = (unsigned char)w.len;
-	if (tcp_write(t->mfd, buf, w.len + 2) == -1) {
+	if (tcp_write(t->mfd, buf, n) == -1) {
 		close(t->mfd);		/* reconnect */
 		t->mfd = -1;
 	}
 }
 
 static void
-tconn_drop(struct tconn *c, int64_t now)
+tconn_drop(struct tcand *c, int64_t now)
 {
 	if (c->fd != -1)
 		close(c->fd);
@@ -1637,14 +1614,14 @@ tconn_drop(struct tconn *c, int64_t now)
 
 /* A TCP peer message: header, and for HELLO the id it is meant for. */
 static void
-tconn_hello(struct tpunch *t, struct tconn *c)
+tconn_hello(struct tpunch *t, struct tcand *c)
 {
 	unsigned char buf[HDR_LEN + 8];
 	struct wr w;
 
 	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, T_THELLO, t->p->id);
-	wr_u64(&w, t->p->peer_id);
+	wr_hdr(&w, T_THELLO, t->p->path.id);
+	wr_u64(&w, t->p->path.peer_id);
 	if (tcp_write(c->fd, buf, w.len) == 0)
 		c->up = 1;
 }
@@ -1655,34 +1632,29 @@ static void
 on_tpeer(struct tpunch *t, struct rd *r, int64_t now)
 {
 	struct punch *p = t->p;
-	struct ep you, them, loc;
-	int flags, n, i;
+	struct intro in;
+	int flags, i;
 	uint64_t pid;
 	char a[80];
 
-	flags = rd_u8(r);
-	(void)rd_u8(r);
-	pid = rd_u64(r);
-	if (rd_ep(r, &you) == -1 || rd_ep(r, &them) == -1)
+	if (rd_intro(r, &in) == -1 || in.peer_id == 0 || in.peer_id == p->path.id ||
+	    (p->path.peer_id != 0 && in.peer_id != p->path.peer_id))
 		return;
-	n = rd_u8(r);
-	if (r->bad || n > MAX_LOCALS || pid == 0 || pid == p->id ||
-	    (p->peer_id != 0 && pid != p->peer_id))
-		return;
+	flags = in.flags;
+	pid = in.peer_id;
 	p->peer_flags = flags;
 	if (p->state == P_REGISTER) {
-		p->peer_id = pid;
+		p->path.peer_id = pid;
 		p->peer_ready = (flags & PEER_READY) != 0;
-		p->controlling = flags & PEER_CONTROLLING;
-		p->self_pub = you;
+		p->path.controlling = flags & PEER_CONTROLLING;
+		p->self_pub = in.you;
 		p->peer_at = now;
 		vlog("mediator introduced the peer after %lld ms over TCP; "
 		    "we are seen as %s", (long long)(now - p->start),
-		    ep_str(&you, a, sizeof(a)));
-		cand_add(p, &them, -1, "public");
-		for (i = 0; i < n; i++)
-			if (rd_ep(r, &loc) == 0)
-				cand_add(p, &loc, -1, "local");
+		    ep_str(&in.you, a, sizeof(a)));
+		cand_add(p, &in.them, -1, "public");
+		for (i = 0; i < in.nlocals; i++)
+			cand_add(p, &in.locals[i], -1, "local");
 		for (i = 0; i < p->ncands; i++) {
 			t->c[i].cand = i;
 			t->c[i].gap = TCP_RETRY0;
@@ -1717,13 +1689,10 @@ tmed_read(struct tpunch *t, int64_t now)
 	if (n == -1)
 		return 0;
 	t->mlen += (size_t)n;
-	while (t->mlen >= 2) {
-		flen = (size_t)t->mbuf[0] << 8 | t->mbuf[1];
-		if (flen > MAX_DGRAM || t->mlen < 2 + flen)
-			break;
+	while (frame_get(t->mbuf, t->mlen, &flen) == 1) {
 		rd_init(&r, t->mbuf + 2, flen);
 		if (rd_hdr(&r, &version, &type, &id) == 0 &&
-		    version == PROTO_VERSION && id == p->id) {
+		    version == PROTO_VERSION && id == p->path.id) {
 			p->med_seen = now;
 			if (type == T_PEER)
 				on_tpeer(t, &r, now);
@@ -1741,7 +1710,7 @@ tmed_read(struct tpunch *t, int64_t now)
 
 /* Tell the peer this is the connection. 1, or -1 if it broke. */
 static int
-tconn_use(struct tconn *c, uint64_t id)
+tconn_use(struct tcand *c, uint64_t id)
 {
 	unsigned char use[HDR_LEN];
 	struct wr w;
@@ -1756,7 +1725,7 @@ static int
 tconn_read(struct tpunch *t, int k)
 {
 	struct punch *p = t->p;
-	struct tconn *c = &t->c[k];
+	struct tcand *c = &t->c[k];
 	size_t need = c->verified ? HDR_LEN : HDR_LEN + 8;
 	struct rd r;
 	int version, type;
@@ -1771,20 +1740,20 @@ tconn_read(struct tpunch *t, int k)
 	rd_init(&r, c->rb, c->rlen);
 	c->rlen = 0;
 	if (rd_hdr(&r, &version, &type, &id) == -1 ||
-	    version != PROTO_VERSION || id != p->peer_id)
+	    version != PROTO_VERSION || id != p->path.peer_id)
 		return -1;
 	if (!c->verified) {
-		if (type != T_THELLO || rd_u64(&r) != p->id)
+		if (type != T_THELLO || rd_u64(&r) != p->path.id)
 			return -1;
 		c->verified = 1;
-		if (!p->controlling)
+		if (!p->path.controlling)
 			return 0;	/* wait for its USE */
 		if (t->chosen != -1)
 			return 0;
 		/* Controlling: the first verified connection is it. */
-		return tconn_use(c, p->id);
+		return tconn_use(c, p->path.id);
 	}
-	return type == T_TUSE && !p->controlling ? 1 : -1;
+	return type == T_TUSE && !p->path.controlling ? 1 : -1;
 }
 
 static void
@@ -1794,7 +1763,7 @@ tpunch_timers(struct tpunch *t, int64_t now)
 	int fam = p->med.u.sa.sa_family, i;
 
 	if (t->mfd == -1 && p->state == P_REGISTER && now >= t->mretry) {
-		t->mfd = tcp_connect(fam, p->lport, &p->med, 0);
+		t->mfd = tcp_connect(fam, p->path.lport, &p->med, 0);
 		t->mup = 0;
 		t->mlen = 0;
 		t->mretry = now + t->mgap;
@@ -1808,7 +1777,7 @@ tpunch_timers(struct tpunch *t, int64_t now)
 	if (p->state != P_PROBE)
 		return;
 	for (i = 0; i < p->ncands; i++) {
-		struct tconn *c = &t->c[i];
+		struct tcand *c = &t->c[i];
 
 		if (c->fd != -1 && !c->up && now - c->since >= TCP_RESYN)
 			tconn_drop(c, now);	/* a fresh SYN now */
@@ -1818,7 +1787,7 @@ tpunch_timers(struct tpunch *t, int64_t now)
 			 * exceeded, which aborts a connect in SYN_SENT
 			 * (README, "TCP hole punching").
 			 */
-			c->fd = tcp_connect(fam, p->lport, &p->cands[i].ep, 0);
+			c->fd = tcp_connect(fam, p->path.lport, &p->cands[i].ep, 0);
 			c->since = now;
 			t->syns++;
 			if (c->fd == -1)
@@ -1839,7 +1808,7 @@ tpunch_timeout(const struct tpunch *t, int64_t now)
 	if (t->mup && p->state == P_REGISTER && t->mrefresh - now < w)
 		w = t->mrefresh - now;
 	for (i = 0; p->state == P_PROBE && i < p->ncands; i++) {
-		const struct tconn *c = &t->c[i];
+		const struct tcand *c = &t->c[i];
 
 		if (c->fd == -1 && c->retry_at - now < w)
 			w = c->retry_at - now;
@@ -1854,7 +1823,7 @@ tpunch_timeout(const struct tpunch *t, int64_t now)
 
 /* A connect finished: established, or failed (RST, unreachable). */
 static void
-tconn_connected(struct tpunch *t, struct tconn *c, int64_t now)
+tconn_connected(struct tpunch *t, struct tcand *c, int64_t now)
 {
 	int e = 0;
 	socklen_t len = sizeof(e);
@@ -1910,7 +1879,7 @@ tpunch_fail(struct tpunch *t)
 	return fail(p, msg);
 }
 
-/* Close everything but the chosen connection; it becomes p->fd. */
+/* Close everything but the chosen connection; it becomes p->path.fd. */
 static void
 tpunch_finish(struct tpunch *t, int64_t now)
 {
@@ -1929,104 +1898,166 @@ tpunch_finish(struct tpunch *t, int64_t now)
 		close(t->lfd);
 	if (t->mfd != -1)
 		tcp_abort(t->mfd);
-	p->fd = t->c[t->chosen].fd;
+	t->lfd = t->mfd = -1;
+	p->path.fd = t->c[t->chosen].fd;
+	for (i = 0; i < MAX_TCONNS; i++)
+		t->c[i].fd = -1;	/* closed, or the path's now */
 	/* Not getpeername(): a fast peer may have closed it already. */
 	if (t->c[t->chosen].cand >= 0)
-		p->peer = p->cands[t->c[t->chosen].cand].ep;
+		p->path.peer = p->cands[t->c[t->chosen].cand].ep;
 	else
-		p->peer = t->c[t->chosen].from;
+		p->path.peer = t->c[t->chosen].from;
 	p->state = P_DONE;
 	p->done_at = now;
 	vlog("TCP connection with %s in %lld ms (%s side, %u SYNs)",
-	    ep_str(&p->peer, a, sizeof(a)), (long long)(now - p->start),
-	    p->controlling ? "controlling" : "controlled", t->syns);
+	    ep_str(&p->path.peer, a, sizeof(a)), (long long)(now - p->start),
+	    p->path.controlling ? "controlling" : "controlled", t->syns);
 }
 
 /*
- * Rendezvous over TCP and simultaneous open. Its own poll loop: TCP
- * buffers what arrives meanwhile, so there is no hand-over to race.
- * Returns 0 with p->fd the connection and p->peer its far end, or -1
- * with p->why set.
+ * -t: the TCP listener on our port, in place of the UDP socket. TCP
+ * buffers what arrives until the session reads it, so there is no
+ * hand-over to race. Returns 0, or -1 with p->why set.
  */
-int
-tcp_punch(struct punch *p)
+static int
+tpunch_start(struct punch *p)
 {
-	static struct tpunch t;
-	struct pollfd pfd[2 + MAX_TCONNS];
-	int map[2 + MAX_TCONNS];
-	int64_t now;
-	int i, n, r;
+	struct tpunch *t;
+	int i;
 
-	memset(&t, 0, sizeof(t));
-	t.p = p;
-	t.mfd = -1;
-	t.chosen = -1;
-	t.mgap = REG_GAP0;
-	for (i = 0; i < MAX_TCONNS; i++)
-		t.c[i].fd = -1;
-	close(p->fd);		/* the UDP socket punch_init made */
-	p->fd = -1;
-	if ((t.lfd = tcp_socket(p->med.u.sa.sa_family, p->lport)) == -1 ||
-	    listen(t.lfd, 8) == -1) {
-		snprintf(p->why, sizeof(p->why), "cannot listen on TCP port "
-		    "%d: %s", p->lport, strerror(errno));
+	if ((t = p->tp = calloc(1, sizeof(*t))) == NULL) {
+		snprintf(p->why, sizeof(p->why), "out of memory");
 		return -1;
 	}
-	for (;;) {
-		now = now_ms();
-		if (p->deadline && now >= p->deadline)
-			return tpunch_fail(&t);
-		tpunch_timers(&t, now);
-		n = 0;
-		pfd[n].fd = t.lfd;
-		pfd[n].events = POLLIN;
-		map[n++] = -1;
-		if (t.mfd != -1) {
-			pfd[n].fd = t.mfd;
-			pfd[n].events = t.mup ? POLLIN : POLLOUT;
-			map[n++] = -2;
-		}
-		for (i = 0; i < MAX_TCONNS; i++)
-			if (t.c[i].fd != -1) {
-				pfd[n].fd = t.c[i].fd;
-				pfd[n].events = t.c[i].up ? POLLIN : POLLOUT;
-				map[n++] = i;
-			}
-		if (poll(pfd, (nfds_t)n, tpunch_timeout(&t, now)) == -1 &&
-		    errno != EINTR)
-			return fail(p, strerror(errno));
-		now = now_ms();
-		for (i = 0; i < n; i++) {
-			if (pfd[i].revents == 0)
-				continue;
-			if (map[i] == -1)
-				tpunch_accept(&t);
-			else if (map[i] == -2 && !t.mup) {
-				int e = 0;
-				socklen_t len = sizeof(e);
+	t->p = p;
+	t->mfd = -1;
+	t->chosen = -1;
+	t->mgap = REG_GAP0;
+	for (i = 0; i < MAX_TCONNS; i++)
+		t->c[i].fd = -1;
+	close(p->path.fd);		/* the UDP socket told us our port */
+	p->path.fd = -1;
+	if ((t->lfd = tcp_socket(p->med.u.sa.sa_family, p->path.lport)) ==
+	    -1 || listen(t->lfd, 8) == -1) {
+		snprintf(p->why, sizeof(p->why), "cannot listen on TCP port "
+		    "%d: %s", p->path.lport, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
 
-				(void)getsockopt(t.mfd, SOL_SOCKET, SO_ERROR,
-				    &e, &len);
-				if (e) {
-					close(t.mfd);
-					t.mfd = -1;
-					continue;
-				}
-				t.mup = 1;
-				t.mrefresh = now + REG_REFRESH;
-				tmed_send(&t, T_REGISTER);
-			} else if (map[i] == -2) {
-				if (tmed_read(&t, now) == -1)
-					return -1;
-			} else if (!t.c[map[i]].up)
-				tconn_connected(&t, &t.c[map[i]], now);
-			else if ((r = tconn_read(&t, map[i])) == -1)
-				tconn_drop(&t.c[map[i]], now);
-			else if (r == 1) {
-				t.chosen = map[i];
-				tpunch_finish(&t, now);
-				return 0;
-			}
+/* The deadline, then the connection timers. 0, or -1: failed. */
+static int
+tpunch_tick(struct tpunch *t, int64_t now)
+{
+	struct punch *p = t->p;
+
+	if (p->state == P_DONE)
+		return 0;
+	if (p->state == P_FAILED)
+		return -1;
+	if (p->deadline && now >= p->deadline)
+		return tpunch_fail(t);
+	tpunch_timers(t, now);
+	return 0;
+}
+
+/* The listener, the mediator connection, every connection tried. */
+static int
+tpunch_pollfds(struct tpunch *t, struct pollfd *pfd)
+{
+	int i, n = 0;
+
+	pfd[n].fd = t->lfd;
+	pfd[n].events = POLLIN;
+	t->map[n++] = -1;
+	if (t->mfd != -1) {
+		pfd[n].fd = t->mfd;
+		pfd[n].events = t->mup ? POLLIN : POLLOUT;
+		t->map[n++] = -2;
+	}
+	for (i = 0; i < MAX_TCONNS; i++)
+		if (t->c[i].fd != -1) {
+			pfd[n].fd = t->c[i].fd;
+			pfd[n].events = t->c[i].up ? POLLIN : POLLOUT;
+			t->map[n++] = i;
+		}
+	for (i = 0; i < n; i++)
+		pfd[i].revents = 0;
+	return n;
+}
+
+/* The mediator connection is up (or failed): register over it. */
+static void
+tmed_connected(struct tpunch *t, int64_t now)
+{
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	(void)getsockopt(t->mfd, SOL_SOCKET, SO_ERROR, &e, &len);
+	if (e) {
+		close(t->mfd);
+		t->mfd = -1;
+		return;
+	}
+	t->mup = 1;
+	t->mrefresh = now + REG_REFRESH;
+	tmed_send(t, T_REGISTER);
+}
+
+/*
+ * -t: what poll() found on punch_pollfds()'s descriptors. Returns 0
+ * (P_DONE once a connection is chosen: the path's fd), or -1 with
+ * p->why set when the punch failed.
+ */
+int
+punch_events(struct punch *p, const struct pollfd *pfd, int n, int64_t now)
+{
+	struct tpunch *t = p->tp;
+	int i, k, r;
+
+	for (i = 0; i < n && t != NULL && p->state != P_DONE; i++) {
+		if (pfd[i].revents == 0)
+			continue;
+		k = t->map[i];
+		if (k == -1)
+			tpunch_accept(t);
+		else if (k == -2 && !t->mup)
+			tmed_connected(t, now);
+		else if (k == -2) {
+			if (tmed_read(t, now) == -1)
+				return -1;
+		} else if (!t->c[k].up)
+			tconn_connected(t, &t->c[k], now);
+		else if ((r = tconn_read(t, k)) == -1)
+			tconn_drop(&t->c[k], now);
+		else if (r == 1) {
+			t->chosen = k;
+			tpunch_finish(t, now);
 		}
 	}
+	return 0;
+}
+
+/* Close every socket of the punch but the path's, and forget it. */
+void
+punch_free(struct punch *p)
+{
+	struct tpunch *t;
+	int i;
+
+	if (p == NULL)
+		return;
+	punch_close(p);
+	if ((t = p->tp) != NULL) {
+		for (i = 0; i < MAX_TCONNS; i++)
+			if (t->c[i].fd != -1 && t->c[i].fd != p->path.fd)
+				tcp_abort(t->c[i].fd);
+		if (t->lfd != -1)
+			close(t->lfd);
+		if (t->mfd != -1)
+			tcp_abort(t->mfd);
+		free(t);
+	}
+	free(p);
 }

@@ -20,19 +20,24 @@
  * Receiver: RWIN slots; a slot is freed when its bytes reach stdout, and
  * the limit it advertises is the next undelivered pn + RWIN, so a slow
  * reader stops the far sender instead of growing memory.
+ *
+ * Passive: the session loop (session.c) gives it what the peer sent,
+ * what stdin gave (as much as rel_room() says it takes) and timer calls;
+ * it queues its datagrams in an outbox the loop sends, and hands out
+ * in-order bytes for stdout (rel_output, rel_written). It never touches
+ * a descriptor and never polls.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
 
-#include <errno.h>
+#include <sys/uio.h>
+
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "pnc.h"
 
@@ -59,10 +64,8 @@ struct rpkt {
 };
 
 struct rel {
-	struct punch	*p;
+	uint64_t	 id;		/* ours, in every header */
 	int		 nostdin;
-	int64_t		 keepalive, dead;
-	int64_t		 last_rx, last_tx;
 	/* sender */
 	struct spkt	 s[RWIN];	/* indexed by pn % RWIN */
 	uint32_t	 una, nxt;	/* oldest unacked, next new */
@@ -83,33 +86,38 @@ struct rel {
 	uint32_t	 ts_echo;
 	int		 ack_pending, peer_fin_done, out_open;
 	uint64_t	 bytes_out;
-	int64_t		 quiet_since;
-	const struct sess *S;
-	struct ends	 ends;		/* -q, -w, -v's progress */
+	struct outbox	 out;		/* what the loop is to send */
 };
 
-static void
-rsend(struct rel *R, unsigned char *buf, size_t len)
+/* Room in the outbox for a datagram, at the end: NULL if none. */
+static unsigned char *
+out_slot(struct rel *R)
 {
-	struct punch *p = R->p;
+	return R->out.n < OUTBOX_N ? R->out.buf[R->out.n] : NULL;
+}
 
-	len = auth_seal(p, buf, len);	/* -K: buf has room for it */
-	(void)punch_send(p, buf, len);
-	R->last_tx = now_ms();
+/* The datagram built in out_slot() is to go; the loop seals it. */
+static void
+rsend(struct rel *R, size_t len)
+{
+	R->out.len[R->out.n++] = len;
 }
 
 /* An ack: cum, limit, the newest send time seen, SACK ranges above cum. */
 static void
 send_ack_r(struct rel *R)
 {
-	unsigned char buf[HDR_LEN + 13 + 8 * MAX_SACK + AUTH_TRAILER];
+	unsigned char *buf = out_slot(R);
 	struct wr w;
 	uint32_t pn, end = R->rcv + RWIN, start;
 	int n = 0;
 	size_t nat;
 
-	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, T_RACK, R->p->id);
+	if (buf == NULL)
+		return;		/* the outbox is full: the next one goes */
+	/* AUTH_TRAILER bytes stay free for -K's seal. */
+	wr_init(&w, buf, HDR_LEN + 13 + 8 * MAX_SACK);
+	wr_hdr(&w, T_RACK, R->id);
 	wr_u32(&w, R->cum);
 	wr_u32(&w, R->rcv + RWIN);
 	wr_u32(&w, R->ts_echo);
@@ -127,23 +135,25 @@ send_ack_r(struct rel *R)
 			break;
 	}
 	buf[nat] = (unsigned char)n;
-	rsend(R, buf, w.len);
+	rsend(R, w.len);
 	R->ack_pending = 0;
 }
 
 static void
 send_pkt(struct rel *R, struct spkt *sp, int64_t now_us)
 {
-	unsigned char buf[HDR_LEN + 9 + MAX_PAYLOAD + AUTH_TRAILER];
+	unsigned char *buf = out_slot(R);
 	struct wr w;
 
-	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, T_RDATA, R->p->id);
+	if (buf == NULL)
+		return;		/* never: callers leave room (OUT_SPARE) */
+	wr_init(&w, buf, HDR_LEN + 9 + MAX_PAYLOAD);
+	wr_hdr(&w, T_RDATA, R->id);
 	wr_u32(&w, sp->pn);
 	wr_u32(&w, (uint32_t)now_us);
 	wr_u8(&w, sp->fin ? F_FIN : 0);
 	wr_bytes(&w, sp->data, sp->len);
-	rsend(R, buf, w.len);
+	rsend(R, w.len);
 	sp->sent_us = now_us;
 	sp->lost = 0;
 	if (!sp->inflight) {
@@ -155,8 +165,8 @@ send_pkt(struct rel *R, struct spkt *sp, int64_t now_us)
 }
 
 /* Pacing: tokens at cwnd per smoothed RTT, bursts of a quarter window. */
-static int
-pace_take(struct rel *R, int64_t now_us)
+static void
+pace_fill(struct rel *R, int64_t now_us)
 {
 	double burst = R->cwnd / 4 > 16 ? R->cwnd / 4 : 16;
 	int64_t srtt = R->srtt > 50 ? R->srtt : 50;
@@ -165,6 +175,12 @@ pace_take(struct rel *R, int64_t now_us)
 	R->pace_us = now_us;
 	if (R->tokens > burst)
 		R->tokens = burst;
+}
+
+static int
+pace_take(struct rel *R, int64_t now_us)
+{
+	pace_fill(R, now_us);
 	if (R->tokens < 1)
 		return 0;
 	R->tokens -= 1;
@@ -182,59 +198,106 @@ window_open(const struct rel *R)
 	    (int32_t)(R->peer_limit - R->nxt) > 0;
 }
 
-/* Retransmit what is lost, then send new data while the window lets. */
+/* Outbox slots kept free for an ack and a retransmission. */
+#define OUT_SPARE	4
+
+/* A new packet of n bytes (0: the FIN), sent at once. */
+static void
+new_pkt(struct rel *R, const unsigned char *data, size_t n, int64_t now_us)
+{
+	struct spkt *sp = &R->s[R->nxt % RWIN];
+
+	memset(sp, 0, offsetof(struct spkt, data));
+	sp->pn = R->nxt++;
+	sp->len = (uint16_t)n;
+	if (n > 0)
+		memcpy(sp->data, data, n);
+	else {
+		sp->fin = 1;		/* the FIN: no data */
+		R->fin_sent = 1;
+		R->fin_pn = sp->pn;
+	}
+	R->bytes_read += n;
+	send_pkt(R, sp, now_us);
+}
+
+/*
+ * Retransmit what is lost, then the FIN once stdin has ended (with -d,
+ * once the peer's has too). New data comes through rel_write().
+ */
 static void
 sender_push(struct rel *R, int64_t now_us)
 {
-	unsigned char data[MAX_PAYLOAD];
 	struct spkt *sp;
 	uint32_t pn;
-	ssize_t n;
 
 	for (pn = R->una; pn != R->nxt; pn++) {
 		sp = &R->s[pn % RWIN];
 		if (sp->lost && !sp->acked) {
 			if (R->inflight >= (uint32_t)R->cwnd ||
+			    OUTBOX_N - R->out.n < OUT_SPARE ||
 			    !pace_take(R, now_us))
 				return;
 			send_pkt(R, sp, now_us);
 		}
 	}
-	while (window_open(R) && !R->fin_sent) {
-		if (R->in_open) {
-			struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
+	if (window_open(R) && !R->fin_sent && !R->in_open &&
+	    (!R->nostdin || R->peer_fin_done) && pace_take(R, now_us))
+		new_pkt(R, NULL, 0, now_us);
+}
 
-			if (poll(&pfd, 1, 0) <= 0)
-				return;		/* nothing to send now */
-			if (!pace_take(R, now_us))
-				return;
-			n = read(STDIN_FILENO, data, sizeof(data));
-			if (n == -1 && (errno == EINTR || errno == EAGAIN))
-				return;
-			if (n <= 0) {
-				R->in_open = 0;
-				R->ends.eof_at = now_ms();
-				continue;
-			}
-		} else if (!R->nostdin || R->peer_fin_done) {
-			n = 0;		/* the FIN, after all data */
-			if (!pace_take(R, now_us))
-				return;
-		} else
-			return;
-		sp = &R->s[R->nxt % RWIN];
-		memset(sp, 0, offsetof(struct spkt, data));
-		sp->pn = R->nxt++;
-		sp->len = (uint16_t)n;
-		memcpy(sp->data, data, (size_t)n);
-		if (n == 0) {
-			sp->fin = 1;
-			R->fin_sent = 1;
-			R->fin_pn = sp->pn;
-		}
-		R->bytes_read += (uint64_t)n;
-		send_pkt(R, sp, now_us);
+/*
+ * How many bytes of stdin the sender takes now: whole packets, as many
+ * as the window, the pacing and the outbox allow. 0: wait.
+ */
+size_t
+rel_room(struct rel *R, int64_t now_us)
+{
+	uint32_t k, w;
+
+	if (!R->in_open || R->fin_sent || !window_open(R))
+		return 0;
+	pace_fill(R, now_us);
+	k = RWIN - (R->nxt - R->una);
+	if ((w = (uint32_t)R->cwnd - R->inflight) < k)
+		k = w;
+	if ((w = R->peer_limit - R->nxt) < k)
+		k = w;
+	if ((w = (uint32_t)R->tokens) < k)
+		k = w;
+	if ((w = (uint32_t)(OUTBOX_N - R->out.n - OUT_SPARE)) < k)
+		k = w;
+	return (size_t)k * MAX_PAYLOAD;
+}
+
+/*
+ * Bytes from stdin, at most rel_room(): cut into packets and sent. n 0:
+ * stdin has ended; the FIN goes after all data.
+ */
+void
+rel_write(struct rel *R, const unsigned char *data, size_t n, int64_t now_us)
+{
+	size_t k;
+
+	if (n == 0) {
+		R->in_open = 0;
+		sender_push(R, now_us);
+		return;
 	}
+	while (n > 0) {
+		k = n < MAX_PAYLOAD ? n : MAX_PAYLOAD;
+		R->tokens -= 1;		/* rel_room() counted it */
+		new_pkt(R, data, k, now_us);
+		data += k;
+		n -= k;
+	}
+}
+
+/* Does the sender want stdin read now? */
+int
+rel_wants_input(const struct rel *R)
+{
+	return R->in_open && !R->fin_sent && window_open(R);
 }
 
 static void
@@ -352,49 +415,95 @@ on_rack(struct rel *R, struct rd *rd, int64_t now_us)
 	detect_loss(R, now_us);
 }
 
-/* Move in-order packets to stdout; returns -1 if stdout broke. */
-static int
-deliver(struct rel *R)
+/*
+ * The head of the receive queue: a FIN ends stdout's stream; with stdout
+ * gone, data is dropped as it comes in order. Data for stdout waits.
+ */
+static void
+head(struct rel *R)
 {
 	struct rpkt *rp;
-	ssize_t n;
-	size_t k;
 
 	while ((rp = &R->r[R->rcv % RWIN])->have) {
 		if (rp->fin) {
-			if (!R->S->keep)	/* -k: the next session's */
-				close(STDOUT_FILENO);
 			R->out_open = 0;
 			R->peer_fin_done = 1;
 			rp->have = 0;
 			R->rcv++;
-			return 0;
+			return;
 		}
-		if (rp->off < rp->len && R->out_open) {
-			struct pollfd pfd = { STDOUT_FILENO, POLLOUT, 0 };
-
-			if (poll(&pfd, 1, 0) <= 0)
-				return 0;	/* stdout full: back-pressure */
-			k = rp->len - rp->off;
-			if (k > PIPE_BUF)
-				k = PIPE_BUF;
-			n = write(STDOUT_FILENO, rp->data + rp->off, k);
-			if (n == -1) {
-				if (errno == EAGAIN || errno == EINTR)
-					return 0;
-				R->out_open = 0;	/* reader gone */
-				continue;
-			}
-			rp->off += (uint16_t)n;
-			R->bytes_out += (uint64_t)n;
-			if (rp->off < rp->len)
-				continue;
-		}
+		if (rp->off < rp->len && R->out_open)
+			return;		/* for rel_output() */
 		rp->have = 0;
 		R->rcv++;
 		R->ack_pending = 1;	/* the limit moved */
 	}
-	return 0;
+}
+
+/*
+ * In-order bytes for stdout, up to PIPE_BUF (what POLLOUT on a pipe
+ * promises), in at most max iovecs. Returns how many; 0: nothing now.
+ */
+int
+rel_output(struct rel *R, struct iovec *iov, int max)
+{
+	struct rpkt *rp;
+	uint32_t pn;
+	size_t room = PIPE_BUF, k;
+	int n = 0;
+
+	if (!R->out_open)
+		return 0;
+	for (pn = R->rcv; n < max && room > 0; pn++) {
+		rp = &R->r[pn % RWIN];
+		if (!rp->have || rp->fin || pn - R->rcv >= RWIN)
+			break;
+		k = (size_t)(rp->len - rp->off);
+		if (k > room)
+			k = room;
+		iov[n].iov_base = rp->data + rp->off;
+		iov[n++].iov_len = k;
+		room -= k;
+	}
+	return n;
+}
+
+/* n bytes of what rel_output() gave reached stdout: free their slots. */
+void
+rel_written(struct rel *R, size_t n)
+{
+	struct rpkt *rp;
+	size_t k;
+
+	while (n > 0 && (rp = &R->r[R->rcv % RWIN])->have && !rp->fin) {
+		k = (size_t)(rp->len - rp->off);
+		if (k > n)
+			k = n;
+		rp->off += (uint16_t)k;
+		R->bytes_out += k;
+		n -= k;
+		if (rp->off < rp->len)
+			break;
+		rp->have = 0;
+		R->rcv++;
+		R->ack_pending = 1;	/* the limit moved */
+	}
+	head(R);
+}
+
+/* stdout's reader went away: what comes is discarded from now on. */
+void
+rel_out_gone(struct rel *R)
+{
+	R->out_open = 0;
+	head(R);
+}
+
+/* The peer's stream has ended, and all of it went to stdout. */
+int
+rel_out_ended(const struct rel *R)
+{
+	return R->peer_fin_done;
 }
 
 static void
@@ -425,55 +534,27 @@ on_rdata(struct rel *R, struct rd *rd)
 		R->cum = R->rcv;
 }
 
-static void
-rel_input(struct rel *R, const unsigned char *buf, size_t len,
-    const struct ep *from, int64_t now)
+/*
+ * A session message from the peer (checked by the loop: its path, its
+ * id, -K's seal), the body after the header in rd. Returns 1 when it
+ * was -R's, 0 when not (-R and plain UDP do not mix).
+ */
+int
+rel_input(struct rel *R, int type, struct rd *rd, int64_t now_us)
 {
-	struct punch *p = R->p;
-	const unsigned char *in = buf;
-	size_t inlen = len;
-	struct rd rd;
-	int version, type;
-	uint64_t id;
-
-	/* Relayed: the peer's datagram is inside (punch_input unwraps too). */
-	(void)punch_unwrap(p, &in, &inlen, from);
-	rd_init(&rd, in, inlen);
-	if (rd_hdr(&rd, &version, &type, &id) == -1 ||
-	    version != PROTO_VERSION)
-		return;
-	if (type < T_DATA) {		/* late probes, nominations */
-		(void)punch_input(p, buf, len, from, -1, now);
-		return;
-	}
-	if (!ep_equal(from, &p->peer) || id != p->peer_id)
-		return;		/* not our peer: ignored */
-	if (p->auth.on) {
-		long n = auth_open(p, in, inlen);
-
-		if (n < 0)
-			return;		/* forged or replayed: counted */
-		rd_init(&rd, in + HDR_LEN, (size_t)n - HDR_LEN);
-	}
 	if (type == T_RDATA)
-		on_rdata(R, &rd);
+		on_rdata(R, rd);
 	else if (type == T_RACK)
-		on_rack(R, &rd, now_us());
+		on_rack(R, rd, now_us);
 	else if (type != T_KEEPALIVE)
-		return;		/* -R and plain UDP do not mix */
-	R->last_rx = now;
-	R->quiet_since = now;
+		return 0;
+	head(R);
+	return 1;
 }
 
-static int
-done_both(const struct rel *R)
-{
-	return R->fin_sent && R->una == R->nxt && R->peer_fin_done;
-}
-
-/* Timers: retransmission timeout and keepalive. */
+/* The retransmission timer: nothing came back for an RTO. */
 static void
-rel_timers(struct rel *R, int64_t now, int64_t now_us)
+rto_fire(struct rel *R, int64_t now_us)
 {
 	struct spkt *sp;
 
@@ -498,122 +579,107 @@ rel_timers(struct rel *R, int64_t now, int64_t now_us)
 		R->cwnd = 2;
 		R->recover = R->nxt;
 	}
-	if (now - R->last_tx >= R->keepalive)
+}
+
+/* Milliseconds until rel_tick() wants to run; -1: no timer of its own. */
+int64_t
+rel_next(const struct rel *R, int64_t now_us)
+{
+	int64_t t = -1;
+
+	if (R->rto_at && (t = (R->rto_at - now_us) / 1000 + 1) < 0)
+		t = 0;
+	/* Packets in flight: loss and pacing timers, look again soon. */
+	if (R->una != R->nxt && (t < 0 || t > 1))
+		t = 1;
+	return t;
+}
+
+/* The timers: retransmissions, the FIN, a pending ack. */
+void
+rel_tick(struct rel *R, int64_t now_us)
+{
+	head(R);
+	rto_fire(R, now_us);
+	sender_push(R, now_us);
+	if (R->ack_pending)
 		send_ack_r(R);
 }
 
-static int
-rel_timeout(const struct rel *R, int64_t now, int64_t now_us)
+/* Everything sent acknowledged, everything received written. */
+int
+rel_done(const struct rel *R)
 {
-	int64_t t = R->keepalive - (now - R->last_tx);
-
-	if (R->dead - (now - R->last_rx) < t)
-		t = R->dead - (now - R->last_rx);
-	if (R->rto_at && (R->rto_at - now_us) / 1000 + 1 < t)
-		t = (R->rto_at - now_us) / 1000 + 1;
-	/* Packets in flight: loss and pacing timers, look again soon. */
-	if (R->una != R->nxt && t > 1)
-		t = 1;
-	return t < 0 ? 0 : (int)t;
+	return R->fin_sent && R->una == R->nxt && R->peer_fin_done;
 }
 
-/*
- * The -R session, from a punched path in p to the end. Returns 0 when
- * everything sent was acknowledged and everything received was written,
- * -1 with why set otherwise.
- */
-int
-rel_run(struct punch *p, const struct sess *S, char *why, size_t whylen)
+/* How long to answer resends once done: our last ack may be lost. */
+int64_t
+rel_linger(const struct rel *R)
+{
+	return 3 * R->rto / 1000 > 100 ? 3 * R->rto / 1000 : 100;
+}
+
+/* The session's keepalive: an ack, which also repeats our window. */
+void
+rel_keepalive(struct rel *R)
+{
+	send_ack_r(R);
+}
+
+/* Bytes sent that the peer has not acknowledged. */
+uint64_t
+rel_unconfirmed(const struct rel *R)
+{
+	return R->bytes_read - R->bytes_acked;
+}
+
+/* Bytes read from stdin, bytes written to stdout, smoothed RTT (us). */
+void
+rel_counts(const struct rel *R, uint64_t *out, uint64_t *in, int64_t *srtt)
+{
+	*out = R->bytes_read;
+	*in = R->bytes_out;
+	*srtt = R->srtt;
+}
+
+struct outbox *
+rel_outbox(struct rel *R)
+{
+	return &R->out;
+}
+
+/* A transport for a punched path: our id, and -d. */
+struct rel *
+rel_new(uint64_t id, int nostdin, int64_t now_us)
 {
 	struct rel *R;
-	unsigned char buf[MAX_DGRAM + 1];
-	struct pollfd pfd[3];
-	struct ep from;
-	int64_t now, now_u, linger = 0;
-	ssize_t n;
-	int i, rc = 0;
 
-	if ((R = calloc(1, sizeof(*R))) == NULL) {
-		snprintf(why, whylen, "out of memory");
-		return -1;
-	}
-	R->p = p;
-	R->S = S;
-	R->nostdin = S->nostdin;
-	R->in_open = !S->nostdin;
+	if ((R = calloc(1, sizeof(*R))) == NULL)
+		return NULL;
+	R->id = id;
+	R->nostdin = nostdin;
+	R->in_open = !nostdin;
 	R->out_open = 1;
-	R->keepalive = S->keepalive;
-	R->dead = 4 * S->keepalive;
 	R->cwnd = 10;
 	R->ssthresh = RWIN;
 	R->rto = 200 * 1000;
 	R->peer_limit = RWIN;
-	R->last_rx = R->last_tx = R->quiet_since = now_ms();
-	ends_start(&R->ends, R->last_rx);
-	R->pace_us = now_us();
-	for (;;) {
-		now = now_ms();
-		now_u = now_us();
-		(void)punch_tick(p, now);	/* "taken" repeats */
-		if (deliver(R) == -1)
-			break;
-		rel_timers(R, now, now_u);
-		sender_push(R, now_u);
-		if (R->ack_pending)
-			send_ack_r(R);
-		if (ends_due(&R->ends, S, now, R->bytes_read, R->bytes_out,
-		    R->srtt))
-			break;
-		if (done_both(R)) {
-			/* Linger: our last ack may be lost; answer resends. */
-			if (linger == 0)
-				linger = 3 * R->rto / 1000 > 100 ?
-				    3 * R->rto / 1000 : 100;
-			if (now - R->quiet_since >= linger)
-				break;
-		}
-		if (now - R->last_rx >= R->dead) {
-			snprintf(why, whylen, "peer silent for %lld s; %llu "
-			    "byte(s) sent were not confirmed",
-			    (long long)(now - R->last_rx) / 1000,
-			    (unsigned long long)(R->bytes_read -
-			    R->bytes_acked));
-			rc = -1;
-			break;
-		}
-		pfd[0].fd = p->fd;
-		pfd[0].events = POLLIN;
-		pfd[1].fd = R->in_open && window_open(R) ? STDIN_FILENO : -1;
-		pfd[1].events = POLLIN;
-		pfd[2].fd = R->out_open && R->r[R->rcv % RWIN].have ?
-		    STDOUT_FILENO : -1;
-		pfd[2].events = POLLOUT;
-		i = (int)ends_next(&R->ends, S, now,
-		    rel_timeout(R, now, now_u));
-		if (done_both(R) && linger - (now - R->quiet_since) < i)
-			i = (int)(linger - (now - R->quiet_since));
-		if (poll(pfd, 3, i < 0 ? 0 : i) == -1 && errno != EINTR) {
-			snprintf(why, whylen, "poll: %s", strerror(errno));
-			rc = -1;
-			break;
-		}
-		now = now_ms();
-		for (i = 0; i < 64; i++) {
-			from.len = sizeof(from.u);
-			n = recvfrom(p->fd, buf, sizeof(buf), 0, &from.u.sa,
-			    &from.len);
-			if (n == -1 && (errno == ECONNREFUSED ||
-			    errno == EHOSTUNREACH || errno == ENETUNREACH))
-				continue;
-			if (n == -1 || n > MAX_DGRAM)
-				break;
-			rel_input(R, buf, (size_t)n, &from, now);
-		}
-	}
+	R->pace_us = now_us;
+	return R;
+}
+
+void
+rel_report(const struct rel *R)
+{
 	vlog("reliable session: %llu bytes sent and acknowledged, %llu "
 	    "received and written, srtt %lld us, cwnd %.0f",
 	    (unsigned long long)R->bytes_acked,
 	    (unsigned long long)R->bytes_out, (long long)R->srtt, R->cwnd);
+}
+
+void
+rel_free(struct rel *R)
+{
 	free(R);
-	return rc;
 }

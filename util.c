@@ -1,5 +1,5 @@
 /*
- * util.c - addresses, time, logging, byte cursors and socket helpers.
+ * util.c - time, logging, parsing, addresses and socket helpers.
  *
  * Helpers here never exit and never print errors: they return -1 with
  * errno set (or a gai error folded into errno) and leave the message to
@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -262,6 +263,16 @@ ep_port(const struct ep *e)
 	return 0;
 }
 
+/* Set the port of an IPv4 or IPv6 endpoint. */
+void
+ep_set_port(struct ep *e, int port)
+{
+	if (e->u.sa.sa_family == AF_INET6)
+		e->u.in6.sin6_port = htons((uint16_t)port);
+	else if (e->u.sa.sa_family == AF_INET)
+		e->u.in.sin_port = htons((uint16_t)port);
+}
+
 /* Same family, address and port (scope and flow info ignored). */
 int
 ep_equal(const struct ep *a, const struct ep *b)
@@ -291,10 +302,7 @@ ep_equal_addr(const struct ep *a, const struct ep *b)
 {
 	struct ep x = *b;
 
-	if (x.u.sa.sa_family == AF_INET)
-		((struct sockaddr_in *)&x.u)->sin_port = htons(ep_port(a));
-	else if (x.u.sa.sa_family == AF_INET6)
-		((struct sockaddr_in6 *)&x.u)->sin6_port = htons(ep_port(a));
+	ep_set_port(&x, ep_port(a));
 	return ep_equal(a, &x);
 }
 
@@ -315,34 +323,42 @@ ep_is_loopback(const struct ep *e)
 }
 
 /*
- * Bind fd to port on the wildcard address of family. Returns fd, or -1
- * with fd closed and errno kept.
+ * The one socket maker: a non-blocking socket of type (SOCK_DGRAM,
+ * SOCK_STREAM) bound to bindto, with flags SK_*. IPv6 sockets are
+ * IPv6 only: the two families are kept apart. Returns the fd, or -1
+ * with errno kept and nothing left open.
  */
-static int
-bind_any(int fd, int family, int port)
+int
+sock_bound(const struct ep *bindto, int type, int flags)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int one = 1, save;
+	int fd, one = 1, bufsz = 4 << 20, save;
 
-	memset(&ss, 0, sizeof(ss));
-	if (family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		/* Dual-stack is a later feature; keep families apart now. */
+	if ((fd = socket(bindto->u.sa.sa_family, type | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (bindto->u.sa.sa_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 		    sizeof(one));
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		len = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		len = sizeof(*s4);
+	if (flags & SK_REUSE) {
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+		    sizeof(one));
 	}
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
+	/*
+	 * Large buffers, because nc -u semantics lose whatever does not fit
+	 * when a burst arrives while stdout is slow. Root may exceed
+	 * rmem_max (FORCE); others get what the cap allows.
+	 */
+	if ((flags & SK_BIGBUF) && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE,
+	    &bufsz, sizeof(bufsz)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz,
+		    sizeof(bufsz));
+	if ((flags & SK_BIGBUF) && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE,
+	    &bufsz, sizeof(bufsz)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz,
+		    sizeof(bufsz));
+	if (bind(fd, &bindto->u.sa, bindto->len) == -1) {
 		save = errno;
 		close(fd);
 		errno = save;
@@ -351,48 +367,69 @@ bind_any(int fd, int family, int port)
 	return fd;
 }
 
-/*
- * A non-blocking UDP socket of the family, bound to port on the wildcard
- * address. Large buffers, because nc -u semantics lose whatever does not
- * fit when a burst arrives while stdout is slow. Returns the fd or -1.
- */
+/* The wildcard address of family, with port. */
+static void
+ep_any(struct ep *e, int family, int port)
+{
+	memset(e, 0, sizeof(*e));
+	e->u.sa.sa_family = family == AF_INET6 ? AF_INET6 : AF_INET;
+	e->len = family == AF_INET6 ? sizeof(e->u.in6) : sizeof(e->u.in);
+	ep_set_port(e, port);
+}
+
+/* A UDP socket bound to port on the wildcard address. Returns fd or -1. */
 int
 udp_socket(int family, int port)
 {
-	int fd, bufsz = 4 << 20;
+	struct ep any;
 
-	if ((fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    IPPROTO_UDP)) == -1)
-		return -1;
-	/* Root may exceed rmem_max (FORCE); others get what the cap allows. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz,
-	    sizeof(bufsz)) == -1)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz,
-		    sizeof(bufsz));
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz,
-	    sizeof(bufsz)) == -1)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz,
-		    sizeof(bufsz));
-	return bind_any(fd, family, port);
+	ep_any(&any, family, port);
+	return sock_bound(&any, SOCK_DGRAM, SK_BIGBUF);
 }
 
 /*
- * A non-blocking TCP socket bound to the shared local port: SO_REUSEADDR
- * and SO_REUSEPORT let the mediator connection, the listener and every
+ * A TCP socket bound to the shared local port: SO_REUSEADDR and
+ * SO_REUSEPORT let the mediator connection, the listener and every
  * connect toward the peer share it, so that the mediator sees the very
  * mapping the peer must reach. Returns fd or -1.
  */
 int
 tcp_socket(int family, int port)
 {
-	int fd, one = 1;
+	struct ep any;
 
-	if ((fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
-		return -1;
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	return bind_any(fd, family, port);
+	ep_any(&any, family, port);
+	return sock_bound(&any, SOCK_STREAM, SK_REUSE);
+}
+
+/* Close with RST: no TIME_WAIT on our side. */
+void
+tcp_abort(int fd)
+{
+	struct linger l = { 1, 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+/*
+ * TCP keepalives every ms (whole seconds), so that the NATs keep their
+ * mappings, and a peer gone for 4 of them is noticed.
+ */
+void
+tcp_keepalive(int fd, int64_t ms)
+{
+	int one = 1, idle = (int)(ms / 1000), cnt = 4;
+	unsigned int uto = (unsigned int)(ms * 4);
+
+	if (idle < 1)
+		idle = 1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	/* Data unacknowledged this long means the peer is gone. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
 }
 
 /* The IP TTL (IPv6 hop limit) of what fd sends from now on. 0 or -1. */
@@ -427,122 +464,19 @@ local_addrs(int family, int port, struct ep *out, int max)
 		    (i->ifa_flags & IFF_LOOPBACK) != 0)
 			continue;
 		memset(&e, 0, sizeof(e));
-		if (family == AF_INET) {
-			struct sockaddr_in *s = (struct sockaddr_in *)&e.u;
-
-			memcpy(s, i->ifa_addr, sizeof(*s));
-			s->sin_port = htons(port);
-			e.len = sizeof(*s);
-			if ((ntohl(s->sin_addr.s_addr) >> 16) == 0xa9fe)
-				continue;	/* 169.254/16 */
-		} else {
-			struct sockaddr_in6 *s = (struct sockaddr_in6 *)&e.u;
-
-			memcpy(s, i->ifa_addr, sizeof(*s));
-			s->sin6_port = htons(port);
-			e.len = sizeof(*s);
-			if (IN6_IS_ADDR_LINKLOCAL(&s->sin6_addr))
-				continue;
-		}
+		e.len = family == AF_INET ? sizeof(e.u.in) : sizeof(e.u.in6);
+		memcpy(&e.u, i->ifa_addr, e.len);
+		ep_set_port(&e, port);
+		if (family == AF_INET &&
+		    (ntohl(e.u.in.sin_addr.s_addr) >> 16) == 0xa9fe)
+			continue;	/* 169.254/16 */
+		if (family == AF_INET6 &&
+		    IN6_IS_ADDR_LINKLOCAL(&e.u.in6.sin6_addr))
+			continue;
 		if (ep_is_loopback(&e))
 			continue;
 		out[n++] = e;
 	}
 	freeifaddrs(ifa);
 	return n;
-}
-
-/* Bytes for people: "512 B", "12.3 kB", "4.1 MB". */
-static const char *
-human(double v, char *buf, size_t len)
-{
-	static const char *unit[] = { "B", "kB", "MB", "GB", "TB" };
-	int i = 0;
-
-	while (v >= 1000 && i < 4) {
-		v /= 1000;
-		i++;
-	}
-	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, unit[i]);
-	return buf;
-}
-
-void
-ends_start(struct ends *g, int64_t now)
-{
-	memset(g, 0, sizeof(*g));
-	g->moved_at = g->line_at = now;
-}
-
-/* -v, once a second while bytes move: totals, rates, RTT (us; 0 none). */
-static void
-progress(struct ends *g, int64_t now, uint64_t out, uint64_t in,
-    int64_t rtt_us)
-{
-	char a[32], b[32], c[32], d[32], r[32] = "";
-	double dt = (double)(now - g->line_at) / 1000;
-
-	if (!verbose || now - g->line_at < 1000)
-		return;
-	if (out != g->out || in != g->in) {
-		if (rtt_us > 0)
-			snprintf(r, sizeof(r), ", rtt %.1f ms",
-			    (double)rtt_us / 1000);
-		vlog("%s out (%s/s), %s in (%s/s)%s",
-		    human((double)out, a, sizeof(a)),
-		    human((double)(out - g->out) / dt, b, sizeof(b)),
-		    human((double)in, c, sizeof(c)),
-		    human((double)(in - g->in) / dt, d, sizeof(d)), r);
-	}
-	g->line_at = now;
-	g->out = out;
-	g->in = in;
-}
-
-/*
- * With the bytes moved so far each way: print progress, and say whether
- * the session is to end now for -q (that long after stdin's end) or -w
- * (that long without data). Returns 1 then; it is not a failure.
- */
-int
-ends_due(struct ends *g, const struct sess *S, int64_t now, uint64_t out,
-    uint64_t in, int64_t rtt_us)
-{
-	if (out + in != g->moved) {
-		g->moved = out + in;
-		g->moved_at = now;
-	}
-	progress(g, now, out, in, rtt_us);
-	if (S->quit >= 0 && g->eof_at != 0 && now - g->eof_at >= S->quit) {
-		vlog("-q: %lld ms after the end of input; quitting",
-		    (long long)S->quit);
-		return 1;
-	}
-	if (S->idle > 0 && now - g->moved_at >= S->idle) {
-		vlog("-w: no data for %lld ms; quitting", (long long)S->idle);
-		return 1;
-	}
-	return 0;
-}
-
-/* The sooner of t (-1: none yet) and c (overdue counts as now). */
-static int64_t
-sooner(int64_t t, int64_t c)
-{
-	if (c < 0)
-		c = 0;
-	return t < 0 || c < t ? c : t;
-}
-
-/* Milliseconds until ends_due() may act, at most t (-1: no bound). */
-int64_t
-ends_next(const struct ends *g, const struct sess *S, int64_t now, int64_t t)
-{
-	if (verbose)
-		t = sooner(t, g->line_at + 1000 - now);
-	if (S->quit >= 0 && g->eof_at != 0)
-		t = sooner(t, g->eof_at + S->quit - now);
-	if (S->idle > 0)
-		t = sooner(t, g->moved_at + S->idle - now);
-	return t;
 }

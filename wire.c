@@ -1,6 +1,7 @@
 /*
  * wire.c - the wire format: byte cursors that check every length, the
- * pnc message header, and STUN (RFC 8489). No sockets, no clock: what
+ * pnc message header, the messages both the UDP and the TCP rendezvous
+ * read, TCP framing, and STUN (RFC 8489). No sockets, no clock: what
  * goes in is bytes and what comes out is bytes or a parsed struct.
  */
 #include <sys/types.h>
@@ -112,6 +113,154 @@ rd_hdr(struct rd *r, int *version, int *type, uint64_t *id)
 	*type = rd_u8(r);
 	*id = rd_u64(r);
 	return r->bad ? -1 : 0;
+}
+
+/*
+ * T_PEER after its header: the mediator's introduction of the peer,
+ * read the same over UDP and TCP. Returns 0, or -1 when malformed.
+ */
+int
+rd_intro(struct rd *r, struct intro *in)
+{
+	int i;
+
+	in->flags = rd_u8(r);
+	in->ttl = rd_u8(r);
+	in->peer_id = rd_u64(r);
+	if (rd_ep(r, &in->you) == -1 || rd_ep(r, &in->them) == -1)
+		return -1;
+	in->nlocals = rd_u8(r);
+	if (r->bad || in->nlocals > MAX_LOCALS)
+		return -1;
+	for (i = 0; i < in->nlocals; i++)
+		if (rd_ep(r, &in->locals[i]) == -1)
+			return -1;
+	return r->left == 0 ? 0 : -1;
+}
+
+/* ---- the messages a client sends and reads ---- */
+
+/* Zero bytes up to REQ_MIN: the mediator answers no request with more. */
+static void
+wr_pad(struct wr *w)
+{
+	while (w->len < REQ_MIN && !w->bad)
+		wr_u8(w, 0);
+}
+
+/*
+ * REGISTER (the local candidates, the cookie, padding), or PEERACK and
+ * RELAYREQ (flags), from a client of role registering name.
+ */
+void
+wr_register(struct wr *w, int type, uint64_t id, int role, const char *name,
+    const struct ep *locals, int nlocals, const unsigned char *cookie,
+    int flags)
+{
+	size_t n = strlen(name);
+	int i;
+
+	wr_hdr(w, type, id);
+	wr_u8(w, (uint8_t)role);
+	wr_u8(w, (uint8_t)n);
+	wr_bytes(w, name, n);
+	if (type != T_REGISTER) {
+		wr_u8(w, (uint8_t)flags);
+		return;
+	}
+	wr_u8(w, (uint8_t)nlocals);
+	for (i = 0; i < nlocals; i++)
+		wr_ep(w, &locals[i]);
+	wr_bytes(w, cookie, COOKIE_LEN);
+	wr_pad(w);
+}
+
+/* T_BIND: request tx of the NAT check, padded. */
+void
+wr_bind(struct wr *w, uint64_t id, uint32_t tx, int flags)
+{
+	wr_hdr(w, T_BIND, id);
+	wr_u32(w, tx);
+	wr_u8(w, (uint8_t)flags);
+	wr_pad(w);
+}
+
+/* T_PROBE, or T_ACK (which adds seen), before -K's handshake. */
+void
+wr_probe(struct wr *w, int type, uint64_t id, const struct probe *pr)
+{
+	wr_hdr(w, type, id);
+	wr_u64(w, pr->toid);
+	wr_u8(w, (uint8_t)pr->flags);
+	wr_u32(w, pr->tx);
+	if (type == T_ACK)
+		wr_ep(w, &pr->seen);
+}
+
+/* T_PROBE or T_ACK after the header (and -K's handshake). 0 or -1. */
+int
+rd_probe(struct rd *r, int type, struct probe *pr)
+{
+	pr->toid = rd_u64(r);
+	pr->flags = rd_u8(r);
+	pr->tx = rd_u32(r);
+	if (type == T_ACK && rd_ep(r, &pr->seen) == -1)
+		return -1;
+	return r->bad || r->left != 0 ? -1 : 0;
+}
+
+/* T_REGISTERED after its header. Returns 0, or -1 when malformed. */
+int
+rd_registered(struct rd *r, struct ep *you, int *ttl,
+    const unsigned char **cookie)
+{
+	if (rd_ep(r, you) == -1)
+		return -1;
+	*ttl = rd_u16(r);
+	if (r->bad || (*cookie = rd_bytes(r, COOKIE_LEN)) == NULL)
+		return -1;
+	return r->left == 0 ? 0 : -1;
+}
+
+/* T_ERROR after its header: its code and text (not NUL-terminated). */
+int
+rd_error(struct rd *r, int *code, const unsigned char **text, size_t *len)
+{
+	*code = rd_u8(r);
+	*len = rd_u8(r);
+	if (r->bad || (*text = rd_bytes(r, *len)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* ---- TCP framing: a 2-byte length before each message ---- */
+
+/* Frame msg into out. Returns the framed length, or 0 if it cannot fit. */
+size_t
+frame_put(unsigned char *out, size_t cap, const void *msg, size_t len)
+{
+	if (len > MAX_DGRAM || cap < 2 || len > cap - 2)
+		return 0;
+	out[0] = (unsigned char)(len >> 8);
+	out[1] = (unsigned char)len;
+	memmove(out + 2, msg, len);
+	return len + 2;
+}
+
+/*
+ * The first frame of a stream buffer: 1 when buf holds a whole one (the
+ * message at buf + 2, *flen long), 0 when more must come, -1 when its
+ * length is beyond MAX_DGRAM (the stream is out of step).
+ */
+int
+frame_get(const unsigned char *buf, size_t len, size_t *flen)
+{
+	if (len < 2)
+		return 0;
+	*flen = (size_t)buf[0] << 8 | buf[1];
+	if (*flen > MAX_DGRAM)
+		return -1;
+	return len >= 2 + *flen;
 }
 
 /* ---- STUN: RFC 8489 Binding, the attributes pnc needs ---- */

@@ -13,6 +13,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int mediator_fuzz(const unsigned char *, size_t);	/* fuzz_mediator.c */
+int peer_fuzz(const unsigned char *, size_t, int);	/* fuzz_peer.c */
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
