@@ -76,6 +76,7 @@
 
 #define PF_NOMINATE	0x01	/* probe/ack flag: use this path */
 #define PF_RELIABLE	0x02	/* ... the sender runs -R */
+#define PF_RELEASE	0x04	/* PROBE, punch: your "taken" came, go */
 #define PEER_CONTROLLING 0x01	/* T_PEER flags: you pick the path */
 #define PEER_YOU_EPDEP	0x02	/* your NAT maps endpoint-dependently */
 #define PEER_THEY_EPDEP	0x04	/* the peer's does */
@@ -527,6 +528,8 @@ int	 punch_state(const struct punch *);
 struct path *punch_path(struct punch *);
 const char *punch_why(const struct punch *);
 int	 punch_stalled(struct punch *);
+void	 punch_release(struct punch *);
+int	 punch_released(const struct punch *);
 int	 punch_next(struct punch *, int64_t);
 int	 punch_tick(struct punch *, int64_t);
 int	 punch_input(struct punch *, const unsigned char *, size_t,

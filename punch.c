@@ -63,6 +63,7 @@
 #define BOTH_EPDEP_MS	2000	/* only local candidates can work then */
 #define NOMINATE_GAP	20	/* ms between nominations, no backoff */
 #define CONFIRM_MS	150	/* the controlled side repeats its "taken" */
+#define RELEASE_COPIES	3	/* of the release: 2.7% all lost at 30% */
 #define RELAY_AFTER	3000	/* ms of direct probing before the relay */
 #define RELAY_GAP	200	/* ms between requests for it */
 
@@ -123,6 +124,8 @@ struct punch {
 	int		 peer_flags;	/* of the last T_PEER, echoed */
 	int		 peer_ready;	/* the peer has its introduction */
 	int		 heard_peer;	/* a valid probe or ack came */
+	int		 released;	/* controlled, done: the peer has our
+					   "taken" (PF_RELEASE) */
 	int		 ttl_low, ttl_cur;
 	int		 epdep_self, epdep_peer;
 	struct cand	 cands[MAX_CANDS];
@@ -496,6 +499,31 @@ punch_stalled(struct punch *p)
 	return 1;
 }
 
+/*
+ * pnc punch, controlling, done: the controlled side's "taken" came, so
+ * it need not linger for one that was lost. Tell it, a few copies at
+ * once (each one lost alone at random; if all are, it lingers as it
+ * would have). We exit right after: nothing to wait for.
+ */
+void
+punch_release(struct punch *p)
+{
+	int i;
+
+	if (p->cfg.tcp || p->state != P_DONE || !p->path.controlling)
+		return;
+	main_ttl(p, TTL_FULL);
+	for (i = 0; i < RELEASE_COPIES; i++)
+		send_probe(p, -1, &p->path.peer, PF_RELEASE);
+}
+
+/* The controlled side was released: its linger may end. */
+int
+punch_released(const struct punch *p)
+{
+	return p->released;
+}
+
 /* Close every socket but the one the session goes on with. */
 static void
 punch_close(struct punch *p)
@@ -677,8 +705,8 @@ spray_tick(struct punch *p, int64_t now)
 static void
 confirm(struct punch *p, int64_t now)
 {
-	if (p->path.controlling || now >= p->done_at + CONFIRM_MS ||
-	    now < p->next_tx)
+	if (p->path.controlling || p->released ||
+	    now >= p->done_at + CONFIRM_MS || now < p->next_tx)
 		return;
 	send_ack(p, -1, &p->path.peer, p->path.peer_id, PF_NOMINATE, p->tx);
 	p->next_tx = now + NOMINATE_GAP;
@@ -1184,6 +1212,28 @@ adopt(struct punch *p, const struct ep *from, uint64_t from_id, int sock,
 static int	peer_input(struct punch *, const unsigned char *, size_t,
 		    const struct ep *, int, int64_t);
 
+/*
+ * PF_RELEASE on the agreed path, once the controlled side is done: the
+ * controlling side has our "taken". 1 if it was that (r is spent).
+ */
+static int
+on_release(struct punch *p, struct rd *r, uint64_t from_id,
+    const struct ep *from, int sock)
+{
+	struct rd r2 = *r;
+	struct probe pr;
+
+	if (p->state != P_DONE || p->path.controlling || sock >= 0 ||
+	    from_id != p->path.peer_id || !ep_equal(from, &p->path.peer) ||
+	    rd_probe(&r2, T_PROBE, &pr) == -1 || pr.toid != p->path.id ||
+	    !(pr.flags & PF_RELEASE))
+		return 0;
+	if (!p->released)
+		vlog("the peer has our acknowledgement: no need to linger");
+	p->released = 1;
+	return 1;
+}
+
 static int
 input(struct punch *p, const unsigned char *buf, size_t len,
     const struct ep *from, int sock, int64_t now)
@@ -1229,6 +1279,8 @@ peer_input(struct punch *p, const unsigned char *buf, size_t len,
 			return 0;
 		rd_init(&r, buf + HDR_LEN, len - HDR_LEN);
 	}
+	if (type == T_PROBE && on_release(p, &r, id, from, sock))
+		return 0;
 	if (type == T_PROBE)
 		return on_probe(p, &r, id, from, sock, now);
 	if (type == T_ACK)

@@ -967,6 +967,7 @@ punched(struct session *s, int64_t now)
 		s->phase = s->cfg.punch.tcp || s->path->controlling ? PH_END :
 		    PH_LINGER;
 		s->linger = PUNCH_LINGER;
+		punch_release(s->p);	/* controlling: the peer may go */
 	} else if (s->cfg.punch.tcp) {
 		s->phase = PH_STREAM;
 		ts_start(s);
@@ -1038,7 +1039,8 @@ advance(struct session *s, int64_t now)
 	} else if (rc == 1)
 		s->phase = PH_END;
 	/* Answer retransmissions until the peer has been quiet a while. */
-	if (s->phase == PH_LINGER && now - s->quiet_since >= s->linger)
+	if (s->phase == PH_LINGER && (now - s->quiet_since >= s->linger ||
+	    (s->cfg.what == SESS_PUNCH && punch_released(s->p))))
 		s->phase = PH_END;
 	return 0;
 }
