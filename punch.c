@@ -58,7 +58,7 @@
 #define TTL_FULL	64
 #define SPRAY_GAP	5	/* ms between spray bursts ... */
 #define SPRAY_BURST	8	/* ... of this many probes: 1600/s */
-#define SPRAY_MAX	8192	/* probes in all; P(miss) ~ e^-32 */
+#define SPRAY_MAX	2048	/* probes in all; P(miss) ~ e^-8 (0.03%) */
 #define SPRAY_REOPEN	1000	/* ms between the symmetric side's rounds */
 #define BOTH_EPDEP_MS	2000	/* only local candidates can work then */
 #define NOMINATE_GAP	20	/* ms between nominations, no backoff */
@@ -66,6 +66,8 @@
 #define RELEASE_COPIES	3	/* of the release: 2.7% all lost at 30% */
 #define RELAY_AFTER	3000	/* ms of direct probing before the relay */
 #define RELAY_GAP	200	/* ms between requests for it */
+#define QUIET_MS	5000	/* nothing from the peer this long: stop */
+#define PROBE_TOTAL	4096	/* probes a punch sends at most */
 
 struct cand {
 	struct ep	 ep;
@@ -140,6 +142,8 @@ struct punch {
 	int		 nspray;
 	int64_t		 spray_next;
 	unsigned	 sprayed;	/* probes to random ports of the peer */
+	unsigned	 probes_tx;	/* every probe sent, to the peer or not */
+	int		 quiet;		/* stopped: nothing came for QUIET_MS */
 	int64_t		 done_at;
 	struct tpunch	*tp;		/* -t */
 	char		 why[256];	/* reason for P_FAILED */
@@ -311,6 +315,13 @@ send_check(struct punch *p, int sock, const struct ep *to, int type,
 	struct wr w;
 	size_t n;
 
+	/*
+	 * The mediator chooses whom we probe: whatever it says, a punch
+	 * sends at most PROBE_TOTAL probes (ACKs answer what came).
+	 */
+	if (type == T_PROBE && med_index(p, to) == -1 &&
+	    p->probes_tx++ >= PROBE_TOTAL)
+		return;
 	pr.toid = toid;
 	pr.flags = flags | (p->cfg.reliable ? PF_RELIABLE : 0);
 	pr.tx = tx;
@@ -347,7 +358,47 @@ cand_find(const struct punch *p, const struct ep *e, int sock)
 	return -1;
 }
 
-/* Add a candidate unless known, ours, or no room. Returns index or -1. */
+/*
+ * May we send to e at all? Not to a special-purpose address that no
+ * peer can be at (RFC 6890): unspecified, "this network", broadcast,
+ * multicast, reserved, link-local, IPv4-mapped, discard-only, IETF
+ * protocol assignments; not to loopback unless the mediator is there
+ * too (both peers on this host); never to port 0. Private, carrier
+ * (100.64/10) and documentation ranges stay: peers are there.
+ */
+static int
+ep_probeable(const struct ep *e, const struct ep *med)
+{
+	if (ep_port(e) == 0)
+		return 0;
+	if (ep_is_loopback(e))
+		return ep_is_loopback(med);
+	if (e->u.sa.sa_family == AF_INET) {
+		uint32_t a = ntohl(e->u.in.sin_addr.s_addr);
+
+		return (a >> 24) != 0 &&		/* 0/8 */
+		    (a >> 28) < 14 &&			/* 224/4, 240/4 */
+		    (a >> 16) != 0xa9fe &&		/* 169.254/16 */
+		    (a >> 8) != 0xc00000;		/* 192.0.0/24 */
+	}
+	if (e->u.sa.sa_family == AF_INET6) {
+		const unsigned char *b = e->u.in6.sin6_addr.s6_addr;
+		static const unsigned char zero[12], discard[8] = { 0x01 },
+		    mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+		return b[0] != 0xff &&			/* ff00::/8 */
+		    !(b[0] == 0xfe && (b[1] & 0xc0) == 0x80) &&	/* fe80::/10 */
+		    memcmp(b, zero, 12) != 0 &&		/* ::/96 */
+		    memcmp(b, mapped, 12) != 0 &&	/* ::ffff:0:0/96 */
+		    memcmp(b, discard, 8) != 0 &&	/* 100::/64 */
+		    !(b[0] == 0x20 && b[1] == 0x01 && b[2] < 0x02);
+							/* 2001::/23 */
+	}
+	return 0;
+}
+
+/* Add a candidate unless known, ours, unprobeable, or no room. Returns
+ * index or -1. */
 static int
 cand_add(struct punch *p, const struct ep *e, int sock, const char *kind)
 {
@@ -358,6 +409,11 @@ cand_add(struct punch *p, const struct ep *e, int sock, const char *kind)
 		return i;
 	if (p->ncands == MAX_CANDS || e->u.sa.sa_family != p->med.u.sa.sa_family)
 		return -1;
+	if (!ep_probeable(e, &p->med)) {
+		vlog("not a candidate: %s (a special-purpose address)",
+		    ep_str(e, a, sizeof(a)));
+		return -1;
+	}
 	for (i = 0; i < p->nlocals; i++)
 		if (ep_equal(&p->locals[i], e))
 			return -1;	/* our own address: not the peer */
@@ -562,6 +618,9 @@ punch_next(struct punch *p, int64_t now)
 		t = p->spray_next - now;
 	if (p->deadline && p->deadline - now < t)
 		t = p->deadline - now;
+	if (p->state == P_PROBE && !p->heard_peer &&
+	    p->peer_at + QUIET_MS - now < t)
+		t = p->peer_at + QUIET_MS - now;
 	if (p->state == P_PROBE && p->relay_offer && (p->relay_state == 0 ||
 	    p->relay_state == 1) && p->relay_at - now < t)
 		t = p->relay_at - now;
@@ -649,6 +708,10 @@ timed_out(struct punch *p)
 			snprintf(msg + n, sizeof(msg) - n, "; the mediator "
 			    "offers a relay (listen and connect use it, punch "
 			    "does not)");
+		else if (p->quiet)
+			snprintf(msg + n, sizeof(msg) - n, "; nothing came "
+			    "from the peer in %d s: stopped probing",
+			    QUIET_MS / 1000);
 	} else
 		snprintf(msg, sizeof(msg), "the peer stopped answering");
 	return fail(p, msg);
@@ -675,7 +738,7 @@ spray_tick(struct punch *p, int64_t now)
 	struct ep to;
 	int i, port;
 
-	if (now < p->spray_next)
+	if (now < p->spray_next || p->ncands == 0)
 		return;
 	if (p->nspray > 0) {
 		/* Keep the NSPRAY mappings toward the peer open. */
@@ -685,7 +748,8 @@ spray_tick(struct punch *p, int64_t now)
 		return;
 	}
 	if (!p->epdep_peer || p->epdep_self || p->sprayed >= SPRAY_MAX ||
-	    p->nominated != -1 || p->heard_peer)
+	    p->nominated != -1 || p->heard_peer ||
+	    strcmp(p->cands[0].kind, "local") == 0)
 		return;		/* a mapping was hit: no more port scanning */
 	main_ttl(p, TTL_FULL);
 	to = p->cands[0].ep;
@@ -740,6 +804,19 @@ relay_tick(struct punch *p, int64_t now)
 	p->relay_at = now + RELAY_GAP;
 }
 
+/*
+ * Nothing at all came from the peer QUIET_MS after the introduction,
+ * and no relay is coming: whatever the mediator said, no one is there
+ * to punch toward (or nothing can reach us), so probing stops.
+ */
+static int
+silent(const struct punch *p, int64_t now)
+{
+	return !p->heard_peer && p->probes_rx == 0 &&
+	    now - p->peer_at >= QUIET_MS &&
+	    (!p->relay_offer || p->relay_state == -1);
+}
+
 /* Run the timers. Returns 0, or -1 when the punch has failed. */
 int
 punch_tick(struct punch *p, int64_t now)
@@ -757,6 +834,10 @@ punch_tick(struct punch *p, int64_t now)
 		return -1;
 	if (p->deadline && now >= p->deadline)
 		return timed_out(p);
+	if (p->state == P_PROBE && silent(p, now)) {
+		p->quiet = 1;		/* stop early: nothing answers */
+		return timed_out(p);
+	}
 	if (p->state == P_PROBE)
 		relay_tick(p, now);
 	if (p->state == P_PROBE)

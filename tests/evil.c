@@ -8,6 +8,7 @@
  *	evil replay src dst count secs [flip]
  *	evil sniff src dst secs
  *	evil wirename keyfile|- name
+ *	evil intro [-f flags] bind:port them:port secs cand:port...
  *
  * Every subcommand is bounded by its secs and prints "key value" lines
  * on stdout; progress for the test to wait on goes to stderr. Payloads
@@ -71,7 +72,9 @@ usage(void)
 	    "       evil register med[:port] name punch|listen|connect secs\n"
 	    "       evil replay src dst count secs [flip]\n"
 	    "       evil sniff src dst secs\n"
-	    "       evil wirename keyfile|- name\n");
+	    "       evil wirename keyfile|- name\n"
+	    "       evil intro [-f flags] bind:port them:port secs "
+	    "cand:port...\n");
 	exit(2);
 }
 
@@ -953,6 +956,94 @@ wirename_main(int argc, char **argv)
 	return 0;
 }
 
+/* ---- intro: a hostile mediator (issue 16, point 5) ---- */
+
+#define T_PEER_THEY_EPDEP	0x04	/* T_PEER flag: the peer is symmetric */
+#define MAX_LOCALS		8
+
+static size_t
+put_ep4(unsigned char *p, const struct sockaddr_in *sin)
+{
+	p[0] = 4;
+	memcpy(p + 1, &sin->sin_port, 2);
+	memcpy(p + 3, &sin->sin_addr, 4);
+	return 7;
+}
+
+/*
+ * Answers every REGISTER at bind:port with a PEER: flags (default "the
+ * peer is symmetric"), a random peer id, the peer "at" them, and the
+ * given local candidates (at most 8), whatever their addresses. Each
+ * REGISTER is answered once per client id; PEERACKs are ignored. Prints
+ * "registers N" and "intros N" at the end.
+ */
+static int
+intro_main(int argc, char **argv)
+{
+	struct sockaddr_in me, them, cands[MAX_LOCALS], from;
+	unsigned char b[1500], o[256];
+	uint64_t ids[64];
+	unsigned long regs = 0, intros = 0;
+	int fd, c, i, nc, nids = 0, flags = T_PEER_THEY_EPDEP;
+	int64_t end;
+	socklen_t fl;
+	ssize_t n;
+	size_t k;
+
+	while ((c = getopt(argc, argv, "f:")) != -1)
+		if (c == 'f')
+			flags = (int)num(optarg, 0, 255, "flags");
+		else
+			usage();
+	argc -= optind;
+	argv += optind;
+	if (argc < 3 || argc - 3 > MAX_LOCALS)
+		usage();
+	hostport(argv[0], 7321, &me);
+	hostport(argv[1], 7321, &them);
+	end = evil_now_ms() + num(argv[2], 1, 3600, "secs") * 1000;
+	for (nc = 0; nc < argc - 3; nc++)
+		hostport(argv[3 + nc], 7321, &cands[nc]);
+	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
+		die("socket");
+	if (bind(fd, (struct sockaddr *)&me, sizeof(me)) == -1)
+		die("bind");
+	fprintf(stderr, "evil: mediating\n");
+	while (evil_now_ms() < end) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+
+		if (poll(&pfd, 1, (int)(end - evil_now_ms())) <= 0)
+			continue;
+		fl = sizeof(from);
+		n = recvfrom(fd, b, sizeof(b), 0, (struct sockaddr *)&from, &fl);
+		if (n < HDR_LEN || b[0] != 'P' || b[1] != 'N' ||
+		    b[3] != T_REGISTER)
+			continue;
+		regs++;
+		for (i = 0; i < nids && ids[i] != get64(b + 4); i++)
+			;
+		if (i < nids)
+			continue;
+		if (nids < 64)
+			ids[nids++] = get64(b + 4);
+		k = put_hdr(o, T_PEER, get64(b + 4));
+		o[k++] = (unsigned char)flags;
+		o[k++] = 63;			/* ttl seen: one hop */
+		put64(o + k, rnd() | 1);
+		k += 8;
+		k += put_ep4(o + k, &from);	/* you */
+		k += put_ep4(o + k, &them);	/* the "peer" */
+		o[k++] = (unsigned char)nc;
+		for (i = 0; i < nc; i++)
+			k += put_ep4(o + k, &cands[i]);
+		if (sendto(fd, o, k, 0, (struct sockaddr *)&from,
+		    sizeof(from)) == (ssize_t)k)
+			intros++;
+	}
+	printf("registers %lu\nintros %lu\n", regs, intros);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -973,6 +1064,8 @@ main(int argc, char **argv)
 		rc = sniff_main(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "wirename") == 0)
 		rc = wirename_main(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "intro") == 0)
+		rc = intro_main(argc - 1, argv + 1);
 	else
 		usage();
 	return rc;
