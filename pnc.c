@@ -436,6 +436,8 @@ natcheck_print(const struct natcheck *chk)
 	else
 		printf("filtering address-and-port-dependent\n");
 	printf("hairpin %s\n", yesno(chk->answered[5]));
+	printf("port-mapping %s\n", chk->pmap == PMAP_PCP ? "pcp" :
+	    chk->pmap == PMAP_NATPMP ? "nat-pmp" : "none");
 	vlog("checked in %lld ms", (long long)chk->ms);
 	fflush(stdout);
 }

@@ -480,6 +480,32 @@ size_t	stun_request(const unsigned char *, int, unsigned char *, size_t);
 size_t	stun_response(const struct stun *, const struct ep *,
 	    const struct ep *, unsigned char *, size_t);
 
+/* Port mapping: NAT-PMP (RFC 6886) and PCP (RFC 6887), wire.c. */
+
+#define PMAP_PORT	5351	/* the gateway's, for both */
+#define PMAP_NONE	0	/* pmap_reply.proto; natcheck.pmap */
+#define PMAP_PCP	1
+#define PMAP_NATPMP	2
+#define PMAP_OP_ADDR	0	/* NAT-PMP: the external address */
+#define PMAP_OP_MAP	1	/* NAT-PMP: map UDP; PCP: MAP */
+#define PCP_NONCE_LEN	12
+
+struct pmap_reply {
+	int		 proto;		/* PMAP_PCP, PMAP_NATPMP */
+	int		 op;		/* PMAP_OP_* */
+	int		 result;	/* 0: success */
+	uint32_t	 lifetime;	/* seconds granted */
+	int		 iport, eport;	/* internal, external port */
+	unsigned char	 nonce[PCP_NONCE_LEN];	/* PCP's, echoed */
+	struct ep	 ext;		/* external address (port: eport) */
+	int		 have_ext;
+};
+
+void	wr_natpmp(struct wr *, int, int, int, uint32_t);
+void	wr_pcp_map(struct wr *, const unsigned char [PCP_NONCE_LEN],
+	    const struct ep *, int, int, uint32_t);
+int	rd_pmap(struct rd *, struct pmap_reply *);
+
 /* ---- punch.c: rendezvous and path agreement ---- */
 
 #define MAX_CANDS	(2 * MAX_LOCALS + 2)
@@ -529,6 +555,9 @@ struct path *punch_path(struct punch *);
 const char *punch_why(const struct punch *);
 int	 punch_stalled(struct punch *);
 void	 punch_release(struct punch *);
+void	 punch_unmap(struct punch *);
+int	 punch_gateway(struct punch *, const unsigned char *, size_t,
+	    const struct ep *, int64_t);
 int	 punch_released(const struct punch *);
 int	 punch_next(struct punch *, int64_t);
 int	 punch_tick(struct punch *, int64_t);
@@ -554,6 +583,8 @@ struct natcheck {
 	int		 natted;	/* no local address is the mapping */
 	int		 lport;		/* ours */
 	int64_t		 ms;		/* how long it took */
+	int		 pmap;		/* the gateway maps: PMAP_* */
+	int64_t		 pmap_at;	/* ... asking it: its timer, or -1 */
 };
 
 int	natcheck_start(struct punch *, struct natcheck *, int64_t);
@@ -562,7 +593,7 @@ int	natcheck_next(const struct natcheck *, int64_t);
 int	natcheck_pollfds(struct punch *, const struct natcheck *,
 	    struct pollfd *);
 void	natcheck_input(struct punch *, struct natcheck *,
-	    const unsigned char *, size_t, int, const struct ep *);
+	    const unsigned char *, size_t, int, const struct ep *, int64_t);
 int	natcheck_finish(struct punch *, struct natcheck *, int64_t);
 
 /* ---- rel.c: the -R transport, passive ---- */

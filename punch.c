@@ -67,6 +67,32 @@
 #define RELAY_AFTER	3000	/* ms of direct probing before the relay */
 #define RELAY_GAP	200	/* ms between requests for it */
 #define QUIET_MS	5000	/* nothing from the peer this long: stop */
+#define PMAP_WAIT	250	/* ms the gateway has to grant a mapping */
+#define PMAP_QUICK	20	/* ... to answer at all, before we register */
+#define PMAP_GAP0	60	/* ms before the first resend; doubles */
+#define PMAP_LIFE	120	/* s a mapping lives unrenewed: a crash's */
+#define PMAP_RENEW	30	/* s between renewals: 3 may be lost */
+
+/* Port mapping (RFC 6886, RFC 6887), asked of the default gateway. */
+enum { PM_OFF, PM_ASK, PM_GOT, PM_GONE };
+
+struct pmap {
+	int		 state;		/* PM_* */
+	int		 proto;		/* PMAP_PCP, PMAP_NATPMP: granted by */
+	int		 heard;		/* the gateway answered something */
+	int		 pcp_no;	/* PCP refused, or not spoken */
+	int		 natpmp_no;	/* ... NAT-PMP */
+	int		 natpmp_addr;	/* NAT-PMP gave its external address */
+	int		 natpmp_asked;	/* ... and we asked it to map */
+	int		 held;		/* a REGISTER waits for the mapping */
+	int		 iport;		/* our port, as mapped */
+	struct ep	 gw;		/* the gateway, port 5351 */
+	struct ep	 self;		/* our address toward it: PCP's */
+	struct ep	 ext;		/* the mapping, once granted */
+	unsigned char	 nonce[PCP_NONCE_LEN];
+	int64_t		 start, next, renew_at;
+	int		 gap;
+};
 #define PROBE_TOTAL	4096	/* probes a punch sends at most */
 
 struct cand {
@@ -144,10 +170,21 @@ struct punch {
 	unsigned	 sprayed;	/* probes to random ports of the peer */
 	unsigned	 probes_tx;	/* every probe sent, to the peer or not */
 	int		 quiet;		/* stopped: nothing came for QUIET_MS */
+	int		 peer_mapped;	/* the peer announced a port mapping */
+	struct pmap	 pm;		/* ours */
 	int64_t		 done_at;
 	struct tpunch	*tp;		/* -t */
 	char		 why[256];	/* reason for P_FAILED */
 };
+
+static void	pmap_start(struct punch *, int64_t);
+static int	pmap_hold(struct punch *, int64_t);
+static int	pmap_input(struct punch *, const unsigned char *, size_t,
+		    const struct ep *, int64_t);
+static void	pmap_tick(struct punch *, int64_t);
+static int64_t	pmap_next(const struct punch *, int64_t);
+static void	register_all(struct punch *, int64_t);
+static int	mapped(const struct punch *);
 
 static int
 sock_fd(const struct punch *p, int sock)
@@ -287,8 +324,10 @@ send_register_to(struct punch *p, int type, int k, int alt, int flags)
  * once P has given us a cookie: until then it would only fetch another.
  */
 static void
-send_register(struct punch *p, int k)
+send_register(struct punch *p, int k, int64_t now)
 {
+	if (has_cookie(p, k, 0) && pmap_hold(p, now))
+		return;		/* the mapping comes first: pmap_granted */
 	send_register_to(p, T_REGISTER, k, 0, 0);
 	if (has_cookie(p, k, 0))
 		send_register_to(p, T_REGISTER, k, 1, 0);
@@ -296,13 +335,13 @@ send_register(struct punch *p, int k)
 
 /* To every mediator that has not refused us. */
 static void
-register_all(struct punch *p)
+register_all(struct punch *p, int64_t now)
 {
 	int k;
 
 	for (k = 0; k < p->cfg.nmeds; k++)
 		if (!p->med_dead[k])
-			send_register(p, k);
+			send_register(p, k, now);
 }
 
 /* PROBE or ACK (with seen), -K's handshake appended, to a peer. */
@@ -522,6 +561,8 @@ punch_open(struct punch *p)
 	vlog("local port %d, mediator %s%s, %d local candidate(s)",
 	    p->path.lport, ep_str(&p->med, a, sizeof(a)),
 	    p->cfg.nmeds > 1 ? " and others" : "", p->nlocals);
+	if (!p->cfg.tcp)
+		pmap_start(p, p->start);
 	return p->cfg.tcp ? tpunch_start(p) : 0;
 }
 
@@ -599,18 +640,21 @@ static int	tpunch_tick(struct tpunch *, int64_t);
 int
 punch_next(struct punch *p, int64_t now)
 {
-	int64_t t;
+	int64_t t, m;
 
 	if (p->cfg.tcp)
 		return p->state == P_PROBE || p->state == P_REGISTER ?
 		    tpunch_timeout(p->tp, now) : -1;
 
-	if (p->state == P_DONE && !p->path.controlling &&
-	    now < p->done_at + CONFIRM_MS)
-		return p->next_tx > now ? (int)(p->next_tx - now) : 0;
+	m = pmap_next(p, now);
+	if (p->state == P_DONE && !p->path.controlling && !p->released &&
+	    now < p->done_at + CONFIRM_MS && (m < 0 || p->next_tx - now < m))
+		m = p->next_tx > now ? p->next_tx - now : 0;
 	if (p->state == P_DONE || p->state == P_FAILED)
-		return -1;
+		return m < 0 ? -1 : (int)(m > 60000 ? 60000 : m);
 	t = p->next_tx - now;
+	if (m >= 0 && m < t)
+		t = m;
 	if (p->state == P_PROBE && p->epdep_peer && !p->epdep_self &&
 	    p->sprayed < SPRAY_MAX && p->spray_next - now < t)
 		t = p->spray_next - now;
@@ -632,6 +676,7 @@ fail(struct punch *p, const char *why)
 {
 	snprintf(p->why, sizeof(p->why), "%s", why);
 	p->state = P_FAILED;
+	punch_unmap(p);
 	punch_close(p);
 	return -1;
 }
@@ -748,6 +793,7 @@ spray_tick(struct punch *p, int64_t now)
 		return;
 	}
 	if (!p->epdep_peer || p->epdep_self || p->sprayed >= SPRAY_MAX ||
+	    p->peer_mapped ||
 	    p->nominated != -1 || p->heard_peer ||
 	    strcmp(p->cands[0].kind, "local") == 0)
 		return;		/* a mapping was hit: no more port scanning */
@@ -826,6 +872,7 @@ punch_tick(struct punch *p, int64_t now)
 	if (p->cfg.tcp)
 		return tpunch_tick(p->tp, now);
 
+	pmap_tick(p, now);
 	if (p->state == P_DONE) {
 		confirm(p, now);
 		return 0;
@@ -845,7 +892,7 @@ punch_tick(struct punch *p, int64_t now)
 	if (now < p->next_tx)
 		return 0;
 	if (p->state == P_REGISTER) {
-		register_all(p);
+		register_all(p, now);
 		p->next_tx = now + (p->med_seen ? REG_REFRESH : p->txgap);
 		if (p->txgap < REG_GAPMAX)
 			p->txgap *= 2;
@@ -863,7 +910,14 @@ punch_tick(struct punch *p, int64_t now)
 	} else {
 		main_ttl(p, probe_ttl(p, now));
 		for (i = 0; i < p->ncands; i++)
-			if (p->cands[i].sock < 0)
+			if (p->cands[i].sock < 0 &&
+			    strcmp(p->cands[i].kind, "mapped") != 0)
+				send_probe(p, -1, &p->cands[i].ep, 0);
+		/* A mapping is an open door: no far NAT state to fear. */
+		main_ttl(p, TTL_FULL);
+		for (i = 0; i < p->ncands; i++)
+			if (p->cands[i].sock < 0 &&
+			    strcmp(p->cands[i].kind, "mapped") == 0)
 				send_probe(p, -1, &p->cands[i].ep, 0);
 	}
 	if (p->nominated != -1)
@@ -954,7 +1008,11 @@ plan_deadlines(struct punch *p, int64_t now)
 	else
 		p->relay_at = now + ((p->deadline - now) / 2 < RELAY_AFTER ?
 		    (p->deadline - now) / 2 : RELAY_AFTER);
-	if (p->epdep_self && p->epdep_peer && p->relay_offer) {
+	if (p->epdep_self && p->epdep_peer && mapped(p))
+		vlog("both NATs are endpoint-dependent, but %s a port "
+		    "mapping: probing it", p->peer_mapped ? "the peer has" :
+		    "we have");
+	else if (p->epdep_self && p->epdep_peer && p->relay_offer) {
 		vlog("both NATs are endpoint-dependent: asking for the relay");
 		p->relay_at = now;
 	} else if (p->epdep_self && p->epdep_peer && (p->deadline == 0 ||
@@ -965,6 +1023,25 @@ plan_deadlines(struct punch *p, int64_t now)
 	}
 	if (p->deadline == 0)		/* listen without -w */
 		p->deadline = now + PUNCH_LIMIT;
+}
+
+/*
+ * A local candidate of the peer at its public address is a port mapping
+ * its gateway granted (PCP, NAT-PMP): reachable from anywhere, whatever
+ * the NAT's mapping behaviour.
+ */
+static const char *
+local_kind(const struct punch *p, const struct intro *in, int i)
+{
+	(void)p;
+	return ep_equal_addr(&in->locals[i], &in->them) ? "mapped" : "local";
+}
+
+/* Either side holds a port mapping: no birthday method, no giving up. */
+static int
+mapped(const struct punch *p)
+{
+	return p->peer_mapped || p->pm.state == PM_GOT;
 }
 
 /* The first introduction, from mediator k: learn the peer, start probing. */
@@ -1001,12 +1078,14 @@ introduced(struct punch *p, const struct intro *in, int k, int64_t now)
 	/* Candidates that arrived before (peer-reflexive) stay. */
 	cand_add(p, &in->them, -1, "public");
 	for (i = 0; i < in->nlocals; i++)
-		cand_add(p, &in->locals[i], -1, "local");
+		if (cand_add(p, &in->locals[i], -1, local_kind(p, in, i)) != -1 &&
+		    strcmp(local_kind(p, in, i), "mapped") == 0)
+			p->peer_mapped = 1;
 	p->state = P_PROBE;
 	p->txgap = PROBE_GAP0;
 	p->next_tx = now;
 	p->spray_next = now;
-	if (p->epdep_self && !p->epdep_peer)
+	if (p->epdep_self && !p->epdep_peer && !mapped(p))
 		spray_open(p, now);
 	plan_deadlines(p, now);
 	punch_tick(p, now);
@@ -1075,7 +1154,7 @@ on_registered(struct punch *p, struct rd *r, int k, int alt, int64_t now)
 			if (alt)
 				send_register_to(p, T_REGISTER, k, 1, 0);
 			else
-				send_register(p, k);
+				send_register(p, k, now);
 		}
 		return;
 	}
@@ -1410,6 +1489,334 @@ punch_pollfds(struct punch *p, struct pollfd *pfd)
 	return p->nspray;
 }
 
+/* ---- port mapping: PCP (RFC 6887) and NAT-PMP (RFC 6886) ---- */
+
+/*
+ * The default IPv4 gateway, from the kernel's routing table (Linux:
+ * /proc/net/route, addresses in hex as the kernel holds them). 0, or
+ * -1 when there is none.
+ */
+static int
+gateway4(struct ep *gw)
+{
+	char line[256], ifn[64];
+	unsigned long dst, via, flags;
+	FILE *f;
+	int found = 0;
+
+	if ((f = fopen("/proc/net/route", "re")) == NULL)
+		return -1;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%63s %lx %lx %lx", ifn, &dst, &via,
+		    &flags) == 4 && dst == 0 && (flags & 0x3) == 0x3) {
+			memset(gw, 0, sizeof(*gw));	/* RTF_UP|RTF_GATEWAY */
+			gw->u.in.sin_family = AF_INET;
+			gw->u.in.sin_addr.s_addr = (uint32_t)via;
+			gw->u.in.sin_port = htons(PMAP_PORT);
+			gw->len = sizeof(gw->u.in);
+			found = 1;
+		}
+	fclose(f);
+	return found ? 0 : -1;
+}
+
+/* The address the gateway sees us at (PCP wants it in the request). */
+static int
+source_toward(const struct ep *to, struct ep *self)
+{
+	int fd, rc = -1;
+
+	if ((fd = udp_socket(to->u.sa.sa_family, 0)) == -1)
+		return -1;
+	self->len = sizeof(self->u);
+	if (connect(fd, &to->u.sa, to->len) == 0 &&
+	    getsockname(fd, &self->u.sa, &self->len) == 0)
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+/*
+ * Ask the gateway for a mapping of our UDP port, in parallel with the
+ * registration: only for UDP over IPv4 (IPv6 has no NAT to ask), and
+ * not when the mediator is on this host. Nothing waits for it: the
+ * REGISTER with the mapping goes once granted (pmap_hold).
+ */
+static void
+pmap_start(struct punch *p, int64_t now)
+{
+	struct pmap *pm = &p->pm;
+	uint64_t r = random64();
+	uint32_t r2 = (uint32_t)random64();
+	char a[80];
+
+	if (p->cfg.tcp || p->med.u.sa.sa_family != AF_INET ||
+	    ep_is_loopback(&p->med) || gateway4(&pm->gw) == -1 ||
+	    source_toward(&pm->gw, &pm->self) == -1)
+		return;
+	memcpy(pm->nonce, &r, 8);
+	memcpy(pm->nonce + 8, &r2, 4);
+	pm->iport = p->path.lport;
+	pm->state = PM_ASK;
+	pm->start = pm->next = now;
+	pm->gap = PMAP_GAP0;
+	vlog("asking gateway %s for a port mapping (PCP, NAT-PMP)",
+	    ep_str(&pm->gw, a, sizeof(a)));
+}
+
+/* A request of proto for lifetime s (0: delete), to the gateway. */
+static void
+pmap_send(struct punch *p, int proto, uint32_t life)
+{
+	struct pmap *pm = &p->pm;
+	unsigned char buf[64];
+	struct wr w;
+	int eport = pm->state == PM_GOT ? ep_port(&pm->ext) : pm->iport;
+
+	wr_init(&w, buf, sizeof(buf));
+	if (proto == PMAP_PCP)
+		wr_pcp_map(&w, pm->nonce, &pm->self, pm->iport,
+		    life ? eport : 0, life);
+	else if (proto == PMAP_NATPMP && !pm->natpmp_addr)
+		wr_natpmp(&w, PMAP_OP_ADDR, 0, 0, 0);
+	else
+		wr_natpmp(&w, PMAP_OP_MAP, pm->iport, life ? eport : 0, life);
+	if (!w.bad)
+		(void)sendto(p->path.fd, buf, w.len, 0, &pm->gw.u.sa,
+		    pm->gw.len);
+}
+
+/*
+ * A REGISTER with a cookie (one that can get us introduced) waits for
+ * the mapping, so that the introduction carries it: PMAP_QUICK for the
+ * gateway to answer anything (NAT-PMP's address comes at once), then
+ * until PMAP_WAIT while one that answered maps. 1: hold it (the timer
+ * sends it, pmap_tick).
+ */
+static int
+pmap_hold(struct punch *p, int64_t now)
+{
+	const struct pmap *pm = &p->pm;
+
+	if (pm->state != PM_ASK || p->cfg.name == NULL ||
+	    now - pm->start >= (pm->heard ? PMAP_WAIT : PMAP_QUICK))
+		return 0;
+	p->pm.held = 1;
+	return 1;
+}
+
+/* The REGISTERs held for the mapping go now. */
+static void
+pmap_release(struct punch *p, int64_t now)
+{
+	if (!p->pm.held || p->state != P_REGISTER)
+		return;
+	p->pm.held = 0;
+	register_all(p, now);
+}
+
+/* Nothing granted: go on without (and send what waited). */
+static void
+pmap_none(struct punch *p, const char *why, int64_t now)
+{
+	if (p->pm.state != PM_ASK)
+		return;
+	p->pm.state = PM_GONE;
+	vlog("no port mapping: %s", why);
+	pmap_release(p, now);
+}
+
+/* Granted: one more candidate, announced by the next REGISTER. */
+static void
+pmap_granted(struct punch *p, int proto, const struct ep *ext,
+    uint32_t life, int64_t now)
+{
+	struct pmap *pm = &p->pm;
+	char a[80];
+
+	if (life == 0)
+		return;
+	pm->ext = *ext;
+	pm->proto = proto;
+	pm->renew_at = now + 1000 * (int64_t)(life / 4 < PMAP_RENEW ?
+	    (life / 4 ? life / 4 : 1) : PMAP_RENEW);
+	if (pm->state == PM_GOT)
+		return;		/* a renewal */
+	pm->state = PM_GOT;
+	vlog("%s mapping: %s for %u s after %lld ms", proto == PMAP_PCP ?
+	    "PCP" : "NAT-PMP", ep_str(ext, a, sizeof(a)), life,
+	    (long long)(now - pm->start));
+	if (p->cfg.name == NULL)
+		return;		/* the NAT check: nothing to announce */
+	if (p->state != P_REGISTER) {
+		if (p->state == P_PROBE)
+			vlog("the peer was introduced before the mapping: "
+			    "not announced");
+		return;
+	}
+	if (p->nlocals == MAX_LOCALS)
+		p->nlocals--;		/* the mapping matters more */
+	p->locals[p->nlocals++] = *ext;
+	p->pm.held = 1;		/* announce it now, held or not */
+	pmap_release(p, now);
+}
+
+/* A NAT-PMP answer: the address, then (PCP refused) the mapping. */
+static void
+pmap_natpmp(struct punch *p, const struct pmap_reply *r, int64_t now)
+{
+	struct pmap *pm = &p->pm;
+	struct ep ext;
+
+	if (r->op == PMAP_OP_ADDR && r->result == 0 && r->have_ext) {
+		pm->natpmp_addr = 1;
+		pm->ext = r->ext;	/* the address; the port comes later */
+	} else if (r->op == PMAP_OP_ADDR)
+		pm->natpmp_no = 1;
+	else if (!pm->natpmp_asked && r->result == 1)
+		pm->pcp_no = 1;		/* a NAT-PMP server's "version?" */
+	else if (r->result == 0 && r->iport == pm->iport && pm->natpmp_addr) {
+		ext = pm->ext;
+		ep_set_port(&ext, r->eport);
+		pmap_granted(p, PMAP_NATPMP, &ext, r->lifetime, now);
+		return;
+	} else if (pm->natpmp_asked)
+		pm->natpmp_no = 1;
+	if (pm->state == PM_ASK && pm->pcp_no && pm->natpmp_addr &&
+	    !pm->natpmp_asked) {
+		pm->natpmp_asked = 1;
+		pmap_send(p, PMAP_NATPMP, PMAP_LIFE);
+	}
+}
+
+/*
+ * A datagram on the main socket from the gateway's port 5351: PCP or
+ * NAT-PMP. Returns 1 if it was from there (taken), else 0.
+ */
+static int
+pmap_input(struct punch *p, const unsigned char *buf, size_t len,
+    const struct ep *from, int64_t now)
+{
+	struct pmap *pm = &p->pm;
+	struct pmap_reply r;
+	struct rd rd;
+
+	if (pm->state == PM_OFF || !ep_equal(from, &pm->gw))
+		return 0;
+	rd_init(&rd, buf, len);
+	if (rd_pmap(&rd, &r) == -1 || pm->state == PM_GONE)
+		return 1;
+	pm->heard = 1;
+	if (r.proto == PMAP_PCP && r.result == 0 && r.have_ext &&
+	    r.iport == pm->iport &&
+	    memcmp(r.nonce, pm->nonce, PCP_NONCE_LEN) == 0) {
+		ep_set_port(&r.ext, r.eport);
+		pmap_granted(p, PMAP_PCP, &r.ext, r.lifetime, now);
+	} else if (r.proto == PMAP_PCP && r.result != 0) {
+		vlog("PCP: the gateway refused (result %d)", r.result);
+		pm->pcp_no = 1;
+		if (pm->natpmp_addr && !pm->natpmp_asked) {
+			pm->natpmp_asked = 1;
+			pmap_send(p, PMAP_NATPMP, PMAP_LIFE);
+		}
+	} else if (r.proto == PMAP_NATPMP && pm->state == PM_ASK)
+		pmap_natpmp(p, &r, now);
+	else if (r.proto == PMAP_NATPMP && r.op == PMAP_OP_MAP &&
+	    r.result == 0 && pm->state == PM_GOT && pm->proto == PMAP_NATPMP)
+		pmap_granted(p, PMAP_NATPMP, &pm->ext, r.lifetime, now);
+	if (pm->pcp_no && pm->natpmp_no)
+		pmap_none(p, "the gateway refused", now);
+	return 1;
+}
+
+/*
+ * A datagram on the path's socket that may be the gateway's answer
+ * (PCP, NAT-PMP: no pnc header). 1 if it came from the gateway's port
+ * 5351 (taken), else 0.
+ */
+int
+punch_gateway(struct punch *p, const unsigned char *buf, size_t len,
+    const struct ep *from, int64_t now)
+{
+	return pmap_input(p, buf, len, from, now);
+}
+
+/* Resends while asking, until PMAP_WAIT; renewals once granted. */
+static void
+pmap_tick(struct punch *p, int64_t now)
+{
+	struct pmap *pm = &p->pm;
+
+	if (pm->state == PM_ASK && now - pm->start >= PMAP_WAIT)
+		pmap_none(p, pm->heard ? "the gateway did not grant one" :
+		    "the gateway did not answer", now);
+	if (pm->held && !pmap_hold(p, now))
+		pmap_release(p, now);
+	if (pm->state == PM_ASK && pm->natpmp_addr && !pm->natpmp_asked &&
+	    now - pm->start >= PMAP_GAP0) {
+		pm->pcp_no = 1;		/* NAT-PMP answers, PCP does not */
+		pm->natpmp_asked = 1;
+	}
+	if (pm->state == PM_ASK && now >= pm->next) {
+		/* NAT-PMP's address first: it comes back before any work. */
+		if (!pm->natpmp_no && (!pm->natpmp_addr || pm->natpmp_asked))
+			pmap_send(p, PMAP_NATPMP, PMAP_LIFE);
+		if (!pm->pcp_no)
+			pmap_send(p, PMAP_PCP, PMAP_LIFE);
+		pm->next = now + pm->gap;
+		pm->gap *= 2;
+	}
+	if (pm->state == PM_GOT && now >= pm->renew_at) {
+		pmap_send(p, pm->proto, PMAP_LIFE);
+		pm->renew_at = now + 1000 * PMAP_RENEW;
+	}
+}
+
+/* Milliseconds until pmap_tick() wants to run, or -1. */
+static int64_t
+pmap_next(const struct punch *p, int64_t now)
+{
+	const struct pmap *pm = &p->pm;
+	int64_t t;
+
+	if (pm->state == PM_ASK) {
+		t = pm->next < pm->start + PMAP_WAIT ? pm->next :
+		    pm->start + PMAP_WAIT;
+		if (pm->held && !pm->heard && pm->start + PMAP_QUICK < t)
+			t = pm->start + PMAP_QUICK;
+		return t > now ? t - now : 0;
+	}
+	if (pm->state == PM_GOT)
+		return pm->renew_at > now ? pm->renew_at - now : 0;
+	return -1;
+}
+
+/*
+ * Delete our mapping (twice: no answer is awaited), and stop asking.
+ * Called at the end of the session and when the punch fails, while the
+ * socket is still open.
+ */
+void
+punch_unmap(struct punch *p)
+{
+	struct pmap *pm = &p->pm;
+
+	if (pm->state == PM_GOT && p->path.fd != -1 && !p->cfg.tcp) {
+		pmap_send(p, pm->proto, 0);
+		pmap_send(p, pm->proto, 0);
+		vlog("port mapping deleted");
+	}
+	if (pm->state != PM_OFF)
+		pm->state = PM_GONE;
+}
+
+/* What the gateway granted: PMAP_PCP, PMAP_NATPMP, or PMAP_NONE. */
+static int
+pmap_proto(const struct punch *p)
+{
+	return p->pm.state == PM_GOT ? p->pm.proto : PMAP_NONE;
+}
+
 /* ---- the NAT check: pnc punch without a name ---- */
 
 enum { NAT_MAIN, NAT_ALTPORT, NAT_ALTADDR, NAT_FILT_ANY, NAT_FILT_PORT,
@@ -1601,7 +2008,9 @@ natcheck_tick(struct punch *p, struct natcheck *chk, int64_t now)
 {
 	int i, k;
 
-	for (k = 0, i = 0; i < NAT_N; i++)
+	pmap_tick(p, now);
+	chk->pmap_at = p->pm.state == PM_ASK ? now + pmap_next(p, now) : -1;
+	for (k = p->pm.state == PM_ASK, i = 0; i < NAT_N; i++)
 		k += check_pending(p, chk, i);
 	if (k == 0 || now >= chk->end)
 		return 1;
@@ -1622,6 +2031,8 @@ natcheck_next(const struct natcheck *chk, int64_t now)
 {
 	int64_t t = (chk->next < chk->end ? chk->next : chk->end) - now;
 
+	if (chk->pmap_at >= 0 && chk->pmap_at - now < t)
+		t = chk->pmap_at - now;
 	return t < 0 ? 0 : (int)t;
 }
 
@@ -1640,8 +2051,10 @@ natcheck_pollfds(struct punch *p, const struct natcheck *chk,
 /* A datagram to socket which (as natcheck_pollfds numbers them). */
 void
 natcheck_input(struct punch *p, struct natcheck *chk, const unsigned char *buf,
-    size_t len, int which, const struct ep *from)
+    size_t len, int which, const struct ep *from, int64_t now)
 {
+	if (which == 0 && pmap_input(p, buf, len, from, now))
+		return;
 	check_input(p, chk, buf, len, which, from);
 	if (which == 0 && chk->answered[NAT_MAIN] && !chk->pub.len)
 		chk->pub = chk->mapped[NAT_MAIN];
@@ -1668,6 +2081,8 @@ natcheck_finish(struct punch *p, struct natcheck *chk, int64_t now)
 	}
 	chk->ms = now - chk->start;
 	chk->lport = p->path.lport;
+	chk->pmap = pmap_proto(p);
+	punch_unmap(p);		/* the check only asks whether it could */
 	chk->natted = 1;
 	for (i = 0; i < p->nlocals; i++)
 		if (ep_equal(&p->locals[i], &chk->mapped[NAT_MAIN]))

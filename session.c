@@ -893,6 +893,8 @@ net_datagram(struct session *s, const unsigned char *buf, size_t len,
 	uint64_t id;
 	long n;
 
+	if (sock < 0 && punch_gateway(s->p, buf, len, from, now))
+		return;		/* PCP, NAT-PMP: the port mapping's answer */
 	/* Relayed: the peer's datagram is inside (punch_input unwraps too). */
 	(void)punch_unwrap(s->p, &in, &inlen, from);
 	rd_init(&rd, in, inlen);
@@ -1115,7 +1117,8 @@ natcheck_read(struct session *s, const struct pollfd *pfd)
 		n = recvfrom(pfd[SL_PUNCH + i].fd, buf, sizeof(buf), 0,
 		    &from.u.sa, &from.len);
 		if (n > 0 && n <= MAX_DGRAM)
-			natcheck_input(s->p, &s->chk, buf, (size_t)n, i, &from);
+			natcheck_input(s->p, &s->chk, buf, (size_t)n, i, &from,
+			    now_ms());
 	}
 }
 
@@ -1290,6 +1293,7 @@ session_free(struct session *s, int abort)
 		return;
 	}
 	path = punch_path(s->p);
+	punch_unmap(s->p);		/* while its socket is open */
 	if (path->fd != -1) {
 		if (abort)
 			tcp_abort(path->fd);

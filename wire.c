@@ -591,3 +591,162 @@ wr_hdr(struct wr *w, int type, uint64_t id)
 	wr_u8(w, (uint8_t)type);
 	wr_u64(w, id);
 }
+
+/* ---- port mapping: NAT-PMP (RFC 6886) and PCP (RFC 6887) ---- */
+
+#define NATPMP_VERSION	0
+#define PCP_VERSION	2
+#define PCP_RESPONSE	0x80	/* R bit; NAT-PMP adds 128 to the op */
+#define PCP_MAP_LEN	36	/* MAP's opcode-specific part */
+
+/*
+ * A NAT-PMP request: PMAP_OP_ADDR (the external address) or
+ * PMAP_OP_MAP of UDP internal port iport (suggested external port
+ * eport; lifetime 0 deletes it).
+ */
+void
+wr_natpmp(struct wr *w, int op, int iport, int eport, uint32_t life)
+{
+	wr_u8(w, NATPMP_VERSION);
+	wr_u8(w, (uint8_t)op);
+	if (op == PMAP_OP_ADDR)
+		return;
+	wr_u16(w, 0);
+	wr_u16(w, (uint16_t)iport);
+	wr_u16(w, (uint16_t)eport);
+	wr_u32(w, life);
+}
+
+/* An IPv4 address as PCP writes every address: IPv4-mapped IPv6. */
+static void
+wr_pcp_addr(struct wr *w, const struct ep *e)
+{
+	static const unsigned char pfx[12] = { [10] = 0xff, [11] = 0xff };
+
+	wr_bytes(w, pfx, sizeof(pfx));
+	if (e != NULL)
+		wr_bytes(w, &e->u.in.sin_addr, 4);
+	else
+		wr_u32(w, 0);
+}
+
+/*
+ * A PCP MAP request for UDP internal port iport from client address
+ * self (IPv4: the address the gateway sees us at), suggested external
+ * port eport, any external address; lifetime 0 deletes it.
+ */
+void
+wr_pcp_map(struct wr *w, const unsigned char nonce[PCP_NONCE_LEN],
+    const struct ep *self, int iport, int eport, uint32_t life)
+{
+	wr_u8(w, PCP_VERSION);
+	wr_u8(w, PMAP_OP_MAP);
+	wr_u16(w, 0);
+	wr_u32(w, life);
+	wr_pcp_addr(w, self);
+	wr_bytes(w, nonce, PCP_NONCE_LEN);
+	wr_u8(w, 17);			/* UDP */
+	wr_u8(w, 0);
+	wr_u16(w, 0);
+	wr_u16(w, (uint16_t)iport);
+	wr_u16(w, (uint16_t)eport);
+	wr_pcp_addr(w, NULL);
+}
+
+/* An IPv4-mapped address (PCP) into e's address; -1 if not IPv4. */
+static int
+rd_pcp_addr(struct rd *r, struct ep *e)
+{
+	static const unsigned char pfx[12] = { [10] = 0xff, [11] = 0xff };
+	const unsigned char *a = rd_bytes(r, 16);
+
+	if (a == NULL || memcmp(a, pfx, sizeof(pfx)) != 0)
+		return -1;
+	memset(e, 0, sizeof(*e));
+	e->u.in.sin_family = AF_INET;
+	memcpy(&e->u.in.sin_addr, a + 12, 4);
+	e->len = sizeof(e->u.in);
+	return 0;
+}
+
+static int
+rd_natpmp(struct rd *r, struct pmap_reply *pm)
+{
+	const unsigned char *a;
+	int op = rd_u8(r);
+
+	if (op != (PCP_RESPONSE | PMAP_OP_ADDR) &&
+	    op != (PCP_RESPONSE | PMAP_OP_MAP))
+		return -1;
+	pm->proto = PMAP_NATPMP;
+	pm->op = op & ~PCP_RESPONSE;
+	pm->result = rd_u16(r);
+	(void)rd_u32(r);		/* seconds since its start */
+	if (r->bad)
+		return -1;
+	if (pm->result != 0)	/* an error may come short (version) */
+		return 0;
+	if (pm->op == PMAP_OP_ADDR) {
+		if ((a = rd_bytes(r, 4)) == NULL)
+			return -1;
+		pm->ext.u.in.sin_family = AF_INET;
+		memcpy(&pm->ext.u.in.sin_addr, a, 4);
+		pm->ext.len = sizeof(pm->ext.u.in);
+		pm->have_ext = 1;
+		return 0;
+	}
+	pm->iport = rd_u16(r);
+	pm->eport = rd_u16(r);
+	pm->lifetime = rd_u32(r);
+	return r->bad ? -1 : 0;
+}
+
+static int
+rd_pcp(struct rd *r, struct pmap_reply *pm)
+{
+	const unsigned char *n;
+	int op = rd_u8(r);
+
+	if ((op & PCP_RESPONSE) == 0 || (op & ~PCP_RESPONSE) != PMAP_OP_MAP)
+		return -1;
+	pm->proto = PMAP_PCP;
+	pm->op = PMAP_OP_MAP;
+	(void)rd_u8(r);
+	pm->result = rd_u8(r);
+	pm->lifetime = rd_u32(r);
+	(void)rd_u32(r);		/* epoch */
+	if (rd_bytes(r, 12) == NULL)
+		return -1;
+	if (r->left < PCP_MAP_LEN)	/* an error may have no MAP part */
+		return pm->result != 0 ? 0 : -1;
+	n = rd_bytes(r, PCP_NONCE_LEN);
+	memcpy(pm->nonce, n, PCP_NONCE_LEN);
+	if (rd_u8(r) != 17)
+		return -1;
+	(void)rd_bytes(r, 3);
+	pm->iport = rd_u16(r);
+	pm->eport = rd_u16(r);
+	if (rd_pcp_addr(r, &pm->ext) == -1)
+		return pm->result != 0 ? 0 : -1;
+	pm->have_ext = 1;
+	return r->bad ? -1 : 0;
+}
+
+/*
+ * An answer from a gateway's port 5351: NAT-PMP (version 0) or PCP
+ * (version 2), checked as hostile input. 0, or -1 when it is neither.
+ */
+int
+rd_pmap(struct rd *r, struct pmap_reply *pm)
+{
+	int version = rd_u8(r);
+
+	memset(pm, 0, sizeof(*pm));
+	if (r->bad)
+		return -1;
+	if (version == NATPMP_VERSION)
+		return rd_natpmp(r, pm);
+	if (version == PCP_VERSION)
+		return rd_pcp(r, pm);
+	return -1;
+}
