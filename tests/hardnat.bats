@@ -157,7 +157,8 @@ bats_require_minimum_version 1.5.0
 	grep -qx "mapping endpoint-independent" "$T/nc.out"
 	grep -qx "filtering address-and-port-dependent" "$T/nc.out"
 	grep -qx "hairpin no" "$T/nc.out"
-	[ "$(wc -l <"$T/nc.out")" -eq 7 ]
+	grep -qx "port-mapping none" "$T/nc.out"
+	[ "$(wc -l <"$T/nc.out")" -eq 8 ]
 }
 
 @test "NAT check behind fully-random masquerade: endpoint-dependent" {

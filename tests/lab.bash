@@ -695,3 +695,79 @@ lab_whoami() {
 	rm -f "$log"
 	return "$rc"
 }
+
+# ---------------------------------------------------------------------------
+# Port mapping: miniupnpd on a home router
+
+# lab_portmap A|B DIR [STUN_ADDR [STUN_PORT]]
+# Runs miniupnpd (Debian's nftables build) on rA or rB, serving NAT-PMP
+# and PCP (UDP 5351) to its LAN, with its config, log (DIR/upnp.log) and
+# lease file in DIR. It learns its public address with STUN from
+# STUN_ADDR:STUN_PORT (default: MED1:7321, a pnc mediator), since it
+# refuses to map while its WAN address is in a documentation range. The
+# router gets what miniupnpd's nftables backend expects and does not
+# create (NAT-NOTES.md): a table inet miniupnpd with its chains and base
+# chains that jump into them; a forward rule that accepts what its DNAT
+# let in ("ct status dnat": its own accept does not override the
+# router's drop policy); the router's own packets kept out of a
+# fully-random masquerade (its STUN check would conclude it is behind
+# another NAT) and the STUN answers let in, from the server's other
+# address and port too (RFC 5780: it decides from the answers to its
+# CHANGE-REQUESTs whether inbound mappings would work). Returns once it
+# listens (0), or 1 after 10 s; LAB_PORTMAP_PID is its pid.
+lab_portmap() {
+	local side=$1 dir=$2 stun=${3:-$MED1} sport=${4:-7321} r lan wan
+	if [[ $side == A ]]; then r=rA lan=10.1.0.0/24 wan=$RA_WAN
+	else r=rB lan=10.2.0.0/24 wan=$RB_WAN; fi
+	mkdir -p "$dir"
+	rm -f "$dir/upnp.log" "$dir/leases"
+	lab_exec "$r" nft -f - <<-EOF || return 1
+		table inet miniupnpd {
+			chain forward {
+				type filter hook forward priority -5; policy accept;
+				jump miniupnpd
+			}
+			chain miniupnpd {
+			}
+			chain prerouting {
+				type nat hook prerouting priority -100; policy accept;
+				jump prerouting_miniupnpd
+			}
+			chain postrouting {
+				type nat hook postrouting priority 90; policy accept;
+				jump postrouting_miniupnpd
+			}
+			chain prerouting_miniupnpd {
+			}
+			chain postrouting_miniupnpd {
+			}
+		}
+		insert rule ip nat post ip saddr $wan accept
+		insert rule ip filter fw ct status dnat accept
+		insert rule ip filter in iifname "wan" udp sport { $sport, $((sport + 1)) } accept
+	EOF
+	cat >"$dir/miniupnpd.conf" <<-EOF
+		ext_ifname=wan
+		listening_ip=lan
+		enable_natpmp=yes
+		enable_upnp=no
+		secure_mode=yes
+		system_uptime=yes
+		uuid=451b5b03-f388-4dc0-adf0-b4bcafcbefe8
+		ext_perform_stun=yes
+		ext_stun_host=$stun
+		ext_stun_port=$sport
+		upnp_table_name=miniupnpd
+		upnp_nat_table_name=miniupnpd
+		upnp_forward_chain=miniupnpd
+		upnp_nat_chain=prerouting_miniupnpd
+		upnp_nat_postrouting_chain=postrouting_miniupnpd
+		lease_file=$dir/leases
+		allow 1024-65535 $lan 1024-65535
+		deny 0-65535 0.0.0.0/0 0-65535
+	EOF
+	lab_bg "$r" "$dir/upnp.log" miniupnpd -d -f "$dir/miniupnpd.conf" \
+		-P "$dir/miniupnpd.pid"
+	LAB_PORTMAP_PID=$LAB_BG_PID
+	wait_for 10 grep -q "Listening for NAT-PMP/PCP" "$dir/upnp.log"
+}

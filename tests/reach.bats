@@ -8,6 +8,16 @@ load helpers
 
 bats_require_minimum_version 1.5.0
 
+BASE=322a88e	# the merge-base: the control of the port mapping tests
+
+setup_file() {
+	export OLD=$BATS_FILE_TMPDIR/old/pnc
+	mkdir -p "$BATS_FILE_TMPDIR/old"
+	git -C "$BATS_TEST_DIRNAME/.." archive "$BASE" |
+	    tar -x -C "$BATS_FILE_TMPDIR/old"
+	make -C "$BATS_FILE_TMPDIR/old" pnc >/dev/null 2>&1
+}
+
 teardown() {
 	lab_down
 }
@@ -84,4 +94,103 @@ pairs() {
 	[ "$(wc -l <"$T/delays.b")" -eq 10 ]
 	# the lost packets were real
 	[ "$(lab_loss_dropped)" -gt 0 ]
+}
+
+# mapped_lab [MEDIATE_ARGS...]: both NATs symmetric, a mediator on both
+# core addresses (with MEDIATE_ARGS), miniupnpd on rA.
+mapped_lab() {
+	lab_up --nat-a symmetric --nat-b symmetric >/dev/null
+	lab_bg core "$T/med.log" "$PNC" mediate -v -s "$MED1" -s "$MED2" "$@"
+	wait_udp_port core "$MPORT"
+	lab_portmap A "$T/upnp"
+	grep -q "Port forwarding is now enabled" "$T/upnp/upnp.log"
+}
+
+# pair PNC [ARGS...]: listen on hA, connect on hB with 300 kB; RL, RC.
+pair() {
+	local bin=$1 n=m$RANDOM
+	shift
+	randfile "$T/f" 300000
+	bgrun_in hA l /dev/null "$bin" listen -v -m "$MED1" -w 10 "$@" "$n"
+	bgrun_in hB c "$T/f" "$bin" connect -v -m "$MED1" -w 10 "$@" "$n"
+	wait_tag c 30; RC=$RC
+	local rc=$RC
+	wait_tag l 30; RL=$RC
+	RC=$rc
+}
+
+# mapping_rules: miniupnpd's DNAT rules on rA now.
+mapping_rules() {
+	lab_exec rA nft list chain inet miniupnpd prerouting_miniupnpd |
+	    grep -c dnat || true
+}
+
+@test "port mapping: both NATs symmetric, miniupnpd (PCP) on rA, no relay: data with equal checksums" {
+	mapped_lab
+	pair "$PNC"
+	show l c
+	[ "$RC" -eq 0 ]
+	[ "$RL" -eq 0 ]
+	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
+	grep -q "PCP mapping: $WAN_A:[0-9]* for 120 s" "$T/l.err"
+	grep -q "punched through to $WAN_A:[0-9]* (mapped)" "$T/c.err"
+	# deleted at the end of the session
+	[ "$(mapping_rules)" -eq 0 ]
+	grep -q "PCP: UDP port [0-9]* mapping removed" "$T/upnp/upnp.log"
+}
+
+@test "port mapping, control: the merge-base client fails there, both NATs symmetric" {
+	mapped_lab
+	pair "$OLD"
+	show l c
+	[ "$RC" -eq 1 ]
+	[ "$RL" -eq 1 ]
+	grep -q "both NATs map endpoint-dependently" "$T/c.err"
+}
+
+@test "port mapping with a relaying mediator (-r): the session is direct, not relayed" {
+	mapped_lab -r
+	pair "$PNC"
+	show l c
+	[ "$RC" -eq 0 ]
+	[ "$RL" -eq 0 ]
+	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
+	! grep -q "relayed" "$T/l.err" "$T/c.err"
+	grep -q "punched through to $WAN_A:[0-9]* (mapped)" "$T/c.err"
+}
+
+@test "port mapping with a relaying mediator, control: the merge-base client is relayed" {
+	mapped_lab -r
+	pair "$OLD"
+	show l c
+	[ "$RC" -eq 0 ]
+	grep -q "the session is relayed" "$T/c.err"
+}
+
+@test "NAT check: port-mapping pcp behind miniupnpd, none behind a router without it" {
+	mapped_lab
+	run --separate-stderr lab_exec hA "$PNC" punch -v -m "$MED1"
+	echo "$output"; echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ $output == *$'\nport-mapping pcp'* ]]
+	[ "$(mapping_rules)" -eq 0 ]	# the check deletes what it got
+	run --separate-stderr lab_exec hB "$PNC" punch -m "$MED1"
+	[ "$status" -eq 0 ]
+	[[ $output == *$'\nport-mapping none'* ]]
+}
+
+@test "NAT-PMP when PCP goes unanswered: port-mapping nat-pmp, and a session through it" {
+	mapped_lab
+	# PCP (version 2) never reaches miniupnpd; NAT-PMP (version 0) does
+	lab_exec rA nft insert rule ip filter in udp dport 5351 @th,64,8 2 drop
+	run --separate-stderr lab_exec hA "$PNC" punch -m "$MED1"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *$'\nport-mapping nat-pmp'* ]]
+	pair "$PNC"
+	show l c
+	[ "$RC" -eq 0 ]
+	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
+	grep -q "NAT-PMP mapping: $WAN_A:[0-9]*" "$T/l.err"
+	[ "$(mapping_rules)" -eq 0 ]
 }
