@@ -675,15 +675,17 @@ rd_natpmp(struct rd *r, struct pmap_reply *pm)
 	const unsigned char *a;
 	int op = rd_u8(r);
 
-	if (op != (PCP_RESPONSE | PMAP_OP_ADDR) &&
+	if (op != 0 && op != (PCP_RESPONSE | PMAP_OP_ADDR) &&
 	    op != (PCP_RESPONSE | PMAP_OP_MAP))
 		return -1;
 	pm->proto = PMAP_NATPMP;
 	pm->op = op & ~PCP_RESPONSE;
 	pm->result = rd_u16(r);
 	(void)rd_u32(r);		/* seconds since its start */
-	if (r->bad)
+	if (r->bad || (op == 0 && pm->result != 1))
 		return -1;
+	if (op == 0)		/* RFC 6886 3.5: "Unsupported Version" */
+		pm->op = PMAP_OP_MAP;	/* ... the answer to our PCP */
 	if (pm->result != 0)	/* an error may come short (version) */
 		return 0;
 	if (pm->op == PMAP_OP_ADDR) {

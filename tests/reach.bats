@@ -194,3 +194,14 @@ mapping_rules() {
 	grep -q "NAT-PMP mapping: $WAN_A:[0-9]*" "$T/l.err"
 	[ "$(mapping_rules)" -eq 0 ]
 }
+
+@test "PCP and NAT-PMP codecs: RFC layouts, truncations, random input under ASan/UBSan" {
+	cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g \
+	    -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o "$T/pmap" "$BATS_TEST_DIRNAME/pmap.c" \
+	    "$BATS_TEST_DIRNAME/../wire.c" "$BATS_TEST_DIRNAME/../util.c"
+	run "$T/pmap"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == "ok "* ]]
+}
