@@ -67,6 +67,7 @@
 #define RELAY_AFTER	3000	/* ms of direct probing before the relay */
 #define RELAY_GAP	200	/* ms between requests for it */
 #define QUIET_MS	5000	/* nothing from the peer this long: stop */
+#define PROBE_TOTAL	4096	/* probes a punch sends at most */
 #define PMAP_WAIT	250	/* ms the gateway has to grant a mapping */
 #define PMAP_QUICK	20	/* ... to answer at all, before we register */
 #define PMAP_GAP0	60	/* ms before the first resend; doubles */
@@ -93,7 +94,6 @@ struct pmap {
 	int64_t		 start, next, renew_at;
 	int		 gap;
 };
-#define PROBE_TOTAL	4096	/* probes a punch sends at most */
 
 struct cand {
 	struct ep	 ep;
@@ -436,8 +436,10 @@ ep_probeable(const struct ep *e, const struct ep *med)
 	return 0;
 }
 
-/* Add a candidate unless known, ours, unprobeable, or no room. Returns
- * index or -1. */
+/*
+ * Add a candidate unless known, ours, unprobeable, or no room. Returns
+ * its index, or -1.
+ */
 static int
 cand_add(struct punch *p, const struct ep *e, int sock, const char *kind)
 {
