@@ -714,7 +714,8 @@ lab_whoami() {
 # another NAT) and the STUN answers let in, from the server's other
 # address and port too (RFC 5780: it decides from the answers to its
 # CHANGE-REQUESTs whether inbound mappings would work). Returns once it
-# listens (0), or 1 after 10 s; LAB_PORTMAP_PID is its pid.
+# listens (0), or 1 after 10 s; LAB_PORTMAP_PID is its pid. Lines in
+# LAB_PORTMAP_CONF are added to its configuration.
 lab_portmap() {
 	local side=$1 dir=$2 stun=${3:-$MED1} sport=${4:-7321} r lan wan
 	if [[ $side == A ]]; then r=rA lan=10.1.0.0/24 wan=$RA_WAN
@@ -765,6 +766,7 @@ lab_portmap() {
 		lease_file=$dir/leases
 		allow 1024-65535 $lan 1024-65535
 		deny 0-65535 0.0.0.0/0 0-65535
+		${LAB_PORTMAP_CONF-}
 	EOF
 	lab_bg "$r" "$dir/upnp.log" miniupnpd -d -f "$dir/miniupnpd.conf" \
 		-P "$dir/miniupnpd.pid"

@@ -195,6 +195,27 @@ mapping_rules() {
 	[ "$(mapping_rules)" -eq 0 ]
 }
 
+@test "port mapping: renewed while the session lives, at a quarter of a short granted lifetime" {
+	# miniupnpd grants PCP mappings of 4 s at most
+	LAB_PORTMAP_CONF=$'min_lifetime=1\nmax_lifetime=4' mapped_lab
+	n=r$RANDOM
+	# a session of 5 s: connect's input comes in two parts, 5 s apart
+	bgrun_in hA l /dev/null "$PNC" listen -v -m "$MED1" "$n"
+	bgrun hB c bash -c "{ echo a; sleep 5; echo b; } |
+	    '$PNC' connect -v -m '$MED1' '$n'"
+	wait_tag c 30
+	wait_tag l 30
+	show l c
+	grep -q "PCP mapping: $WAN_A:[0-9]* for 4 s" "$T/l.err"
+	port=$(sed -n 's/.*PCP mapping: [0-9.]*:\([0-9]*\) for 4 s.*/\1/p' "$T/l.err")
+	# the first request, renewals every second, the two deletions
+	n=$(grep -c "PCP request received from $HA:$port" "$T/upnp/upnp.log")
+	echo "# $n PCP requests for port $port" >&3
+	((n >= 5))
+	grep -q "port mapping deleted" "$T/l.err"
+	[ "$(cat "$T/l.out")" = "$(printf 'a\nb')" ]
+}
+
 @test "PCP and NAT-PMP codecs: RFC layouts, truncations, random input under ASan/UBSan" {
 	cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g \
 	    -fsanitize=address,undefined -fno-sanitize-recover=all \
