@@ -8,7 +8,9 @@
 # PROTO_FLAG=-t runs the TCP column (pnc punch -t), -a TCP-then-UDP.
 # RELAY=1 runs the relay column instead: the mediator with -r, and each
 # trial a listen/connect pair that passes one line; a row counts how
-# many sessions went direct, were relayed, or failed.
+# many sessions went direct (through a port mapping: mapped), were
+# relayed, or failed. Rows with a port-mapping field run miniupnpd
+# (NAT-PMP, PCP) on that side's router (lab_portmap).
 #
 # The table goes to stdout in the format of RESULTS (a first line with
 # the date and the command, then one row per topology); RESULTS=update
@@ -47,6 +49,7 @@ out() {
 }
 
 # name | lab_up options | side A node | side B node | loss % | expected
+# [| routers running miniupnpd: A, B or AB]
 TOPOS=(
 	"home/home||hA|hB|0|direct"
 	"same LAN, no hairpin||hA|hC|0|direct"
@@ -59,6 +62,8 @@ TOPOS=(
 	"home/home, 10% loss||hA|hB|10|direct"
 	"home/home, 30% loss||hA|hB|30|direct"
 	"home/strict (drops all from outside)|--nat-b strict|hA|hB|0|fail"
+	"symmetric/symmetric, mapping on A|--nat-a symmetric --nat-b symmetric|hA|hB|0|direct|A"
+	"symmetric/symmetric, mapping on both|--nat-a symmetric --nat-b symmetric|hA|hB|0|direct|AB"
 )
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else print a[int((NR+1)/2)]}'; }
@@ -109,10 +114,10 @@ trial() {
 trial_session() {
 	local a=$1 b=$2 name=$3 pa pb ra rb
 	echo "hello $name" >"$tmp/msg"
-	ip netns exec "$LAB-$a" "$PNC" listen -m "$MED1" -w "$W" "$name" \
+	ip netns exec "$LAB-$a" "$PNC" listen -v -m "$MED1" -w "$W" "$name" \
 	    </dev/null >"$tmp/a.out" 2>"$tmp/a.err" &
 	pa=$!
-	ip netns exec "$LAB-$b" "$PNC" connect -m "$MED1" -w "$W" "$name" \
+	ip netns exec "$LAB-$b" "$PNC" connect -v -m "$MED1" -w "$W" "$name" \
 	    <"$tmp/msg" >/dev/null 2>"$tmp/b.err" &
 	pb=$!
 	wait $pa; ra=$?
@@ -121,11 +126,14 @@ trial_session() {
 		if grep -q 'relayed by the mediator' "$tmp/a.err" "$tmp/b.err"
 		then
 			echo relayed
+		elif grep -q 'punched through to .* (mapped)' "$tmp/a.err" \
+		    "$tmp/b.err"; then
+			echo mapped
 		else
 			echo direct
 		fi
 	else
-		echo "failed $(cat "$tmp/a.err" "$tmp/b.err" | grep -m1 pnc:)"
+		echo "failed $(tail -qn1 "$tmp/a.err" "$tmp/b.err" | head -1)"
 	fi
 }
 
@@ -135,12 +143,12 @@ CMD="tests/matrix.sh $N"
 out '%s, %s cores: %sW=%s %s (%s trials per topology, -w %s)\n' \
     "$(date -u +%F)" "$(nproc)" "$ENVS" "$W" "$CMD" "$N" "$W"
 if [[ -n ${RELAY:-} ]]; then
-	out '%-38s %7s %8s %7s\n' topology direct relayed failed
+	out '%-38s %7s %7s %8s %7s\n' topology direct mapped relayed failed
 else
 	out '%-38s %-8s %-7s %9s %9s\n' topology expected result median_ms worst_ms
 fi
 for row in "${TOPOS[@]}"; do
-	IFS='|' read -r name opts a b loss expect <<<"$row"
+	IFS='|' read -r name opts a b loss expect pmap <<<"$row"
 	if ((${#FILTER[@]} > 0)); then
 		match=0
 		for want in "${FILTER[@]}"; do [[ $name == *"$want"* ]] && match=1; done
@@ -153,17 +161,23 @@ for row in "${TOPOS[@]}"; do
 	    ${RELAY:+-r} >"$tmp/med.log" 2>&1 &
 	disown
 	wait_udp_port core 7321
+	for side in A B; do
+		[[ ${pmap:-} == *$side* ]] || continue
+		lab_portmap "$side" "$tmp/pm$side" ||
+		    out '%s: miniupnpd on side %s did not start\n' "$name" "$side"
+	done
 	if [[ -n ${RELAY:-} ]]; then
-		nd=0 nr=0 nf=0 why=
+		nd=0 nm=0 nr=0 nf=0 why=
 		for i in $(seq "$N"); do
 			read -r res rest < <(trial_session "$a" "$b" "r$i-$RANDOM")
 			case $res in
 			direct) nd=$((nd + 1)) ;;
+			mapped) nm=$((nm + 1)) ;;
 			relayed) nr=$((nr + 1)) ;;
 			*) nf=$((nf + 1)); why=$rest ;;
 			esac
 		done
-		out '%-38s %7d %8d %7d\n' "$name" "$nd" "$nr" "$nf"
+		out '%-38s %7d %7d %8d %7d\n' "$name" "$nd" "$nm" "$nr" "$nf"
 		[[ -n $why ]] && out '    %s\n' "$why"
 		kill %% 2>/dev/null
 		lab_down 2>/dev/null
