@@ -86,6 +86,8 @@ struct pmap {
 	int		 natpmp_addr;	/* NAT-PMP gave its external address */
 	int		 natpmp_asked;	/* ... and we asked it to map */
 	int		 held;		/* a REGISTER waits for the mapping */
+	int		 ack_held;	/* ... or a PEERACK, to mediator ack_k */
+	int		 ack_k, ack_flags;
 	int		 iport;		/* our port, as mapped */
 	struct ep	 gw;		/* the gateway, port 5351 */
 	struct ep	 self;		/* our address toward it: PCP's */
@@ -184,6 +186,7 @@ static int	pmap_input(struct punch *, const unsigned char *, size_t,
 static void	pmap_tick(struct punch *, int64_t);
 static int64_t	pmap_next(const struct punch *, int64_t);
 static void	register_all(struct punch *, int64_t);
+static void	both_epdep(struct punch *, int64_t);
 static int	mapped(const struct punch *);
 
 static int
@@ -999,6 +1002,25 @@ low_ttl(struct punch *p, int ttl)
 }
 
 /*
+ * Both NATs endpoint-dependent and no port mapping: the relay at once
+ * if offered, else only local candidates can work, for a short while.
+ */
+static void
+both_epdep(struct punch *p, int64_t now)
+{
+	if (!p->epdep_self || !p->epdep_peer || mapped(p))
+		return;
+	if (p->relay_offer) {
+		vlog("both NATs are endpoint-dependent: asking for the relay");
+		p->relay_at = now;
+	} else if (p->deadline == 0 || p->deadline - now > BOTH_EPDEP_MS) {
+		vlog("both NATs are endpoint-dependent: only local candidates "
+		    "can work; giving up in %d ms", BOTH_EPDEP_MS);
+		p->deadline = now + BOTH_EPDEP_MS;
+	}
+}
+
+/*
  * When to ask for the relay (if offered: after direct probing had its
  * chance), and when to give up if both NATs are endpoint-dependent.
  */
@@ -1014,15 +1036,11 @@ plan_deadlines(struct punch *p, int64_t now)
 		vlog("both NATs are endpoint-dependent, but %s a port "
 		    "mapping: probing it", p->peer_mapped ? "the peer has" :
 		    "we have");
-	else if (p->epdep_self && p->epdep_peer && p->relay_offer) {
-		vlog("both NATs are endpoint-dependent: asking for the relay");
-		p->relay_at = now;
-	} else if (p->epdep_self && p->epdep_peer && (p->deadline == 0 ||
-	    p->deadline - now > BOTH_EPDEP_MS)) {
-		vlog("both NATs are endpoint-dependent: only local candidates "
-		    "can work; giving up in %d ms", BOTH_EPDEP_MS);
-		p->deadline = now + BOTH_EPDEP_MS;
-	}
+	else if (p->epdep_self && p->epdep_peer && p->pm.ack_held)
+		vlog("both NATs are endpoint-dependent; our gateway may "
+		    "map a port: waiting for it");
+	else
+		both_epdep(p, now);
 	if (p->deadline == 0)		/* listen without -w */
 		p->deadline = now + PUNCH_LIMIT;
 }
@@ -1093,6 +1111,24 @@ introduced(struct punch *p, const struct intro *in, int k, int64_t now)
 	punch_tick(p, now);
 }
 
+/*
+ * PEERACK to mediator k; held while our gateway is about to grant a
+ * mapping (pmap_release sends it): the mediator introduces a
+ * controlling peer only after our ack, with our candidates as they are
+ * then.
+ */
+static void
+peer_ack(struct punch *p, int k, int flags, int64_t now)
+{
+	if (pmap_hold(p, now)) {
+		p->pm.ack_held = 1;
+		p->pm.ack_k = k;
+		p->pm.ack_flags = flags;
+		return;
+	}
+	send_register_to(p, T_PEERACK, k, 0, flags);
+}
+
 /* T_PEER from mediator k: the introduction, or a repeat of it. */
 static void
 on_peer(struct punch *p, struct rd *r, int k, int64_t now)
@@ -1105,7 +1141,7 @@ on_peer(struct punch *p, struct rd *r, int k, int64_t now)
 		return;
 	p->peer_flags = in.flags;
 	if (p->state != P_REGISTER)	/* from any mediator: stop its resends */
-		send_register_to(p, T_PEERACK, k, 0, in.flags);
+		peer_ack(p, k, in.flags, now);
 	if ((in.flags & PEER_READY) && !p->peer_ready && p->state == P_PROBE) {
 		p->peer_ready = 1;
 		vlog("mediator: the peer has its introduction");
@@ -1114,12 +1150,14 @@ on_peer(struct punch *p, struct rd *r, int k, int64_t now)
 	}
 	if (p->state != P_REGISTER)
 		return;		/* a retransmitted introduction */
+	if (pmap_hold(p, now))
+		p->pm.ack_held = 1;	/* before introduced() plans */
 	introduced(p, &in, k, now);
 	/*
 	 * Acknowledge only now: the mediator's "ready" to the peer must not
 	 * overtake our first small-TTL probes out of our NAT.
 	 */
-	send_register_to(p, T_PEERACK, k, 0, in.flags);
+	peer_ack(p, k, in.flags, now);
 }
 
 /* Untrusted text for the terminal: printable ASCII only. */
@@ -1607,14 +1645,27 @@ pmap_hold(struct punch *p, int64_t now)
 	return 1;
 }
 
-/* The REGISTERs held for the mapping go now. */
+/*
+ * What was held for the mapping goes now: the REGISTERs; or, once
+ * introduced, a REGISTER that updates our candidates at the mediator,
+ * then the PEERACK after which it introduces the peer with them.
+ */
 static void
 pmap_release(struct punch *p, int64_t now)
 {
-	if (!p->pm.held || p->state != P_REGISTER)
+	struct pmap *pm = &p->pm;
+
+	if (!pm->held)
 		return;
-	p->pm.held = 0;
-	register_all(p, now);
+	pm->held = 0;
+	if (p->state == P_REGISTER)
+		register_all(p, now);
+	else if (p->state == P_PROBE && pm->ack_held) {
+		send_register_to(p, T_REGISTER, pm->ack_k, 0, 0);
+		send_register_to(p, T_PEERACK, pm->ack_k, 0, pm->ack_flags);
+		both_epdep(p, now);	/* no mapping after all? */
+	}
+	pm->ack_held = 0;
 }
 
 /* Nothing granted: go on without (and send what waited). */
@@ -1650,7 +1701,7 @@ pmap_granted(struct punch *p, int proto, const struct ep *ext,
 	    (long long)(now - pm->start));
 	if (p->cfg.name == NULL)
 		return;		/* the NAT check: nothing to announce */
-	if (p->state != P_REGISTER) {
+	if (p->state != P_REGISTER && !(p->state == P_PROBE && pm->ack_held)) {
 		if (p->state == P_PROBE)
 			vlog("the peer was introduced before the mapping: "
 			    "not announced");
