@@ -305,7 +305,7 @@ in_git() {
 	in_git
 	cd "$ROOT"
 	v=$(sed -n 's/^#define PNC_VERSION[^"]*"\([^"]*\)".*/\1/p' pnc.h)
-	run make dist
+	run make --no-print-directory dist
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "${lines[-1]}" = "pnc-$v.tar.gz" ]
