@@ -13,6 +13,9 @@ UNIT=$ROOT/pnc-mediate.service
 bats_require_minimum_version 1.5.0
 
 setup() {
+	# Run under make test, a child make would print Entering/Leaving
+	# lines around what these tests read: be a top-level make.
+	unset MAKEFLAGS MFLAGS MAKELEVEL
 	T=$BATS_TEST_TMPDIR
 	PUB=
 }
@@ -305,7 +308,7 @@ in_git() {
 	in_git
 	cd "$ROOT"
 	v=$(sed -n 's/^#define PNC_VERSION[^"]*"\([^"]*\)".*/\1/p' pnc.h)
-	run make --no-print-directory dist
+	run make dist
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "${lines[-1]}" = "pnc-$v.tar.gz" ]
