@@ -36,8 +36,8 @@
  *
  * Three small tools measure such a link from its two sides (IPv4, UDP):
  *
- *	wanlink echo PORT
- *	wanlink sink PORT
+ *	wanlink echo PORT [ADDR]
+ *	wanlink sink PORT [ADDR]
  *	wanlink probe ADDR PORT COUNT INTERVAL_US SIZE
  *
  * echo sends every datagram back to its sender, for 600 s at most. sink
@@ -122,7 +122,7 @@ usage(void)
 	    "               [--slots N] [--max-secs S] [--parent PID] "
 	    "NETNS:IF NETNS:IF\n"
 	    "       values may be X/Y: X first->second, Y second->first\n"
-	    "       wanlink echo PORT | sink PORT\n"
+	    "       wanlink echo PORT [ADDR] | sink PORT [ADDR]\n"
 	    "       wanlink probe ADDR PORT COUNT INTERVAL_US SIZE\n");
 	exit(2);
 }
@@ -664,9 +664,13 @@ link_main(int argc, char **argv)
  * The measuring tools
  */
 
-/* A UDP socket bound to port on every address, or -1. */
+/*
+ * A UDP socket bound to addr (NULL: every address) and port, or -1.
+ * Behind a NAT, an answer must leave from the address the client wrote
+ * to, which the wildcard does not promise: an echo binds its address.
+ */
 static int
-udp_bound(unsigned long port)
+udp_bound(const char *addr, unsigned long port)
 {
 	struct sockaddr_in sin;
 	int s, sz = 4 << 20;
@@ -678,7 +682,8 @@ udp_bound(unsigned long port)
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)port);
-	if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+	if ((addr != NULL && inet_pton(AF_INET, addr, &sin.sin_addr) != 1) ||
+	    bind(s, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
 		close(s);
 		return -1;
 	}
@@ -694,9 +699,10 @@ echo_main(int argc, char **argv)
 	ssize_t n;
 	int s;
 
-	if (argc != 3)
+	if (argc != 3 && argc != 4)
 		usage();
-	if ((s = udp_bound(parse_num("port", argv[2], 65535))) == -1)
+	if ((s = udp_bound(argc == 4 ? argv[3] : NULL,
+	    parse_num("port", argv[2], 65535))) == -1)
 		err(1, "udp port %s", argv[2]);
 	alarm(600);
 	for (;;) {
@@ -718,9 +724,10 @@ sink_main(int argc, char **argv)
 	double secs;
 	ssize_t n;
 
-	if (argc != 3)
+	if (argc != 3 && argc != 4)
 		usage();
-	if ((pfd.fd = udp_bound(parse_num("port", argv[2], 65535))) == -1)
+	if ((pfd.fd = udp_bound(argc == 4 ? argv[3] : NULL,
+	    parse_num("port", argv[2], 65535))) == -1)
 		err(1, "udp port %s", argv[2]);
 	pfd.events = POLLIN;
 	while (poll(&pfd, 1, pkts ? 1000 : 60000) > 0) {
@@ -792,7 +799,7 @@ probe_main(int argc, char **argv)
 	if ((rtt = calloc(count, sizeof(*rtt))) == NULL ||
 	    (seen = calloc(count, 1)) == NULL)
 		err(1, "calloc");
-	if ((pfd.fd = udp_bound(0)) == -1 ||
+	if ((pfd.fd = udp_bound(NULL, 0)) == -1 ||
 	    connect(pfd.fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		err(1, "udp socket to %s", argv[2]);
 	pfd.events = POLLIN;
