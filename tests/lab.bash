@@ -507,6 +507,7 @@ _lab_wan_start() {
 	local -a args
 	bin=$(_lab_wan_bin) || return 1
 	d=$(_lab_wan_dir)
+	mkdir -p "$d" || return 1
 	mapfile -t args < <(_lab_wan_args "$spec") || return 1
 	for n in "$3:$4" "$5:$6"; do
 		# Room for bursts: the TUN queue drops what wanlink has not

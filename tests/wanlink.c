@@ -468,9 +468,11 @@ dir_release(struct dir *d, uint64_t now)
 		s = &d->slots[d->head];
 		if (s->release > now)
 			return s->release;
-		if (write(d->out, d->data + d->head * d->slotsz, s->len) == -1)
-			d->n_werr++;
-		else {
+		if (write(d->out, d->data + d->head * d->slotsz, s->len) == -1) {
+			/* The first says why; the counter says how often. */
+			if (d->n_werr++ == 0)
+				warn("%s: write", d->name);
+		} else {
 			d->n_out++;
 			d->b_out += s->len;
 		}
