@@ -34,6 +34,11 @@ echo_on_core() {
 	wait_udp_port core 9000
 }
 
+# tcp_listening NODE PORT: a TCP socket in NODE listens on PORT.
+tcp_listening() {
+	[[ -n $(lab_exec "$1" ss -Hntl "sport = :$2") ]]
+}
+
 # field NAME LINE...: the number after the word NAME in a "key value" line.
 field() {
 	local name=$1
@@ -173,7 +178,7 @@ rate_run() {
 	lab_up --wan-a "delay=10ms,rate=50mbit,queue=40ms" --public-host
 	randfile "$T/f" 10000000
 	bgrun hP l socat -u TCP-LISTEN:5001,reuseaddr "CREATE:$T/got"
-	wait_for 5 eval '[[ -n $(lab_exec hP ss -Hntl "sport = :5001") ]]'
+	wait_for 5 tcp_listening hP 5001
 	t0=${EPOCHREALTIME/./}
 	lab_exec hA socat -u "OPEN:$T/f" "TCP:$HP:5001"
 	wait_tag l 30

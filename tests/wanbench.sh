@@ -9,10 +9,14 @@
 # with:
 #
 #   -R      pnc connect -R (hB) to pnc listen -R (hA) through the mediator
-#   TCP     socat over the kernel's TCP (CUBIC, the distribution's buffers),
-#           hB to rA's public address, port-forwarded to hA
+#   TCP     socat over the kernel's TCP with CUBIC, the distribution's
+#           default, and the distribution's buffers, hB to rA's public
+#           address, port-forwarded to hA
+#   BBR     the same with BBR (this machine's sysctl default, which a
+#           namespace cannot change: the sender sets TCP_CONGESTION)
 #   kcptun  kcptun-client (hB) to kcptun-server (hA, port-forwarded),
-#           --crypt none --mode fast3 --nocomp, socat at both ends
+#           --crypt none --mode fast3 --nocomp and $KCPTUN_OPTS (empty:
+#           kcptun's default windows), socat at both ends
 #
 # Each is one run, bounded by CAP_SECS (default 60): a flow that has not
 # delivered everything by then is reported as "dnf" with the megabytes it
@@ -96,16 +100,25 @@ finish() {
 	fi
 }
 
+# tcp_listening NODE PORT: a TCP socket in NODE listens on PORT.
+tcp_listening() {
+	[[ -n $(lab_exec "$1" ss -Hntl "sport = :$2") ]]
+}
+
+# run_tcp CC: TCP with congestion control CC (6:13 is IPPROTO_TCP,
+# TCP_CONGESTION); the sender's choice is the one that matters.
 run_tcp() {
 	recv hA socat -u TCP-LISTEN:5001,reuseaddr STDOUT
-	wait_for 5 eval '[[ -n $(lab_exec hA ss -Hntl "sport = :5001") ]]'
+	wait_for 5 tcp_listening hA 5001
 	lab_exec hB timeout -s KILL "$CAP" socat -u "OPEN:$tmp/f" \
-	    "TCP:$WAN_A:5001" 2>>"$tmp/err"
+	    "TCP:$WAN_A:5001,setsockopt-string=6:13:$1" 2>>"$tmp/err"
 	finish
 }
 
 run_kcp() {
 	local k=(--crypt none --mode fast3 --nocomp --quiet)
+	# shellcheck disable=SC2206 # words on purpose
+	k+=(${KCPTUN_OPTS-})
 	lab_bg hA "$tmp/kcps.log" kcptun-server "${k[@]}" -l :5002 \
 	    -t 127.0.0.1:5003
 	local ks=$LAB_BG_PID
@@ -113,8 +126,8 @@ run_kcp() {
 	    -r "$WAN_A:5002"
 	local kc=$LAB_BG_PID
 	recv hA socat -u TCP-LISTEN:5003,reuseaddr STDOUT
-	wait_for 5 eval '[[ -n $(lab_exec hB ss -Hntl "sport = :5004") ]]'
-	wait_for 5 eval '[[ -n $(lab_exec hA ss -Hntl "sport = :5003") ]]'
+	wait_for 5 tcp_listening hB 5004
+	wait_for 5 tcp_listening hA 5003
 	lab_exec hB timeout -s KILL "$CAP" socat -u "OPEN:$tmp/f" \
 	    TCP:127.0.0.1:5004 2>>"$tmp/err"
 	finish
@@ -146,20 +159,23 @@ ratio() {
 
 printf '%s MB one way, hB -> hA through two NATs, one run each, cap %s s, %s cores\n' \
     "$MB" "$CAP" "$(nproc)"
-printf '%-28s %10s %10s %10s %7s %7s %8s\n' path "TCP MB/s" "-R MB/s" \
-    "kcp MB/s" "R/TCP" "R/kcp" "R cpu/GB"
+printf '%-28s %9s %9s %11s %9s %6s %6s %6s %7s\n' path "TCP MB/s" \
+    "BBR MB/s" "-R MB/s" "kcp MB/s" "R/TCP" "R/BBR" "R/kcp" "R cpu/GB"
 for p in "${PATHS[@]:0:${NPATHS:-99}}"; do
 	build "${p#*|}"
-	tcp=$(run_tcp)
+	tcp=$(run_tcp cubic)
+	bbr=$(run_tcp bbr)
 	kcp=$(run_kcp)
 	run_r >"$tmp/r"
 	r=$(<"$tmp/r")
 	cpu=$(awk -v c="$RCPU" -v mb="$MB" 'BEGIN { printf "%.1f", c / (mb / 1000) }')
 	[[ $r == [0-9]* ]] || cpu=-
-	printf '%-28s %10s %10s %10s %7s %7s %8s\n' "${p%%|*}" "$tcp" "$r" \
-	    "$kcp" "$(ratio "$r" "$tcp")" "$(ratio "$r" "$kcp")" "$cpu"
+	printf '%-28s %9s %9s %11s %9s %6s %6s %6s %7s\n' "${p%%|*}" "$tcp" \
+	    "$bbr" "$r" "$kcp" "$(ratio "$r" "$tcp")" "$(ratio "$r" "$bbr")" \
+	    "$(ratio "$r" "$kcp")" "$cpu"
 	[[ -n ${p#*|} ]] && lab_wan_stats A | sed 's/^/    /' >>"$tmp/links"
 done
 echo "MB/s: goodput at the receiver, first byte to last (MB = 10^6 bytes)."
+echo "TCP is CUBIC; R/TCP etc. are goodput ratios: above 1, -R was faster."
 echo "dnf X: did not finish in $CAP s, X delivered. Link counters per path:"
 cat "$tmp/links"

@@ -104,7 +104,7 @@ struct dir {
 	uint64_t	 delay;		/* ns */
 	double		 loss;		/* probability 0..1 */
 	uint64_t	 rate;		/* bit/s, 0: unlimited */
-	uint64_t	 queue;		/* ns of backlog, 0: unbounded */
+	uint64_t	 queue;		/* ns of backlog (0 only without a rate) */
 	uint64_t	 rng;		/* splitmix64 state */
 	/* the ring: nslots slots of slotsz bytes of packet each */
 	struct slot	*slots;
@@ -510,6 +510,31 @@ on_signal(int sig)
 }
 
 /*
+ * Blocks the signals the loop handles and installs their handler; sets
+ * *waitmask to the mask for ppoll, which lets them in.
+ */
+static void
+signals_setup(sigset_t *waitmask)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGUSR1 };
+	struct sigaction sa;
+	sigset_t block;
+	size_t i;
+
+	sigemptyset(&block);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&block, sigs[i]);
+	sigprocmask(SIG_BLOCK, &block, waitmask);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigdelset(waitmask, sigs[i]);
+		sigaction(sigs[i], &sa, NULL);
+	}
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/*
  * The loop: poll both devices for input with a timeout of the earliest
  * release, read what came, write what is due. Signals are blocked but
  * inside ppoll, so that none is lost between a check and the wait.
@@ -591,8 +616,7 @@ link_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct dir d[2];
-	struct sigaction sa;
-	sigset_t block, waitmask;
+	sigset_t waitmask;
 	char *ns[2], *ifn[2];
 	unsigned long long seed = 1, max_secs = 3600, slots = DEF_SLOTS;
 	pid_t parent = 0;
@@ -650,20 +674,7 @@ link_main(int argc, char **argv)
 	 * that is nothing; at a rate it is a burst of at most SLACK's worth.
 	 */
 	prctl(PR_SET_TIMERSLACK, SLACK);
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &block, &waitmask);
-	sigdelset(&waitmask, SIGTERM);
-	sigdelset(&waitmask, SIGINT);
-	sigdelset(&waitmask, SIGUSR1);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	signals_setup(&waitmask);
 
 	fprintf(stderr, "wanlink: up %s:%s <-> %s:%s\n", ns[0], ifn[0],
 	    ns[1], ifn[1]);
