@@ -85,7 +85,7 @@ within() {
 	echo "# 25 ms each way: $out" >&3
 	[ "$(field recv "$out")" -eq 200 ]
 	within "$(field rtt_min "$out")" 50 52
-	within "$(field rtt_med "$out")" 50 53
+	within "$(field rtt_med "$out")" 50 54
 	lab_down
 	lab_up --wan-a "delay=30ms/10ms"
 	echo_on_core
@@ -93,7 +93,7 @@ within() {
 	echo "# 30 ms up, 10 ms down: $out" >&3
 	[ "$(field recv "$out")" -eq 200 ]
 	within "$(field rtt_min "$out")" 40 42
-	within "$(field rtt_med "$out")" 40 43
+	within "$(field rtt_med "$out")" 40 44
 }
 
 @test "wan: the link survives lab_reset; lab_down stops it and removes all" {
