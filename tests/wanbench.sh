@@ -24,7 +24,7 @@
 # last (wanlink stamp), so the punch or the handshake is not counted;
 # every completed run is checked against the sent file's SHA-256. "-R
 # cpu s/GB" is user + system time of both pnc processes per GB moved.
-# Needs root, kcptun and socat.
+# ONLY=REGEX runs the paths whose name matches. Needs root, kcptun, socat.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 source tests/lab.bash
@@ -150,6 +150,12 @@ run_r() {
 	    print x[1] + x[2] + y[1] + y[2] }')
 }
 
+# tun_drops NODE IF: the TX drops of a device (packets it could not queue).
+tun_drops() {
+	lab_exec "$1" ip -s link show dev "$2" |
+		awk '/TX:/ { getline; print $4 }'
+}
+
 # ratio A B: A/B as "0.56x", or "-" when either is not a number.
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN {
@@ -161,19 +167,36 @@ printf '%s MB one way, hB -> hA through two NATs, one run each, cap %s s, %s cor
     "$MB" "$CAP" "$(nproc)"
 printf '%-28s %9s %9s %11s %9s %6s %6s %6s %7s\n' path "TCP MB/s" \
     "BBR MB/s" "-R MB/s" "kcp MB/s" "R/TCP" "R/BBR" "R/kcp" "R cpu/GB"
-for p in "${PATHS[@]:0:${NPATHS:-99}}"; do
+for p in "${PATHS[@]}"; do
+	[[ ${p%%|*} =~ ${ONLY:-.} ]] || continue
 	build "${p#*|}"
 	tcp=$(run_tcp cubic)
 	bbr=$(run_tcp bbr)
 	kcp=$(run_kcp)
+	lab_exec hA nstat -n
+	lab_exec hB nstat -n
 	run_r >"$tmp/r"
+	udperr=$(for h in hA hB; do
+		lab_exec "$h" nstat -az UdpRcvbufErrors UdpSndbufErrors |
+			awk -v h="$h" 'NR > 1 { printf "%s %s %s, ", h, $1, $2 }'
+	done)
 	r=$(<"$tmp/r")
 	cpu=$(awk -v c="$RCPU" -v mb="$MB" 'BEGIN { printf "%.1f", c / (mb / 1000) }')
 	[[ $r == [0-9]* ]] || cpu=-
 	printf '%-28s %9s %9s %11s %9s %6s %6s %6s %7s\n' "${p%%|*}" "$tcp" \
 	    "$bbr" "$r" "$kcp" "$(ratio "$r" "$tcp")" "$(ratio "$r" "$bbr")" \
 	    "$(ratio "$r" "$kcp")" "$cpu"
-	[[ -n ${p#*|} ]] && lab_wan_stats A | sed 's/^/    /' >>"$tmp/links"
+	if [[ -n ${p#*|} ]]; then
+		{
+			echo "  ${p%%|*}:"
+			lab_wan_stats A | sed 's/^/    /'
+			# what the TUN queues dropped before wanlink read it
+			# would be loss the link does not count
+			printf '    TUN tx drops: rA wan %s, core ethA %s\n' \
+			    "$(tun_drops rA wan)" "$(tun_drops core ethA)"
+			echo "    during -R: ${udperr%, }"
+		} >>"$tmp/links"
+	fi
 done
 echo "MB/s: goodput at the receiver, first byte to last (MB = 10^6 bytes)."
 echo "TCP is CUBIC; R/TCP etc. are goodput ratios: above 1, -R was faster."
