@@ -113,16 +113,17 @@ bench:
 	bash tests/bench.sh
 
 # A fully static pnc for routers and rescue shells, with musl (Debian
-# musl-tools): optimised for size, every object from OBJS, stripped.
+# musl-tools): optimised for size, every object from OBJS, stripped, and
+# small.c: a vfprintf without float formatting in place of musl's (10 KB).
 STATIC_CC = musl-gcc
 STATIC_CFLAGS = -Os $(SMALL) $(SECFLAGS)
 STATIC_LDFLAGS = -static -s -Wl,--gc-sections -Wl,-z,noseparate-code \
 	   -Wl,--build-id=none
 static: pnc-static
 
-pnc-static: $(OBJS:.o=.c) pnc.h
+pnc-static: $(OBJS:.o=.c) small.c pnc.h
 	$(STATIC_CC) $(WFLAGS) $(STATIC_CFLAGS) $(STATIC_LDFLAGS) -o $@ \
-	    $(OBJS:.o=.c)
+	    $(OBJS:.o=.c) small.c
 
 # pnc-VERSION.tar.gz of the files committed at HEAD (VERSION: pnc.h's).
 dist:
