@@ -1,5 +1,9 @@
 /*
- * A smaller vfprintf for the static build (make static) only.
+ * Smaller stand-ins for parts of musl, for the static build (make static)
+ * only: vfprintf, qsort and strstr. Linked before libc.a, a definition
+ * here wins, and libc's own callers reach it too.
+ *
+ * vfprintf.
  *
  * musl's vfprintf is 10.5 KB, half of it float formatting (fmt_fp) that
  * pnc never asks for; it comes in whole with the first printf. Linked
@@ -22,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct out {
@@ -230,4 +235,45 @@ vfprintf(FILE *restrict f, const char *restrict fmt, va_list ap)
 		return -1;
 	}
 	return (int)o.total;
+}
+
+/*
+ * qsort: an insertion sort, 100 bytes for musl's 2 KB smoothsort. Its
+ * one caller in pnc-static is getaddrinfo ordering at most 48 addresses
+ * (RFC 6724), where n*n is nothing; pnc itself does not sort.
+ */
+void
+qsort(void *base, size_t n, size_t size, int (*cmp)(const void *,
+    const void *))
+{
+	unsigned char *b = base, *p, t;
+	size_t i, j, k;
+
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0; j--) {
+			p = b + j * size;
+			if (cmp(p - size, p) <= 0)
+				break;
+			for (k = 0; k < size; k++) {
+				t = p[k];
+				p[k] = p[k - size];
+				p[k - size] = t;
+			}
+		}
+}
+
+/*
+ * strstr: the plain quadratic search, for musl's 1.3 KB two-way one. Its
+ * callers in pnc-static look for short words in short lines (the
+ * resolver's /etc/resolv.conf and /etc/hosts).
+ */
+char *
+strstr(const char *h, const char *n)
+{
+	size_t len = strlen(n);
+
+	for (; *h != '\0'; h++)
+		if (strncmp(h, n, len) == 0)
+			return (char *)h;
+	return len == 0 ? (char *)h : NULL;
 }
