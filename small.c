@@ -1,6 +1,7 @@
 /*
  * Smaller stand-ins for parts of musl, for the static build (make static)
- * only: vfprintf, qsort and strstr. Linked before libc.a, a definition
+ * only: vfprintf, the err(3) family, qsort and strstr. Linked before
+ * libc.a, a definition
  * here wins, and libc's own callers reach it too.
  *
  * vfprintf.
@@ -20,6 +21,7 @@
  * ship tests keep float conversions out of the sources.
  */
 
+#include <err.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -276,4 +278,87 @@ strstr(const char *h, const char *n)
 		if (strncmp(h, n, len) == 0)
 			return (char *)h;
 	return len == 0 ? (char *)h : NULL;
+}
+
+/*
+ * The err(3) family, printing as musl's does ("pnc: message: reason"),
+ * without its perror and putc (1.5 KB). e: the errno to name, or -1.
+ */
+static void
+report(const char *fmt, va_list ap, int e)
+{
+	fprintf(stderr, "%s: ", program_invocation_short_name);
+	if (fmt != NULL)
+		vfprintf(stderr, fmt, ap);
+	if (e >= 0)
+		fprintf(stderr, "%s%s", fmt != NULL ? ": " : "", strerror(e));
+	fputs("\n", stderr);
+}
+
+void
+vwarn(const char *fmt, va_list ap)
+{
+	report(fmt, ap, errno);
+}
+
+void
+vwarnx(const char *fmt, va_list ap)
+{
+	report(fmt, ap, -1);
+}
+
+void
+verr(int status, const char *fmt, va_list ap)
+{
+	report(fmt, ap, errno);
+	exit(status);
+}
+
+void
+verrx(int status, const char *fmt, va_list ap)
+{
+	report(fmt, ap, -1);
+	exit(status);
+}
+
+void
+warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(fmt, ap, errno);
+	va_end(ap);
+}
+
+void
+warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(fmt, ap, -1);
+	va_end(ap);
+}
+
+void
+err(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(fmt, ap, errno);
+	va_end(ap);
+	exit(status);
+}
+
+void
+errx(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(fmt, ap, -1);
+	va_end(ap);
+	exit(status);
 }
