@@ -112,18 +112,28 @@ struct session {
 	char		 why[256];	/* SR_FAILED's reason */
 };
 
-/* Bytes for people: "512 B", "12.3 kB", "4.1 MB". */
+/*
+ * Bytes for people: "512 B", "12.3 kB", "4.1 MB". In integers, rounded to
+ * the nearest tenth: %f would bring float formatting into the static build.
+ */
 static const char *
-human(double v, char *buf, size_t len)
+human(uint64_t v, char *buf, size_t len)
 {
 	static const char *unit[] = { "B", "kB", "MB", "GB", "TB" };
+	uint64_t div = 1, t;
 	int i = 0;
 
-	while (v >= 1000 && i < 4) {
-		v /= 1000;
+	while (v / div >= 1000 && i < 4) {
+		div *= 1000;
 		i++;
 	}
-	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, unit[i]);
+	if (i == 0)
+		snprintf(buf, len, "%llu B", (unsigned long long)v);
+	else {
+		t = v / div * 10 + (v % div * 10 + div / 2) / div;
+		snprintf(buf, len, "%llu.%llu %s", (unsigned long long)t / 10,
+		    (unsigned long long)t % 10, unit[i]);
+	}
 	return buf;
 }
 
@@ -140,19 +150,20 @@ progress(struct ends *g, int64_t now, uint64_t out, uint64_t in,
     int64_t rtt_us)
 {
 	char a[32], b[32], c[32], d[32], r[32] = "";
-	double dt = (double)(now - g->line_at) / 1000;
+	uint64_t dt = (uint64_t)(now - g->line_at);	/* ms, at least 1000 */
 
 	if (!verbose || now - g->line_at < 1000)
 		return;
 	if (out != g->out || in != g->in) {
-		if (rtt_us > 0)
-			snprintf(r, sizeof(r), ", rtt %.1f ms",
-			    (double)rtt_us / 1000);
+		if (rtt_us > 0)	/* in tenths of a ms, rounded */
+			snprintf(r, sizeof(r), ", rtt %lld.%lld ms",
+			    (long long)(rtt_us + 50) / 1000,
+			    (long long)(rtt_us + 50) / 100 % 10);
 		vlog("%s out (%s/s), %s in (%s/s)%s",
-		    human((double)out, a, sizeof(a)),
-		    human((double)(out - g->out) / dt, b, sizeof(b)),
-		    human((double)in, c, sizeof(c)),
-		    human((double)(in - g->in) / dt, d, sizeof(d)), r);
+		    human(out, a, sizeof(a)),
+		    human((out - g->out) * 1000 / dt, b, sizeof(b)),
+		    human(in, c, sizeof(c)),
+		    human((in - g->in) * 1000 / dt, d, sizeof(d)), r);
 	}
 	g->line_at = now;
 	g->out = out;
