@@ -114,9 +114,8 @@ bench:
 
 # A fully static pnc for routers and rescue shells, with musl (Debian
 # musl-tools): optimised for size across files (-flto: 0.8 KB), every
-# object from OBJS, stripped, and small.c: vfprintf without floats, the
-# err(3) family, qsort and strstr in place of musl's (2 KB for 15 KB;
-# tests/ship.bats compares them byte for byte). No RELRO: a static musl
+# object from OBJS, stripped. pnc formats no floats and parses no
+# strtod, so musl's float printing stays out. No RELRO: a static musl
 # binary never mprotects it (no dynamic linker; strace shows no
 # mprotect), and its page alignment padded the file by up to 4 KB;
 # common-page-size=64 lets the data follow the text without a gap.
@@ -126,9 +125,9 @@ STATIC_LDFLAGS = -static -s -Wl,--gc-sections -Wl,-z,noseparate-code \
 	   -Wl,--build-id=none -Wl,-z,norelro -Wl,-z,common-page-size=64
 static: pnc-static
 
-pnc-static: $(OBJS:.o=.c) small.c pnc.h
+pnc-static: $(OBJS:.o=.c) pnc.h
 	$(STATIC_CC) $(WFLAGS) $(STATIC_CFLAGS) $(STATIC_LDFLAGS) -o $@ \
-	    $(OBJS:.o=.c) small.c
+	    $(OBJS:.o=.c)
 
 # pnc-VERSION.tar.gz of the files committed at HEAD (VERSION: pnc.h's).
 dist:

@@ -152,54 +152,14 @@ install -y -qq --no-install-recommends socat" ]
 	[ "${lines[-1]}" = "demo ok" ]
 }
 
-# Issue 19 asks for under 100 KB. Reached: 116880 bytes; with the
-# encryption code linked (crypto.c's sec_*, cpace_*, code_*, which the
-# session does not call yet, so --gc-sections drops them) 142544. pnc's
-# own code is then 89 KB, musl's resolver, malloc, strerror, getopt and
-# start-up 47 KB (RESULTS). This guards the figure reached against growth:
-# linking the encryption needs 145 KB here.
-@test "the static pnc is under 120 KB stripped (issue 19 asks 100 KB: not met)" {
+# Issue 19 asks for under 100 KB: not met. Reached 130000 bytes before
+# the encryption was linked, about 155 KB with it (RESULTS, "The static
+# binary"). This guards that figure against growth.
+@test "the static pnc is under 160 KB stripped (issue 19 asks 100 KB: not met)" {
 	[ -x "$ROOT/pnc-static" ] || make -C "$ROOT" static
 	size=$(stat -c %s "$ROOT/pnc-static")
-	echo "pnc-static: $size bytes stripped; guard 122880, target 102400"
-	[ "$size" -lt 122880 ]
-}
-
-# small.c stands in for musl's vfprintf (no floats), err(3) family, qsort
-# and strstr in the static build: the same program built with musl's and
-# with small.c's must print the same bytes, and the second must really
-# have left musl's out (no fmt_fp, no two-way strstr, no smoothsort).
-@test "small.c prints, sorts and searches as musl does" {
-	local d
-	for d in libc small; do
-		mkdir "$T/$d"
-		musl-gcc -static -std=c11 -D_GNU_SOURCE -Wall -Wextra \
-		    -Wno-format-truncation -o "$T/$d/fmt" \
-		    $([ $d = small ] && echo "$ROOT/small.c") \
-		    "$ROOT/tests/smallfmt.c"
-		(cd "$T/$d" && { ./fmt || echo "exit $?"
-		    ./fmt x || echo "exit $?"; } >out 2>&1)
-	done
-	nm "$T/libc/fmt" | grep -qw fmt_fp
-	! nm "$T/small/fmt" | grep -qw 'fmt_fp\|twoway_strstr\|trinkle\|perror'
-	diff "$T/libc/out" "$T/small/out"
-	grep -qx 'exit 3' "$T/small/out"
-	[ "$(wc -l <"$T/small/out")" -gt 200 ]
-}
-
-# Every conversion in pnc's format strings is one small.c does: flags - 0,
-# width, precision, hh h l ll z j t, d i u x X c s p %; no float (%f %g
-# ...) and nothing else, which small.c would fail (-1, EINVAL).
-@test "pnc's formats use only what small.c's vfprintf does" {
-	local f convs bad
-	convs=$(for f in pnc session punch mediator util wire rel crypto; do
-		grep -o '"\([^"\\]\|\\.\)*"' "$ROOT/$f.c"
-	done | grep -oE '%[-+ #0-9.*$]*(hh|h|ll|l|L|q|j|z|t)?[a-zA-Z%]')
-	[ "$(wc -l <<<"$convs")" -gt 100 ]
-	bad=$(grep -vxE '%[-0]*([0-9]+|\*)?(\.([0-9]+|\*))?(hh|h|ll|l|z|j|t)?[diuxXcsp%]' \
-	    <<<"$convs" || true)
-	echo "not in small.c: $bad"
-	[ -z "$bad" ]
+	echo "pnc-static: $size bytes stripped; guard 163840, target 102400"
+	[ "$size" -lt 163840 ]
 }
 
 # ---- the systemd unit ----------------------------------------------------
