@@ -1057,9 +1057,9 @@ ts_net(struct session *s, int64_t now)
 	if (!t->net_open && s->phase == PH_LINGER)
 		s->phase = PH_END;
 	else if (!t->net_open && !t->peer_eof)
-		return ts_fail(s, s->phase == PH_HS ? "the peer closed the "
-		    "connection during the handshake" : "the peer closed the "
-		    "connection before the peer's end of input");
+		return ts_fail(s, s->phase == PH_HS ? "connection to the "
+		    "peer closed during the handshake" : "connection to the "
+		    "peer closed before the peer's end of input");
 	return 0;
 }
 
