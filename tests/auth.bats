@@ -451,16 +451,15 @@ replay() {
 	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
 	read -r forged replayed <<<"$(dropped l)"
 	echo "dropped $forged forged and $replayed replayed"
-	# Every record replayed is counted as replayed, every one altered
-	# as forged. At most 10% slack: a replay whose original was
+	# Every record replayed or altered is dropped and counted. At most 10% slack: a replay whose original was
 	# lost in a socket buffer is simply taken.
-	# (A flip in a record's counter may count it as replayed or too
-	# old instead of forged: hence the sums.)
+	# An altered copy of a record already taken is counted as replayed
+	# (the window is checked before the tag: it is dropped either way);
+	# as forged only if the flip hit its counter. Hence the sum.
 	rs=$(val r session) fs=$(val rflip session)
-	[ "$replayed" -le $((rs + fs)) ]
 	[ "$replayed" -ge $((rs * 9 / 10)) ]
-	[ "$forged" -le "$fs" ]
-	[ "$forged" -ge $((fs * 8 / 10)) ]
+	[ $((forged + replayed)) -le $((rs + fs)) ]
+	[ $((forged + replayed)) -ge $(((rs + fs) * 9 / 10)) ]
 	[ "$rs" -gt 0 ]
 	[ "$fs" -gt 0 ]
 }
