@@ -1134,8 +1134,8 @@ amp_cases(struct amp *a)
 	c = amp_add(a, &n, "v1-bind", 0);
 	amp_hdr(c, 1, T_BIND, 17);
 	/* A version from the future, padded: an error reply would fit */
-	c = amp_add(a, &n, "v3-64", 0);
-	amp_hdr(c, 3, T_REGISTER, REQ_MIN);
+	c = amp_add(a, &n, "v4-64", 0);
+	amp_hdr(c, VERSION + 1, T_REGISTER, REQ_MIN);
 	/* PEERACK of a name nobody has; an unknown type; a mediator's own */
 	c = amp_add(a, &n, "peerack", 0);
 	amp_hdr(c, VERSION, T_PEERACK, 18);
