@@ -676,7 +676,7 @@ rel_report(const struct rel *R)
 	    "received and written, srtt %lld us, cwnd %lld",
 	    (unsigned long long)R->bytes_acked,
 	    (unsigned long long)R->bytes_out, (long long)R->srtt,
-	    (long long)(R->cwnd + 0.5));	/* no %f: see human() */
+	    (long long)(R->cwnd + 0.5));	/* integers, as human() */
 }
 
 void

@@ -142,7 +142,7 @@ static void	hs_done(struct session *, int64_t);
 
 /*
  * Bytes for people: "512 B", "12.3 kB", "4.1 MB". In integers, rounded to
- * the nearest tenth: %f would bring float formatting into the static build.
+ * the nearest tenth: no double on the data path, and exact figures.
  */
 static const char *
 human(uint64_t v, char *buf, size_t len)
