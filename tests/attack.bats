@@ -41,7 +41,6 @@ setup_file() {
 	git -C "$root" archive "$V2_COMMIT" | tar x -C "$BATS_FILE_TMPDIR/v2"
 	make -s -C "$BATS_FILE_TMPDIR/v2" pnc >/dev/null
 	export V2=$BATS_FILE_TMPDIR/v2/pnc
-	command -v dumpcap >/dev/null
 	command -v python3 >/dev/null
 	lab_up --public-host >/dev/null
 	start_mediator
@@ -85,19 +84,21 @@ nat_masq() {
 	lab_exec "$1" conntrack -F >/dev/null 2>&1 || true
 }
 
-# cap_start TAG: dumpcap on every interface of core (lo too: the
-# mediator's traffic) into $T/TAG.pcapng; returns once it captures.
+# cap_start TAG: evil capture on every interface of core (lo too: the
+# mediator's traffic) into $T/TAG.cap; returns once it captures.
 cap_start() {
-	lab_bg core "$T/$1.caplog" dumpcap -i any -w "$T/$1.pcapng"
-	EXTRA+=("$LAB_BG_PID")
-	CAP_PID=$LAB_BG_PID
-	wait_for 20 grep -q "Capturing on" "$T/$1.caplog"
+	CAP=$1
+	bgrun core "$1" "$EVIL" capture "$T/$1.cap" 120
+	wait_for 5 grep -qs "evil: capturing" "$T/$1.err"
 }
 
-# cap_stop: end the capture, its file complete.
+# cap_stop: end the capture, its file complete; it must have lost
+# nothing.
 cap_stop() {
-	kill -INT "$CAP_PID"
-	wait_for 10 lab_pid_dead "$CAP_PID"
+	kill -TERM "${PIDS[$CAP]}"
+	wait_tag "$CAP" 10
+	cat "$T/$CAP.out" >&2
+	[ "$(kv "$CAP" kernel-dropped)" = 0 ]
 }
 
 # windows PAYLOAD FILE: how many of 16 16-byte windows of PAYLOAD, spread
@@ -167,14 +168,14 @@ sniffed() {
 	shift 2
 	tag=cap$RANDOM
 	cap_start "$tag"
-	session "$bin" "$med" "$@"
-	cap_stop
+	session "$bin" "$med" "$@" >&2
+	cap_stop || return 1
 	[ "$RCC" -eq 0 ] || { echo "connect exit $RCC" >&2; return 1; }
 	[ "$RCL" -eq 0 ] || { echo "listen exit $RCL" >&2; return 1; }
 	cmp "$T/f" "$T/l.out" >&2 || return 1
 	# it saw the session: at least the payload's size went through core
-	(($(stat -c %s "$T/$tag.pcapng") > 200000)) || { echo "capture too small" >&2; return 1; }
-	windows "$T/f" "$T/$tag.pcapng"
+	(($(kv "$tag" bytes) > 200000)) || { echo "capture too small" >&2; return 1; }
+	windows "$T/f" "$T/$tag.cap"
 }
 
 @test "sniffer on core: plain, -R, -t and -K sessions arrive intact and show not one 16-byte window of the payload" {
@@ -199,14 +200,18 @@ sniffed() {
 	done
 }
 
-# relayed BIN PORT OPTS...: both NATs symmetric, a relaying mediator of
+# symmetric: both NATs symmetric until the test's teardown.
+symmetric() {
+	SYMMETRIC=1
+	nat_masq rA "masquerade fully-random"
+	nat_masq rB "masquerade fully-random"
+}
+
+# relayed BIN PORT OPTS...: (after symmetric) a relaying mediator of
 # BIN's version on PORT; prints the windows seen, as sniffed.
 relayed() {
 	local bin=$1 port=$2
 	shift 2
-	SYMMETRIC=1
-	nat_masq rA "masquerade fully-random"
-	nat_masq rB "masquerade fully-random"
 	lab_bg core "$T/medr.log" "$bin" mediate -v -r -p "$port"
 	EXTRA+=("$LAB_BG_PID")
 	wait_udp_port core "$port" 5
@@ -216,6 +221,7 @@ relayed() {
 
 @test "sniffer on core: a relayed session (mediate -r, both NATs symmetric), -R and plain, shows nothing of the payload" {
 	randfile "$T/f" 200000
+	symmetric
 	w=$(relayed "$PNC" "$MPR" -R)
 	echo "v3 relayed -R: $w"
 	[ "$w" = 0 ]
@@ -226,6 +232,7 @@ relayed() {
 
 @test "CONTROL sniffer, relayed: v2 through its relay shows the payload" {
 	randfile "$T/f" 200000
+	symmetric
 	w=$(relayed "$V2" "$MPR2" -R)
 	echo "v2 relayed -R: $w"
 	[ "$w" -ge 12 ]
@@ -479,12 +486,12 @@ tcp_attack() {
 	[ "$(grep -v '^pnc: code ' "$T/l.err")" = "" ]
 	IFS=- read -r np w1 w2 w3 <<<"$code"
 	for w in "$w1" "$w2" "$w3"; do
-		run grep -caF -- "$w" "$T/code.pcapng"
+		run grep -caF -- "$w" "$T/code.cap"
 		echo "$w: $output"
 		[ "$output" = 0 ]
 	done
 	# the capture did see the session's mediator traffic and more
-	(($(stat -c %s "$T/code.pcapng") > 2000))
+	(($(kv code bytes) > 2000))
 }
 
 @test "CONTROL codes: a v2 name made of the same kind of words is in the capture" {
@@ -496,7 +503,8 @@ tcp_attack() {
 	wait_tag c 30
 	wait_tag l 30
 	cap_stop
-	grep -caF -- "$n" "$T/code.pcapng"
+	show l c
+	grep -caF -- "$n" "$T/code.cap"
 }
 
 # --- 7. version 2 peers and mediators ----------------------------------
