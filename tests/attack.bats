@@ -212,7 +212,7 @@ symmetric() {
 relayed() {
 	local bin=$1 port=$2
 	shift 2
-	lab_bg core "$T/medr.log" "$bin" mediate -v -r -p "$port"
+	lab_bg core "$T/medr.log" "$bin" mediate -v -r -b 20000000 -p "$port"
 	EXTRA+=("$LAB_BG_PID")
 	wait_udp_port core "$port" 5
 	sniffed "$bin" "$MED1:$port" "$@" || return 1
@@ -336,6 +336,60 @@ mitm_start() {
 	[ ! -s "$T/l.out" ]
 }
 
+# --- 4. a copied ACK from a third address -----------------------------
+
+# ackcopy BIN MED: hP (public, no NAT: a third address can reach it)
+# listens, hB sends $T/f; on core, evil ackcopy sends a copy of every
+# PROBE and ACK from hB's NAT to hP from core's own address CORE_P
+# first, the original 20 ms later. Its report in $T/ack.out.
+ackcopy() {
+	local n
+	n=$(uname_)
+	lab_exec core nft -f - <<-EOF
+		table ip attack {
+			chain fw {
+				type filter hook forward priority -20; policy accept;
+				ip saddr $WAN_B ip daddr $HP udp length > 20 @th,64,16 0x504e @th,88,8 { 0x10, 0x11 } drop
+			}
+		}
+	EOF
+	bgrun core ack "$EVIL" ackcopy "$WAN_B" "$HP" "$CORE_P:$((40000 + RANDOM % 1000))" 60
+	wait_for 5 grep -q 'evil: copying' "$T/ack.err"
+	bgrun_in hP l /dev/null "$1" listen -v -m "$2" -w 6 "$n"
+	bgrun_in hB c "$T/f" "$1" connect -v -m "$2" -w 6 "$n"
+	wait_tag c 40; RCC=$RC
+	wait_tag l 40; RCL=$RC
+	show l c
+	evil_stop ack
+	cat "$T/ack.out"
+	(($(kv ack copied) > 0))
+}
+
+@test "copied PROBEs and ACKs from a third address, first: never nominated, the session stays on the peer, intact" {
+	randfile "$T/f" 100000
+	# either side may control the punch: run it three times
+	for i in 1 2 3; do
+		ackcopy "$PNC" "$MED1"
+		[ "$(kv ack rx-nominations)" = 0 ]
+		[ "$(kv ack rx-session)" = 0 ]
+		[ "$RCC" -eq 0 ]
+		[ "$RCL" -eq 0 ]
+		cmp "$T/f" "$T/l.out"
+		lab_exec core nft delete table ip attack
+	done
+}
+
+@test "CONTROL copied ACK: v2 takes the third address as its path (nominates it, or sends the session there)" {
+	randfile "$T/f" 100000
+	hits=0
+	for i in 1 2 3; do
+		ackcopy "$V2" "$MED1:$MP2"
+		hits=$((hits + $(kv ack rx-nominations) + $(kv ack rx-session)))
+		lab_exec core nft delete table ip attack
+	done
+	((hits > 0))
+}
+
 # --- 5. on the path: drop, reorder, duplicate, replay, truncate --------
 
 # path_attack TAG EVIL-MANGLE-OPTS...: every forwarded packet between
@@ -414,7 +468,7 @@ cut() {
 	(($(kv mg d0-tail-dropped) > 0))
 }
 
-@test "the tail cut off (datagrams, -R): the receiver exits 1 before the peer's end of input; -R's sender too" {
+@test "the tail cut off (datagrams, -R): the receiver exits 1 before the peer's end of input" {
 	BIN=$PNC MED=$MED1
 	cut
 	[ "$RCL" -eq 1 ]
@@ -423,6 +477,13 @@ cut() {
 	cut -R
 	[ "$RCL" -eq 1 ]
 	grep -q "before the peer's end of input" "$T/l.err"
+	[ "$(stat -c %s "$T/l.out")" -lt 200000 ]
+}
+
+@test "the tail cut off, -R: the sender, whose data was never acknowledged, does not exit 0" {
+	BIN=$PNC MED=$MED1
+	cut -R
+	[ "$RCL" -eq 1 ]
 	[ "$RCC" -ne 0 ]
 }
 
@@ -521,16 +582,34 @@ mismatch() {
 	show l c
 }
 
-@test "a v2 connector against a v3 listener (v3 mediator): the v3 side exits 1 with version mismatch" {
-	mismatch "$PNC" "$V2" "$MED1"
+# A mediator that introduces a v2 and a v3 client to each other: evil
+# mitm -f (it answers each in its own version and forwards everything
+# between them), since a v3 mediator will not introduce a v2 client.
+
+@test "a v2 connector meets a v3 listener: the v3 side exits 1 with version mismatch" {
+	mitm_start -f
+	mismatch "$PNC" "$V2" "$MED2:$MPEVIL"
+	evil_stop mitm
+	cat "$T/mitm.out"
+	[ "$(kv mitm clients)" = 2 ]
 	[ "$RCL" -eq 1 ]
 	grep -q 'version mismatch' "$T/l.err"
 }
 
-@test "a v3 connector against a v2 listener (v3 mediator): the v3 side exits 1 with version mismatch" {
-	mismatch "$V2" "$PNC" "$MED1"
+@test "a v3 connector meets a v2 listener: the v3 side exits 1 with version mismatch" {
+	mitm_start -f
+	mismatch "$V2" "$PNC" "$MED2:$MPEVIL"
+	evil_stop mitm
+	cat "$T/mitm.out"
+	[ "$(kv mitm clients)" = 2 ]
 	[ "$RCC" -eq 1 ]
 	grep -q 'version mismatch' "$T/c.err"
+}
+
+@test "a v2 client of the v3 mediator is told why: exit 1, the mediator's refusal names the version" {
+	mismatch "$PNC" "$V2" "$MED1"
+	[ "$RCC" -eq 1 ]
+	grep -qi 'version' "$T/c.err"
 }
 
 @test "v3 peers and a v2 mediator: both exit 1 with version mismatch" {

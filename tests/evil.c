@@ -10,6 +10,7 @@
  *	evil wirename keyfile|- name
  *	evil mitm [-f] [-w file] med[:port] secs
  *	evil capture file secs
+ *	evil ackcopy peer victim third:port secs
  *	evil mangle [-c n] [-p pct] [-k kinds] a b secs
  *
  * Every subcommand is bounded by its secs and prints "key value" lines
@@ -86,6 +87,7 @@ usage(void)
 	    "       evil wirename keyfile|- name\n"
 	    "       evil mitm [-f] [-w file] med[:port] secs\n"
 	    "       evil capture file secs\n"
+	    "       evil ackcopy peer victim third:port secs\n"
 	    "       evil mangle [-c n] [-p pct] [-k dourtx] a b secs\n");
 	exit(2);
 }
@@ -1581,6 +1583,95 @@ capture_main(int argc, char **argv)
 	return 0;
 }
 
+/* ---- evil ackcopy: a copied ACK (or PROBE) from a third address ---- */
+
+/*
+ * On core. The test drops, in core's forward path, the PROBEs and ACKs
+ * from peer to victim (a host without NAT, so that a third address can
+ * reach it); we see each on the AF_PACKET tap, send a copy of its UDP
+ * payload first from our own socket on third, then, 20 ms later, the
+ * original from the raw socket: the copy always arrives first. We answer
+ * nothing. Whatever the victim then sends to third is counted: its
+ * checks (PROBEs), nominations (PROBE flag 0x01), and session traffic
+ * (data, EOF, handshake, records): the path it took through us.
+ */
+struct ackcopy {
+	int		 fd, rfd;
+	unsigned long	 copied, rx_probes, rx_nominations, rx_session,
+			 rx_other;
+};
+
+static void
+ack_drain(struct ackcopy *a)
+{
+	unsigned char b[2048];
+	ssize_t n;
+
+	while ((n = recv(a->fd, b, sizeof(b), MSG_DONTWAIT)) >= 0) {
+		if (n < HDR_LEN || b[0] != 'P' || b[1] != 'N')
+			a->rx_other++;
+		else if (b[3] == T_PROBE) {
+			a->rx_probes++;
+			if (n > HDR_LEN + 8 && (b[HDR_LEN + 8] & 0x01))
+				a->rx_nominations++;
+		} else if (b[3] >= T_DATA)
+			a->rx_session++;
+		else
+			a->rx_other++;
+	}
+}
+
+static int
+ackcopy_main(int argc, char **argv)
+{
+	struct ackcopy a;
+	struct sockaddr_in third, to;
+	struct in_addr peer, victim;
+	unsigned char pkt[65536];
+	const unsigned char *u, *p;
+	int64_t end;
+	size_t n, ihl;
+	int sfd;
+
+	if (argc != 5)
+		usage();
+	memset(&a, 0, sizeof(a));
+	peer = addr4(argv[1]);
+	victim = addr4(argv[2]);
+	hostport(argv[3], 0, &third);
+	end = evil_now_ms() + num(argv[4], 0, 3600, "seconds") * 1000;
+	a.fd = udp_bound(&third);
+	sfd = sniff_socket();
+	a.rfd = raw_socket();
+	fprintf(stderr, "evil: copying\n");
+	while (evil_now_ms() < end && !evil_stop) {
+		ack_drain(&a);
+		if ((n = sniff_next(sfd, peer, victim, pkt, sizeof(pkt),
+		    evil_now_ms() + 20)) == 0)
+			continue;
+		ihl = (size_t)(pkt[0] & 15) * 4;
+		u = pkt + ihl;
+		p = u + 8;
+		if (n < ihl + 8 + HDR_LEN || p[0] != 'P' || p[1] != 'N' ||
+		    (p[3] != T_PROBE && p[3] != T_ACK))
+			continue;
+		memset(&to, 0, sizeof(to));
+		to.sin_family = AF_INET;
+		to.sin_addr = victim;
+		memcpy(&to.sin_port, u + 2, 2);
+		if (sendto(a.fd, p, n - ihl - 8, 0, (struct sockaddr *)&to,
+		    sizeof(to)) >= 0)
+			a.copied++;
+		usleep(20000);
+		(void)raw_send(a.rfd, pkt, n);
+	}
+	ack_drain(&a);
+	printf("copied %lu\nrx-probes %lu\nrx-nominations %lu\n"
+	    "rx-session %lu\nrx-other %lu\n", a.copied, a.rx_probes,
+	    a.rx_nominations, a.rx_session, a.rx_other);
+	return 0;
+}
+
 /* ---- evil wirename: the -K name derivation, from the spec ---- */
 
 static int
@@ -1653,6 +1744,8 @@ main(int argc, char **argv)
 		rc = mangle_main(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "capture") == 0)
 		rc = capture_main(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "ackcopy") == 0)
+		rc = ackcopy_main(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "wirename") == 0)
 		rc = wirename_main(argc - 1, argv + 1);
 	else
