@@ -148,6 +148,11 @@ dropped() {
 	    "$T/$1.err" | tail -n 1
 }
 
+# absent STRING FILE: FILE does not contain STRING.
+absent() {
+	! grep -qF -- "$1" "$2"
+}
+
 # kv TAG KEY: the value of "KEY value" in TAG's stdout (evil's report).
 kv() {
 	awk -v k="$2" '$1 == k { print $2 }' "$T/$1.out"
@@ -172,7 +177,11 @@ sniffed() {
 	cap_stop || return 1
 	[ "$RCC" -eq 0 ] || { echo "connect exit $RCC" >&2; return 1; }
 	[ "$RCL" -eq 0 ] || { echo "listen exit $RCL" >&2; return 1; }
-	cmp "$T/f" "$T/l.out" >&2 || return 1
+	# Plain datagrams through the relay may be lost in a burst (v2 too:
+	# 45 of 167 in one run); then the loss must be reported.
+	cmp "$T/f" "$T/l.out" >&2 || { ((${LOSSY-0})) &&
+	    grep -q 'datagram(s) from the peer were lost' "$T/l.err"; } ||
+	    return 1
 	# it saw the session: at least the payload's size went through core
 	(($(kv "$tag" bytes) > 200000)) || { echo "capture too small" >&2; return 1; }
 	windows "$T/f" "$T/$tag.cap"
@@ -225,7 +234,7 @@ relayed() {
 	w=$(relayed "$PNC" "$MPR" -R)
 	echo "v3 relayed -R: $w"
 	[ "$w" = 0 ]
-	w=$(relayed "$PNC" "$MPR")
+	w=$(LOSSY=1 relayed "$PNC" "$MPR")
 	echo "v3 relayed: $w"
 	[ "$w" = 0 ]
 }
@@ -338,10 +347,11 @@ mitm_start() {
 
 # --- 4. a copied ACK from a third address -----------------------------
 
-# ackcopy BIN MED: hP (public, no NAT: a third address can reach it)
+# ackcopy BIN MED [-a]: hP (public, no NAT: a third address can reach it)
 # listens, hB sends $T/f; on core, evil ackcopy sends a copy of every
 # PROBE and ACK from hB's NAT to hP from core's own address CORE_P
-# first, the original 20 ms later. Its report in $T/ack.out.
+# first, the original 20 ms later (-a: only the ACKs). Its report in
+# $T/ack.out.
 ackcopy() {
 	local n
 	n=$(uname_)
@@ -353,7 +363,7 @@ ackcopy() {
 			}
 		}
 	EOF
-	bgrun core ack "$EVIL" ackcopy "$WAN_B" "$HP" "$CORE_P:$((40000 + RANDOM % 1000))" 60
+	bgrun core ack "$EVIL" ackcopy ${3-} "$WAN_B" "$HP" "$CORE_P:$((40000 + RANDOM % 1000))" 60
 	wait_for 5 grep -q 'evil: copying' "$T/ack.err"
 	bgrun_in hP l /dev/null "$1" listen -v -m "$2" -w 6 "$n"
 	bgrun_in hB c "$T/f" "$1" connect -v -m "$2" -w 6 "$n"
@@ -365,25 +375,56 @@ ackcopy() {
 	(($(kv ack copied) > 0))
 }
 
+# either side may control the punch: each runs three times
+@test "copied ACKs from a third address, first: never nominated, the session stays on the peer, intact" {
+	randfile "$T/f" 100000
+	# Run until the victim hP has been the controlling side (nominates)
+	# and the controlled one (takes nominations), 3 to 8 runs.
+	ctl=0 ctd=0 i=0
+	while ((i < 3 || ((ctl == 0 || ctd == 0) && i < 8))); do
+		i=$((i + 1))
+		ackcopy "$PNC" "$MED1" -a
+		[ "$(kv ack rx-nominations)" = 0 ]
+		[ "$(kv ack rx-session)" = 0 ]
+		[ "$RCC" -eq 0 ]
+		[ "$RCL" -eq 0 ]
+		cmp "$T/f" "$T/l.out"
+		absent 'peer-reflexive) in' "$T/l.err"
+		if grep -q '(controlling side)' "$T/l.err"; then ctl=$((ctl + 1)); fi
+		if grep -q '(controlled side)' "$T/l.err"; then ctd=$((ctd + 1)); fi
+		lab_exec core nft delete table ip attack
+	done
+	echo "runs $i: victim controlling $ctl, controlled $ctd"
+	((ctl > 0 && ctd > 0))
+}
+
 @test "copied PROBEs and ACKs from a third address, first: never nominated, the session stays on the peer, intact" {
 	randfile "$T/f" 100000
-	# either side may control the punch: run it three times
-	for i in 1 2 3; do
+	# Run until the victim hP has been the controlling side (nominates)
+	# and the controlled one (takes nominations), 3 to 8 runs.
+	ctl=0 ctd=0 i=0
+	while ((i < 3 || ((ctl == 0 || ctd == 0) && i < 8))); do
+		i=$((i + 1))
 		ackcopy "$PNC" "$MED1"
 		[ "$(kv ack rx-nominations)" = 0 ]
 		[ "$(kv ack rx-session)" = 0 ]
 		[ "$RCC" -eq 0 ]
 		[ "$RCL" -eq 0 ]
 		cmp "$T/f" "$T/l.out"
+		absent 'peer-reflexive) in' "$T/l.err"
+		if grep -q '(controlling side)' "$T/l.err"; then ctl=$((ctl + 1)); fi
+		if grep -q '(controlled side)' "$T/l.err"; then ctd=$((ctd + 1)); fi
 		lab_exec core nft delete table ip attack
 	done
+	echo "runs $i: victim controlling $ctl, controlled $ctd"
+	((ctl > 0 && ctd > 0))
 }
 
-@test "CONTROL copied ACK: v2 takes the third address as its path (nominates it, or sends the session there)" {
+@test "CONTROL copied ACKs: v2 takes the third address as its path (nominates it, or sends the session there)" {
 	randfile "$T/f" 100000
 	hits=0
 	for i in 1 2 3; do
-		ackcopy "$V2" "$MED1:$MP2"
+		ackcopy "$V2" "$MED1:$MP2" -a
 		hits=$((hits + $(kv ack rx-nominations) + $(kv ack rx-session)))
 		lab_exec core nft delete table ip attack
 	done

@@ -10,7 +10,7 @@
  *	evil wirename keyfile|- name
  *	evil mitm [-f] [-w file] med[:port] secs
  *	evil capture file secs
- *	evil ackcopy peer victim third:port secs
+ *	evil ackcopy [-a] peer victim third:port secs
  *	evil mangle [-c n] [-p pct] [-k kinds] a b secs
  *
  * Every subcommand is bounded by its secs and prints "key value" lines
@@ -87,7 +87,7 @@ usage(void)
 	    "       evil wirename keyfile|- name\n"
 	    "       evil mitm [-f] [-w file] med[:port] secs\n"
 	    "       evil capture file secs\n"
-	    "       evil ackcopy peer victim third:port secs\n"
+	    "       evil ackcopy [-a] peer victim third:port secs\n"
 	    "       evil mangle [-c n] [-p pct] [-k dourtx] a b secs\n");
 	exit(2);
 }
@@ -1591,7 +1591,8 @@ capture_main(int argc, char **argv)
  * reach it); we see each on the AF_PACKET tap, send a copy of its UDP
  * payload first from our own socket on third, then, 20 ms later, the
  * original from the raw socket: the copy always arrives first. We answer
- * nothing. Whatever the victim then sends to third is counted: its
+ * nothing. -a: copy only the ACKs (PROBEs pass untouched). Whatever the
+ * victim then sends to third is counted: its
  * checks (PROBEs), nominations (PROBE flag 0x01), and session traffic
  * (data, EOF, handshake, records): the path it took through us.
  */
@@ -1631,8 +1632,10 @@ ackcopy_main(int argc, char **argv)
 	const unsigned char *u, *p;
 	int64_t end;
 	size_t n, ihl;
-	int sfd;
+	int sfd, acks_only = argc == 6 && strcmp(argv[1], "-a") == 0;
 
+	argc -= acks_only;
+	argv += acks_only;
 	if (argc != 5)
 		usage();
 	memset(&a, 0, sizeof(a));
@@ -1655,6 +1658,10 @@ ackcopy_main(int argc, char **argv)
 		if (n < ihl + 8 + HDR_LEN || p[0] != 'P' || p[1] != 'N' ||
 		    (p[3] != T_PROBE && p[3] != T_ACK))
 			continue;
+		if (acks_only && p[3] != T_ACK) {
+			(void)raw_send(a.rfd, pkt, n);	/* on, untouched */
+			continue;
+		}
 		memset(&to, 0, sizeof(to));
 		to.sin_family = AF_INET;
 		to.sin_addr = victim;
