@@ -11,7 +11,7 @@
  *	evil mitm [-f] [-w file] med[:port] secs
  *	evil capture file secs
  *	evil ackcopy [-a] peer victim third:port secs
- *	evil mangle [-c n] [-p pct] [-k kinds] a b secs
+ *	evil mangle [-c n] [-f n] [-p pct] [-k kinds] a b secs
  *
  * Every subcommand is bounded by its secs and prints "key value" lines
  * on stdout; progress for the test to wait on goes to stderr. Payloads
@@ -88,7 +88,7 @@ usage(void)
 	    "       evil mitm [-f] [-w file] med[:port] secs\n"
 	    "       evil capture file secs\n"
 	    "       evil ackcopy [-a] peer victim third:port secs\n"
-	    "       evil mangle [-c n] [-p pct] [-k dourtx] a b secs\n");
+	    "       evil mangle [-c n] [-f n] [-p pct] [-k dourtx] a b secs\n");
 	exit(2);
 }
 
@@ -1293,6 +1293,8 @@ mitm_main(int argc, char **argv)
  * Each kind strikes a packet with probability pct. -c n: after n big
  * packets (500 bytes or more: data, not control) from a to b, drop all
  * further ones from a to b: the tail of a transfer, its end included.
+ * -f n: alter one byte of the n-th big packet from a to b (past pnc's
+ * header, or in TCP's data), checksums made good: TCP takes it.
  */
 #define MG_RING		64
 
@@ -1304,14 +1306,14 @@ struct mg_dir {
 	size_t		 heldlen;
 	int64_t		 held_at;
 	unsigned long	 seen, big, sent, dropped, dup, held_n, replayed, cut,
-			 truncated, tail;
+			 truncated, tail, flipped;
 };
 
 struct mangle {
 	int		 rfd;
 	const char	*kinds;
 	int		 pct;
-	long		 cut_after;
+	long		 cut_after, flip_at;
 	struct mg_dir	 d[2];		/* 0: a to b, 1: b to a */
 };
 
@@ -1360,6 +1362,22 @@ mg_send(struct mangle *m, struct mg_dir *d, const unsigned char *pkt,
 		d->sent++;
 }
 
+/* One byte of the payload past pnc's header (UDP) or of TCP's data. */
+static void
+mg_flip(struct mg_dir *d, unsigned char *pkt, size_t len)
+{
+	size_t ihl = (size_t)(pkt[0] & 15) * 4, off;
+
+	if (pkt[9] == IPPROTO_UDP)
+		off = ihl + 8 + HDR_LEN;
+	else
+		off = ihl + (size_t)(pkt[ihl + 12] >> 4) * 4;
+	if (off >= len)
+		return;
+	pkt[off + rnd() % (len - off)] ^= (unsigned char)(1 + rnd() % 255);
+	d->flipped++;
+}
+
 static int
 mg_hit(const struct mangle *m, char kind)
 {
@@ -1395,6 +1413,8 @@ mg_packet(struct mangle *m, int dir, unsigned char *pkt, size_t len)
 	}
 	if (len > sizeof(d->ring[0]))
 		return;		/* bigger than the path's MTU: cannot be */
+	if (dir == 0 && len >= 500 && (long)d->big == m->flip_at)
+		mg_flip(d, pkt, len);
 	k = d->nring++ % MG_RING;
 	memcpy(d->ring[k], pkt, len);
 	d->ringlen[k] = len;
@@ -1482,10 +1502,14 @@ mangle_main(int argc, char **argv)
 	m->kinds = "";
 	m->pct = 10;
 	m->cut_after = -1;
-	while ((ch = getopt(argc, argv, "c:k:p:")) != -1) {
+	m->flip_at = -1;
+	while ((ch = getopt(argc, argv, "c:f:k:p:")) != -1) {
 		switch (ch) {
 		case 'c':
 			m->cut_after = num(optarg, 0, 100000000, "count");
+			break;
+		case 'f':
+			m->flip_at = num(optarg, 1, 100000000, "count");
 			break;
 		case 'k':
 			if (strspn(optarg, "dourtx") != strlen(optarg))
@@ -1523,10 +1547,10 @@ mangle_main(int argc, char **argv)
 	for (i = 0; i < 2; i++)
 		printf("d%d-seen %lu\nd%d-sent %lu\nd%d-dropped %lu\n"
 		    "d%d-reordered %lu\nd%d-duplicated %lu\nd%d-replayed %lu\n"
-		    "d%d-truncated %lu\nd%d-tail-dropped %lu\n",
+		    "d%d-truncated %lu\nd%d-tail-dropped %lu\nd%d-flipped %lu\n",
 		    i, m->d[i].seen, i, m->d[i].sent, i, m->d[i].dropped,
 		    i, m->d[i].held_n, i, m->d[i].dup, i, m->d[i].replayed,
-		    i, m->d[i].truncated, i, m->d[i].tail);
+		    i, m->d[i].truncated, i, m->d[i].tail, i, m->d[i].flipped);
 	free(m);
 	return 0;
 }
