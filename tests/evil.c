@@ -326,11 +326,26 @@ udp_packet(unsigned char *pkt, const struct sockaddr_in *src,
 static int
 sniff_socket(void)
 {
-	int fd;
+	int fd, big = 32 << 20;
 
 	if ((fd = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP))) == -1)
 		die("AF_PACKET socket");
+	/* Room for a burst: a packet lost here would be lost on the path. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	return fd;
+}
+
+/* How many packets the kernel dropped for want of room on fd. */
+static unsigned
+sniff_drops(int fd)
+{
+	struct tpacket_stats st;
+	socklen_t sl = sizeof(st);
+
+	memset(&st, 0, sizeof(st));
+	(void)getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl);
+	return st.tp_drops;
 }
 
 /*
@@ -1289,7 +1304,8 @@ mitm_main(int argc, char **argv)
  * IP layer, and send them on ourselves from a raw socket (which goes out
  * through core's output hook, not forward), as the kinds say: d drop,
  * o hold back until the next one (reorder), u twice, r also a copy of an
- * earlier one (replay), t also a copy cut short, x cut short instead.
+ * earlier one (replay), t also a copy cut short (sent first, so that a
+ * receiver cannot tell it by its counter), x cut short instead.
  * Each kind strikes a packet with probability pct. -c n: after n big
  * packets (500 bytes or more: data, not control) from a to b, drop all
  * further ones from a to b: the tail of a transfer, its end included.
@@ -1426,6 +1442,8 @@ mg_packet(struct mangle *m, int dir, unsigned char *pkt, size_t len)
 		mg_truncated(m, d, pkt, len);
 		return;
 	}
+	if (mg_hit(m, 't'))	/* before the original: its counter is new */
+		mg_truncated(m, d, pkt, len);
 	if (d->heldlen == 0 && mg_hit(m, 'o')) {
 		memcpy(d->held, pkt, len);
 		d->heldlen = len;
@@ -1448,8 +1466,6 @@ mg_packet(struct mangle *m, int dir, unsigned char *pkt, size_t len)
 		mg_send(m, d, d->ring[k], d->ringlen[k]);
 		d->replayed++;
 	}
-	if (mg_hit(m, 't'))
-		mg_truncated(m, d, pkt, len);
 }
 
 /* The next IPv4 UDP or TCP packet between a and b, either way. */
@@ -1551,6 +1567,7 @@ mangle_main(int argc, char **argv)
 		    i, m->d[i].seen, i, m->d[i].sent, i, m->d[i].dropped,
 		    i, m->d[i].held_n, i, m->d[i].dup, i, m->d[i].replayed,
 		    i, m->d[i].truncated, i, m->d[i].tail, i, m->d[i].flipped);
+	printf("kernel-dropped %u\n", sniff_drops(sfd));
 	free(m);
 	return 0;
 }
@@ -1568,8 +1585,6 @@ mangle_main(int argc, char **argv)
 static int
 capture_main(int argc, char **argv)
 {
-	struct tpacket_stats st;
-	socklen_t sl = sizeof(st);
 	unsigned char pkt[65536];
 	unsigned long packets = 0, bytes = 0;
 	struct pollfd pfd;
@@ -1600,10 +1615,8 @@ capture_main(int argc, char **argv)
 		}
 	}
 	fclose(f);
-	memset(&st, 0, sizeof(st));
-	(void)getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl);
 	printf("packets %lu\nbytes %lu\nkernel-dropped %u\n", packets, bytes,
-	    st.tp_drops);
+	    sniff_drops(fd));
 	return 0;
 }
 
@@ -1698,8 +1711,9 @@ ackcopy_main(int argc, char **argv)
 	}
 	ack_drain(&a);
 	printf("copied %lu\nrx-probes %lu\nrx-nominations %lu\n"
-	    "rx-session %lu\nrx-other %lu\n", a.copied, a.rx_probes,
-	    a.rx_nominations, a.rx_session, a.rx_other);
+	    "rx-session %lu\nrx-other %lu\nkernel-dropped %u\n", a.copied,
+	    a.rx_probes, a.rx_nominations, a.rx_session, a.rx_other,
+	    sniff_drops(sfd));
 	return 0;
 }
 
