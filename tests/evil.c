@@ -1238,6 +1238,7 @@ mitm_main(int argc, char **argv)
 	int64_t now, end;
 	int ch, i, k;
 
+	signal(SIGTERM, on_term);	/* report, then exit */
 	memset(&m, 0, sizeof(m));
 	m.intercept = 1;
 	while ((ch = getopt(argc, argv, "fw:")) != -1) {
@@ -1513,6 +1514,7 @@ mangle_main(int argc, char **argv)
 	int64_t end, now;
 	size_t n;
 
+	signal(SIGTERM, on_term);	/* report, then exit */
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		die("calloc");
 	m->kinds = "";
@@ -1593,6 +1595,7 @@ capture_main(int argc, char **argv)
 	int fd, big = 64 << 20;
 	int64_t end;
 
+	signal(SIGTERM, on_term);	/* report, then exit */
 	if (argc != 3)
 		usage();
 	if ((f = fopen(argv[1], "w")) == NULL)
@@ -1671,6 +1674,7 @@ ackcopy_main(int argc, char **argv)
 	size_t n, ihl;
 	int sfd, acks_only = argc == 6 && strcmp(argv[1], "-a") == 0;
 
+	signal(SIGTERM, on_term);	/* report, then exit */
 	argc -= acks_only;
 	argv += acks_only;
 	if (argc != 5)
@@ -1774,7 +1778,6 @@ main(int argc, char **argv)
 	if (getentropy(&rng_state, sizeof(rng_state)) == -1)
 		die("getentropy");
 	rng_state |= 1;		/* xorshift must not start at 0 */
-	signal(SIGTERM, on_term);	/* mitm and mangle report on it */
 	if (strcmp(argv[1], "spray") == 0)
 		rc = spray_main(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "register") == 0)
