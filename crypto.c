@@ -1759,7 +1759,7 @@ chacha20poly1305_open(unsigned char *m, const unsigned char *c, size_t clen,
 }
 
 /*
- * ==== The protocol-3 secure channel (PROTOCOL-v3-draft): handshake,
+ * ==== The protocol-3 secure channel (PROTOCOL 6): handshake,
  * records, codes ====
  *
  * Passive: no sockets, no clock. The session loop hands in what the

@@ -239,7 +239,7 @@ int	chacha20poly1305_open(unsigned char *, const unsigned char *, size_t,
 	    const unsigned char [32]);
 
 /*
- * The protocol-3 secure channel (crypto.c, PROTOCOL-v3-draft): a CPace
+ * The protocol-3 secure channel (crypto.c, PROTOCOL 6): a CPace
  * handshake of three messages (and an ack), then ChaCha20-Poly1305
  * records with a key and a counter per direction. Passive: no sockets,
  * no clock; the session loop feeds it and sends what it returns.

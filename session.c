@@ -44,6 +44,8 @@
 #define HS_LIMIT	10000	/* ms the handshake may take without -w */
 #define HS_MIN		2000	/* ... at least, whatever -w left of it */
 #define HS_ABORTS	3	/* copies of the initiator's abort FINISH */
+#define HS_PUNCH_WAIT	3000	/* ms punch's initiator re-sends FINISH,
+				   after printing, until the ACK */
 
 /*
  * The poll() slots: the network (the path's socket), stdin, stdout,
@@ -1057,9 +1059,9 @@ ts_net(struct session *s, int64_t now)
 	if (!t->net_open && s->phase == PH_LINGER)
 		s->phase = PH_END;
 	else if (!t->net_open && !t->peer_eof)
-		return ts_fail(s, s->phase == PH_HS ? "the peer closed the "
-		    "connection during the handshake" : "the peer closed the "
-		    "connection before the peer's end of input");
+		return ts_fail(s, s->phase == PH_HS ? "connection to the "
+		    "peer closed during the handshake" : "connection to the "
+		    "peer closed before the peer's end of input");
 	return 0;
 }
 
@@ -1320,17 +1322,34 @@ hs_input(struct session *s, const unsigned char *m, size_t len, int64_t now)
 	if (rc == SEC_FAIL)
 		hs_failed(s, sec_error(&s->sec));
 	else if (s->phase == PH_HS && s->sec.state == SEC_S_OPEN &&
-	    sec_confirmed(&s->sec))
+	    (sec_confirmed(&s->sec) || s->cfg.what == SESS_PUNCH))
 		hs_done(s, now);
+}
+
+/*
+ * The initiator's FINISH, again on its timer while unconfirmed: in the
+ * handshake, and after punch printed (the responder must not be left
+ * waiting for it).
+ */
+static void
+hs_resend(struct session *s, int64_t now)
+{
+	unsigned char out[SEC_HS_MAX];
+	size_t n;
+
+	if (s->cfg.punch.tcp || now < s->hs_next)
+		return;
+	if ((n = sec_hs_latest(&s->sec, out, sizeof(out))) > 0)
+		hs_send(s, out, n);
+	s->hs_next = now + s->hs_gap;
+	if (s->hs_gap < HS_GAPMAX)
+		s->hs_gap *= 2;
 }
 
 /* The initiator's re-sends, and the handshake's deadline. -1: failed. */
 static int
 hs_timers(struct session *s, int64_t now)
 {
-	unsigned char out[SEC_HS_MAX];
-	size_t n;
-
 	if (now >= s->hs_deadline) {
 		if (s->sec.state == SEC_S_HELLO) {
 			snprintf(s->why, sizeof(s->why), "no answer to the "
@@ -1341,13 +1360,7 @@ hs_timers(struct session *s, int64_t now)
 		hs_failed(s, SEC_E_AUTH);
 		return -1;
 	}
-	if (!s->cfg.punch.tcp && now >= s->hs_next) {
-		if ((n = sec_hs_latest(&s->sec, out, sizeof(out))) > 0)
-			hs_send(s, out, n);
-		s->hs_next = now + s->hs_gap;
-		if (s->hs_gap < HS_GAPMAX)
-			s->hs_gap *= 2;
-	}
+	hs_resend(s, now);
 	return 0;
 }
 
@@ -1389,9 +1402,14 @@ hs_done(struct session *s, int64_t now)
 	ends_start(&s->ends, now);
 	s->punched = 1;			/* the caller hears of it */
 	if (s->cfg.what == SESS_PUNCH) {
-		/* The initiator's FINISH, or a nomination, may come again. */
-		s->phase = s->path->controlling ? PH_END : PH_LINGER;
-		s->linger = PUNCH_LINGER;
+		/*
+		 * The initiator has checked the responder's proof: it prints,
+		 * then re-sends FINISH until the ACK (or a while). The
+		 * responder answers copies of FINISH, or of a nomination.
+		 */
+		s->phase = PH_LINGER;
+		s->linger = s->path->controlling ? HS_PUNCH_WAIT :
+		    PUNCH_LINGER;
 	} else if (s->cfg.punch.tcp) {
 		s->phase = PH_STREAM;
 		ts_start(s);
@@ -1464,6 +1482,13 @@ advance(struct session *s, int64_t now)
 		    (unsigned long long)s->dg->bytes_in);
 	} else if (rc == 1)
 		s->phase = PH_END;
+	/* punch's initiator: FINISH until the responder confirms it. */
+	if (s->phase == PH_LINGER && s->cfg.what == SESS_PUNCH &&
+	    s->path->controlling) {
+		if (sec_confirmed(&s->sec))
+			s->phase = PH_END;
+		hs_resend(s, now);
+	}
 	/* Answer retransmissions until the peer has been quiet a while. */
 	if (s->phase == PH_LINGER && now - s->quiet_since >= s->linger)
 		s->phase = PH_END;
@@ -1484,7 +1509,11 @@ timeout(struct session *s, int64_t now)
 		return pt;
 	if (s->phase == PH_LINGER)
 		t = s->linger - (now - s->quiet_since);
-	else if (s->phase == PH_HS)
+	if (s->phase == PH_LINGER && s->cfg.what == SESS_PUNCH &&
+	    s->path->controlling && !s->cfg.punch.tcp &&
+	    s->hs_next - now < t)
+		t = s->hs_next - now < 0 ? 0 : s->hs_next - now;
+	if (s->phase == PH_HS)
 		t = hs_next(s, now);
 	else if (s->phase == PH_DGRAM)
 		t = dg_next(s, now);

@@ -1,13 +1,14 @@
 /*
  * evil.c - an attacker for pnc's lab (tests/auth.bats): everything a
- * stranger without the key (-K) can throw at a pnc session.
+ * stranger without the key (-K) or code can throw at a pnc session of
+ * protocol version 3: plain messages, records it cannot seal, and, as an
+ * impostor under the name, a handshake it cannot complete.
  *
  *	evil spray [-i id]... [-k kinds] [-r rate] [-s src:port]
  *	    addr portlo porthi secs
  *	evil register med[:port] name punch|listen|connect secs
  *	evil replay src dst count secs [flip]
  *	evil sniff src dst secs
- *	evil wirename keyfile|- name
  *	evil mitm [-f] [-w file] med[:port] secs
  *	evil capture file secs
  *	evil ackcopy [-a] peer victim third:port secs
@@ -42,9 +43,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../pnc.h"	/* for crypto.c's SHA-256 and HMAC only */
+#include "../pnc.h"	/* the secure channel, for evil mitm */
 
-/* The wire format of README / the v2 spec, as far as an attacker needs. */
+/* The wire format of PROTOCOL (version 3), as far as an attacker needs. */
 #define HDR_LEN		12
 #define T_REGISTER	0x01
 #define T_REGISTERED	0x02
@@ -57,9 +58,11 @@
 #define T_EOF		0x21
 #define T_KEEPALIVE	0x23
 #define T_RDATA		0x24
-#define NONCE_LEN	16
-#define MAC_LEN		16
-#define TRAILER		(8 + MAC_LEN)	/* seq(8) mac: -K session messages */
+#define T_HS		0x50	/* handshake message */
+#define T_REC		0x51	/* record: ctr(8) sealed(type, body) tag(16) */
+#define SHARE_LEN	32
+#define CONFIRM_LEN	32
+#define REC_OVERHEAD	(8 + 1 + 16)
 #define REQ_MIN		64
 #define EVIL_CANDS	16
 #define MAX_IDS		16
@@ -84,7 +87,6 @@ usage(void)
 	    "       evil register med[:port] name punch|listen|connect secs\n"
 	    "       evil replay src dst count secs [flip]\n"
 	    "       evil sniff src dst secs\n"
-	    "       evil wirename keyfile|- name\n"
 	    "       evil mitm [-f] [-w file] med[:port] secs\n"
 	    "       evil capture file secs\n"
 	    "       evil ackcopy [-a] peer victim third:port secs\n"
@@ -211,7 +213,7 @@ put_hdr(unsigned char *p, int type, uint64_t id)
 {
 	p[0] = 'P';
 	p[1] = 'N';
-	p[2] = 2;
+	p[2] = 3;
 	p[3] = (unsigned char)type;
 	put64(p + 4, id);
 	return HDR_LEN;
@@ -396,13 +398,24 @@ struct spray {
 	unsigned long	 sent, failed;
 };
 
-/* A session message's trailer as -K has it, with a random (bad) MAC. */
+/*
+ * A plain session message (p, n) dressed as a record: T_REC, a counter,
+ * its type and body as they were (not sealed: we have no key), and a
+ * random tag. Returns the new length, or n if it does not fit.
+ */
 static size_t
-fake_trailer(unsigned char *p)
+fake_record(unsigned char *p, size_t n, size_t cap)
 {
-	put64(p, rnd() % 1000000 + 1);
-	rnd_fill(p + 8, MAC_LEN);
-	return TRAILER;
+	int type = p[3];
+
+	if (n < HDR_LEN || n + REC_OVERHEAD > cap)
+		return n;
+	memmove(p + HDR_LEN + 9, p + HDR_LEN, n - HDR_LEN);
+	p[3] = T_REC;
+	put64(p + HDR_LEN, rnd() % 1000000);
+	p[HDR_LEN + 8] = (unsigned char)type;
+	rnd_fill(p + n + 9, 16);
+	return n + REC_OVERHEAD;
 }
 
 /* An id: one the test gave us, most of the time, or a random one. */
@@ -420,14 +433,14 @@ spray_build(const struct spray *s, unsigned char *p, size_t cap)
 {
 	size_t n = 0, klen = strlen(s->kinds);
 	char kind = s->kinds[rnd() % klen];
-	int keyed = rnd() % 4 != 0;	/* mostly dressed as -K traffic */
+	int keyed = rnd() % 4 != 0;	/* mostly dressed as records */
 
 	switch (kind) {
 	case 'g':		/* garbage, sometimes with our magic */
 		n = 1 + rnd() % 1400;
 		rnd_fill(p, n);
 		if (rnd() % 2)
-			memcpy(p, "PN\002", 3);
+			memcpy(p, "PN\003", 3);
 		return n;
 	case 't':		/* a header cut short */
 		n = put_hdr(p, T_DATA + (int)(rnd() % 6), pick_id(s));
@@ -465,14 +478,11 @@ spray_build(const struct spray *s, unsigned char *p, size_t cap)
 			rnd_fill(p + n + 1, 6);
 			n += 7;
 		}
-		rnd_fill(p + n, NONCE_LEN * 2 + MAC_LEN);
-		return n + NONCE_LEN * 2 + MAC_LEN;
+		return n;
 	default:
 		return 0;
 	}
-	if (keyed && n + TRAILER <= cap)
-		n += fake_trailer(p + n);
-	return n;
+	return keyed ? fake_record(p, n, cap) : n;
 }
 
 static int
@@ -567,9 +577,8 @@ struct impostor {
 	int		 registered, introduced, peer_flags;
 	struct sockaddr_in cands[EVIL_CANDS];
 	int		 ncands;
-	unsigned char	 nonce[NONCE_LEN], peer_nonce[NONCE_LEN];
 	uint64_t	 seq;
-	unsigned long	 sent, probes_rx, other_rx, errors;
+	unsigned long	 sent, probes_rx, other_rx, errors, hs_rx;
 };
 
 static void
@@ -581,7 +590,7 @@ imp_send(struct impostor *im, const struct sockaddr_in *to,
 		im->sent++;
 }
 
-/* REGISTER (or PEERACK) exactly as a v2 client builds it. */
+/* REGISTER (or PEERACK) exactly as a v3 client builds it. */
 static void
 imp_register(struct impostor *im, int type, int alt)
 {
@@ -678,14 +687,31 @@ imp_peer(struct impostor *im, const unsigned char *p, size_t len)
 	imp_register(im, T_PEERACK, 0);
 }
 
-/* The -K handshake trailer: our nonce, theirs, a MAC we cannot make. */
-static size_t
-imp_hs(struct impostor *im, unsigned char *p)
+/*
+ * A handshake message of kind k (1 HELLO, 2 REPLY, 3 FINISH) as the
+ * impostor can make them: a random share (a point of no low order, very
+ * likely), no AD, and a random confirmation: a guess of the password it
+ * does not hold, which the victim must turn down.
+ */
+static void
+imp_hs(struct impostor *im, const struct sockaddr_in *to, int k)
 {
-	memcpy(p, im->nonce, NONCE_LEN);
-	memcpy(p + NONCE_LEN, im->peer_nonce, NONCE_LEN);
-	rnd_fill(p + 2 * NONCE_LEN, MAC_LEN);
-	return 2 * NONCE_LEN + MAC_LEN;
+	unsigned char b[128];
+	size_t n = put_hdr(b, T_HS, im->id);
+
+	b[n++] = (unsigned char)k;
+	if (k != 3) {
+		rnd_fill(b + n, SHARE_LEN);
+		b[n + SHARE_LEN - 1] &= 0x7f;
+		n += SHARE_LEN;
+		b[n++] = 0;	/* adlen */
+		b[n++] = 0;
+	}
+	if (k != 1) {
+		rnd_fill(b + n, CONFIRM_LEN);
+		n += CONFIRM_LEN;
+	}
+	imp_send(im, to, b, n);
 }
 
 static void
@@ -698,11 +724,10 @@ imp_probe(struct impostor *im, const struct sockaddr_in *to, int flags)
 	b[n + 8] = (unsigned char)flags;
 	put32(b + n + 9, (uint32_t)rnd());
 	n += 13;
-	n += imp_hs(im, b + n);
 	imp_send(im, to, b, n);
 }
 
-/* Answer a probe as a keyed peer would, echoing its nonce and tx. */
+/* Answer a probe as a peer would, echoing its tx. */
 static void
 imp_ack(struct impostor *im, const struct sockaddr_in *to,
     const unsigned char *probe, size_t len)
@@ -710,9 +735,6 @@ imp_ack(struct impostor *im, const struct sockaddr_in *to,
 	unsigned char b[128];
 	size_t n = put_hdr(b, T_ACK, im->id);
 
-	if (len >= HDR_LEN + 13 + 2 * NONCE_LEN + MAC_LEN)
-		memcpy(im->peer_nonce, probe + len - 2 * NONCE_LEN - MAC_LEN,
-		    NONCE_LEN);
 	put64(b + n, im->peer_id);
 	/* Take any nomination: we would love to be the path. */
 	b[n + 8] = (unsigned char)((len > HDR_LEN + 8 ?
@@ -724,7 +746,6 @@ imp_ack(struct impostor *im, const struct sockaddr_in *to,
 	memcpy(b + n + 1, &to->sin_port, 2);
 	memcpy(b + n + 3, &to->sin_addr, 4);
 	n += 7;
-	n += imp_hs(im, b + n);
 	imp_send(im, to, b, n);
 }
 
@@ -744,11 +765,9 @@ imp_data(struct impostor *im, const struct sockaddr_in *to)
 		n += 5;
 	}
 	n += put_marker(b + n, 64);
-	if (rnd() % 2) {	/* as -K would frame it */
-		put64(b + n, ++im->seq);
-		rnd_fill(b + n + 8, MAC_LEN);
-		n += TRAILER;
-	}
+	im->seq++;
+	if (rnd() % 2)		/* dressed as a record */
+		n = fake_record(b, n, sizeof(b));
 	imp_send(im, to, b, n);
 }
 
@@ -761,7 +780,7 @@ imp_input(struct impostor *im, const unsigned char *p, size_t len,
 	int med = alt || (from->sin_port == im->med[0].sin_port &&
 	    from->sin_addr.s_addr == im->med[0].sin_addr.s_addr);
 
-	if (len < HDR_LEN || p[0] != 'P' || p[1] != 'N' || p[2] != 2) {
+	if (len < HDR_LEN || p[0] != 'P' || p[1] != 'N' || p[2] != 3) {
 		im->other_rx++;
 		return;
 	}
@@ -786,6 +805,11 @@ imp_input(struct impostor *im, const unsigned char *p, size_t len,
 		imp_add_cand(im, from);		/* peer-reflexive */
 		imp_ack(im, from, p, len);
 		imp_probe(im, from, 1);		/* a triggered check */
+	} else if (!med && p[3] == T_HS && len > HDR_LEN && im->introduced) {
+		/* HELLO: a REPLY; REPLY: a FINISH. Neither can be right. */
+		im->hs_rx++;
+		if (p[HDR_LEN] == 1 || p[HDR_LEN] == 2)
+			imp_hs(im, from, p[HDR_LEN] + 1);
 	} else
 		im->other_rx++;
 }
@@ -819,7 +843,6 @@ register_main(int argc, char **argv)
 		bad("role", argv[3]);
 	end = evil_now_ms() + num(argv[4], 0, 3600, "seconds") * 1000;
 	im.id = rnd() | 1;
-	rnd_fill(im.nonce, NONCE_LEN);
 	if ((im.fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
 		die("socket");
 	reg_at = probe_at = 0;
@@ -834,6 +857,9 @@ register_main(int argc, char **argv)
 			for (i = 0; i < im.ncands; i++) {
 				imp_probe(&im, &im.cands[i], 1);
 				imp_data(&im, &im.cands[i]);
+				/* a victim that answers HELLOs: our guess */
+				if (rnd() % 10 == 0)
+					imp_hs(&im, &im.cands[i], 1);
 			}
 			probe_at = now + 20;
 		}
@@ -852,8 +878,9 @@ register_main(int argc, char **argv)
 		}
 	}
 	printf("registered %d\nintroduced %d\nprobes-received %lu\n"
-	    "other-received %lu\nerrors %lu\nsent %lu\n", im.registered,
-	    im.introduced, im.probes_rx, im.other_rx, im.errors, im.sent);
+	    "handshake-received %lu\nother-received %lu\nerrors %lu\n"
+	    "sent %lu\n", im.registered, im.introduced, im.probes_rx,
+	    im.hs_rx, im.other_rx, im.errors, im.sent);
 	return 0;
 }
 
@@ -884,9 +911,8 @@ replay_main(int argc, char **argv)
 		captured++;
 		ihl = (size_t)(pkt[0] & 15) * 4;
 		off = ihl + 8 + HDR_LEN;	/* the first byte after pnc's header */
-		if (n >= off && pkt[ihl + 8] == 'P' && pkt[ihl + 11] >= T_DATA &&
-		    pkt[ihl + 11] <= 0x25)
-			session++;	/* what -K must count when replayed */
+		if (n >= off && pkt[ihl + 8] == 'P' && pkt[ihl + 11] == T_REC)
+			session++;	/* what must be counted when replayed */
 		if (flip && n > off)
 			pkt[off + rnd() % (n - off)] ^= (unsigned char)(1 +
 			    rnd() % 255);
@@ -939,8 +965,6 @@ sniff_main(int argc, char **argv)
 }
 
 /* ---- evil mitm: a dishonest mediator in the middle of the session ---- */
-
-#define T_HS		0x50	/* protocol 3: a handshake message */
 
 /*
  * One of the two clients of the name. It is told that its peer is at
@@ -1721,53 +1745,6 @@ ackcopy_main(int argc, char **argv)
 	return 0;
 }
 
-/* ---- evil wirename: the -K name derivation, from the spec ---- */
-
-static int
-wirename_main(int argc, char **argv)
-{
-	static unsigned char key[65536];
-	unsigned char K[SHA256_LEN], t[SHA256_LEN];
-	struct hmac_sha256 h;
-	const char *env;
-	size_t len = 0;
-	ssize_t n;
-	int fd, i;
-
-	if (argc != 3)
-		usage();
-	if (strcmp(argv[1], "-") == 0) {
-		if ((env = getenv("PNC_KEY")) == NULL ||
-		    (len = strlen(env)) > sizeof(key))
-			bad("PNC_KEY", "unset or too long");
-		memcpy(key, env, len);
-	} else {
-		if ((fd = open(argv[1], O_RDONLY)) == -1)
-			die(argv[1]);
-		while ((n = read(fd, key + len, sizeof(key) - len)) > 0)
-			len += (size_t)n;
-		if (n == -1)
-			die(argv[1]);
-		close(fd);
-	}
-	/* The spec: one trailing "\n" or "\r\n" is not key material. */
-	if (len > 0 && key[len - 1] == '\n') {
-		len--;
-		if (len > 0 && key[len - 1] == '\r')
-			len--;
-	}
-	hmac_sha256(key, len, "pnc v2 key", 10, K);
-	hmac_init(&h, K, sizeof(K));
-	hmac_update(&h, "pnc v2 name", 11);
-	hmac_update(&h, argv[2], strlen(argv[2]));
-	hmac_final(&h, t);
-	printf("wirename ");
-	for (i = 0; i < 16; i++)
-		printf("%02x", t[i]);
-	printf("\n");
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -1794,8 +1771,6 @@ main(int argc, char **argv)
 		rc = capture_main(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "ackcopy") == 0)
 		rc = ackcopy_main(argc - 1, argv + 1);
-	else if (strcmp(argv[1], "wirename") == 0)
-		rc = wirename_main(argc - 1, argv + 1);
 	else
 		usage();
 	return rc;

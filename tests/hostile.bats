@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 #
-# The mediator against a hostile internet (protocol version 2): a
+# The mediator against a hostile internet (protocol version 3): a
 # registration flood from one address (rate limit, error 4), a flood that
 # fills the table (-n, error 2), a flood from sources that never receive
 # (no cookie: forged addresses), every kind of request from a source

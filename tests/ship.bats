@@ -151,12 +151,15 @@ install -y -qq --no-install-recommends socat" ]
 
 # Issue 19 asks for under 100 KB; musl's stdio, resolver and getifaddrs
 # alone are about 70 KB, so that budget is not met yet (RESULTS). This
-# guards the figure reached against growth.
-@test "the static pnc is under 150 KB stripped (issue 19 asks 100 KB: not met)" {
+# guards the figure reached against growth. Protocol 3 links the secure
+# channel (CPace: X25519, Elligator 2, SHA-512, HKDF; ChaCha20-Poly1305;
+# the code word list): 140944 -> 165552 bytes, so the guard went from
+# 150 KB to 170 KB.
+@test "the static pnc is under 170 KB stripped (issue 19 asks 100 KB: not met)" {
 	[ -x "$ROOT/pnc-static" ] || make -C "$ROOT" static
 	size=$(stat -c %s "$ROOT/pnc-static")
-	echo "pnc-static: $size bytes stripped; guard 153600, target 102400"
-	[ "$size" -lt 153600 ]
+	echo "pnc-static: $size bytes stripped; guard 174080, target 102400"
+	[ "$size" -lt 174080 ]
 }
 
 # ---- the systemd unit ----------------------------------------------------
