@@ -18,7 +18,14 @@
 # between the two NATs' public addresses, and evil mangle, which sees
 # them on an AF_PACKET socket before the IP layer drops them, sends them
 # on itself from a raw socket (core's output hook, not forward), dropped,
-# held back, doubled, replayed or cut short as told. No TUN, no NFQUEUE.
+# held back, doubled, replayed, cut short or altered as told. No TUN, no
+# NFQUEUE. evil capture is the sniffer (AF_PACKET on all of core's
+# interfaces, lo included; it reports the kernel's drops, which must be
+# 0); evil mitm the dishonest mediator (it plays each side's peer and
+# runs the v3 handshake with each under the name, without the key or
+# code's words: the best a mediator can do); evil ackcopy copies the
+# peer's PROBEs and ACKs to the victim from a third address, ahead of
+# the originals.
 
 load helpers
 
@@ -682,6 +689,9 @@ mismatch() {
 	grep -q 'version mismatch' "$T/c.err"
 }
 
+# Issue 15 section 9 ("a version-2 peer or mediator gets a clear version
+# mismatch message"), read for a v2 client of a v3 mediator: the v3
+# mediator must answer it (ERROR 1, in a v2 header) for it to know.
 @test "a v2 client of the v3 mediator is told why: exit 1, the mediator's refusal names the version" {
 	mismatch "$PNC" "$V2" "$MED1"
 	[ "$RCC" -eq 1 ]
