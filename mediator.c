@@ -1320,7 +1320,7 @@ handle_message(struct mediator *m, const unsigned char *buf, size_t len,
 	if (version != PROTO_VERSION) {
 		m->st.badversion++;
 		send_error(m, from, via, id, E_VERSION,
-		    "mediator speaks pnc protocol version 2", len);
+		    "mediator speaks pnc protocol version 3", len);
 		return drop(m, from, "unknown protocol version");
 	}
 	if (id == 0)

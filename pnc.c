@@ -35,9 +35,9 @@ static const struct cmd cmds[] = {
 	{ "punch", punch_main, "[-46atv] [-K keyfile] [-m host[:port]] [-p lport] "
 	    "[-S host[:port]] [-w secs] [name]" },
 	{ "listen", listen_main, "[-46adkNRtv] [-K keyfile] [-m host[:port]] "
-	    "[-p lport] [-q secs] [-w secs] name" },
+	    "[-p lport] [-q secs] [-w secs] [name]" },
 	{ "connect", connect_main, "[-46adNRtv] [-K keyfile] [-m host[:port]] "
-	    "[-p lport] [-q secs] [-w secs] name" },
+	    "[-p lport] [-q secs] [-w secs] name | code" },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 
@@ -96,9 +96,12 @@ struct copts {
 	char	menv[512];	/* PNC_MEDIATOR, split */
 	char	stun[MAX_MEDS][280];	/* -S host:port, port filled in */
 	int	nstun;
-	char	wire[40];	/* the name as sent, with -K */
 	const char *keyfile;	/* -K */
-	struct auth key;	/* ... its keys */
+	unsigned char key[KEY_MAX + 1];	/* ... its bytes */
+	int	draw;		/* listen without a name: a code a session */
+	char	code[CODE_MAX];	/* the code, NAMEPLATE-word-word-word */
+	char	secret[CODE_MAX];	/* ... its words: never sent */
+	char	pubname[32];	/* ... its nameplate, as the mediator sees */
 };
 
 /*
@@ -275,31 +278,50 @@ opt_mediators(const char *cmd, int argc, struct punch_cfg *pc,
 		}
 }
 
-/* -K or PNC_KEY: the keys, and the name as sent. Exits on misuse. */
+/*
+ * -K or PNC_KEY: the key, which enters only the handshake's password;
+ * the name the mediator sees stays the name. Exits on misuse.
+ */
 static void
-opt_key(const char *cmd, struct punch_cfg *pc, struct copts *o)
+opt_key(const char *cmd, struct sess_cfg *c, struct copts *o)
 {
-	unsigned char key[KEY_MAX + 1];
 	const char *env = getenv("PNC_KEY");
-	size_t keylen;
 
 	if (o->keyfile == NULL && (env == NULL || *env == '\0'))
 		return;
-	if (o->transport != TR_UDP) {
-		warnx("-K works over UDP only: not with -t or -a");
-		usage_cmd(cmd, EX_USAGE);
-	}
-	if (pc->name == NULL) {
+	if (c->what == SESS_NATCHECK) {
 		warnx("-K needs a name");
 		usage_cmd(cmd, EX_USAGE);
 	}
-	keylen = load_key(o->keyfile, key, sizeof(key));
-	if (auth_init(&o->key, key, keylen, pc->label, o->wire,
-	    sizeof(o->wire)) == -1)
-		errx(EX_FAIL, "cannot set up the key");
-	explicit_bzero(key, sizeof(key));
-	pc->name = o->wire;
-	pc->key = &o->key;
+	c->keylen = load_key(o->keyfile, o->key, sizeof(o->key));
+	c->key = o->key;
+}
+
+/*
+ * A code's public and secret parts into c: the mediator sees "code-"
+ * and the nameplate; the words are the handshake's password only.
+ */
+static void
+code_use(struct sess_cfg *c, struct copts *o, unsigned nameplate)
+{
+	snprintf(o->pubname, sizeof(o->pubname), "code-%u", nameplate);
+	c->punch.name = o->pubname;
+	c->punch.label = o->code;
+	c->secret = o->secret;
+	c->code = 1;
+}
+
+/* listen without a name: a fresh code, printed. Exits 1 if it cannot. */
+static void
+code_draw(struct sess_cfg *c, struct copts *o, unsigned span)
+{
+	unsigned np = 1 + (unsigned)(random64() % span);
+
+	if (code_new(o->code, sizeof(o->code), np) == -1 ||
+	    code_parse(o->code, &np, o->secret, sizeof(o->secret)) == -1)
+		errx(EX_FAIL, "cannot draw a code");
+	code_use(c, o, np);
+	warnx("code %s", o->code);
 }
 
 /* Flags shared by punch, listen and connect; exits 2 on misuse. */
@@ -309,6 +331,7 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 {
 	struct punch_cfg *pc = &c->punch;
 	const char *ka = getenv("PNC_KEEPALIVE");
+	unsigned np;
 	int ch;
 
 	memset(c, 0, sizeof(*c));
@@ -328,6 +351,8 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	}
 	if (argc == 0 && role == ROLE_PUNCH && o->transport == TR_UDP)
 		pc->name = NULL;	/* the NAT check */
+	else if (argc == 0 && role == ROLE_LISTEN)
+		o->draw = 1;		/* a code, drawn for each session */
 	else if (argc != 1) {
 		warnx(argc ? "one name, please" : "missing name");
 		usage_cmd(cmd, EX_USAGE);
@@ -337,11 +362,16 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 		usage_cmd(cmd, EX_USAGE);
 	}
 	opt_mediators(cmd, argc, pc, o);
-	pc->name = pc->label = argc == 1 ? argv[0] : NULL;
-	opt_key(cmd, pc, o);
+	pc->name = pc->label = c->secret = argc == 1 ? argv[0] : NULL;
 	pc->reliable = o->reliable;
 	c->what = role == ROLE_PUNCH ? (pc->name ? SESS_PUNCH :
 	    SESS_NATCHECK) : SESS_DATA;
+	opt_key(cmd, c, o);
+	if (argc == 1 && role != ROLE_PUNCH && code_parse(argv[0], &np,
+	    o->secret, sizeof(o->secret)) == 0) {
+		snprintf(o->code, sizeof(o->code), "%s", argv[0]);
+		code_use(c, o, np);
+	}
 	c->nostdin = o->nostdin;
 	c->keep = o->keep;
 	c->quit = o->quit;
@@ -350,15 +380,6 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	if (role != ROLE_PUNCH && ka != NULL &&
 	    parse_secs(ka, &c->keepalive) == -1)
 		errx(EX_USAGE, "bad PNC_KEEPALIVE: %s", ka);
-}
-
-/* With -K and -v: what the authentication turned away. */
-static void
-auth_report(const struct path *path)
-{
-	if (path->auth.on)
-		vlog("dropped %lu forged and %lu replayed datagram(s)",
-		    path->auth.forged, path->auth.replayed);
 }
 
 static void
@@ -485,6 +506,8 @@ try_tcp(struct sess_cfg *c, const struct copts *o, struct session **sp)
 		return 1;
 	}
 	snprintf(why, sizeof(why), "%s", session_why(s));
+	if (session_authfailed(s))	/* not the path's fault: no fall back */
+		errx(EX_FAIL, "%s", why);
 	session_free(s, 0);
 	if (o->transport == TR_TCP && c->punch.role == ROLE_PUNCH)
 		errx(EX_FAIL, "%s", why);	/* nc wants a TCP hole */
@@ -518,14 +541,17 @@ punch_main(int argc, char **argv)
 		c.punch.deadline = now_ms() + o.wait;
 	if (try_tcp(&c, &o, &s)) {
 		print_result(session_path(s));
+		rc = session_run(s);	/* the responder lingers */
+		session_report(s);
 		session_free(s, 1);	/* RST: nc may reuse the ports */
 		return EX_OK;
 	}
 	s = session_or_die(&c);
 	if ((rc = session_run(s)) == SR_PUNCHED) {
 		print_result(session_path(s));
-		rc = session_run(s);	/* the controlled side lingers */
+		rc = session_run(s);	/* the responder lingers */
 	}
+	session_report(s);
 	if (rc == SR_FAILED)
 		errx(EX_FAIL, "%s", session_why(s));
 	if (c.what == SESS_NATCHECK)
@@ -536,14 +562,20 @@ punch_main(int argc, char **argv)
 	return EX_OK;
 }
 
+/* How a session of listen or connect ended, besides why. */
+struct outcome {
+	int	punched;	/* the punch got through */
+	int	authfailed;	/* the handshake failed: a code is spent */
+	int	busy;		/* the mediator: the name is in use */
+};
+
 /*
- * One session of listen or connect: punch, then the transport. Returns
- * 0, or -1 with the reason in why; *punched says whether the punch got
- * through.
+ * One session of listen or connect: punch, handshake, then the
+ * transport. Returns 0, or -1 with the reason in why and how in *oc.
  */
 static int
 one_session(struct sess_cfg *c, const struct copts *o, char *why,
-    size_t whylen, int *punched)
+    size_t whylen, struct outcome *oc)
 {
 	struct session *s;
 	int tcp, rc;
@@ -558,9 +590,10 @@ one_session(struct sess_cfg *c, const struct copts *o, char *why,
 		snprintf(why, whylen, "%s", session_why(s));
 	else if (!tcp && !c->punch.reliable && o->transport == TR_AUTO)
 		vlog("using UDP");
-	*punched = session_punched(s);
-	if (!tcp)
-		auth_report(session_path(s));
+	oc->punched = session_punched(s);
+	oc->authfailed = session_authfailed(s);
+	oc->busy = session_path(s)->busy;
+	session_report(s);
 	session_free(s, 0);
 	return rc == SR_FAILED ? -1 : 0;
 }
@@ -569,23 +602,30 @@ one_session(struct sess_cfg *c, const struct copts *o, char *why,
 static int
 session_main(const char *cmd, int role, int argc, char **argv)
 {
+	static struct copts o;	/* the key: not on the stack */
 	struct sess_cfg c0, c;
-	struct copts o;
+	struct outcome oc;
 	char why[256];
-	int punched;
+	unsigned span = 999;	/* nameplates: short, longer if in use */
 
 	client_opts(cmd, role, argc, argv, &c0, &o);
 	for (;;) {
 		c = c0;		/* -k: every session its own ids and nonce */
+		if (o.draw)
+			code_draw(&c, &o, span);	/* and its own code */
 		if (o.wait)
 			c.punch.deadline = now_ms() + o.wait;
-		if (one_session(&c, &o, why, sizeof(why), &punched) == 0) {
+		memset(&oc, 0, sizeof(oc));
+		if (one_session(&c, &o, why, sizeof(why), &oc) == 0) {
 			if (!o.keep)
 				return EX_OK;
-		} else if (!o.keep || !punched)
-			errx(EX_FAIL, "%s", why);	/* -k: not a peer's fault */
+		} else if (o.draw && oc.busy && span < CODE_NAMEPLATE_MAX) {
+			span = CODE_NAMEPLATE_MAX;	/* draw again */
+			continue;
+		} else if (!o.keep || !oc.punched || (oc.authfailed && c.code))
+			errx(EX_FAIL, "%s", why);	/* a code: spent */
 		else
-			warnx("%s", why);
+			warnx("%s", why);	/* -k: not a peer's fault */
 		vlog("-k: registering again for the next peer");
 	}
 }

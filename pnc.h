@@ -7,7 +7,7 @@
  *	pnc.c		front end: subcommands, options, printing
  *	session.c	the one client loop		mediator.c
  *	rel.c punch.c	-R transport; rendezvous, path agreement
- *	wire.c crypto.c	messages, framing, STUN; hashes, -K sealing
+ *	wire.c crypto.c	messages, framing, STUN; hashes, the secure channel
  *	util.c		time, logging, parsing, addresses, sockets
  */
 #ifndef PNC_H
@@ -30,9 +30,9 @@
 #define EX_FAIL		1	/* punch or session failed */
 #define EX_USAGE	2	/* bad command line */
 
-/* ---- wire format, protocol version 2 (README "Wire protocol") ---- */
+/* ---- wire format, protocol version 3 (PROTOCOL) ---- */
 
-#define PROTO_VERSION	2
+#define PROTO_VERSION	3
 #define MAGIC0		'P'
 #define MAGIC1		'N'
 #define HDR_LEN		12	/* magic(2) version(1) type(1) id(8) */
@@ -74,6 +74,10 @@
 #define T_RELAYREQ	0x41	/* role(1) namelen(1) name flags(1) */
 #define T_RELAYOK	0x42	/* nothing: relaying for this rendezvous */
 
+/* The secure channel (PROTOCOL 10), peer <-> peer, end to end. */
+#define T_HS		0x50	/* a handshake message (sec_hs_*) */
+#define T_REC		0x51	/* a record: ctr(8) sealed(inner type, body) */
+
 #define PF_NOMINATE	0x01	/* probe/ack flag: use this path */
 #define PF_RELIABLE	0x02	/* ... the sender runs -R */
 #define PF_RELEASE	0x04	/* PROBE, punch: your "taken" came, go */
@@ -100,13 +104,7 @@
 #define REG_TTL		30	/* seconds a registration lives unrefreshed */
 #define KEEPALIVE_MS	15000	/* default; PNC_KEEPALIVE overrides */
 
-/* -K: what authentication adds to messages (README "Authentication"). */
-#define NONCE_LEN	16
-#define MAC_LEN		16	/* HMAC-SHA256, truncated */
-#define AUTH_HS		(2 * NONCE_LEN + MAC_LEN)	/* on PROBE and ACK */
-#define AUTH_TRAILER	(8 + MAC_LEN)	/* seq(8) mac on session messages */
-#define KEY_MAX		65536	/* bytes of key material read */
-#define REPLAY_WIN	256	/* sequence numbers remembered below the top */
+#define KEY_MAX		65536	/* -K: bytes of key material read */
 
 /* ---- crypto.c: SHA-256, HMAC-SHA256, SipHash-2-4 ---- */
 
@@ -242,7 +240,7 @@ int	chacha20poly1305_open(unsigned char *, const unsigned char *, size_t,
 	    const unsigned char [32]);
 
 /*
- * The protocol-3 secure channel (crypto.c, PROTOCOL-v3-draft): a CPace
+ * The protocol-3 secure channel (crypto.c, PROTOCOL 6): a CPace
  * handshake of three messages (and an ack), then ChaCha20-Poly1305
  * records with a key and a counter per direction. Passive: no sockets,
  * no clock; the session loop feeds it and sends what it returns.
@@ -325,29 +323,6 @@ size_t	 code_nwords(void);
 const char *code_word(size_t);
 int	 code_new(char *, size_t, unsigned);
 int	 code_parse(const char *, unsigned *, char *, size_t);
-
-/* -K: a session's authentication, keyed by auth_init, fresh per auth_start. */
-struct auth {
-	int		 on;
-	struct hmac_sha256 kn;		/* keyed: key and name */
-	struct hmac_sha256 ks;		/* keyed: session, once both nonces */
-	unsigned char	 nonce[NONCE_LEN], peer_nonce[NONCE_LEN];
-	int		 have_peer;	/* peer_nonce known, ks set */
-	int		 fresh;		/* the last PROBE/ACK echoed our nonce */
-	uint64_t	 tx_seq, rx_top;
-	uint64_t	 win[REPLAY_WIN / 64];	/* bit i: rx_top - i seen */
-	unsigned long	 badhs;		/* PROBE/ACK failing the check */
-	unsigned long	 forged, replayed;	/* session messages dropped */
-};
-
-int	auth_init(struct auth *, const unsigned char *, size_t, const char *,
-	    char *, size_t);
-void	auth_start(struct auth *, const struct auth *,
-	    const unsigned char [NONCE_LEN]);
-size_t	auth_hs_put(const struct auth *, unsigned char *, size_t, size_t);
-size_t	auth_hs_check(struct auth *, const unsigned char *, size_t, int, int);
-size_t	auth_seal(struct auth *, unsigned char *, size_t);
-long	auth_open(struct auth *, const unsigned char *, size_t);
 
 /* ---- util.c: time, logging, parsing, addresses, sockets ---- */
 
@@ -520,7 +495,7 @@ struct punch_cfg {
 	int		 role;		/* ROLE_* */
 	int		 reliable;	/* -R: must match the peer's */
 	int		 tcp;		/* -t: over TCP, simultaneous open */
-	const char	*name;		/* as sent: a keyed hash with -K */
+	const char	*name;		/* as sent: the name, or "code-" N */
 	const char	*label;		/* as the user gave it */
 	const char	*medspecs[MAX_MEDS];	/* host[:port] of each */
 	int		 nmeds;
@@ -529,7 +504,6 @@ struct punch_cfg {
 					   which are the "mediators" */
 	int		 lport;		/* 0: any */
 	int64_t		 deadline;	/* absolute ms, 0 for none */
-	const struct auth *key;		/* -K, or NULL */
 	uint64_t	 id;		/* our session id; 0: a random one */
 };
 
@@ -542,7 +516,8 @@ struct path {
 	int		 controlling;	/* our side picked the path */
 	int		 relayed;	/* through the mediator's relay */
 	int64_t		 rtt;		/* first measured round trip, ms */
-	struct auth	 auth;		/* -K: seals and opens session data */
+	struct ep	 self_pub;	/* we, as the mediator saw us */
+	int		 busy;		/* the mediator: the name is in use */
 };
 
 struct punch;			/* what the punch keeps: punch.c */
@@ -604,7 +579,7 @@ int	natcheck_finish(struct punch *, struct natcheck *, int64_t);
 struct outbox {
 	int		 n;
 	size_t		 len[OUTBOX_N];
-	unsigned char	 buf[OUTBOX_N][MAX_DGRAM];	/* AUTH_TRAILER spare */
+	unsigned char	 buf[OUTBOX_N][MAX_DGRAM];	/* plain: sealed as sent */
 };
 
 struct rel;
@@ -648,6 +623,11 @@ struct sess_cfg {
 	int64_t		 keepalive;	/* ms */
 	int64_t		 quit;		/* -q: ms after stdin's end; -1 never */
 	int64_t		 idle;		/* -w: ms without data; 0 never */
+	/* the handshake's password: the name or a code's words, -K's key */
+	const char	*secret;
+	const unsigned char *key;
+	size_t		 keylen;
+	int		 code;		/* the name is a code's nameplate */
 };
 
 struct session;
@@ -660,6 +640,8 @@ void	 session_input(struct session *, const unsigned char *, size_t,
 int	 session_tick(struct session *, int64_t);
 const char *session_why(const struct session *);
 int	 session_punched(const struct session *);
+int	 session_authfailed(const struct session *);
+void	 session_report(const struct session *);
 const struct path *session_path(const struct session *);
 const struct natcheck *session_natcheck(const struct session *);
 void	 session_free(struct session *, int);

@@ -174,6 +174,7 @@ struct punch {
 	int		 quiet;		/* stopped: nothing came for QUIET_MS */
 	int		 peer_mapped;	/* the peer announced a port mapping */
 	struct pmap	 pm;		/* ours */
+	unsigned char	 sprayed_to[65536 / 8];	/* bit n: sent to port n */
 	int64_t		 done_at;
 	struct tpunch	*tp;		/* -t */
 	char		 why[256];	/* reason for P_FAILED */
@@ -347,15 +348,14 @@ register_all(struct punch *p, int64_t now)
 			send_register(p, k, now);
 }
 
-/* PROBE or ACK (with seen), -K's handshake appended, to a peer. */
+/* PROBE or ACK (with seen) to a peer. */
 static void
 send_check(struct punch *p, int sock, const struct ep *to, int type,
     uint64_t toid, int flags, uint32_t tx)
 {
-	unsigned char buf[64 + AUTH_HS];
+	unsigned char buf[64];
 	struct probe pr;
 	struct wr w;
-	size_t n;
 
 	/*
 	 * The mediator chooses whom we probe: whatever it says, a punch
@@ -370,9 +370,8 @@ send_check(struct punch *p, int sock, const struct ep *to, int type,
 	pr.seen = *to;
 	wr_init(&w, buf, sizeof(buf));
 	wr_probe(&w, type, p->path.id, &pr);
-	if (!w.bad && (n = auth_hs_put(&p->path.auth, buf, w.len,
-	    sizeof(buf))) > 0)
-		psend(p, sock, to, buf, n);
+	if (!w.bad)
+		psend(p, sock, to, buf, w.len);
 }
 
 static void
@@ -504,7 +503,6 @@ resolve_meds(struct punch *p)
 struct punch *
 punch_new(const struct punch_cfg *cfg, int64_t now)
 {
-	unsigned char nonce[NONCE_LEN] = { 0 };
 	struct punch *p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
@@ -519,14 +517,6 @@ punch_new(const struct punch_cfg *cfg, int64_t now)
 	p->txgap = REG_GAP0;
 	p->nominated = -1;
 	p->ttl_low = 2;
-	if (cfg->key != NULL && getentropy(nonce, sizeof(nonce)) == -1) {
-		snprintf(p->why, sizeof(p->why), "getentropy: %s",
-		    strerror(errno));
-		p->state = P_FAILED;
-		return p;
-	}
-	/* -K: every session its own nonce. */
-	auth_start(&p->path.auth, cfg->key, nonce);
 	if (resolve_meds(p) == -1)
 		p->state = P_FAILED;
 	return p;
@@ -602,10 +592,12 @@ punch_stalled(struct punch *p)
 }
 
 /*
- * pnc punch, controlling, done: the controlled side's "taken" came, so
- * it need not linger for one that was lost. Tell it, a few copies at
- * once (each one lost alone at random; if all are, it lingers as it
- * would have). We exit right after: nothing to wait for.
+ * pnc punch, controlling, done: the controlled side's handshake ACK
+ * came (so did its "taken"), so it need not linger to answer a FINISH
+ * of ours again. Tell it, a few copies at once (each one lost alone at
+ * random; if all are, it lingers as it would have). We exit right
+ * after: nothing to wait for. The release is not authenticated: a
+ * forged one can only end a linger after the result was printed.
  */
 void
 punch_release(struct punch *p)
@@ -735,16 +727,8 @@ timed_out(struct punch *p)
 	else if (p->state == P_REGISTER && p->med_seen == 0)
 		snprintf(msg, sizeof(msg), "mediator %s did not answer",
 		    ep_str(&p->med, a, sizeof(a)));
-	else if (p->state == P_REGISTER && p->path.auth.on)
-		snprintf(msg, sizeof(msg), "no peer with our key came for "
-		    "\"%s\" (-K: a peer with another key is never introduced)",
-		    p->cfg.label);
 	else if (p->state == P_REGISTER)
 		snprintf(msg, sizeof(msg), "no peer came for \"%s\"", p->cfg.label);
-	else if (p->path.auth.on && !p->path.auth.have_peer && p->path.auth.badhs > 0)
-		snprintf(msg, sizeof(msg), "authentication failed: the peer "
-		    "introduced for \"%s\" does not hold our key (%lu "
-		    "message(s) failed the check)", p->cfg.label, p->path.auth.badhs);
 	else if (p->nominated == -1) {
 		explain(p, msg, sizeof(msg));
 		n = strlen(msg);
@@ -807,6 +791,7 @@ spray_tick(struct punch *p, int64_t now)
 	for (i = 0; i < SPRAY_BURST; i++, p->sprayed++) {
 		port = 1024 + (int)(random64() % 64512);
 		ep_set_port(&to, port);
+		p->sprayed_to[port / 8] |= (unsigned char)(1 << (port % 8));
 		send_probe(p, -1, &to, 0);
 	}
 	p->spray_next = now + SPRAY_GAP;
@@ -1073,7 +1058,7 @@ introduced(struct punch *p, const struct intro *in, int k, int64_t now)
 
 	p->med_seen = now;
 	p->peer_at = now;
-	p->self_pub = in->you;
+	p->self_pub = p->path.self_pub = in->you;
 	p->path.peer_id = in->peer_id;
 	/*
 	 * The mediator gives control to the higher id; with several, the
@@ -1208,7 +1193,7 @@ on_registered(struct punch *p, struct rd *r, int k, int alt, int64_t now)
 		p->next_tx = now + REG_REFRESH;
 	}
 	p->med_seen = now;
-	p->self_pub = you;
+	p->self_pub = p->path.self_pub = you;
 }
 
 /*
@@ -1228,6 +1213,12 @@ on_refused(struct punch *p, struct rd *r, int k, int64_t now)
 		return 0;
 	snprintf(msg, sizeof(msg), "mediator refused: ");
 	text_clean(msg + strlen(msg), sizeof(msg) - strlen(msg), t, n);
+	p->path.busy = code == E_BUSY;
+	if (code == E_VERSION)
+		snprintf(msg, sizeof(msg), "version mismatch: the mediator "
+		    "refused our pnc protocol %d: ", PROTO_VERSION);
+	if (code == E_VERSION)
+		text_clean(msg + strlen(msg), sizeof(msg) - strlen(msg), t, n);
 	if (code != E_RATE) {
 		p->med_dead[k] = 1;
 		for (k = 0; k < p->cfg.nmeds && p->med_dead[k]; k++)
@@ -1337,10 +1328,16 @@ on_probe(struct punch *p, struct rd *r, uint64_t from_id,
 		/* A triggered check: the path it came on works inbound. */
 		send_probe(p, sock, from, 0);
 	}
-	/* Only the controlled side takes nominations, once, on one path. */
+	/*
+	 * Only the controlled side takes nominations, once, on one path,
+	 * and only on a path our own probe checked (an ACK came back from
+	 * where it went): a nomination from an address seen only as a
+	 * source could be a copy re-sent by a third party. Until then the
+	 * triggered probe above checks it; the nomination is repeated.
+	 */
 	nominate = (flags & PF_NOMINATE) && !p->path.controlling &&
-	    p->path.peer_id != 0 && (!p->path.auth.on || p->path.auth.fresh) &&
-	    (p->state == P_PROBE ? ci != -1 : (p->state == P_DONE &&
+	    p->path.peer_id != 0 && (p->state == P_PROBE ? ci != -1 &&
+	    p->cands[ci].acked : (p->state == P_DONE &&
 	    ep_equal(from, &p->path.peer)));
 	send_ack(p, sock, from, from_id, nominate ? PF_NOMINATE : 0, tx);
 	if (nominate && p->state == P_PROBE && ci != -1) {
@@ -1348,6 +1345,17 @@ on_probe(struct punch *p, struct rd *r, uint64_t from_id,
 		return 1;
 	}
 	return 0;
+}
+
+/* Did a sprayed probe (birthday method) go to from? */
+static int
+sprayed_to(const struct punch *p, const struct ep *from, int sock)
+{
+	int port = ep_port(from);
+
+	return sock == -1 && p->ncands > 0 && p->sprayed > 0 &&
+	    ep_equal_addr(from, &p->cands[0].ep) &&
+	    (p->sprayed_to[port / 8] >> (port % 8) & 1);
 }
 
 static int
@@ -1360,16 +1368,21 @@ on_ack(struct punch *p, struct rd *r, uint64_t from_id,
 	char a[80];
 
 	if (rd_probe(r, T_ACK, &pr) == -1 || pr.toid != p->path.id ||
-	    from_id != p->path.peer_id || p->state != P_PROBE ||
-	    (p->path.auth.on && !p->path.auth.fresh))
+	    from_id != p->path.peer_id || p->state != P_PROBE)
 		return 0;
 	flags = pr.flags;
 	tx = pr.tx;
 	if (mode_mismatch(p, flags))
 		return -1;
-	p->heard_peer = 1;
-	if ((i = cand_add(p, from, sock, "peer-reflexive")) == -1)
+	/*
+	 * An ACK counts only from where its PROBE went: every probe goes
+	 * to a candidate, so one from elsewhere (a copy re-sent from a
+	 * third address) is no answer.
+	 */
+	if ((i = cand_find(p, from, sock)) == -1 && (!sprayed_to(p, from, sock) ||
+	    (i = cand_add(p, from, sock, "peer-reflexive")) == -1))
 		return 0;
+	p->heard_peer = 1;
 	if (tx == p->tx && p->path.rtt == 0)
 		p->path.rtt = now - p->tx_sent + 1;
 	if (!p->cands[i].acked)
@@ -1414,7 +1427,7 @@ static int	peer_input(struct punch *, const unsigned char *, size_t,
 
 /*
  * PF_RELEASE on the agreed path, once the controlled side is done: the
- * controlling side has our "taken". 1 if it was that (r is spent).
+ * controlling side has our handshake ACK. 1 if it was that (r is spent).
  */
 static int
 on_release(struct punch *p, struct rd *r, uint64_t from_id,
@@ -1434,6 +1447,44 @@ on_release(struct punch *p, struct rd *r, uint64_t from_id,
 	return 1;
 }
 
+/*
+ * A pnc message of another protocol version: from our mediator (its
+ * answer to us), or a peer's PROBE meant for us, fails the punch with
+ * "version mismatch"; anything else is a stranger's, ignored. 0 or -1.
+ */
+static int
+other_version(struct punch *p, struct rd *r, int version, int type,
+    uint64_t id, int frommed)
+{
+	char msg[128];
+
+	if (frommed && id == p->path.id)
+		snprintf(msg, sizeof(msg), "version mismatch: the mediator "
+		    "speaks pnc protocol %d, we speak %d", version,
+		    PROTO_VERSION);
+	else if (!frommed && type == T_PROBE && p->state == P_PROBE &&
+	    rd_u64(r) == p->path.id && !r->bad)
+		snprintf(msg, sizeof(msg), "version mismatch: the peer "
+		    "speaks pnc protocol %d, we speak %d", version,
+		    PROTO_VERSION);
+	else
+		return 0;
+	return fail(p, msg);
+}
+
+/* Is from one of our mediators' addresses (port P or P+1)? */
+static int
+from_mediator(const struct punch *p, const struct ep *from)
+{
+	int k;
+
+	for (k = 0; k < p->cfg.nmeds; k++)
+		if (ep_equal(from, &p->meds[k][0]) ||
+		    ep_equal(from, &p->meds[k][1]))
+			return 1;
+	return 0;
+}
+
 static int
 input(struct punch *p, const unsigned char *buf, size_t len,
     const struct ep *from, int sock, int64_t now)
@@ -1443,9 +1494,11 @@ input(struct punch *p, const unsigned char *buf, size_t len,
 	uint64_t id;
 
 	rd_init(&r, buf, len);
-	if (rd_hdr(&r, &version, &type, &id) == -1 ||
-	    version != PROTO_VERSION)
+	if (rd_hdr(&r, &version, &type, &id) == -1)
 		return 0;
+	if (version != PROTO_VERSION)
+		return other_version(p, &r, version, type, id,
+		    sock < 0 && from_mediator(p, from));
 	if (sock < 0 && type == T_RELAY) {
 		/* Our peer, through the relay: as if from the mediator. */
 		if (!punch_unwrap(p, &buf, &len, from))
@@ -1473,19 +1526,13 @@ peer_input(struct punch *p, const unsigned char *buf, size_t len,
 	if (rd_hdr(&r, &version, &type, &id) == -1 ||
 	    version != PROTO_VERSION)
 		return 0;
-	if ((type == T_PROBE || type == T_ACK) && p->path.auth.on) {
-		if ((len = auth_hs_check(&p->path.auth, buf, len, p->path.peer_id != 0 &&
-		    id == p->path.peer_id, p->path.controlling)) == 0)
-			return 0;
-		rd_init(&r, buf + HDR_LEN, len - HDR_LEN);
-	}
 	if (type == T_PROBE && on_release(p, &r, id, from, sock))
 		return 0;
 	if (type == T_PROBE)
 		return on_probe(p, &r, id, from, sock, now);
 	if (type == T_ACK)
 		return on_ack(p, &r, id, from, sock, now);
-	if (type >= T_DATA && type <= T_RACK)
+	if (type == T_HS || type == T_REC)
 		return adopt(p, from, id, sock, now);
 	return 0;
 }
@@ -2248,7 +2295,7 @@ on_tpeer(struct tpunch *t, struct rd *r, int64_t now)
 		p->path.peer_id = pid;
 		p->peer_ready = (flags & PEER_READY) != 0;
 		p->path.controlling = flags & PEER_CONTROLLING;
-		p->self_pub = in.you;
+		p->self_pub = p->path.self_pub = in.you;
 		p->peer_at = now;
 		vlog("mediator introduced the peer after %lld ms over TCP; "
 		    "we are seen as %s", (long long)(now - p->start),
@@ -2292,8 +2339,12 @@ tmed_read(struct tpunch *t, int64_t now)
 	t->mlen += (size_t)n;
 	while (frame_get(t->mbuf, t->mlen, &flen) == 1) {
 		rd_init(&r, t->mbuf + 2, flen);
+		version = -1;
 		if (rd_hdr(&r, &version, &type, &id) == 0 &&
-		    version == PROTO_VERSION && id == p->path.id) {
+		    version != PROTO_VERSION &&
+		    other_version(p, &r, version, type, id, 1) == -1)
+			return -1;
+		if (version == PROTO_VERSION && !r.bad && id == p->path.id) {
 			p->med_seen = now;
 			if (type == T_PEER)
 				on_tpeer(t, &r, now);

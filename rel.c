@@ -673,9 +673,10 @@ void
 rel_report(const struct rel *R)
 {
 	vlog("reliable session: %llu bytes sent and acknowledged, %llu "
-	    "received and written, srtt %lld us, cwnd %.0f",
+	    "received and written, srtt %lld us, cwnd %lld",
 	    (unsigned long long)R->bytes_acked,
-	    (unsigned long long)R->bytes_out, (long long)R->srtt, R->cwnd);
+	    (unsigned long long)R->bytes_out, (long long)R->srtt,
+	    (long long)(R->cwnd + 0.5));	/* integers, as human() */
 }
 
 void

@@ -35,6 +35,17 @@
 #define REL_CHUNK	(64 * MAX_PAYLOAD)	/* ... with -R, at most */
 #define PUNCH_LINGER	150	/* ms: pnc punch's controlled side lingers */
 #define TBUF		(64 * 1024)	/* TCP: each direction's buffer */
+#define TREC		(MAX_DGRAM - HDR_LEN - SEC_OVERHEAD)	/* TCP: bytes a
+						   record, at most (a frame's) */
+#define TFRAME		(2 + MAX_DGRAM)	/* ... and framed */
+#define TREAD		16		/* TCP: records one stdin read makes */
+#define HS_GAP0		100	/* ms: the initiator's first re-send ... */
+#define HS_GAPMAX	1000	/* ... doubling up to this */
+#define HS_LIMIT	10000	/* ms the handshake may take without -w */
+#define HS_MIN		2000	/* ... at least, whatever -w left of it */
+#define HS_ABORTS	3	/* copies of the initiator's abort FINISH */
+#define HS_PUNCH_WAIT	3000	/* ms punch's initiator re-sends FINISH,
+				   after printing, until the ACK */
 
 /*
  * The poll() slots: the network (the path's socket), stdin, stdout,
@@ -44,7 +55,7 @@
 enum { SL_NET, SL_IN, SL_OUT, SL_PUNCH, NSLOTS = SL_PUNCH + NSPRAY };
 _Static_assert(NSPRAY >= 2 + MAX_TCONNS, "-t's descriptors fit the slots");
 
-enum phase { PH_PUNCH, PH_NATCHECK, PH_DGRAM, PH_REL, PH_STREAM,
+enum phase { PH_PUNCH, PH_NATCHECK, PH_HS, PH_DGRAM, PH_REL, PH_STREAM,
     PH_LINGER, PH_END };
 
 /* ---- -q, -w and -v's progress, the same for every transport ---- */
@@ -68,12 +79,14 @@ struct dgram {
 	uint64_t	 bytes_out;
 	unsigned char	 in[IN_CHUNK];	/* one read of stdin ... */
 	size_t		 inoff, inlen;	/* ... in[inoff..inlen) not yet sent */
-	unsigned char	 pend[HDR_LEN + 4 + MAX_PAYLOAD + AUTH_TRAILER];
+	unsigned char	 pend[HDR_LEN + 4 + MAX_PAYLOAD + SEC_OVERHEAD];
 	size_t		 pendlen;	/* a datagram the socket refused */
 	/* peer -> stdout */
 	int		 out_open;	/* 1 open, 0 discarding, -1 closed */
 	int		 peer_eof;
 	uint32_t	 peer_count, rcvd;
+	uint32_t	 next_seq;	/* -v: the DATA number expected next */
+	uint32_t	 reordered;	/* ... and those that came late */
 	uint64_t	 bytes_in;
 	int64_t		 peer_eof_at;
 	unsigned char	 obuf[OBUF_SIZE];
@@ -88,9 +101,13 @@ struct tbuf {
 };
 
 struct tstream {
-	struct tbuf	 in, out;	/* stdin -> net, net -> stdout */
+	struct tbuf	 in, out;	/* framed records -> net, -> stdout */
+	struct tbuf	 raw;		/* net -> frames, not yet opened */
 	int		 in_open, net_open, out_open, shut;
+	int		 eof_queued;	/* our EOF record is in in */
+	int		 peer_eof;	/* the peer's EOF record came */
 	uint64_t	 nin, nout;
+	uint32_t	 recs;		/* DATA records sent */
 };
 
 struct session {
@@ -109,21 +126,42 @@ struct session {
 	int64_t		 last_rx, last_tx;	/* the peer's, ours: ms */
 	int64_t		 linger;	/* answer resends this long at the end */
 	int64_t		 quiet_since;	/* ... since the peer's last datagram */
+	/* the secure channel (crypto.c): handshake, then every record */
+	struct sec	 sec;
+	int		 authfailed;	/* the handshake failed: sec_error */
+	int64_t		 hs_next, hs_gap, hs_deadline;
+	unsigned char	 hs_abort[SEC_HS_MAX];	/* the initiator's last word */
+	size_t		 hs_abortlen;
+	int		 hs_aborts;	/* copies of it still to send */
 	char		 why[256];	/* SR_FAILED's reason */
 };
 
-/* Bytes for people: "512 B", "12.3 kB", "4.1 MB". */
+static void	hs_input(struct session *, const unsigned char *, size_t,
+		    int64_t);
+static void	hs_done(struct session *, int64_t);
+
+/*
+ * Bytes for people: "512 B", "12.3 kB", "4.1 MB". In integers, rounded to
+ * the nearest tenth: no double on the data path, and exact figures.
+ */
 static const char *
-human(double v, char *buf, size_t len)
+human(uint64_t v, char *buf, size_t len)
 {
 	static const char *unit[] = { "B", "kB", "MB", "GB", "TB" };
+	uint64_t div = 1, t;
 	int i = 0;
 
-	while (v >= 1000 && i < 4) {
-		v /= 1000;
+	while (v / div >= 1000 && i < 4) {
+		div *= 1000;
 		i++;
 	}
-	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, unit[i]);
+	if (i == 0)
+		snprintf(buf, len, "%llu B", (unsigned long long)v);
+	else {
+		t = v / div * 10 + (v % div * 10 + div / 2) / div;
+		snprintf(buf, len, "%llu.%llu %s", (unsigned long long)t / 10,
+		    (unsigned long long)t % 10, unit[i]);
+	}
 	return buf;
 }
 
@@ -140,19 +178,20 @@ progress(struct ends *g, int64_t now, uint64_t out, uint64_t in,
     int64_t rtt_us)
 {
 	char a[32], b[32], c[32], d[32], r[32] = "";
-	double dt = (double)(now - g->line_at) / 1000;
+	uint64_t dt = (uint64_t)(now - g->line_at);	/* ms, at least 1000 */
 
 	if (!verbose || now - g->line_at < 1000)
 		return;
 	if (out != g->out || in != g->in) {
-		if (rtt_us > 0)
-			snprintf(r, sizeof(r), ", rtt %.1f ms",
-			    (double)rtt_us / 1000);
+		if (rtt_us > 0)	/* in tenths of a ms, rounded */
+			snprintf(r, sizeof(r), ", rtt %lld.%lld ms",
+			    (long long)(rtt_us + 50) / 1000,
+			    (long long)(rtt_us + 50) / 100 % 10);
 		vlog("%s out (%s/s), %s in (%s/s)%s",
-		    human((double)out, a, sizeof(a)),
-		    human((double)(out - g->out) / dt, b, sizeof(b)),
-		    human((double)in, c, sizeof(c)),
-		    human((double)(in - g->in) / dt, d, sizeof(d)), r);
+		    human(out, a, sizeof(a)),
+		    human((out - g->out) * 1000 / dt, b, sizeof(b)),
+		    human(in, c, sizeof(c)),
+		    human((in - g->in) * 1000 / dt, d, sizeof(d)), r);
 	}
 	g->line_at = now;
 	g->out = out;
@@ -216,15 +255,56 @@ ends_next(const struct session *s, int64_t now, int64_t t)
 /* ---- sending on the agreed path ---- */
 
 /*
- * A session message built in buf (AUTH_TRAILER bytes of room left):
- * sealed with -K, sent direct or through the mediator's relay. What
- * sendto() did.
+ * Seal one plain session message (header, then its body: what a v2
+ * datagram was) as a record into out: a T_REC header, the counter, the
+ * message's type and body encrypted. The one sealing function: every
+ * session datagram passes it just before it is sent. Returns the
+ * record's length, or 0 (the channel is not open, or is over).
+ */
+static size_t
+rec_seal(struct session *s, const unsigned char *plain, size_t len,
+    unsigned char *out, size_t cap)
+{
+	struct wr w;
+
+	if (len < HDR_LEN)
+		return 0;
+	wr_init(&w, out, cap);
+	wr_hdr(&w, T_REC, s->path->id);
+	if (w.bad)
+		return 0;
+	return sec_seal(&s->sec, out, HDR_LEN, plain[3], plain + HDR_LEN,
+	    len - HDR_LEN, out, cap);
+}
+
+/*
+ * Open one record (buf, len: header included) in place. The one
+ * opening function: every record from the peer passes it before
+ * anything reads it. Returns 0 with the inner type and body, or -1:
+ * dropped, and counted by the channel (forged, replayed, too old,
+ * early).
+ */
+static int
+rec_open(struct session *s, unsigned char *buf, size_t len, int *type,
+    const unsigned char **body, size_t *n)
+{
+	return sec_open(&s->sec, buf, len, HDR_LEN, type, body, n);
+}
+
+/*
+ * A session message built in buf: sealed, sent direct or through the
+ * mediator's relay. What sendto() did.
  */
 static ssize_t
-path_send(struct session *s, unsigned char *buf, size_t len)
+path_send(struct session *s, const unsigned char *buf, size_t len)
 {
-	len = auth_seal(&s->path->auth, buf, len);
-	return punch_send(s->p, buf, len);
+	unsigned char rec[MAX_DGRAM + SEC_OVERHEAD];
+
+	if ((len = rec_seal(s, buf, len, rec, sizeof(rec))) == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return punch_send(s->p, rec, len);
 }
 
 /* What a transport queued: a lost send is a lost datagram; timers retry. */
@@ -241,6 +321,33 @@ outbox_flush(struct session *s, struct outbox *o)
 }
 
 /* ---- keepalive and a lost peer, the same for datagrams and -R ---- */
+
+/* Has the peer's authenticated end of input come (and, -R, reached us)? */
+static int
+peer_ended(const struct session *s)
+{
+	if (s->dg != NULL)
+		return s->dg->peer_eof;
+	if (s->rel != NULL)
+		return rel_out_ended(s->rel);
+	if (s->st != NULL)
+		return s->st->peer_eof;
+	return 0;
+}
+
+/*
+ * -q or -w ends a session before the peer's authenticated end of
+ * input: what arrived may be incomplete, so it is a failure. -1.
+ */
+static int
+early_end(struct session *s)
+{
+	snprintf(s->why, sizeof(s->why), "%s ended the session before the "
+	    "peer's end of input: what arrived may be incomplete",
+	    s->ends.eof_at != 0 && s->cfg.quit >= 0 &&
+	    now_ms() - s->ends.eof_at >= s->cfg.quit ? "-q" : "-w");
+	return -1;
+}
 
 static void	dg_send_ctl(struct session *, int, int, uint32_t);
 
@@ -273,8 +380,9 @@ peer_lost(struct session *s, int64_t now)
 		    "confirmed", (unsigned long long)rel_unconfirmed(s->rel));
 	else
 		snprintf(what, sizeof(what), "session lost");
-	snprintf(s->why, sizeof(s->why), "peer silent for %lld s; %s",
-	    (long long)(now - s->last_rx) / 1000, what);
+	snprintf(s->why, sizeof(s->why), "peer silent for %lld s; %s%s",
+	    (long long)(now - s->last_rx) / 1000, what, peer_ended(s) ? "" :
+	    "; the session ended before the peer's end of input");
 	return 1;
 }
 
@@ -302,7 +410,7 @@ stdout_end(struct session *s)
 static void
 dg_send_ctl(struct session *s, int type, int with_count, uint32_t count)
 {
-	unsigned char buf[HDR_LEN + 4 + AUTH_TRAILER];
+	unsigned char buf[HDR_LEN + 4];
 	struct wr w;
 
 	wr_init(&w, buf, sizeof(buf));
@@ -356,15 +464,16 @@ dg_pend_fill(struct session *s)
 {
 	struct dgram *d = s->dg;
 	size_t n = d->inlen - d->inoff;
+	unsigned char plain[HDR_LEN + 4 + MAX_PAYLOAD];
 	struct wr w;
 
 	if (n > MAX_PAYLOAD)
 		n = MAX_PAYLOAD;
-	wr_init(&w, d->pend, sizeof(d->pend));
+	wr_init(&w, plain, sizeof(plain));
 	wr_hdr(&w, T_DATA, s->path->id);
 	wr_u32(&w, d->sent);
 	wr_bytes(&w, d->in + d->inoff, n);
-	d->pendlen = auth_seal(&s->path->auth, d->pend, w.len);
+	d->pendlen = rec_seal(s, plain, w.len, d->pend, sizeof(d->pend));
 	d->inoff += n;
 	d->sent++;
 	d->bytes_out += n;
@@ -442,9 +551,13 @@ dg_input(struct session *s, int type, struct rd *rd, int64_t now)
 
 	switch (type) {
 	case T_DATA:
-		(void)rd_u32(rd);
+		v = rd_u32(rd);
 		if (rd->bad || rd->left > MAX_PAYLOAD)
 			return;
+		if (v < d->next_seq)
+			d->reordered++;		/* -v: overtaken, or a gap */
+		else
+			d->next_seq = v + 1;
 		s->last_rx = now;
 		d->rcvd++;
 		d->bytes_in += rd->left;
@@ -491,6 +604,9 @@ dg_close_stdout(struct session *s, int64_t now)
 	if (d->rcvd < d->peer_count)
 		warnx("%u of %u datagram(s) from the peer were lost",
 		    d->peer_count - d->rcvd, d->peer_count);
+	if (d->reordered > 0)
+		vlog("%u datagram(s) from the peer came out of order",
+		    d->reordered);
 	stdout_end(s);
 	d->out_open = -1;	/* closed for good, not just discarding */
 	/* As nc -l: the listener is done when the connector is. */
@@ -537,7 +653,7 @@ dg_timers(struct session *s, int64_t now)
 	if (ends_due(s, now, d->bytes_out, d->bytes_in, s->path->rtt * 1000)) {
 		if (d->eof_sent && !d->eof_acked)	/* one last try */
 			dg_send_ctl(s, T_EOF, 1, d->sent);
-		return 1;
+		return d->peer_eof ? 1 : early_end(s);
 	}
 	return d->eof_acked && d->out_open == -1;
 }
@@ -566,8 +682,7 @@ dg_start(struct session *s)
 	d->out_open = 1;
 	d->eof_gap = s->path->rtt * 2 > 30 ? s->path->rtt * 2 : 30;
 	s->linger = 3 * d->eof_gap;
-	vlog("session open with %s%s", s->cfg.punch.label,
-	    s->path->auth.on ? ", authenticated" : "");
+	vlog("session open with %s, encrypted", s->cfg.punch.label);
 }
 
 static int
@@ -613,7 +728,7 @@ rs_timers(struct session *s, int64_t now)
 	keepalive(s, now);
 	rel_counts(R, &out, &in, &srtt);
 	if (ends_due(s, now, out, in, srtt))
-		return 1;
+		return rel_out_ended(R) ? 1 : early_end(s);
 	if (rel_done(R)) {
 		/* Linger: our last ack may be lost; answer resends. */
 		if (s->linger == 0)
@@ -711,31 +826,6 @@ rs_events(struct session *s, const struct pollfd *pfd)
 
 /* ---- the TCP transport, a byte stream: ts_* ---- */
 
-/* Fill from fd; returns bytes read, 0 at EOF, -1 on error or EAGAIN. */
-static ssize_t
-tbuf_fill(struct tbuf *t, int fd, int sock)
-{
-	ssize_t n;
-
-	if (t->off == t->len)
-		t->off = t->len = 0;
-	else if (t->len == TBUF && t->off > 0) {
-		memmove(t->b, t->b + t->off, t->len - t->off);
-		t->len -= t->off;
-		t->off = 0;
-	}
-	if (t->len == TBUF) {
-		/* Full: a zero-length read would look like EOF (POLLHUP). */
-		errno = EAGAIN;
-		return -1;
-	}
-	n = sock ? recv(fd, t->b + t->len, TBUF - t->len, 0) :
-	    read(fd, t->b + t->len, TBUF - t->len);
-	if (n > 0)
-		t->len += (size_t)n;
-	return n;
-}
-
 /* Drain to fd; returns -1 on a hard error. */
 static int
 tbuf_drain(struct tbuf *t, int fd, int sock)
@@ -756,15 +846,89 @@ ts_start(struct session *s)
 	struct tstream *t = s->st;
 
 	t->in_open = !s->cfg.nostdin;
-	t->net_open = t->out_open = 1;
+	t->out_open = 1;
 	tcp_keepalive(s->path->fd, s->cfg.keepalive);
+}
+
+/* Room at the end of t: moves what is left to the front first. */
+static size_t
+tbuf_room(struct tbuf *t)
+{
+	if (t->off > 0) {
+		memmove(t->b, t->b + t->off, t->len - t->off);
+		t->len -= t->off;
+		t->off = 0;
+	}
+	return TBUF - t->len;
+}
+
+/* One plain message (header, body), sealed and framed, into t->in. */
+static int
+ts_queue(struct session *s, const unsigned char *plain, size_t len)
+{
+	struct tbuf *in = &s->st->in;
+	size_t n;
+
+	if (tbuf_room(in) < TFRAME ||
+	    (n = rec_seal(s, plain, len, in->b + in->len + 2,
+	    TBUF - in->len - 2)) == 0 || n > MAX_DGRAM)
+		return -1;
+	in->b[in->len] = (unsigned char)(n >> 8);
+	in->b[in->len + 1] = (unsigned char)n;
+	in->len += 2 + n;
+	return 0;
+}
+
+/* stdin -> DATA records; at its end, the EOF record (ts_timers). */
+static void
+ts_stdin(struct session *s)
+{
+	static unsigned char buf[TREAD * TREC];
+	unsigned char plain[HDR_LEN + TREC];
+	struct tstream *t = s->st;
+	size_t off, k;
+	ssize_t n;
+	struct wr w;
+
+	if ((n = read(STDIN_FILENO, buf, sizeof(buf))) == -1 &&
+	    (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		t->in_open = 0;
+		s->ends.eof_at = now_ms();
+		return;
+	}
+	for (off = 0; off < (size_t)n; off += k) {
+		k = (size_t)n - off < TREC ? (size_t)n - off : TREC;
+		wr_init(&w, plain, sizeof(plain));
+		wr_hdr(&w, T_DATA, s->path->id);
+		wr_bytes(&w, buf + off, k);
+		(void)ts_queue(s, plain, w.len);	/* polled with room */
+		t->recs++;
+	}
+	t->nout += (uint64_t)n;
+}
+
+/* Our end of input, an EOF record: a FIN or RST alone is no end. */
+static void
+ts_eof(struct session *s)
+{
+	unsigned char plain[HDR_LEN + 4];
+	struct wr w;
+
+	wr_init(&w, plain, sizeof(plain));
+	wr_hdr(&w, T_EOF, s->path->id);
+	wr_u32(&w, s->st->recs);
+	if (ts_queue(s, plain, w.len) == 0)
+		s->st->eof_queued = 1;
 }
 
 /*
  * Both directions have ended? Unlike the datagram transport, a listener
  * does not stop at the connector's EOF: a TCP half-close is a request's
- * end, as HTTP's. stdin EOF half-closes (shutdown SHUT_WR) as nc -N;
- * the peer's EOF closes stdout. Returns 1 when the session is over.
+ * end, as HTTP's. stdin EOF sends the EOF record, then half-closes
+ * (shutdown SHUT_WR) as nc -N; the peer's EOF record closes stdout.
+ * Returns 1 when the session is over, -1 when it ended early.
  */
 static int
 ts_timers(struct session *s, int64_t now)
@@ -772,13 +936,15 @@ ts_timers(struct session *s, int64_t now)
 	struct tstream *t = s->st;
 
 	if (ends_due(s, now, t->nout, t->nin, 0))
-		return 1;
-	if (!t->in_open && t->in.off == t->in.len && !t->shut &&
-	    (!s->cfg.nostdin || !t->net_open)) {
+		return t->peer_eof ? 1 : early_end(s);
+	if (!t->in_open && !t->eof_queued &&
+	    (!s->cfg.nostdin || t->peer_eof))
+		ts_eof(s);
+	if (t->eof_queued && t->in.off == t->in.len && !t->shut) {
 		(void)shutdown(s->path->fd, SHUT_WR);
 		t->shut = 1;
 	}
-	if (!t->net_open && (t->out.off == t->out.len || !t->out_open) &&
+	if (t->peer_eof && (t->out.off == t->out.len || !t->out_open) &&
 	    t->out_open != -1) {
 		stdout_end(s);
 		t->out_open = -1;
@@ -791,10 +957,11 @@ ts_pollfds(struct session *s, struct pollfd *pfd)
 {
 	struct tstream *t = s->st;
 
-	if (t->in_open && t->in.len - t->in.off < TBUF)
+	if (t->in_open && TBUF - (t->in.len - t->in.off) >= TREAD * TFRAME)
 		pfd[SL_IN].fd = STDIN_FILENO;
-	pfd[SL_NET].events = (t->net_open && t->out.len - t->out.off < TBUF ?
-	    POLLIN : 0) | (t->in.off < t->in.len ? POLLOUT : 0);
+	pfd[SL_NET].events = (t->net_open && t->raw.len - t->raw.off < TBUF &&
+	    t->out.len - t->out.off <= TBUF - TREC ? POLLIN : 0) |
+	    (t->in.off < t->in.len ? POLLOUT : 0);
 	if (t->out_open == 1 && t->out.off < t->out.len)
 		pfd[SL_OUT].fd = STDOUT_FILENO;
 	return SL_PUNCH;
@@ -804,26 +971,119 @@ ts_pollfds(struct session *s, struct pollfd *pfd)
 static int
 ts_broken(struct session *s)
 {
-	snprintf(s->why, sizeof(s->why), "connection to the peer: %s",
-	    strerror(errno));
+	snprintf(s->why, sizeof(s->why), "connection to the peer: %s%s",
+	    strerror(errno), s->st->peer_eof ? "" :
+	    "; the session ended before the peer's end of input");
 	return -1;
 }
 
+/* A failure of the stream, why set: -1. */
 static int
-ts_events(struct session *s, const struct pollfd *pfd)
+ts_fail(struct session *s, const char *why)
+{
+	snprintf(s->why, sizeof(s->why), "%s", why);
+	return -1;
+}
+
+/* One record from the stream (strict: any bad one ends it). 0 or -1. */
+static int
+ts_record(struct session *s, unsigned char *m, size_t len)
+{
+	struct tstream *t = s->st;
+	const unsigned char *body;
+	size_t n;
+	int type;
+
+	if (s->phase != PH_STREAM && s->phase != PH_LINGER)
+		return ts_fail(s, "a record before the handshake's end");
+	if (rec_open(s, m, len, &type, &body, &n) == -1)
+		return ts_fail(s, sec_strerror(sec_error(&s->sec) ?
+		    sec_error(&s->sec) : SEC_E_FORGED));
+	if (t->peer_eof)
+		return ts_fail(s, "a record after the peer's end of input");
+	if (type == T_EOF)
+		t->peer_eof = 1;
+	else if (type == T_DATA && t->out_open == 1 && s->phase == PH_STREAM) {
+		(void)tbuf_room(&t->out);
+		memcpy(t->out.b + t->out.len, body, n);	/* polled with room */
+		t->out.len += n;
+	}
+	if (type == T_DATA)
+		t->nin += n;
+	return 0;
+}
+
+/* The frames the stream holds, while stdout has room. 0 or -1. */
+static int
+ts_frames(struct session *s, int64_t now)
+{
+	struct tstream *t = s->st;
+	struct tbuf *r = &t->raw;
+	unsigned char *m;
+	size_t flen;
+	int rc, version, type;
+	uint64_t id;
+	struct rd rd;
+
+	while (t->out.len - t->out.off <= TBUF - TREC &&
+	    (rc = frame_get(r->b + r->off, r->len - r->off, &flen)) != 0) {
+		m = r->b + r->off + 2;
+		rd_init(&rd, m, flen);
+		if (rc == -1 || rd_hdr(&rd, &version, &type, &id) == -1 ||
+		    version != PROTO_VERSION || id != s->path->peer_id)
+			return ts_fail(s, "the peer's stream is out of step");
+		r->off += 2 + flen;
+		s->quiet_since = s->last_rx = now;
+		if (type == T_HS)
+			hs_input(s, m + HDR_LEN, flen - HDR_LEN, now);
+		else if (type == T_REC && ts_record(s, m, flen) == -1)
+			return -1;
+		if (s->phase == PH_END)
+			return s->why[0] ? -1 : 0;
+	}
+	return 0;
+}
+
+/* Read the connection, open what came. 0, or -1 when it failed. */
+static int
+ts_net(struct session *s, int64_t now)
+{
+	struct tstream *t = s->st;
+	ssize_t n;
+
+	if (t->net_open) {
+		if (t->raw.off == t->raw.len)
+			t->raw.off = t->raw.len = 0;
+		else
+			(void)tbuf_room(&t->raw);
+		n = recv(s->path->fd, t->raw.b + t->raw.len,
+		    TBUF - t->raw.len, 0);
+		if (n > 0)
+			t->raw.len += (size_t)n;
+		else if (n == 0)
+			t->net_open = 0;
+		else if (errno != EAGAIN && errno != EINTR)
+			return s->phase == PH_LINGER ? 0 : ts_broken(s);
+	}
+	if (ts_frames(s, now) == -1)
+		return -1;
+	if (!t->net_open && s->phase == PH_LINGER)
+		s->phase = PH_END;
+	else if (!t->net_open && !t->peer_eof)
+		return ts_fail(s, s->phase == PH_HS ? "connection to the "
+		    "peer closed during the handshake" : "connection to the "
+		    "peer closed before the peer's end of input");
+	return 0;
+}
+
+static int
+ts_events(struct session *s, const struct pollfd *pfd, int64_t now)
 {
 	struct tstream *t = s->st;
 	int fd = s->path->fd, ev = pfd[SL_NET].revents;
-	ssize_t n;
 
-	if (pfd[SL_IN].revents & (POLLIN | POLLHUP | POLLERR)) {
-		if ((n = tbuf_fill(&t->in, STDIN_FILENO, 0)) > 0)
-			t->nout += (uint64_t)n;
-		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-			t->in_open = 0;
-			s->ends.eof_at = now_ms();
-		}
-	}
+	if (pfd[SL_IN].revents & (POLLIN | POLLHUP | POLLERR))
+		ts_stdin(s);
 	if (ev & POLLERR) {
 		/* A reset or timeout, even after the peer's EOF. */
 		int e = 0;
@@ -835,20 +1095,14 @@ ts_events(struct session *s, const struct pollfd *pfd)
 	}
 	if (ev & POLLOUT && tbuf_drain(&t->in, fd, 1) == -1)
 		return ts_broken(s);
-	if (ev & (POLLIN | POLLHUP | POLLERR) && t->net_open) {
-		if ((n = tbuf_fill(&t->out, fd, 1)) > 0)
-			t->nin += (uint64_t)n;
-		if (n == 0)
-			t->net_open = 0;
-		else if (n == -1 && errno != EAGAIN && errno != EINTR)
-			return ts_broken(s);
-	}
+	if (ev & (POLLIN | POLLHUP) && ts_net(s, now) == -1)
+		return -1;
 	if (pfd[SL_OUT].revents && tbuf_drain(&t->out, STDOUT_FILENO, 0) ==
 	    -1) {
 		t->out_open = 0;	/* reader gone: discard */
 		t->out.off = t->out.len = 0;
 	}
-	return 0;
+	return ts_frames(s, now);	/* stdout made room */
 }
 
 /* ---- datagrams from the network ---- */
@@ -862,15 +1116,42 @@ from_peer(const struct session *s, const struct ep *from, uint64_t id)
 }
 
 static void	punched(struct session *, int64_t);
+static void	transport_input(struct session *, int, const unsigned char *,
+		    size_t, int64_t);
 
-/* Session data for the transport: its body, opened with -K. */
+/*
+ * A record from the agreed peer (a datagram): opened, then to the
+ * transport. A record that opens at an initiator still waiting for the
+ * responder's ACK proves our FINISH arrived: the transport starts.
+ */
 static void
-transport_input(struct session *s, int type, const unsigned char *in,
-    size_t inlen, int64_t now)
+rec_input(struct session *s, const unsigned char *in, size_t len,
+    int64_t now)
+{
+	unsigned char buf[MAX_DGRAM];
+	const unsigned char *body;
+	size_t n;
+	int type;
+
+	if (len > sizeof(buf))
+		return;
+	memcpy(buf, in, len);
+	if (rec_open(s, buf, len, &type, &body, &n) == -1)
+		return;		/* counted: -v reports it */
+	if (s->phase == PH_HS)
+		hs_done(s, now);
+	transport_input(s, type, body, n, now);
+}
+
+
+/* Session data for the transport: an opened record's type and body. */
+static void
+transport_input(struct session *s, int type, const unsigned char *body,
+    size_t n, int64_t now)
 {
 	struct rd rd;
 
-	rd_init(&rd, in + HDR_LEN, inlen - HDR_LEN);
+	rd_init(&rd, body, n);
 	if (s->phase == PH_DGRAM || (s->phase == PH_LINGER && s->dg))
 		dg_input(s, type, &rd, now);
 	else if (s->rel != NULL && s->phase == PH_REL) {
@@ -891,7 +1172,6 @@ net_datagram(struct session *s, const unsigned char *buf, size_t len,
 	struct rd rd;
 	int version, type;
 	uint64_t id;
-	long n;
 
 	if (sock < 0 && punch_gateway(s->p, buf, len, from, now))
 		return;		/* PCP, NAT-PMP: the port mapping's answer */
@@ -899,26 +1179,25 @@ net_datagram(struct session *s, const unsigned char *buf, size_t len,
 	(void)punch_unwrap(s->p, &in, &inlen, from);
 	rd_init(&rd, in, inlen);
 	if (rd_hdr(&rd, &version, &type, &id) == -1 ||
-	    version != PROTO_VERSION)
+	    (version != PROTO_VERSION && punch_state(s->p) == P_DONE))
 		return;		/* not for us: ignored, like any stranger */
-	if (type >= T_DATA && type <= T_RACK && s->path->auth.on) {
-		if (id != s->path->peer_id ||
-		    (n = auth_open(&s->path->auth, in, inlen)) < 0)
-			return;		/* forged or replayed: counted */
-		inlen = (size_t)n;
-	}
-	if (from_peer(s, from, id))
-		s->quiet_since = now;
-	if (punch_state(s->p) != P_DONE || type < T_DATA) {
+	if (punch_state(s->p) != P_DONE || version != PROTO_VERSION ||
+	    type < T_DATA) {
 		if (punch_input(s->p, buf, len, from, sock, now) == -1)
 			return;
 		if (punch_state(s->p) != P_DONE || type < T_DATA)
 			return;
 	}
 	if (s->phase == PH_PUNCH)
-		punched(s, now);	/* data that completed the punch */
-	if (from_peer(s, from, id))
-		transport_input(s, type, in, inlen, now);
+		punched(s, now);	/* the message that completed the punch */
+	if (!from_peer(s, from, id))
+		return;
+	s->quiet_since = now;
+	if (type == T_HS)
+		hs_input(s, in + HDR_LEN, inlen - HDR_LEN, now);
+	else if (type == T_REC)
+		rec_input(s, in, inlen, now);
+	/* Anything else, plain, is not taken from a peer in version 3. */
 }
 
 /*
@@ -954,7 +1233,161 @@ net_read(struct session *s, int fd, int sock, int64_t now)
 
 /* ---- the phases ---- */
 
-/* The punch got through: on to the transport, or tell the caller. */
+/* ---- the handshake (crypto.c's sec_*), on the agreed path ---- */
+
+/* A handshake message to the peer: a datagram, or a frame over TCP. */
+static void
+hs_send(struct session *s, const unsigned char *msg, size_t len)
+{
+	unsigned char buf[2 + HDR_LEN + SEC_HS_MAX];
+	struct wr w;
+
+	wr_init(&w, buf + 2, sizeof(buf) - 2);
+	wr_hdr(&w, T_HS, s->path->id);
+	wr_bytes(&w, msg, len);
+	if (w.bad)
+		return;
+	if (!s->cfg.punch.tcp) {
+		(void)punch_send(s->p, buf + 2, w.len);
+		s->last_tx = now_ms();
+		return;
+	}
+	buf[0] = (unsigned char)(w.len >> 8);
+	buf[1] = (unsigned char)w.len;
+	/* A fresh connection's buffer takes it; a short write fails it. */
+	(void)send(s->path->fd, buf, w.len + 2, MSG_NOSIGNAL);
+}
+
+/*
+ * What each side gives the handshake: PRS (the name or a code's words,
+ * and -K's key), CI (what both must agree on: command and mode), and
+ * our AD (role, the public endpoint the mediator reported, the peer
+ * endpoint we talk to, relayed or not). 0, or -1.
+ */
+static int
+hs_start(struct session *s, int64_t now)
+{
+	const struct sess_cfg *S = &s->cfg;
+	unsigned char ci[8] = "pnc v3", ad[2 + 2 * EP_MAX_LEN];
+	struct sec_params sp;
+	struct wr w;
+
+	ci[6] = S->what == SESS_PUNCH ? 1 : 2;
+	ci[7] = (S->punch.reliable ? 1 : 0) | (S->punch.tcp ? 2 : 0) |
+	    (S->keylen > 0 ? 4 : 0);
+	wr_init(&w, ad, sizeof(ad));
+	wr_u8(&w, s->path->controlling ? 1 : 2);
+	wr_ep(&w, &s->path->self_pub);
+	wr_ep(&w, &s->path->peer);
+	wr_u8(&w, s->path->relayed ? 1 : 0);
+	memset(&sp, 0, sizeof(sp));
+	sp.secret = S->secret;
+	sp.secretlen = S->secret ? strlen(S->secret) : 0;
+	sp.key = S->key;
+	sp.keylen = S->keylen;
+	sp.my_id = s->path->id;
+	sp.peer_id = s->path->peer_id;
+	sp.ci = ci;
+	sp.cilen = sizeof(ci);
+	sp.ad = ad;
+	sp.adlen = w.len;
+	sp.strict = S->punch.tcp;
+	if (w.bad || sec_start(&s->sec, s->path->controlling, &sp) == -1)
+		return -1;
+	s->hs_gap = HS_GAP0;
+	s->hs_next = now + HS_GAP0;
+	s->hs_deadline = now + HS_LIMIT;
+	if (S->punch.deadline > 0)
+		s->hs_deadline = S->punch.deadline > now + HS_MIN ?
+		    S->punch.deadline : now + HS_MIN;
+	hs_input(s, NULL, 0, now);	/* sends HELLO (the initiator) */
+	return 0;
+}
+
+/* The handshake failed: why, and the session ends (exit 1). */
+static void
+hs_failed(struct session *s, int err)
+{
+	s->authfailed = 1;
+	snprintf(s->why, sizeof(s->why), "%s", sec_strerror(err));
+	s->phase = PH_END;
+}
+
+/*
+ * A handshake message from the peer (NULL: none, just send what is
+ * due), in any phase: a late copy gets its answer again. The transport
+ * starts once both sides are confirmed: the responder at a right
+ * FINISH, the initiator at the responder's ACK (or its first record).
+ */
+static void
+hs_input(struct session *s, const unsigned char *m, size_t len, int64_t now)
+{
+	unsigned char out[SEC_HS_MAX];
+	size_t n;
+	int rc = SEC_MORE, i;
+
+	if (m != NULL)
+		rc = sec_hs_input(&s->sec, m, len);
+	if ((n = sec_hs_output(&s->sec, out, sizeof(out))) > 0)
+		/* The initiator's abort, when failed: so that both fail. */
+		for (i = 0; i < (rc == SEC_FAIL ? HS_ABORTS : 1); i++)
+			hs_send(s, out, n);
+	if (rc == SEC_FAIL)
+		hs_failed(s, sec_error(&s->sec));
+	else if (s->phase == PH_HS && s->sec.state == SEC_S_OPEN &&
+	    (sec_confirmed(&s->sec) || s->cfg.what == SESS_PUNCH))
+		hs_done(s, now);
+}
+
+/*
+ * The initiator's FINISH, again on its timer while unconfirmed: in the
+ * handshake, and after punch printed (the responder must not be left
+ * waiting for it).
+ */
+static void
+hs_resend(struct session *s, int64_t now)
+{
+	unsigned char out[SEC_HS_MAX];
+	size_t n;
+
+	if (s->cfg.punch.tcp || now < s->hs_next)
+		return;
+	if ((n = sec_hs_latest(&s->sec, out, sizeof(out))) > 0)
+		hs_send(s, out, n);
+	s->hs_next = now + s->hs_gap;
+	if (s->hs_gap < HS_GAPMAX)
+		s->hs_gap *= 2;
+}
+
+/* The initiator's re-sends, and the handshake's deadline. -1: failed. */
+static int
+hs_timers(struct session *s, int64_t now)
+{
+	if (now >= s->hs_deadline) {
+		if (s->sec.state == SEC_S_HELLO) {
+			snprintf(s->why, sizeof(s->why), "no answer to the "
+			    "handshake from the peer");
+			return -1;
+		}
+		/* Begun, never confirmed: the peer turned our proof down. */
+		hs_failed(s, SEC_E_AUTH);
+		return -1;
+	}
+	hs_resend(s, now);
+	return 0;
+}
+
+static int64_t
+hs_next(const struct session *s, int64_t now)
+{
+	int64_t t = s->hs_deadline - now;
+
+	if (!s->cfg.punch.tcp && s->sec.initiator && s->hs_next - now < t)
+		t = s->hs_next - now;
+	return t < 0 ? 0 : t;
+}
+
+/* The punch got through: the handshake, relayed or not. */
 static void
 punched(struct session *s, int64_t now)
 {
@@ -963,13 +1396,35 @@ punched(struct session *s, int64_t now)
 		warnx("no direct path to the peer: the session is relayed by "
 		    "the mediator");
 	ends_start(&s->ends, now);
+	if (s->st != NULL)
+		s->st->net_open = 1;
+	s->phase = PH_HS;
+	if (hs_start(s, now) == -1) {
+		snprintf(s->why, sizeof(s->why), "cannot start the handshake");
+		s->phase = PH_END;	/* advance() fails it */
+	}
+}
+
+/* Handshake done, both ways: on to the transport, or tell the caller. */
+static void
+hs_done(struct session *s, int64_t now)
+{
+	vlog("handshake done: the peer holds our %s%s", s->cfg.code ?
+	    "code" : "name", s->cfg.keylen ? " and key" : "");
+	s->quiet_since = s->last_rx = s->last_tx = now;
+	ends_start(&s->ends, now);
 	s->punched = 1;			/* the caller hears of it */
 	if (s->cfg.what == SESS_PUNCH) {
-		/* The controlled side's ACK may be lost: linger. */
-		s->phase = s->cfg.punch.tcp || s->path->controlling ? PH_END :
-		    PH_LINGER;
-		s->linger = PUNCH_LINGER;
-		punch_release(s->p);	/* controlling: the peer may go */
+		/*
+		 * The initiator has checked the responder's proof: it prints,
+		 * then re-sends FINISH until the ACK (or a while), and at the
+		 * ACK releases the responder (punch_release). The responder
+		 * answers copies of FINISH, or of a nomination, until then:
+		 * its ACK may be lost, and the release with it.
+		 */
+		s->phase = PH_LINGER;
+		s->linger = s->path->controlling ? HS_PUNCH_WAIT :
+		    PUNCH_LINGER;
 	} else if (s->cfg.punch.tcp) {
 		s->phase = PH_STREAM;
 		ts_start(s);
@@ -1022,6 +1477,8 @@ advance(struct session *s, int64_t now)
 		return -1;
 	if (s->phase == PH_END && s->why[0] != '\0')
 		return -1;
+	if (s->phase == PH_HS && hs_timers(s, now) == -1)
+		return -1;
 	if (s->phase == PH_DGRAM)
 		rc = dg_timers(s, now);
 	else if (s->phase == PH_REL)
@@ -1040,6 +1497,15 @@ advance(struct session *s, int64_t now)
 		    (unsigned long long)s->dg->bytes_in);
 	} else if (rc == 1)
 		s->phase = PH_END;
+	/* punch's initiator: FINISH until the responder confirms it. */
+	if (s->phase == PH_LINGER && s->cfg.what == SESS_PUNCH &&
+	    s->path->controlling) {
+		if (sec_confirmed(&s->sec)) {
+			s->phase = PH_END;
+			punch_release(s->p);	/* the responder may go */
+		}
+		hs_resend(s, now);
+	}
 	/* Answer retransmissions until the peer has been quiet a while. */
 	if (s->phase == PH_LINGER && (now - s->quiet_since >= s->linger ||
 	    (s->cfg.what == SESS_PUNCH && punch_released(s->p))))
@@ -1061,6 +1527,12 @@ timeout(struct session *s, int64_t now)
 		return pt;
 	if (s->phase == PH_LINGER)
 		t = s->linger - (now - s->quiet_since);
+	if (s->phase == PH_LINGER && s->cfg.what == SESS_PUNCH &&
+	    s->path->controlling && !s->cfg.punch.tcp &&
+	    s->hs_next - now < t)
+		t = s->hs_next - now < 0 ? 0 : s->hs_next - now;
+	if (s->phase == PH_HS)
+		t = hs_next(s, now);
 	else if (s->phase == PH_DGRAM)
 		t = dg_next(s, now);
 	else if (s->phase == PH_REL)
@@ -1090,6 +1562,8 @@ pollfds(struct session *s, struct pollfd *pfd)
 		    pfd + SL_PUNCH);
 	if (s->phase != PH_PUNCH || !s->cfg.punch.tcp)
 		pfd[SL_NET].fd = s->path->fd;
+	if (s->phase == PH_PUNCH && s->cfg.punch.tcp)
+		pfd[SL_NET].fd = -1;
 	if (s->phase == PH_DGRAM)
 		n = dg_pollfds(s, pfd);
 	else if (s->phase == PH_REL)
@@ -1144,15 +1618,20 @@ events(struct session *s, struct pollfd *pfd, int n, int64_t now)
 	for (i = SL_PUNCH; i < n && punch_state(s->p) == P_PROBE; i++)
 		if (pfd[i].revents & (POLLIN | POLLERR))
 			net_read(s, pfd[i].fd, i - SL_PUNCH, now);
+	if (s->cfg.punch.tcp && s->phase == PH_STREAM)
+		return ts_events(s, pfd, now);
+	if (s->cfg.punch.tcp) {		/* the handshake, or linger */
+		if (pfd[SL_NET].revents & (POLLIN | POLLHUP | POLLERR))
+			return ts_net(s, now);
+		return 0;
+	}
 	/* The path's socket: a birthday socket's, if the punch just chose it. */
-	if (s->phase != PH_STREAM && pfd[SL_NET].revents & (POLLIN | POLLERR))
+	if (pfd[SL_NET].revents & (POLLIN | POLLERR))
 		net_read(s, s->path->fd, -1, now);
 	if (s->phase == PH_DGRAM)
 		dg_events(s, pfd);
 	else if (s->phase == PH_REL)
 		rs_events(s, pfd);
-	else if (s->phase == PH_STREAM)
-		return ts_events(s, pfd);
 	return 0;
 }
 
@@ -1174,8 +1653,7 @@ session_new(const struct sess_cfg *cfg)
 	if (data && !cfg->punch.tcp && !cfg->punch.reliable &&
 	    (s->dg = calloc(1, sizeof(*s->dg))) == NULL)
 		goto nomem;
-	if (data && cfg->punch.tcp &&
-	    (s->st = calloc(1, sizeof(*s->st))) == NULL)
+	if (cfg->punch.tcp && (s->st = calloc(1, sizeof(*s->st))) == NULL)
 		goto nomem;
 	return s;
 nomem:
@@ -1264,7 +1742,27 @@ session_punched(const struct session *s)
 	return punch_state(s->p) == P_DONE;
 }
 
-/* The path: agreed once punched, and its -K counters in any case. */
+/* Did the handshake fail (authentication: a wrong key or code)? */
+int
+session_authfailed(const struct session *s)
+{
+	return s->authfailed;
+}
+
+/* -v: what the secure channel turned away, at the end of a session. */
+void
+session_report(const struct session *s)
+{
+	if (s->hs_deadline != 0)
+		vlog("dropped: %llu forged, %llu replayed, %llu too old, "
+		    "%llu early, %llu handshake", (unsigned long long)
+		    s->sec.forged, (unsigned long long)s->sec.replayed,
+		    (unsigned long long)s->sec.too_old,
+		    (unsigned long long)s->sec.early,
+		    (unsigned long long)s->sec.hs_dropped);
+}
+
+/* The path: agreed once punched. */
 const struct path *
 session_path(const struct session *s)
 {
@@ -1303,6 +1801,7 @@ session_free(struct session *s, int abort)
 	}
 	if (s->rel != NULL)
 		rel_free(s->rel);
+	sec_close(&s->sec);
 	free(s->dg);
 	free(s->st);
 	punch_free(s->p);

@@ -112,22 +112,45 @@ parse_port(const char *s, int *port)
 	return 0;
 }
 
-/* Seconds, possibly fractional ("0.5"), into milliseconds. */
+/*
+ * Seconds, possibly fractional ("0.5"), into milliseconds rounded to the
+ * nearest, at least 1: decimal digits with at most one point, more than
+ * zero, at most a year. By hand, not strtod: float scanning is 6 KB of a
+ * static build's 100 KB budget.
+ */
 int
 parse_secs(const char *s, int64_t *ms)
 {
-	char *end;
-	double v;
+	static const int scale[3] = { 100, 10, 1 };
+	const int64_t max = 86400LL * 365 * 1000;
+	int64_t v = 0;
+	int digits = 0, frac = -1, nonzero = 0, d;
 
-	if (s == NULL || *s == '\0')
+	if (s == NULL)
 		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || *end != '\0' || !(v > 0) || v > 86400.0 * 365)
+	for (; *s != '\0'; s++) {
+		if (*s == '.' && frac == -1) {
+			frac = 0;
+			continue;
+		}
+		if (*s < '0' || *s > '9')
+			return -1;
+		d = *s - '0';
+		digits++;
+		nonzero |= d != 0;
+		if (frac == -1) {
+			if ((v = v * 10 + d * 1000) > max)
+				return -1;
+		} else if (frac < 3)
+			v += d * scale[frac++];
+		else if (frac == 3) {
+			frac++;		/* the first digit past the ms rounds */
+			v += d >= 5;
+		}
+	}
+	if (digits == 0 || !nonzero || v > max)
 		return -1;
-	*ms = (int64_t)(v * 1000 + 0.5);
-	if (*ms == 0)
-		*ms = 1;
+	*ms = v > 0 ? v : 1;
 	return 0;
 }
 

@@ -218,10 +218,10 @@ teardown_file() {
 	wait_for 5 grep -q "session open" "$T/l.err"
 	# hC, on hA's LAN, sprays well-formed DATA and EOF from other ids
 	for i in $(seq 50); do
-		printf 'PN\001\040\001\002\003\004\005\006\007\010\000\000\000\001EVIL' |
+		printf 'PN\003\040\001\002\003\004\005\006\007\010\000\000\000\001EVIL' |
 		    lab_exec hC socat -u - "udp-sendto:$HA:40000" 2>/dev/null
 	done
-	printf 'PN\001\041\001\002\003\004\005\006\007\010\000\000\000\000' |
+	printf 'PN\003\041\001\002\003\004\005\006\007\010\000\000\000\000' |
 	    lab_exec hC socat -u - "udp-sendto:$HA:40000"
 	wait_tag c; rcc=$RC
 	wait_tag l; rcl=$RC
@@ -313,15 +313,15 @@ teardown_file() {
 	head -c 100 /dev/urandom | send				# garbage
 	printf 'PN' | send					# truncated header
 	# v2 REGISTERs: header, role, name, candidates, cookie, zero padding
-	reg() { { printf "PN\002\001\0\0\0\0\0\0\0\001$1"; head -c "${2:-64}" /dev/zero; } | send; }
+	reg() { { printf "PN\003\001\0\0\0\0\0\0\0\001$1"; head -c "${2:-64}" /dev/zero; } | send; }
 	reg '\002\012abc'				# name cut short (padding read as name)
 	reg '\002\000'					# empty name
 	reg '\002\001x\310'				# 200 candidates
 	reg '\002\001x\001\011\0\0'			# bad family
 	reg '\002\001x\000' 20				# not padded to 64 bytes
-	{ printf 'PN\002\001\0\0\0\0\0\0\0\001\002\001x\000'; head -c 60 /dev/zero; printf junk; } | send # non-zero padding
-	{ printf 'PN\002\177\0\0\0\0\0\0\0\001'; head -c 60 /dev/zero; } | send	# unknown type
-	{ printf 'PN\002\001\0\0\0\0\0\0\0\000\002\001x\000'; head -c 60 /dev/zero; } | send	# zero id
+	{ printf 'PN\003\001\0\0\0\0\0\0\0\001\002\001x\000'; head -c 60 /dev/zero; printf junk; } | send # non-zero padding
+	{ printf 'PN\003\177\0\0\0\0\0\0\0\001'; head -c 60 /dev/zero; } | send	# unknown type
+	{ printf 'PN\003\001\0\0\0\0\0\0\0\000\002\001x\000'; head -c 60 /dev/zero; } | send	# zero id
 	head -c 3000 /dev/zero | send				# oversized
 	# another version gets an error saying which version this one speaks,
 	# when it is long enough to cover the answer (no amplification) ...
@@ -329,7 +329,7 @@ teardown_file() {
 	# a pipe could give it the header and the padding apart)
 	{ printf 'PN\001\001\0\0\0\0\0\0\0\001'; head -c 100 /dev/zero; } >"$T/v1"
 	run lab_exec hA socat -t 2 - "udp:$MED1:$MPORT" <"$T/v1"
-	[[ "$output" == *"protocol version 2"* ]]
+	[[ "$output" == *"protocol version 3"* ]]
 	# ... and nothing when it is not
 	printf 'PN\001\001\0\0\0\0\0\0\0\001' >"$T/v1short"
 	run lab_exec hA socat -t 1 - "udp:$MED1:$MPORT" <"$T/v1short"

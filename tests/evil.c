@@ -1,14 +1,19 @@
 /*
  * evil.c - an attacker for pnc's lab (tests/auth.bats): everything a
- * stranger without the key (-K) can throw at a pnc session.
+ * stranger without the key (-K) or code can throw at a pnc session of
+ * protocol version 3: plain messages, records it cannot seal, and, as an
+ * impostor under the name, a handshake it cannot complete.
  *
  *	evil spray [-i id]... [-k kinds] [-r rate] [-s src:port]
  *	    addr portlo porthi secs
  *	evil register med[:port] name punch|listen|connect secs
  *	evil replay src dst count secs [flip]
  *	evil sniff src dst secs
- *	evil wirename keyfile|- name
  *	evil intro [-f flags] bind:port them:port secs cand:port...
+ *	evil mitm [-f] [-w file] med[:port] secs
+ *	evil capture file secs
+ *	evil ackcopy [-a] peer victim third:port secs
+ *	evil mangle [-c n] [-f n] [-p pct] [-k kinds] a b secs
  *
  * Every subcommand is bounded by its secs and prints "key value" lines
  * on stdout; progress for the test to wait on goes to stderr. Payloads
@@ -31,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,9 +44,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../pnc.h"	/* for crypto.c's SHA-256 and HMAC only */
+#include "../pnc.h"	/* the secure channel, for evil mitm */
 
-/* The wire format of README / the v2 spec, as far as an attacker needs. */
+/* The wire format of PROTOCOL (version 3), as far as an attacker needs. */
 #define HDR_LEN		12
 #define T_REGISTER	0x01
 #define T_REGISTERED	0x02
@@ -53,15 +59,25 @@
 #define T_EOF		0x21
 #define T_KEEPALIVE	0x23
 #define T_RDATA		0x24
-#define NONCE_LEN	16
-#define MAC_LEN		16
-#define TRAILER		(8 + MAC_LEN)	/* seq(8) mac: -K session messages */
+#define T_HS		0x50	/* handshake message */
+#define T_REC		0x51	/* record: ctr(8) sealed(type, body) tag(16) */
+#define SHARE_LEN	32
+#define CONFIRM_LEN	32
+#define REC_OVERHEAD	(8 + 1 + 16)
 #define REQ_MIN		64
 #define EVIL_CANDS	16
 #define MAX_IDS		16
 #define MARKER		"EVILEVIL"
 
 static uint64_t	rng_state;
+static volatile sig_atomic_t evil_stop;	/* SIGTERM: report, then exit */
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	evil_stop = 1;
+}
 
 static void __attribute__((noreturn))
 usage(void)
@@ -72,7 +88,10 @@ usage(void)
 	    "       evil register med[:port] name punch|listen|connect secs\n"
 	    "       evil replay src dst count secs [flip]\n"
 	    "       evil sniff src dst secs\n"
-	    "       evil wirename keyfile|- name\n"
+	    "       evil mitm [-f] [-w file] med[:port] secs\n"
+	    "       evil capture file secs\n"
+	    "       evil ackcopy [-a] peer victim third:port secs\n"
+	    "       evil mangle [-c n] [-f n] [-p pct] [-k dourtx] a b secs\n"
 	    "       evil intro [-f flags] bind:port them:port secs "
 	    "cand:port...\n");
 	exit(2);
@@ -197,7 +216,7 @@ put_hdr(unsigned char *p, int type, uint64_t id)
 {
 	p[0] = 'P';
 	p[1] = 'N';
-	p[2] = 2;
+	p[2] = 3;
 	p[3] = (unsigned char)type;
 	put64(p + 4, id);
 	return HDR_LEN;
@@ -312,11 +331,26 @@ udp_packet(unsigned char *pkt, const struct sockaddr_in *src,
 static int
 sniff_socket(void)
 {
-	int fd;
+	int fd, big = 32 << 20;
 
 	if ((fd = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP))) == -1)
 		die("AF_PACKET socket");
+	/* Room for a burst: a packet lost here would be lost on the path. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	return fd;
+}
+
+/* How many packets the kernel dropped for want of room on fd. */
+static unsigned
+sniff_drops(int fd)
+{
+	struct tpacket_stats st;
+	socklen_t sl = sizeof(st);
+
+	memset(&st, 0, sizeof(st));
+	(void)getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl);
+	return st.tp_drops;
 }
 
 /*
@@ -367,13 +401,24 @@ struct spray {
 	unsigned long	 sent, failed;
 };
 
-/* A session message's trailer as -K has it, with a random (bad) MAC. */
+/*
+ * A plain session message (p, n) dressed as a record: T_REC, a counter,
+ * its type and body as they were (not sealed: we have no key), and a
+ * random tag. Returns the new length, or n if it does not fit.
+ */
 static size_t
-fake_trailer(unsigned char *p)
+fake_record(unsigned char *p, size_t n, size_t cap)
 {
-	put64(p, rnd() % 1000000 + 1);
-	rnd_fill(p + 8, MAC_LEN);
-	return TRAILER;
+	int type = p[3];
+
+	if (n < HDR_LEN || n + REC_OVERHEAD > cap)
+		return n;
+	memmove(p + HDR_LEN + 9, p + HDR_LEN, n - HDR_LEN);
+	p[3] = T_REC;
+	put64(p + HDR_LEN, rnd() % 1000000);
+	p[HDR_LEN + 8] = (unsigned char)type;
+	rnd_fill(p + n + 9, 16);
+	return n + REC_OVERHEAD;
 }
 
 /* An id: one the test gave us, most of the time, or a random one. */
@@ -391,14 +436,14 @@ spray_build(const struct spray *s, unsigned char *p, size_t cap)
 {
 	size_t n = 0, klen = strlen(s->kinds);
 	char kind = s->kinds[rnd() % klen];
-	int keyed = rnd() % 4 != 0;	/* mostly dressed as -K traffic */
+	int keyed = rnd() % 4 != 0;	/* mostly dressed as records */
 
 	switch (kind) {
 	case 'g':		/* garbage, sometimes with our magic */
 		n = 1 + rnd() % 1400;
 		rnd_fill(p, n);
 		if (rnd() % 2)
-			memcpy(p, "PN\002", 3);
+			memcpy(p, "PN\003", 3);
 		return n;
 	case 't':		/* a header cut short */
 		n = put_hdr(p, T_DATA + (int)(rnd() % 6), pick_id(s));
@@ -436,14 +481,11 @@ spray_build(const struct spray *s, unsigned char *p, size_t cap)
 			rnd_fill(p + n + 1, 6);
 			n += 7;
 		}
-		rnd_fill(p + n, NONCE_LEN * 2 + MAC_LEN);
-		return n + NONCE_LEN * 2 + MAC_LEN;
+		return n;
 	default:
 		return 0;
 	}
-	if (keyed && n + TRAILER <= cap)
-		n += fake_trailer(p + n);
-	return n;
+	return keyed ? fake_record(p, n, cap) : n;
 }
 
 static int
@@ -538,9 +580,8 @@ struct impostor {
 	int		 registered, introduced, peer_flags;
 	struct sockaddr_in cands[EVIL_CANDS];
 	int		 ncands;
-	unsigned char	 nonce[NONCE_LEN], peer_nonce[NONCE_LEN];
 	uint64_t	 seq;
-	unsigned long	 sent, probes_rx, other_rx, errors;
+	unsigned long	 sent, probes_rx, other_rx, errors, hs_rx;
 };
 
 static void
@@ -552,7 +593,7 @@ imp_send(struct impostor *im, const struct sockaddr_in *to,
 		im->sent++;
 }
 
-/* REGISTER (or PEERACK) exactly as a v2 client builds it. */
+/* REGISTER (or PEERACK) exactly as a v3 client builds it. */
 static void
 imp_register(struct impostor *im, int type, int alt)
 {
@@ -649,14 +690,31 @@ imp_peer(struct impostor *im, const unsigned char *p, size_t len)
 	imp_register(im, T_PEERACK, 0);
 }
 
-/* The -K handshake trailer: our nonce, theirs, a MAC we cannot make. */
-static size_t
-imp_hs(struct impostor *im, unsigned char *p)
+/*
+ * A handshake message of kind k (1 HELLO, 2 REPLY, 3 FINISH) as the
+ * impostor can make them: a random share (a point of no low order, very
+ * likely), no AD, and a random confirmation: a guess of the password it
+ * does not hold, which the victim must turn down.
+ */
+static void
+imp_hs(struct impostor *im, const struct sockaddr_in *to, int k)
 {
-	memcpy(p, im->nonce, NONCE_LEN);
-	memcpy(p + NONCE_LEN, im->peer_nonce, NONCE_LEN);
-	rnd_fill(p + 2 * NONCE_LEN, MAC_LEN);
-	return 2 * NONCE_LEN + MAC_LEN;
+	unsigned char b[128];
+	size_t n = put_hdr(b, T_HS, im->id);
+
+	b[n++] = (unsigned char)k;
+	if (k != 3) {
+		rnd_fill(b + n, SHARE_LEN);
+		b[n + SHARE_LEN - 1] &= 0x7f;
+		n += SHARE_LEN;
+		b[n++] = 0;	/* adlen */
+		b[n++] = 0;
+	}
+	if (k != 1) {
+		rnd_fill(b + n, CONFIRM_LEN);
+		n += CONFIRM_LEN;
+	}
+	imp_send(im, to, b, n);
 }
 
 static void
@@ -669,11 +727,10 @@ imp_probe(struct impostor *im, const struct sockaddr_in *to, int flags)
 	b[n + 8] = (unsigned char)flags;
 	put32(b + n + 9, (uint32_t)rnd());
 	n += 13;
-	n += imp_hs(im, b + n);
 	imp_send(im, to, b, n);
 }
 
-/* Answer a probe as a keyed peer would, echoing its nonce and tx. */
+/* Answer a probe as a peer would, echoing its tx. */
 static void
 imp_ack(struct impostor *im, const struct sockaddr_in *to,
     const unsigned char *probe, size_t len)
@@ -681,9 +738,6 @@ imp_ack(struct impostor *im, const struct sockaddr_in *to,
 	unsigned char b[128];
 	size_t n = put_hdr(b, T_ACK, im->id);
 
-	if (len >= HDR_LEN + 13 + 2 * NONCE_LEN + MAC_LEN)
-		memcpy(im->peer_nonce, probe + len - 2 * NONCE_LEN - MAC_LEN,
-		    NONCE_LEN);
 	put64(b + n, im->peer_id);
 	/* Take any nomination: we would love to be the path. */
 	b[n + 8] = (unsigned char)((len > HDR_LEN + 8 ?
@@ -695,7 +749,6 @@ imp_ack(struct impostor *im, const struct sockaddr_in *to,
 	memcpy(b + n + 1, &to->sin_port, 2);
 	memcpy(b + n + 3, &to->sin_addr, 4);
 	n += 7;
-	n += imp_hs(im, b + n);
 	imp_send(im, to, b, n);
 }
 
@@ -715,11 +768,9 @@ imp_data(struct impostor *im, const struct sockaddr_in *to)
 		n += 5;
 	}
 	n += put_marker(b + n, 64);
-	if (rnd() % 2) {	/* as -K would frame it */
-		put64(b + n, ++im->seq);
-		rnd_fill(b + n + 8, MAC_LEN);
-		n += TRAILER;
-	}
+	im->seq++;
+	if (rnd() % 2)		/* dressed as a record */
+		n = fake_record(b, n, sizeof(b));
 	imp_send(im, to, b, n);
 }
 
@@ -732,7 +783,7 @@ imp_input(struct impostor *im, const unsigned char *p, size_t len,
 	int med = alt || (from->sin_port == im->med[0].sin_port &&
 	    from->sin_addr.s_addr == im->med[0].sin_addr.s_addr);
 
-	if (len < HDR_LEN || p[0] != 'P' || p[1] != 'N' || p[2] != 2) {
+	if (len < HDR_LEN || p[0] != 'P' || p[1] != 'N' || p[2] != 3) {
 		im->other_rx++;
 		return;
 	}
@@ -757,6 +808,11 @@ imp_input(struct impostor *im, const unsigned char *p, size_t len,
 		imp_add_cand(im, from);		/* peer-reflexive */
 		imp_ack(im, from, p, len);
 		imp_probe(im, from, 1);		/* a triggered check */
+	} else if (!med && p[3] == T_HS && len > HDR_LEN && im->introduced) {
+		/* HELLO: a REPLY; REPLY: a FINISH. Neither can be right. */
+		im->hs_rx++;
+		if (p[HDR_LEN] == 1 || p[HDR_LEN] == 2)
+			imp_hs(im, from, p[HDR_LEN] + 1);
 	} else
 		im->other_rx++;
 }
@@ -790,7 +846,6 @@ register_main(int argc, char **argv)
 		bad("role", argv[3]);
 	end = evil_now_ms() + num(argv[4], 0, 3600, "seconds") * 1000;
 	im.id = rnd() | 1;
-	rnd_fill(im.nonce, NONCE_LEN);
 	if ((im.fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
 		die("socket");
 	reg_at = probe_at = 0;
@@ -805,6 +860,9 @@ register_main(int argc, char **argv)
 			for (i = 0; i < im.ncands; i++) {
 				imp_probe(&im, &im.cands[i], 1);
 				imp_data(&im, &im.cands[i]);
+				/* a victim that answers HELLOs: our guess */
+				if (rnd() % 10 == 0)
+					imp_hs(&im, &im.cands[i], 1);
 			}
 			probe_at = now + 20;
 		}
@@ -823,8 +881,9 @@ register_main(int argc, char **argv)
 		}
 	}
 	printf("registered %d\nintroduced %d\nprobes-received %lu\n"
-	    "other-received %lu\nerrors %lu\nsent %lu\n", im.registered,
-	    im.introduced, im.probes_rx, im.other_rx, im.errors, im.sent);
+	    "handshake-received %lu\nother-received %lu\nerrors %lu\n"
+	    "sent %lu\n", im.registered, im.introduced, im.probes_rx,
+	    im.hs_rx, im.other_rx, im.errors, im.sent);
 	return 0;
 }
 
@@ -855,9 +914,8 @@ replay_main(int argc, char **argv)
 		captured++;
 		ihl = (size_t)(pkt[0] & 15) * 4;
 		off = ihl + 8 + HDR_LEN;	/* the first byte after pnc's header */
-		if (n >= off && pkt[ihl + 8] == 'P' && pkt[ihl + 11] >= T_DATA &&
-		    pkt[ihl + 11] <= 0x25)
-			session++;	/* what -K must count when replayed */
+		if (n >= off && pkt[ihl + 8] == 'P' && pkt[ihl + 11] == T_REC)
+			session++;	/* what must be counted when replayed */
 		if (flip && n > off)
 			pkt[off + rnd() % (n - off)] ^= (unsigned char)(1 +
 			    rnd() % 255);
@@ -909,50 +967,784 @@ sniff_main(int argc, char **argv)
 	return 1;
 }
 
-/* ---- evil wirename: the -K name derivation, from the spec ---- */
+/* ---- evil mitm: a dishonest mediator in the middle of the session ---- */
+
+/*
+ * One of the two clients of the name. It is told that its peer is at
+ * rs (our relay socket for it), so that everything it sends its peer
+ * comes to us.
+ */
+struct victim {
+	uint64_t	 id;
+	struct sockaddr_in ep;		/* its public endpoint, on P */
+	int		 version;	/* the header's version byte it sent */
+	int		 role;
+	int		 rs;		/* our socket it takes for its peer */
+	struct sockaddr_in rs_ep;
+	int		 acked;		/* PEERACK seen */
+	int		 peer_tx;	/* PEERs sent */
+	struct sec	 sec;		/* our handshake with it (protocol 3) */
+	int		 hs_on, hs_done, hs_failed;
+	unsigned long	 fwd, fwd_bytes, hs_rx;
+};
+
+struct mitm {
+	int		 med[2];	/* ports P and P+1 */
+	struct sockaddr_in med_ep;
+	char		 name[65];
+	struct victim	 v[2];
+	int		 nv, mode, intercept;
+	FILE		*log;		/* every byte we forward: what we read */
+	int64_t		 peer_at, hs_at;
+};
 
 static int
-wirename_main(int argc, char **argv)
+udp_bound(const struct sockaddr_in *sin)
 {
-	static unsigned char key[65536];
-	unsigned char K[SHA256_LEN], t[SHA256_LEN];
-	struct hmac_sha256 h;
-	const char *env;
-	size_t len = 0;
-	ssize_t n;
-	int fd, i;
+	int fd, on = 1;
 
+	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
+		die("socket");
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, (const struct sockaddr *)sin, sizeof(*sin)) == -1)
+		die("bind");
+	return fd;
+}
+
+static size_t
+put_ep(unsigned char *p, const struct sockaddr_in *sin)
+{
+	p[0] = 4;
+	memcpy(p + 1, &sin->sin_port, 2);
+	memcpy(p + 3, &sin->sin_addr, 4);
+	return 7;
+}
+
+static size_t
+mitm_hdr(unsigned char *p, int version, int type, uint64_t id)
+{
+	put_hdr(p, type, id);
+	p[2] = (unsigned char)version;
+	return HDR_LEN;
+}
+
+static void
+mitm_send(int fd, const struct sockaddr_in *to, const void *p, size_t n)
+{
+	(void)sendto(fd, p, n, 0, (const struct sockaddr *)to, sizeof(*to));
+}
+
+/* PEER to victim i: its peer is our relay socket for it, "ready". */
+static void
+mitm_peer(struct mitm *m, int i)
+{
+	struct victim *me = &m->v[i], *other = &m->v[!i];
+	unsigned char b[128];
+	size_t n = mitm_hdr(b, me->version, T_PEER, me->id);
+
+	b[n++] = (unsigned char)((me->id > other->id ? 0x01 : 0) | 0x08);
+	b[n++] = 0;
+	put64(b + n, other->id);
+	n += 8;
+	n += put_ep(b + n, &me->ep);
+	n += put_ep(b + n, &me->rs_ep);
+	b[n++] = 0;
+	mitm_send(m->med[0], &me->ep, b, n);
+	me->peer_tx++;
+}
+
+static void
+mitm_registered(struct mitm *m, int alt, const struct sockaddr_in *to,
+    int version, uint64_t id, int ttl)
+{
+	unsigned char b[64];
+	size_t n = mitm_hdr(b, version, T_REGISTERED, id);
+
+	n += put_ep(b + n, to);
+	put16(b + n, (uint16_t)ttl);
+	n += 2;
+	memset(b + n, 0x42, 8);		/* any cookie: we check none */
+	n += 8;
+	mitm_send(m->med[alt], to, b, n);
+}
+
+/* REGISTER or PEERACK from a client; the first two ids are the pair. */
+static void
+mitm_med_input(struct mitm *m, int alt, const unsigned char *p, size_t len,
+    const struct sockaddr_in *from)
+{
+	uint64_t id = get64(p + 4);
+	size_t nl;
+	int i;
+
+	if (len < HDR_LEN + 2 || (p[3] != T_REGISTER && p[3] != T_PEERACK))
+		return;
+	for (i = 0; i < m->nv && m->v[i].id != id; i++)
+		;
+	if (p[3] == T_PEERACK) {
+		if (i < m->nv)
+			m->v[i].acked = 1;
+		return;
+	}
+	if (alt)
+		return;		/* the copy to P+1: noted by nobody */
+	nl = p[HDR_LEN + 1];
+	if (nl == 0 || nl > 64 || len < HDR_LEN + 2 + nl)
+		return;
+	if (i == m->nv) {
+		if (m->nv == 2)
+			return;
+		if (m->nv == 1 && (memcmp(m->name, p + HDR_LEN + 2, nl) != 0 ||
+		    m->name[nl] != '\0'))
+			return;
+		memcpy(m->name, p + HDR_LEN + 2, nl);
+		m->name[nl] = '\0';
+		m->v[i].id = id;
+		m->v[i].ep = *from;
+		m->v[i].version = p[2];
+		m->v[i].role = p[HDR_LEN];
+		m->nv++;
+		fprintf(stderr, "evil: registered %s version %d\n", m->name,
+		    p[2]);
+		if (m->nv == 2)
+			m->peer_at = evil_now_ms();
+	}
+	mitm_registered(m, 0, from, p[2], id, 30);
+}
+
+/* Our handshake with victim i: we play its peer, with the name alone. */
+static void
+mitm_hs_start(struct mitm *m, int i)
+{
+	struct victim *me = &m->v[i], *other = &m->v[!i];
+	struct sec_params sp;
+	unsigned char ci[8], ad[1 + 7 + 7 + 1];
+	size_t n = 0;
+
+	memcpy(ci, "pnc v3", 6);
+	ci[6] = me->role == 1 ? 1 : 2;
+	ci[7] = (unsigned char)m->mode;
+	ad[n++] = me->id > other->id ? 2 : 1;
+	n += put_ep(ad + n, &me->rs_ep);
+	n += put_ep(ad + n, &me->ep);
+	ad[n++] = 0;
+	memset(&sp, 0, sizeof(sp));
+	sp.secret = m->name;
+	sp.secretlen = strlen(m->name);
+	sp.my_id = other->id;
+	sp.peer_id = me->id;
+	sp.ci = ci;
+	sp.cilen = sizeof(ci);
+	sp.ad = ad;
+	sp.adlen = n;
+	if (sec_start(&me->sec, me->id < other->id, &sp) == -1)
+		die("sec_start");
+	me->hs_on = 1;
+	fprintf(stderr, "evil: handshake with %016llx as the %s\n",
+	    (unsigned long long)me->id, me->id < other->id ? "initiator" :
+	    "responder");
+}
+
+/* Send whatever our handshake with victim i has due, as its peer. */
+static void
+mitm_hs_flush(struct mitm *m, int i, int latest)
+{
+	struct victim *me = &m->v[i];
+	unsigned char b[HDR_LEN + SEC_HS_MAX];
+	size_t n;
+
+	n = latest ? sec_hs_latest(&me->sec, b + HDR_LEN, SEC_HS_MAX) :
+	    sec_hs_output(&me->sec, b + HDR_LEN, SEC_HS_MAX);
+	if (n == 0)
+		return;
+	mitm_hdr(b, me->version, T_HS, m->v[!i].id);
+	mitm_send(me->rs, &me->ep, b, HDR_LEN + n);
+}
+
+static void
+mitm_hs_input(struct mitm *m, int i, const unsigned char *p, size_t len)
+{
+	struct victim *me = &m->v[i];
+	int rc;
+
+	me->hs_rx++;
+	if (!me->hs_on)
+		mitm_hs_start(m, i);
+	if (!m->v[!i].hs_on) {		/* the other side: we open to it */
+		mitm_hs_start(m, !i);
+		mitm_hs_flush(m, !i, 0);
+		m->hs_at = evil_now_ms() + 100;
+	}
+	rc = sec_hs_input(&me->sec, p + HDR_LEN, len - HDR_LEN);
+	if (rc == SEC_DONE) {
+		me->hs_done = 1;
+		fprintf(stderr, "evil: handshake with %016llx done\n",
+		    (unsigned long long)me->id);
+	} else if (rc == SEC_FAIL) {
+		me->hs_failed = 1;
+		fprintf(stderr, "evil: handshake with %016llx failed: %s\n",
+		    (unsigned long long)me->id,
+		    sec_strerror(sec_error(&me->sec)));
+	}
+	mitm_hs_flush(m, i, 0);
+}
+
+/* A datagram from victim i to "its peer": forward it, or play the peer. */
+static void
+mitm_rs_input(struct mitm *m, int i, const unsigned char *p, size_t len,
+    const struct sockaddr_in *from)
+{
+	struct victim *me = &m->v[i], *other = &m->v[!i];
+
+	if (from->sin_addr.s_addr != me->ep.sin_addr.s_addr ||
+	    from->sin_port != me->ep.sin_port)
+		return;
+	if (len >= HDR_LEN + 9 && p[0] == 'P' && p[3] == T_PROBE &&
+	    (p[HDR_LEN + 8] & 0x02))
+		m->mode |= 1;		/* -R, as the probes say */
+	if (m->intercept && len > HDR_LEN && p[0] == 'P' && p[3] == T_HS) {
+		mitm_hs_input(m, i, p, len);
+		return;
+	}
+	me->fwd++;
+	me->fwd_bytes += len;
+	if (m->log != NULL)
+		fwrite(p, 1, len, m->log);
+	mitm_send(other->rs, &other->ep, p, len);
+}
+
+static void
+mitm_tick(struct mitm *m, int64_t now)
+{
+	int i;
+
+	if (m->nv == 2 && now >= m->peer_at) {
+		for (i = 0; i < 2; i++)
+			if (!m->v[i].acked && m->v[i].peer_tx < 20)
+				mitm_peer(m, i);
+		m->peer_at = now + 100;
+	}
+	if (m->hs_at != 0 && now >= m->hs_at) {
+		for (i = 0; i < 2; i++)
+			if (m->v[i].hs_on)
+				mitm_hs_flush(m, i, 1);
+		m->hs_at = now + 200;
+	}
+}
+
+static void
+mitm_read(struct mitm *m, int fd, int kind)
+{
+	unsigned char b[2048];
+	struct sockaddr_in from;
+	socklen_t fl;
+	ssize_t n;
+
+	for (;;) {
+		fl = sizeof(from);
+		n = recvfrom(fd, b, sizeof(b), MSG_DONTWAIT,
+		    (struct sockaddr *)&from, &fl);
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < HDR_LEN || b[0] != 'P' || b[1] != 'N')
+			continue;
+		if (kind < 2)
+			mitm_med_input(m, kind, b, (size_t)n, &from);
+		else if (kind - 2 < m->nv)
+			mitm_rs_input(m, kind - 2, b, (size_t)n, &from);
+	}
+}
+
+static int
+mitm_main(int argc, char **argv)
+{
+	struct mitm m;
+	struct pollfd pfd[4];
+	struct sockaddr_in sin;
+	socklen_t sl;
+	int64_t now, end;
+	int ch, i, k;
+
+	signal(SIGTERM, on_term);	/* report, then exit */
+	memset(&m, 0, sizeof(m));
+	m.intercept = 1;
+	while ((ch = getopt(argc, argv, "fw:")) != -1) {
+		switch (ch) {
+		case 'f':
+			m.intercept = 0;	/* forward the handshake too */
+			break;
+		case 'w':
+			if ((m.log = fopen(optarg, "w")) == NULL)
+				die(optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 2)
+		usage();
+	hostport(argv[0], 7321, &m.med_ep);
+	end = evil_now_ms() + num(argv[1], 0, 3600, "seconds") * 1000;
+	m.med[0] = udp_bound(&m.med_ep);
+	sin = m.med_ep;
+	sin.sin_port = htons((uint16_t)(ntohs(sin.sin_port) + 1));
+	m.med[1] = udp_bound(&sin);
+	for (i = 0; i < 2; i++) {
+		sin = m.med_ep;
+		sin.sin_port = 0;
+		m.v[i].rs = udp_bound(&sin);
+		sl = sizeof(m.v[i].rs_ep);
+		if (getsockname(m.v[i].rs, (struct sockaddr *)&m.v[i].rs_ep,
+		    &sl) == -1)
+			die("getsockname");
+	}
+	fprintf(stderr, "evil: mediating\n");
+	while ((now = evil_now_ms()) < end && !evil_stop) {
+		mitm_tick(&m, now);
+		for (k = 0; k < 4; k++) {
+			pfd[k].fd = k < 2 ? m.med[k] : m.v[k - 2].rs;
+			pfd[k].events = POLLIN;
+		}
+		if (poll(pfd, 4, 20) <= 0)
+			continue;
+		for (k = 0; k < 4; k++)
+			if (pfd[k].revents & POLLIN)
+				mitm_read(&m, pfd[k].fd, k);
+	}
+	if (m.log != NULL)
+		fclose(m.log);
+	printf("clients %d\n", m.nv);
+	for (i = 0; i < 2; i++)
+		printf("v%d-version %d\nv%d-forwarded %lu\nv%d-bytes %lu\n"
+		    "v%d-hs-received %lu\nv%d-hs-done %d\nv%d-hs-failed %d\n",
+		    i, m.v[i].version, i, m.v[i].fwd, i, m.v[i].fwd_bytes,
+		    i, m.v[i].hs_rx, i, m.v[i].hs_done, i, m.v[i].hs_failed);
+	return 0;
+}
+
+/* ---- evil mangle: the path between two public addresses, on core ---- */
+
+/*
+ * The test drops every packet core would forward between a and b (nft,
+ * forward hook); we see them anyway, on the AF_PACKET tap before the
+ * IP layer, and send them on ourselves from a raw socket (which goes out
+ * through core's output hook, not forward), as the kinds say: d drop,
+ * o hold back until the next one (reorder), u twice, r also a copy of an
+ * earlier one (replay), t also a copy cut short (sent first, so that a
+ * receiver cannot tell it by its counter), x cut short instead.
+ * Each kind strikes a packet with probability pct. -c n: after n big
+ * packets (500 bytes or more: data, not control) from a to b, drop all
+ * further ones from a to b: the tail of a transfer, its end included.
+ * -f n: alter one byte of the n-th big packet from a to b (past pnc's
+ * header, or in TCP's data), checksums made good: TCP takes it.
+ */
+#define MG_RING		64
+
+struct mg_dir {
+	unsigned char	 ring[MG_RING][1600];
+	size_t		 ringlen[MG_RING];
+	unsigned long	 nring;
+	unsigned char	 held[1600];
+	size_t		 heldlen;
+	int64_t		 held_at;
+	unsigned long	 seen, big, sent, dropped, dup, held_n, replayed, cut,
+			 truncated, tail, flipped;
+};
+
+struct mangle {
+	int		 rfd;
+	const char	*kinds;
+	int		 pct;
+	long		 cut_after, flip_at;
+	struct mg_dir	 d[2];		/* 0: a to b, 1: b to a */
+};
+
+/* IP and L4 checksums again after a change; TCP or UDP. */
+static void
+mg_fix(unsigned char *pkt, size_t len)
+{
+	size_t ihl = (size_t)(pkt[0] & 15) * 4, l4 = len - ihl;
+	unsigned char *t = pkt + ihl, pseudo[12];
+	uint16_t c;
+
+	put16(pkt + 2, (uint16_t)len);
+	if (pkt[9] == IPPROTO_UDP) {
+		put16(t + 4, (uint16_t)l4);
+		fix_checksums(pkt);
+		return;
+	}
+	pkt[10] = pkt[11] = 0;
+	put16(pkt + 10, csum_fold(csum_add(0, pkt, ihl)));
+	if (pkt[9] != IPPROTO_TCP || l4 < 20)
+		return;
+	memcpy(pseudo, pkt + 12, 8);
+	pseudo[8] = 0;
+	pseudo[9] = IPPROTO_TCP;
+	put16(pseudo + 10, (uint16_t)l4);
+	t[16] = t[17] = 0;
+	c = csum_fold(csum_add(csum_add(0, pseudo, 12), t, l4));
+	put16(t + 16, c);
+}
+
+static void
+mg_send(struct mangle *m, struct mg_dir *d, const unsigned char *pkt,
+    size_t len)
+{
+	unsigned char b[1600];
+
+	struct sockaddr_in to;
+
+	memcpy(b, pkt, len);
+	mg_fix(b, len);
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	memcpy(&to.sin_addr, b + 16, 4);
+	if (sendto(m->rfd, b, len, 0, (struct sockaddr *)&to,
+	    sizeof(to)) == (ssize_t)len)
+		d->sent++;
+}
+
+/* One byte of the payload past pnc's header (UDP) or of TCP's data. */
+static void
+mg_flip(struct mg_dir *d, unsigned char *pkt, size_t len)
+{
+	size_t ihl = (size_t)(pkt[0] & 15) * 4, off;
+
+	if (pkt[9] == IPPROTO_UDP)
+		off = ihl + 8 + HDR_LEN;
+	else
+		off = ihl + (size_t)(pkt[ihl + 12] >> 4) * 4;
+	if (off >= len)
+		return;
+	pkt[off + rnd() % (len - off)] ^= (unsigned char)(1 + rnd() % 255);
+	d->flipped++;
+}
+
+static int
+mg_hit(const struct mangle *m, char kind)
+{
+	return strchr(m->kinds, kind) != NULL && (int)(rnd() % 100) < m->pct;
+}
+
+/* A copy of pkt with the end cut off: at least the IP+UDP header kept. */
+static void
+mg_truncated(struct mangle *m, struct mg_dir *d, const unsigned char *pkt,
+    size_t len)
+{
+	size_t ihl = (size_t)(pkt[0] & 15) * 4, keep;
+
+	if (len <= ihl + 9)
+		return;
+	keep = ihl + 8 + 1 + rnd() % (len - ihl - 9);
+	mg_send(m, d, pkt, keep);
+	d->truncated++;
+}
+
+static void
+mg_packet(struct mangle *m, int dir, unsigned char *pkt, size_t len)
+{
+	struct mg_dir *d = &m->d[dir];
+	unsigned long k;
+
+	d->seen++;
+	if (len >= 500)
+		d->big++;
+	if (dir == 0 && m->cut_after >= 0 && (long)d->big > m->cut_after) {
+		d->tail++;
+		return;
+	}
+	if (len > sizeof(d->ring[0]))
+		return;		/* bigger than the path's MTU: cannot be */
+	if (dir == 0 && len >= 500 && (long)d->big == m->flip_at)
+		mg_flip(d, pkt, len);
+	k = d->nring++ % MG_RING;
+	memcpy(d->ring[k], pkt, len);
+	d->ringlen[k] = len;
+	if (mg_hit(m, 'd')) {
+		d->dropped++;
+		return;
+	}
+	if (mg_hit(m, 'x')) {
+		mg_truncated(m, d, pkt, len);
+		return;
+	}
+	if (mg_hit(m, 't'))	/* before the original: its counter is new */
+		mg_truncated(m, d, pkt, len);
+	if (d->heldlen == 0 && mg_hit(m, 'o')) {
+		memcpy(d->held, pkt, len);
+		d->heldlen = len;
+		d->held_at = evil_now_ms();
+		d->held_n++;
+		return;
+	}
+	mg_send(m, d, pkt, len);
+	if (d->heldlen > 0) {		/* the one held back: now, after */
+		mg_send(m, d, d->held, d->heldlen);
+		d->heldlen = 0;
+	}
+	if (mg_hit(m, 'u')) {
+		mg_send(m, d, pkt, len);
+		d->dup++;
+	}
+	if (mg_hit(m, 'r') && d->nring > 1) {
+		k = (d->nring - 1 - 1 - rnd() % (d->nring - 1 < MG_RING - 1 ?
+		    d->nring - 1 : MG_RING - 1)) % MG_RING;
+		mg_send(m, d, d->ring[k], d->ringlen[k]);
+		d->replayed++;
+	}
+}
+
+/* The next IPv4 UDP or TCP packet between a and b, either way. */
+static size_t
+mg_next(int fd, struct in_addr a, struct in_addr b, unsigned char *pkt,
+    size_t cap, int *dir, int64_t deadline)
+{
+	struct sockaddr_ll sll;
+	socklen_t sl;
+	struct pollfd pfd;
+	ssize_t n;
+	int64_t left;
+
+	while ((left = deadline - evil_now_ms()) > 0) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)(left < 20 ? left : 20)) <= 0)
+			return 0;	/* a tick: release what is held */
+		sl = sizeof(sll);
+		if ((n = recvfrom(fd, pkt, cap, 0, (struct sockaddr *)&sll,
+		    &sl)) < 28 || sll.sll_pkttype == PACKET_OUTGOING ||
+		    (pkt[0] >> 4) != 4 || (pkt[0] & 15) < 5 ||
+		    (pkt[9] != IPPROTO_UDP && pkt[9] != IPPROTO_TCP) ||
+		    ((size_t)pkt[2] << 8 | pkt[3]) != (size_t)n)
+			continue;
+		if (memcmp(pkt + 12, &a, 4) == 0 && memcmp(pkt + 16, &b, 4) == 0)
+			*dir = 0;
+		else if (memcmp(pkt + 12, &b, 4) == 0 &&
+		    memcmp(pkt + 16, &a, 4) == 0)
+			*dir = 1;
+		else
+			continue;
+		return (size_t)n;
+	}
+	return 0;
+}
+
+static int
+mangle_main(int argc, char **argv)
+{
+	struct mangle *m;
+	struct in_addr a, b;
+	unsigned char pkt[65536];
+	int sfd, ch, dir, i;
+	int64_t end, now;
+	size_t n;
+
+	signal(SIGTERM, on_term);	/* report, then exit */
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		die("calloc");
+	m->kinds = "";
+	m->pct = 10;
+	m->cut_after = -1;
+	m->flip_at = -1;
+	while ((ch = getopt(argc, argv, "c:f:k:p:")) != -1) {
+		switch (ch) {
+		case 'c':
+			m->cut_after = num(optarg, 0, 100000000, "count");
+			break;
+		case 'f':
+			m->flip_at = num(optarg, 1, 100000000, "count");
+			break;
+		case 'k':
+			if (strspn(optarg, "dourtx") != strlen(optarg))
+				bad("kinds", optarg);
+			m->kinds = optarg;
+			break;
+		case 'p':
+			m->pct = (int)num(optarg, 0, 100, "percentage");
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
 	if (argc != 3)
 		usage();
-	if (strcmp(argv[1], "-") == 0) {
-		if ((env = getenv("PNC_KEY")) == NULL ||
-		    (len = strlen(env)) > sizeof(key))
-			bad("PNC_KEY", "unset or too long");
-		memcpy(key, env, len);
-	} else {
-		if ((fd = open(argv[1], O_RDONLY)) == -1)
-			die(argv[1]);
-		while ((n = read(fd, key + len, sizeof(key) - len)) > 0)
-			len += (size_t)n;
-		if (n == -1)
-			die(argv[1]);
-		close(fd);
+	a = addr4(argv[0]);
+	b = addr4(argv[1]);
+	end = evil_now_ms() + num(argv[2], 0, 3600, "seconds") * 1000;
+	sfd = sniff_socket();
+	m->rfd = raw_socket();
+	fprintf(stderr, "evil: mangling\n");
+	while ((now = evil_now_ms()) < end && !evil_stop) {
+		if ((n = mg_next(sfd, a, b, pkt, sizeof(pkt), &dir, end)) > 0)
+			mg_packet(m, dir, pkt, n);
+		now = evil_now_ms();
+		for (i = 0; i < 2; i++)		/* nothing held past 50 ms */
+			if (m->d[i].heldlen > 0 && now - m->d[i].held_at > 50) {
+				mg_send(m, &m->d[i], m->d[i].held,
+				    m->d[i].heldlen);
+				m->d[i].heldlen = 0;
+			}
 	}
-	/* The spec: one trailing "\n" or "\r\n" is not key material. */
-	if (len > 0 && key[len - 1] == '\n') {
-		len--;
-		if (len > 0 && key[len - 1] == '\r')
-			len--;
+	for (i = 0; i < 2; i++)
+		printf("d%d-seen %lu\nd%d-sent %lu\nd%d-dropped %lu\n"
+		    "d%d-reordered %lu\nd%d-duplicated %lu\nd%d-replayed %lu\n"
+		    "d%d-truncated %lu\nd%d-tail-dropped %lu\nd%d-flipped %lu\n",
+		    i, m->d[i].seen, i, m->d[i].sent, i, m->d[i].dropped,
+		    i, m->d[i].held_n, i, m->d[i].dup, i, m->d[i].replayed,
+		    i, m->d[i].truncated, i, m->d[i].tail, i, m->d[i].flipped);
+	printf("kernel-dropped %u\n", sniff_drops(sfd));
+	free(m);
+	return 0;
+}
+
+/* ---- evil capture: every packet core sees, for a byte search ---- */
+
+/*
+ * Every packet on every interface of the namespace, both ways, lo
+ * included, from the IP header on, appended to file as it comes (no
+ * framing: the test searches the bytes). Capturing from the moment
+ * "evil: capturing" is printed; the report says how many packets the
+ * kernel dropped for want of room (PACKET_STATISTICS), which must be 0
+ * for "every packet" to hold.
+ */
+static int
+capture_main(int argc, char **argv)
+{
+	unsigned char pkt[65536];
+	unsigned long packets = 0, bytes = 0;
+	struct pollfd pfd;
+	FILE *f;
+	ssize_t n;
+	int fd, big = 64 << 20;
+	int64_t end;
+
+	signal(SIGTERM, on_term);	/* report, then exit */
+	if (argc != 3)
+		usage();
+	if ((f = fopen(argv[1], "w")) == NULL)
+		die(argv[1]);
+	end = evil_now_ms() + num(argv[2], 0, 3600, "seconds") * 1000;
+	if ((fd = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_ALL))) == -1)
+		die("AF_PACKET socket");
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) == -1)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	fprintf(stderr, "evil: capturing\n");
+	while (evil_now_ms() < end && !evil_stop) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		while ((n = recv(fd, pkt, sizeof(pkt), MSG_DONTWAIT)) > 0) {
+			fwrite(pkt, 1, (size_t)n, f);
+			packets++;
+			bytes += (unsigned long)n;
+		}
 	}
-	hmac_sha256(key, len, "pnc v2 key", 10, K);
-	hmac_init(&h, K, sizeof(K));
-	hmac_update(&h, "pnc v2 name", 11);
-	hmac_update(&h, argv[2], strlen(argv[2]));
-	hmac_final(&h, t);
-	printf("wirename ");
-	for (i = 0; i < 16; i++)
-		printf("%02x", t[i]);
-	printf("\n");
+	fclose(f);
+	printf("packets %lu\nbytes %lu\nkernel-dropped %u\n", packets, bytes,
+	    sniff_drops(fd));
+	return 0;
+}
+
+/* ---- evil ackcopy: a copied ACK (or PROBE) from a third address ---- */
+
+/*
+ * On core. The test drops, in core's forward path, the PROBEs and ACKs
+ * from peer to victim (a host without NAT, so that a third address can
+ * reach it); we see each on the AF_PACKET tap, send a copy of its UDP
+ * payload first from our own socket on third, then, 20 ms later, the
+ * original from the raw socket: the copy always arrives first. We answer
+ * nothing. -a: copy only the ACKs (PROBEs pass untouched). Whatever the
+ * victim then sends to third is counted: its
+ * checks (PROBEs), nominations (PROBE flag 0x01), and session traffic
+ * (data, EOF, handshake, records): the path it took through us.
+ */
+struct ackcopy {
+	int		 fd, rfd;
+	unsigned long	 copied, rx_probes, rx_nominations, rx_session,
+			 rx_other;
+};
+
+static void
+ack_drain(struct ackcopy *a)
+{
+	unsigned char b[2048];
+	ssize_t n;
+
+	while ((n = recv(a->fd, b, sizeof(b), MSG_DONTWAIT)) >= 0) {
+		if (n < HDR_LEN || b[0] != 'P' || b[1] != 'N')
+			a->rx_other++;
+		else if (b[3] == T_PROBE) {
+			a->rx_probes++;
+			if (n > HDR_LEN + 8 && (b[HDR_LEN + 8] & 0x01))
+				a->rx_nominations++;
+		} else if (b[3] >= T_DATA)
+			a->rx_session++;
+		else
+			a->rx_other++;
+	}
+}
+
+static int
+ackcopy_main(int argc, char **argv)
+{
+	struct ackcopy a;
+	struct sockaddr_in third, to;
+	struct in_addr peer, victim;
+	unsigned char pkt[65536];
+	const unsigned char *u, *p;
+	int64_t end;
+	size_t n, ihl;
+	int sfd, acks_only = argc == 6 && strcmp(argv[1], "-a") == 0;
+
+	signal(SIGTERM, on_term);	/* report, then exit */
+	argc -= acks_only;
+	argv += acks_only;
+	if (argc != 5)
+		usage();
+	memset(&a, 0, sizeof(a));
+	peer = addr4(argv[1]);
+	victim = addr4(argv[2]);
+	hostport(argv[3], 0, &third);
+	end = evil_now_ms() + num(argv[4], 0, 3600, "seconds") * 1000;
+	a.fd = udp_bound(&third);
+	sfd = sniff_socket();
+	a.rfd = raw_socket();
+	fprintf(stderr, "evil: copying\n");
+	while (evil_now_ms() < end && !evil_stop) {
+		ack_drain(&a);
+		if ((n = sniff_next(sfd, peer, victim, pkt, sizeof(pkt),
+		    evil_now_ms() + 20)) == 0)
+			continue;
+		ihl = (size_t)(pkt[0] & 15) * 4;
+		u = pkt + ihl;
+		p = u + 8;
+		if (n < ihl + 8 + HDR_LEN || p[0] != 'P' || p[1] != 'N' ||
+		    (p[3] != T_PROBE && p[3] != T_ACK))
+			continue;
+		if (acks_only && p[3] != T_ACK) {
+			(void)raw_send(a.rfd, pkt, n);	/* on, untouched */
+			continue;
+		}
+		memset(&to, 0, sizeof(to));
+		to.sin_family = AF_INET;
+		to.sin_addr = victim;
+		memcpy(&to.sin_port, u + 2, 2);
+		if (sendto(a.fd, p, n - ihl - 8, 0, (struct sockaddr *)&to,
+		    sizeof(to)) >= 0)
+			a.copied++;
+		usleep(20000);
+		(void)raw_send(a.rfd, pkt, n);
+	}
+	ack_drain(&a);
+	printf("copied %lu\nrx-probes %lu\nrx-nominations %lu\n"
+	    "rx-session %lu\nrx-other %lu\nkernel-dropped %u\n", a.copied,
+	    a.rx_probes, a.rx_nominations, a.rx_session, a.rx_other,
+	    sniff_drops(sfd));
 	return 0;
 }
 
@@ -1062,8 +1854,14 @@ main(int argc, char **argv)
 		rc = replay_main(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "sniff") == 0)
 		rc = sniff_main(argc - 1, argv + 1);
-	else if (strcmp(argv[1], "wirename") == 0)
-		rc = wirename_main(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "mitm") == 0)
+		rc = mitm_main(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "mangle") == 0)
+		rc = mangle_main(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "capture") == 0)
+		rc = capture_main(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "ackcopy") == 0)
+		rc = ackcopy_main(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "intro") == 0)
 		rc = intro_main(argc - 1, argv + 1);
 	else

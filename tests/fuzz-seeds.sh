@@ -1,12 +1,12 @@
 #!/bin/bash
 # Writes the fuzzer's seed corpus (tests/fuzz-corpus): valid messages of
-# each kind (protocol version 2), framed as tests/fuzz.c expects: the
+# each kind (protocol version 3), framed as tests/fuzz.c expects: the
 # target byte, then per datagram a control byte, a source byte and a
 # length byte. Run once; the output is kept.
 set -eu
 d=$(dirname "$0")/fuzz-corpus
 rm -rf "$d" && mkdir -p "$d"
-H='PN\002'			# magic, version
+H='PN\003'			# magic, version
 ID='\000\000\000\000\000\000\000\001'
 PID='\000\000\000\000\000\000\000\002'
 ME='\000\000\000\000\000\000\021\021'	# the fuzz peer's own id, 0x1111
@@ -63,19 +63,31 @@ pair() {
   rec 0 248 "\000\100$(pad "${H}\001${ID}\002\001z\000${CK}")"
   rec 0 249 "\000\100$(pad "${H}\001${PID}\003\001z\000${CK}")"
   rec 0 248 "\000\020${H}\004${ID}\002\001z\000"; } >"$d/med-tcp"
-# peer: REGISTERED (cookie only), PEER (controlling), PROBE, ACK, DATA, EOF
+# zeros N: N zero bytes in printf notation
+zeros() { head -c "$1" /dev/zero | od -An -v -to1 | tr -s ' \n' ' ' |
+    sed 's/ $//; s/ /\\/g'; }
+SHARE="\011$(zeros 31)"	# u = 9, a share of no low order
+# peer: REGISTERED (cookie only), PEER (controlling: the initiator),
+# PROBE, ACK, then the responder's REPLY (a wrong confirm: the fuzzer
+# varies it) and a record
 { printf '\001'
   rec 1 0 "${H}\002${ME}${EP}\000\000${CK}"
   rec 1 0 "${H}\003${ME}\001\077${PID}${EP}${EP}\001${EP}"
   rec 1 1 "${H}\020${PID}${ME}\001\000\000\000\001"
   rec 0 1 "${H}\021${PID}${ME}\001\000\000\000\001${EP}"
-  rec 0 1 "${H}\040${PID}\000\000\000\000hi"
-  rec 0 1 "${H}\041${PID}\000\000\000\001"; } >"$d/peer-session"
-# the same peer with -K (target byte bit 1): trailers the fuzzer can vary
+  rec 0 1 "${H}\120${PID}\002${SHARE}\000\000$(zeros 32)"
+  rec 0 1 "${H}\121${PID}$(zeros 8)\040hi$(zeros 16)"; } >"$d/peer-session"
+# the controlled side, -K (target byte bit 1): a nomination, our probe
+# to its source answered, the nomination again; the initiator's HELLO,
+# its FINISH, a record
 { printf '\003'
-  rec 1 0 "${H}\003${ME}\001\077${PID}${EP}${EP}\000"
-  rec 1 1 "${H}\020${PID}${ME}\001\000\000\000\001$(head -c 48 /dev/zero | od -An -v -to1 | tr -s ' \n' ' ' | sed 's/ $//; s/ /\\/g')"
-  rec 0 1 "${H}\040${PID}\000\000\000\000hi$(head -c 24 /dev/zero | od -An -v -to1 | tr -s ' \n' ' ' | sed 's/ $//; s/ /\\/g')"; } >"$d/peer-auth"
+  rec 1 0 "${H}\003${ME}\000\077${PID}${EP}${EP}\000"
+  rec 1 1 "${H}\020${PID}${ME}\001\000\000\000\001"
+  rec 0 1 "${H}\021${PID}${ME}\000\000\000\000\001${EP}"
+  rec 0 1 "${H}\020${PID}${ME}\001\000\000\000\002"
+  rec 0 1 "${H}\120${PID}\001${SHARE}\000\002ab"
+  rec 0 1 "${H}\120${PID}\003$(zeros 32)"
+  rec 0 1 "${H}\121${PID}$(zeros 8)\040hi$(zeros 16)"; } >"$d/peer-auth"
 # mediator: a pair meets, one asks for the relay and sends through it
 { printf '\000'; pair r
   rec 0 16 "${H}\101${ID}\002\001r\000"

@@ -22,24 +22,21 @@ int	peer_fuzz(const unsigned char *, size_t, int);
 int
 peer_fuzz(const unsigned char *buf, size_t len, int keyed)
 {
-	static struct auth key;
 	struct sess_cfg cfg;
 	struct session *s;
 	struct ep med, from;
-	char wire[40];
 	int64_t now;
 	size_t i = 0, n;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.punch.role = ROLE_LISTEN;
-	cfg.punch.name = cfg.punch.label = "x";
+	cfg.punch.name = cfg.punch.label = cfg.secret = "x";
 	cfg.punch.medspecs[0] = "127.0.0.1:7321";
 	cfg.punch.nmeds = 1;
 	cfg.punch.id = FUZZ_ID;
-	if (keyed && auth_init(&key, (const unsigned char *)"k", 1,
-	    cfg.punch.label, wire, sizeof(wire)) == 0) {
-		cfg.punch.name = wire;
-		cfg.punch.key = &key;
+	if (keyed) {		/* -K: the password only, not the name */
+		cfg.key = (const unsigned char *)"k";
+		cfg.keylen = 1;
 	}
 	cfg.what = SESS_DATA;
 	cfg.keep = 1;		/* stdout is the fuzzer's: never closed */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 #
-# The mediator against a hostile internet (protocol version 2): a
+# The mediator against a hostile internet (protocol version 3): a
 # registration flood from one address (rate limit, error 4), a flood that
 # fills the table (-n, error 2), a flood from sources that never receive
 # (no cookie: forged addresses), every kind of request from a source
@@ -187,7 +187,7 @@ memory() {
 	# The helper does see replies: these requests are answered ...
 	for c in register-zero-cookie register-zero-cookie-alt \
 	    register-forged-cookie register-8-locals bind-64 bind-64-port \
-	    bind-64-addr bind-64-port-addr v3-64; do
+	    bind-64-addr bind-64-port-addr v4-64; do
 		echo "$output" | grep -Eq "^case $c port \S+ request [0-9]+ replies [1-9]"
 	done
 	# ... and these are not: malformed, or (version 1) the answer would

@@ -16,7 +16,7 @@ LAYERS='
 3  punch.o     rendezvous and path agreement; passive, never calls rel.o
 3  mediator.o  the server, the client'"'"'s sibling: wire, crypto, util only
 2  wire.o      one encoder and decoder per message, framing, STUN
-2  crypto.o    SHA-256, HMAC, SipHash, session sealing
+2  crypto.o    SHA-256, HMAC, SipHash, the secure channel
 1  util.o      time, logging, parsing, addresses, sockets
 '
 # Only the loops wait for events: the client's and the mediator's.

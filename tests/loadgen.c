@@ -2,7 +2,7 @@
  * loadgen.c - load and timing helpers for tests/bench.sh (make bench) and
  * tests/hostile.bats.
  *
- * Plain C11 and libc. Speaks pnc's wire protocol version 2 (README) as
+ * Plain C11 and libc. Speaks pnc's wire protocol version 3 (PROTOCOL) as
  * many clients at once, from a few sockets: a client's identity at the
  * mediator is its 64-bit id and its name, so distinct ids and names are
  * enough, and the replies are told apart by the id in their header. Each
@@ -82,7 +82,7 @@
 #define NSOCKS		64	/* client sockets: many source ports */
 #define RTO_US		400000	/* resend what is unanswered after */
 #define HDR_LEN		12
-#define VERSION		2
+#define VERSION		3
 #define REQ_MIN		64	/* REGISTER and BIND are padded to this */
 #define COOKIE_LEN	8
 #define T_REGISTER	0x01
@@ -261,7 +261,7 @@ get64(const unsigned char *b)
 	return v;
 }
 
-/* The 12-byte header of protocol version 2. */
+/* The 12-byte header of protocol version 3. */
 static void
 hdr(unsigned char *b, int type, uint64_t id)
 {
@@ -1134,8 +1134,8 @@ amp_cases(struct amp *a)
 	c = amp_add(a, &n, "v1-bind", 0);
 	amp_hdr(c, 1, T_BIND, 17);
 	/* A version from the future, padded: an error reply would fit */
-	c = amp_add(a, &n, "v3-64", 0);
-	amp_hdr(c, 3, T_REGISTER, REQ_MIN);
+	c = amp_add(a, &n, "v4-64", 0);
+	amp_hdr(c, VERSION + 1, T_REGISTER, REQ_MIN);
 	/* PEERACK of a name nobody has; an unknown type; a mediator's own */
 	c = amp_add(a, &n, "peerack", 0);
 	amp_hdr(c, VERSION, T_PEERACK, 18);
@@ -1146,7 +1146,7 @@ amp_cases(struct amp *a)
 	amp_hdr(c, VERSION, 0x7f, REQ_MIN);
 	c = amp_add(a, &n, "registered", 0);
 	amp_hdr(c, VERSION, T_REGISTERED, REQ_MIN);
-	/* Garbage: random bytes; "PN", version 2 and random bytes; nothing */
+	/* Garbage: random bytes; "PN", version 3 and random bytes; nothing */
 	c = amp_add(a, &n, "garbage-64", 0);
 	for (i = 0; i < REQ_MIN; i += 8)
 		put64(c->b + i, salt64());

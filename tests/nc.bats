@@ -46,7 +46,9 @@ teardown() {
 	wait_tag l1 15; [ "$RC" -eq 0 ]
 }
 
-@test "-q SECS ends the session that long after stdin's end, even while the peer still sends" {
+# Protocol 3: a session that ends before the peer's authenticated end
+# of input may have missed data, so -q (and -w) then exit 1, saying so.
+@test "-q SECS ends the session that long after stdin's end, even while the peer still sends (exit 1: before its end)" {
 	n=$(uname_)
 	# The connector sends without end; the listener's input is empty.
 	bgrun hB c sh -c "yes | $PNC connect -m $MED1 -w 10 $n"
@@ -55,8 +57,9 @@ teardown() {
 	    "$PNC listen -v -q 1 -m $MED1 -w 10 $n </dev/null >/dev/null"
 	t1=${EPOCHREALTIME/./}
 	echo "$output" | tail -3
-	[ "$status" -eq 0 ]
+	[ "$status" -eq 1 ]
 	[[ "$output" == *"-q: 1000 ms after the end of input; quitting"* ]]
+	[[ "$output" == *"-q ended the session before the peer's end of input"* ]]
 	echo "# listen -q 1 exited after $(( (t1 - t0) / 1000 )) ms" >&3
 	# It ended for -q, a second after its input, not at once.
 	[ $(( (t1 - t0) / 1000 )) -ge 1000 ]
@@ -69,7 +72,7 @@ teardown() {
 	[[ "$output" == *"bad -q: x"* ]]
 }
 
-@test "-w is the idle timeout of a session: no data for that long ends it with exit 0" {
+@test "-w is the idle timeout of a session: no data for that long ends it, exit 1 before the peer's end of input" {
 	n=$(uname_)
 	bgrun_in hA l /dev/null "$PNC" listen -d -m "$MED1" "$n"
 	# stdin open but silent: a fifo whose writer never writes.
@@ -78,8 +81,9 @@ teardown() {
 	run lab_exec hB "$PNC" connect -v -N -w 1 -m "$MED1" "$n" <"$T/fifo"
 	exec 5>&-
 	echo "$output" | tail -3
-	[ "$status" -eq 0 ]
+	[ "$status" -eq 1 ]
 	[[ "$output" == *"-w: no data for 1000 ms; quitting"* ]]
+	[[ "$output" == *"before the peer's end of input"* ]]
 }
 
 @test "-v prints progress once a second during a transfer" {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 #
-# The protocol-3 secure channel (crypto.c: sec_*, code_*; PROTOCOL-v3-draft)
+# The protocol-3 secure channel (crypto.c: sec_*, code_*; PROTOCOL 6)
 # through tests/sec.c: two struct sec in memory, records, codes. Built
 # warning-free with gcc and clang, and again under ASan and UBSan; every
 # test is shown able to fail. No lab and no root needed.

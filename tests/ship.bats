@@ -13,6 +13,9 @@ UNIT=$ROOT/pnc-mediate.service
 bats_require_minimum_version 1.5.0
 
 setup() {
+	# Run under make test, a child make would print Entering/Leaving
+	# lines around what these tests read: be a top-level make.
+	unset MAKEFLAGS MFLAGS MAKELEVEL
 	T=$BATS_TEST_TMPDIR
 	PUB=
 }
@@ -149,14 +152,14 @@ install -y -qq --no-install-recommends socat" ]
 	[ "${lines[-1]}" = "demo ok" ]
 }
 
-# Issue 19 asks for under 100 KB; musl's stdio, resolver and getifaddrs
-# alone are about 70 KB, so that budget is not met yet (RESULTS). This
-# guards the figure reached against growth.
-@test "the static pnc is under 150 KB stripped (issue 19 asks 100 KB: not met)" {
+# Issue 19 asks for under 100 KB: not met. Reached 130000 bytes before
+# the encryption was linked, 157 040 with it (RESULTS, "The static
+# binary"). This guards that figure against growth.
+@test "the static pnc is under 160 KB stripped (issue 19 asks 100 KB: not met)" {
 	[ -x "$ROOT/pnc-static" ] || make -C "$ROOT" static
 	size=$(stat -c %s "$ROOT/pnc-static")
-	echo "pnc-static: $size bytes stripped; guard 153600, target 102400"
-	[ "$size" -lt 153600 ]
+	echo "pnc-static: $size bytes stripped; guard 163840, target 102400"
+	[ "$size" -lt 163840 ]
 }
 
 # ---- the systemd unit ----------------------------------------------------

@@ -47,7 +47,8 @@ bats_require_minimum_version 1.5.0
 @test "missing, extra and bad names" {
 	usage_error connect -m 127.0.0.1
 	[[ "$stderr" == *"missing name"* ]]
-	usage_error listen -m 127.0.0.1
+	# (listen without a name draws a code: tests/secure.bats)
+	usage_error listen -m 127.0.0.1 a b
 	usage_error punch -m 127.0.0.1 a b
 	usage_error connect -m 127.0.0.1 a b
 	usage_error listen -m 127.0.0.1 "a b"
