@@ -45,7 +45,8 @@
 #define HS_MIN		2000	/* ... at least, whatever -w left of it */
 #define HS_ABORTS	3	/* copies of the initiator's abort FINISH */
 #define HS_PUNCH_WAIT	3000	/* ms punch's initiator re-sends FINISH,
-				   after printing, until the ACK */
+				   after printing, until the ACK ... */
+#define HS_PUNCH_GAP	40	/* ... every this: within PUNCH_LINGER */
 
 /*
  * The poll() slots: the network (the path's socket), stdin, stdout,
@@ -1355,8 +1356,8 @@ hs_resend(struct session *s, int64_t now)
 	if ((n = sec_hs_latest(&s->sec, out, sizeof(out))) > 0)
 		hs_send(s, out, n);
 	s->hs_next = now + s->hs_gap;
-	if (s->hs_gap < HS_GAPMAX)
-		s->hs_gap *= 2;
+	if (s->hs_gap < HS_GAPMAX && s->phase != PH_LINGER)
+		s->hs_gap *= 2;		/* punch, printed: a steady gap */
 }
 
 /* The initiator's re-sends, and the handshake's deadline. -1: failed. */
@@ -1425,6 +1426,9 @@ hs_done(struct session *s, int64_t now)
 		s->phase = PH_LINGER;
 		s->linger = s->path->controlling ? HS_PUNCH_WAIT :
 		    PUNCH_LINGER;
+		/* A lost ACK: FINISH again before the responder's linger. */
+		s->hs_gap = HS_PUNCH_GAP;
+		s->hs_next = now + HS_PUNCH_GAP;
 	} else if (s->cfg.punch.tcp) {
 		s->phase = PH_STREAM;
 		ts_start(s);
