@@ -339,13 +339,32 @@ peer_ended(const struct session *s)
  * -q or -w ends a session before the peer's authenticated end of
  * input: what arrived may be incomplete, so it is a failure. -1.
  */
+static const char *
+ender(const struct session *s)
+{
+	return s->ends.eof_at != 0 && s->cfg.quit >= 0 &&
+	    now_ms() - s->ends.eof_at >= s->cfg.quit ? "-q" : "-w";
+}
+
 static int
 early_end(struct session *s)
 {
 	snprintf(s->why, sizeof(s->why), "%s ended the session before the "
-	    "peer's end of input: what arrived may be incomplete",
-	    s->ends.eof_at != 0 && s->cfg.quit >= 0 &&
-	    now_ms() - s->ends.eof_at >= s->cfg.quit ? "-q" : "-w");
+	    "peer's end of input: what arrived may be incomplete", ender(s));
+	return -1;
+}
+
+/*
+ * -R: the peer's end came, but not its ack of all we sent (and of our
+ * end): what it got may be incomplete, so this is a failure too. -1.
+ */
+static int
+unacked_end(struct session *s)
+{
+	snprintf(s->why, sizeof(s->why), "%s ended the session before the "
+	    "peer acknowledged all we sent: not all data was acknowledged "
+	    "(%llu byte(s) unconfirmed)", ender(s),
+	    (unsigned long long)rel_unconfirmed(s->rel));
 	return -1;
 }
 
@@ -727,8 +746,10 @@ rs_timers(struct session *s, int64_t now)
 	outbox_flush(s, rel_outbox(R));
 	keepalive(s, now);
 	rel_counts(R, &out, &in, &srtt);
+	/* Success is both ends: ours acknowledged, the peer's arrived. */
 	if (ends_due(s, now, out, in, srtt))
-		return rel_out_ended(R) ? 1 : early_end(s);
+		return rel_done(R) ? 1 : rel_out_ended(R) ? unacked_end(s) :
+		    early_end(s);
 	if (rel_done(R)) {
 		/* Linger: our last ack may be lost; answer resends. */
 		if (s->linger == 0)
