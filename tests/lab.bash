@@ -179,6 +179,7 @@ _lab_pick_prefix() {
 lab_down() {
 	local ns
 	[[ -n ${LAB-} ]] || return 0
+	_lab_wan_stop
 	for ns in $(_lab_namespaces); do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
 		ip netns del "$ns" 2>/dev/null || true
@@ -345,7 +346,7 @@ _lab_side() {
 	if ((cgnat)); then
 		# The carrier takes the public /30; the home router sits in
 		# 100.64.0.0/10 behind it, like a customer of a CGNAT ISP.
-		_lab_link "c$s" wan core "eth$s" || return 1
+		_lab_uplink "$s" "c$s" || return 1
 		_lab_link "c$s" lan "r$s" wan || return 1
 		_lab_ip "c$s" <<-EOF || return 1
 			link set lo up
@@ -370,7 +371,7 @@ _lab_side() {
 			rwan6=2001:db8:$x:1::2 up6=2001:db8:$x:1::1
 		fi
 	else
-		_lab_link "r$s" wan core "eth$s" || return 1
+		_lab_uplink "$s" "r$s" || return 1
 	fi
 	_lab_ip "r$s" <<-EOF || return 1
 		link set lo up
@@ -419,6 +420,155 @@ _lab_side() {
 		fi
 	done
 	if [[ $s == A ]]; then RA_WAN=$rwan; else RB_WAN=$rwan; fi
+}
+
+# ---------------------------------------------------------------------------
+# The WAN link (lab_up --wan-a / --wan-b)
+#
+# The kernel here has no netem, so the link is a program: wanlink holds a
+# TUN device in each of the two namespaces and forwards the packets one
+# sends into the other, through random loss, a rate with a drop-tail queue
+# and a delay (tests/wanlink.c has the model). It runs in the host's
+# namespace, not the lab's, so that lab_kill and lab_reset leave it up:
+# it is part of the lab's wiring. Its pid and log are in _lab_wan_dir;
+# lab_down stops it, and it ends by itself if the bats run (or the script
+# that built the lab) dies, or after a day.
+
+# The directory of this lab's links: wanlink binary, SIDE.pid, SIDE.log.
+_lab_wan_dir() {
+	echo "${TMPDIR:-/tmp}/$LAB.wan"
+}
+
+# _lab_wan_args SPEC: prints wanlink's options for SPEC, one a line, or
+# fails with a message for an unknown key or a pair that is not KEY=VALUE.
+# Values are checked by wanlink itself when it starts.
+_lab_wan_args() {
+	local kv
+	local -a kvs
+	IFS=, read -ra kvs <<<"$1"
+	if ((${#kvs[@]} == 0)); then
+		echo "lab_up: --wan: empty link spec" >&2
+		return 1
+	fi
+	for kv in "${kvs[@]}"; do
+		case ${kv%%=*} in
+		delay | loss | rate | queue | seed | slots) ;;
+		*)
+			echo "lab_up: --wan: unknown key in '$kv' (want delay, loss, rate, queue, seed, slots)" >&2
+			return 1
+			;;
+		esac
+		if [[ $kv != *=?* ]]; then
+			echo "lab_up: --wan: want KEY=VALUE, got '$kv'" >&2
+			return 1
+		fi
+		printf -- '--%s\n%s\n' "${kv%%=*}" "${kv#*=}"
+	done
+}
+
+# _lab_wan_bin: prints the path of a wanlink binary: $LAB_WANLINK if set,
+# else one built from tests/wanlink.c into the lab's directory.
+_lab_wan_bin() {
+	local d src
+	if [[ -n ${LAB_WANLINK-} ]]; then
+		echo "$LAB_WANLINK"
+		return 0
+	fi
+	d=$(_lab_wan_dir)
+	src=$(dirname "${BASH_SOURCE[0]}")/wanlink.c
+	if [[ ! -x $d/wanlink ]]; then
+		mkdir -p "$d" &&
+			${CC:-cc} -O2 -Wall -Wextra -o "$d/wanlink.tmp" "$src" &&
+			mv "$d/wanlink.tmp" "$d/wanlink" || return 1
+	fi
+	echo "$d/wanlink"
+}
+
+# _lab_uplink SIDE NODE
+# Joins NODE's "wan" to core's "ethSIDE": a veth, or with a link SPEC for
+# SIDE (LAB_WAN_A or LAB_WAN_B) two TUN devices of the same names joined
+# by wanlink. The addresses come later, as for a veth.
+_lab_uplink() {
+	local s=$1 node=$2 spec
+	[[ $s == A ]] && spec=${LAB_WAN_A-} || spec=${LAB_WAN_B-}
+	if [[ -z $spec ]]; then
+		_lab_link "$node" wan core "eth$s"
+		return
+	fi
+	_lab_wan_start "$s" "$spec" "$node" wan core "eth$s"
+}
+
+# _lab_wan_start SIDE SPEC NODE1 IF1 NODE2 IF2
+# Creates TUN IF1 in NODE1 and IF2 in NODE2 and starts wanlink between
+# them with SPEC (IF1's packets toward IF2 are "up"). Returns once it runs,
+# or 1 with its log on stderr.
+_lab_wan_start() {
+	local s=$1 spec=$2 bin d pid n
+	local -a args
+	bin=$(_lab_wan_bin) || return 1
+	d=$(_lab_wan_dir)
+	mkdir -p "$d" || return 1
+	mapfile -t args < <(_lab_wan_args "$spec") || return 1
+	for n in "$3:$4" "$5:$6"; do
+		# Room for bursts: the TUN queue drops what wanlink has not
+		# read yet when it is full, and that would be loss unaccounted.
+		ip -n "$LAB-${n%%:*}" tuntap add dev "${n#*:}" mode tun &&
+			ip -n "$LAB-${n%%:*}" link set "${n#*:}" txqueuelen 4096 ||
+			return 1
+	done
+	"$bin" "${args[@]}" --max-secs 86400 --parent "${BATS_ROOT_PID:-$$}" \
+		"$LAB-$3:$4" "$LAB-$5:$6" </dev/null >"$d/$s.log" 2>&1 3>&- &
+	pid=$!
+	disown "$pid"
+	echo "$pid" >"$d/$s.pid"
+	if ! wait_for 5 _lab_wan_running "$d/$s.log" "$pid"; then
+		echo "lab_up: wanlink for side $s did not start:" >&2
+		cat "$d/$s.log" >&2
+		return 1
+	fi
+}
+
+# _lab_wan_running LOG PID: wanlink PID has attached both devices; fails
+# at once (wait_for goes on) while it starts, and it must not be dead.
+_lab_wan_running() {
+	grep -q '^wanlink: up' "$1" 2>/dev/null && ! lab_pid_dead "$2"
+}
+
+# _lab_wan_stop: stops this lab's links (if any) and removes their
+# directory. A pid is signalled only while it is still a wanlink.
+_lab_wan_stop() {
+	local d f pid
+	d=$(_lab_wan_dir)
+	[[ -d $d ]] || return 0
+	for f in "$d"/*.pid; do
+		[[ -f $f ]] || continue
+		pid=$(<"$f")
+		if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == wanlink* ]]; then
+			kill "$pid" 2>/dev/null
+			wait_for 2 lab_pid_dead "$pid" || kill -9 "$pid" 2>/dev/null
+		fi
+	done
+	rm -rf "$d"
+	return 0
+}
+
+# lab_wan_stats SIDE
+# Prints the counters of side SIDE's (A or B) link, two lines:
+#   wanlink: a>b in N lost N qdrop N full N out N outbytes N werr N big N
+#   wanlink: b>a ...
+# a>b is up (the side toward core), b>a down; they count since lab_up.
+lab_wan_stats() {
+	local d pid before
+	d=$(_lab_wan_dir)
+	pid=$(cat "$d/$1.pid" 2>/dev/null) || return 1
+	before=$(grep -c '^wanlink: [ab]>' "$d/$1.log")
+	kill -USR1 "$pid" || return 1
+	wait_for 2 _lab_wan_lines "$d/$1.log" $((before + 2)) || return 1
+	grep '^wanlink: [ab]>' "$d/$1.log" | tail -n 2
+}
+
+_lab_wan_lines() {
+	(($(grep -c '^wanlink: [ab]>' "$1") >= $2))
 }
 
 # The build itself; lab_up cleans up when it fails.
@@ -491,7 +641,7 @@ _lab_build() {
 }
 
 # lab_up [--nat-a F] [--nat-b F] [--cgnat-a] [--cgnat-b] [--public-host]
-#        [--ipv6]
+#        [--ipv6] [--wan-a SPEC] [--wan-b SPEC]
 # Builds a fresh lab, replacing any lab of the same prefix. F is one of
 #   home       masquerade, forward and input drop all but replies (default)
 #   accept     as home, but the router accepts unsolicited packets to itself
@@ -500,13 +650,20 @@ _lab_build() {
 # --cgnat-a/-b put a carrier NAT cA/cB (home flavour) in front of rA/rB;
 # --public-host adds hP, a host with a public address and no NAT;
 # --ipv6 also gives every link IPv6 (no NAT66; rA and rB run a stateful
-# IPv6 firewall, with "strict" letting in replies from 2001:db8::/64 only).
+# IPv6 firewall, with "strict" letting in replies from 2001:db8::/64 only);
+# --wan-a/-b SPEC replace the veth between core and side A's (B's) first
+# router by a WAN link (tests/wanlink.c, see "The WAN link" below), with
+# the same interface names and addresses. SPEC is KEY=VALUE[,...] with keys
+# delay, loss, rate, queue, seed, slots, e.g. "delay=25ms,loss=1%,rate=400mbit"
+# (values per direction as "UP/DOWN": side to core, then core to side).
 # Chooses and exports LAB if it is unset. Exports the addresses above and
 # LAB_NODES (the nodes built), LAB_NAT_A, LAB_NAT_B, LAB_CGNAT_A,
-# LAB_CGNAT_B, LAB_PUBLIC_HOST, LAB_IPV6 (0 or 1). Returns 0, or 1 with nothing left
-# behind, or 2 on a bad option.
+# LAB_CGNAT_B, LAB_PUBLIC_HOST, LAB_IPV6 (0 or 1), LAB_WAN_A, LAB_WAN_B (the
+# SPECs, empty without). Returns 0, or 1 with nothing left behind, or 2 on
+# a bad option.
 lab_up() {
 	local nat_a=home nat_b=home cgnat_a=0 cgnat_b=0 public=0 ipv6=0 f
+	local wan_a="" wan_b=""
 	while (($#)); do
 		case $1 in
 		--nat-a | --nat-b)
@@ -525,6 +682,11 @@ lab_up() {
 		--cgnat-b) cgnat_b=1 && shift ;;
 		--public-host) public=1 && shift ;;
 		--ipv6) ipv6=1 && shift ;;
+		--wan-a | --wan-b)
+			_lab_wan_args "${2-}" >/dev/null || return 2
+			if [[ $1 == --wan-a ]]; then wan_a=$2; else wan_b=$2; fi
+			shift 2
+			;;
 		*)
 			echo "lab_up: unknown option '$1'" >&2
 			return 2
@@ -539,10 +701,10 @@ lab_up() {
 	((public)) && LAB_NODES+=" hP"
 	LAB_NAT_A=$nat_a LAB_NAT_B=$nat_b
 	LAB_CGNAT_A=$cgnat_a LAB_CGNAT_B=$cgnat_b LAB_PUBLIC_HOST=$public
-	LAB_IPV6=$ipv6
+	LAB_IPV6=$ipv6 LAB_WAN_A=$wan_a LAB_WAN_B=$wan_b
 	RA_WAN=$WAN_A RB_WAN=$WAN_B
 	export LAB LAB_NODES LAB_NAT_A LAB_NAT_B LAB_CGNAT_A LAB_CGNAT_B \
-		LAB_PUBLIC_HOST LAB_IPV6 MED1 MED2 CORE_A CORE_B CORE_P WAN_A \
+		LAB_PUBLIC_HOST LAB_IPV6 LAB_WAN_A LAB_WAN_B MED1 MED2 CORE_A CORE_B CORE_P WAN_A \
 		WAN_B HP RA_LAN RB_LAN HA HB HC CA_LAN CB_LAN MED6_1 MED6_2 \
 		CORE6_A CORE6_B CORE6_P WAN6_A WAN6_B HP6 RA6_LAN RB6_LAN HA6 \
 		HB6 HC6
