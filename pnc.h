@@ -576,7 +576,9 @@ struct outbox {
 struct rel;
 struct iovec;
 
-struct rel	*rel_new(uint64_t, int, int64_t);
+#define REL_BUDGET	(32u << 20)	/* -R: bytes per session, both rings */
+
+struct rel	*rel_new(uint64_t, int, size_t, int64_t);
 void	 rel_free(struct rel *);
 int	 rel_input(struct rel *, int, struct rd *, int64_t);
 void	 rel_tick(struct rel *, int64_t);
@@ -584,7 +586,7 @@ int64_t	 rel_next(const struct rel *, int64_t);
 void	 rel_keepalive(struct rel *);
 size_t	 rel_room(struct rel *, int64_t);
 void	 rel_write(struct rel *, const unsigned char *, size_t, int64_t);
-int	 rel_wants_input(const struct rel *);
+int	 rel_wants_input(const struct rel *, int64_t);
 int	 rel_output(struct rel *, struct iovec *, int);
 void	 rel_written(struct rel *, size_t);
 void	 rel_out_gone(struct rel *);
@@ -614,6 +616,7 @@ struct sess_cfg {
 	int64_t		 keepalive;	/* ms */
 	int64_t		 quit;		/* -q: ms after stdin's end; -1 never */
 	int64_t		 idle;		/* -w: ms without data; 0 never */
+	size_t		 rel_budget;	/* -R's memory, bytes; 0 REL_BUDGET */
 };
 
 struct session;
