@@ -116,6 +116,7 @@ struct rel {
 	int64_t		 rack_sent_us, rack_rtt, rack_check_at;
 	/* delivery rate and BBR */
 	uint64_t	 delivered, round, round_end;
+	uint32_t	 rnd_lost, rnd_acked;	/* this round's */
 	int64_t		 deliv_us, first_us;
 	double		 bw[BW_ROUNDS], btlbw;	/* packets per us */
 	int64_t		 min_rtt, min_rtt_at;
@@ -133,6 +134,8 @@ struct rel {
 	uint32_t	 cum;		/* every pn < cum received */
 	uint32_t	 high;		/* every pn received is < high */
 	uint32_t	 ts_echo;
+	uint32_t	 recent[MAX_SACK];	/* arrivals since the last ack */
+	int		 nrecent;
 	int		 ack_pending, peer_fin_done, out_open;
 	uint64_t	 bytes_out;
 	struct outbox	 out;		/* what the loop is to send */
@@ -231,18 +234,80 @@ rcv_limit(const struct rel *R)
 	return R->rcv + R->rmax;
 }
 
+/* The received range around pn (have): [*a, *b). */
+static void
+range_of(const struct rel *R, uint32_t pn, uint32_t *a, uint32_t *b)
+{
+	for (*a = pn; (int32_t)(*a - R->cum) > 0 &&
+	    R->r[(*a - 1) % R->rcap].have; (*a)--)
+		;
+	for (*b = pn + 1; (int32_t)(R->high - *b) > 0 &&
+	    R->r[*b % R->rcap].have; (*b)++)
+		;
+}
+
+/* Is pn in one of the n ranges written so far (at buf + at)? */
+static int
+in_ranges(const unsigned char *p, int n, uint32_t pn)
+{
+	struct rd rd;
+	uint32_t a, b;
+
+	rd_init(&rd, p, (size_t)n * 8);
+	while (n-- > 0) {
+		a = rd_u32(&rd);
+		b = rd_u32(&rd);
+		if ((int32_t)(pn - a) >= 0 && (int32_t)(pn - b) < 0)
+			return 1;
+	}
+	return 0;
+}
+
 /*
- * An ack: cum, limit, the newest send time seen, and SACK ranges above
- * cum, the highest first: the newest news, and every range was once
- * among the highest while acks went out for each batch.
+ * SACK ranges above cum: first those around what arrived since the last
+ * ack, newest first (a repair deep in the window is news too), then the
+ * highest ones. Returns how many were written.
  */
+static int
+sack_ranges(struct rel *R, struct wr *w)
+{
+	const unsigned char *p = w->p + w->len;
+	uint32_t a, b, pn;
+	int n = 0, i;
+
+	for (i = R->nrecent - 1; i >= 0 && n < MAX_SACK; i--) {
+		pn = R->recent[i];
+		if ((int32_t)(pn - R->cum) < 0 || (int32_t)(pn - R->high) >= 0 ||
+		    !R->r[pn % R->rcap].have || in_ranges(p, n, pn))
+			continue;
+		range_of(R, pn, &a, &b);
+		wr_u32(w, a);
+		wr_u32(w, b);
+		n++;
+	}
+	R->nrecent = 0;
+	for (b = R->high; n < MAX_SACK; b = a) {
+		while ((int32_t)(b - R->cum) > 0 &&
+		    !R->r[(b - 1) % R->rcap].have)
+			b--;
+		if ((int32_t)(b - R->cum) <= 0)
+			break;
+		range_of(R, b - 1, &a, &pn);
+		if (!in_ranges(p, n, b - 1)) {
+			wr_u32(w, a);
+			wr_u32(w, b);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* An ack: cum, limit, the newest send time seen, SACK ranges. */
 static void
 send_ack_r(struct rel *R)
 {
 	unsigned char *buf = out_slot(R);
 	struct wr w;
-	uint32_t a, b = R->high;
-	int n = 0;
 	size_t nat;
 
 	if (buf == NULL)
@@ -255,20 +320,7 @@ send_ack_r(struct rel *R)
 	wr_u32(&w, R->ts_echo);
 	nat = w.len;
 	wr_u8(&w, 0);
-	while (n < MAX_SACK) {
-		while ((int32_t)(b - R->cum) > 0 && !R->r[(b - 1) % R->rcap].have)
-			b--;
-		if ((int32_t)(b - R->cum) <= 0)
-			break;
-		for (a = b - 1; (int32_t)(a - R->cum) > 0 &&
-		    R->r[(a - 1) % R->rcap].have; a--)
-			;
-		wr_u32(&w, a);
-		wr_u32(&w, b);
-		n++;
-		b = a;
-	}
-	buf[nat] = (unsigned char)n;
+	buf[nat] = (unsigned char)sack_ranges(R, &w);
 	rsend(R, w.len);
 	R->ack_pending = 0;
 }
@@ -486,7 +538,9 @@ rtt_sample(struct rel *R, int64_t rtt, int64_t now_us)
 		R->rttvar = (3 * R->rttvar + d) / 4;
 		R->srtt = (7 * R->srtt + rtt) / 8;
 	}
-	R->rto = R->srtt + 4 * R->rttvar;
+	/* a quarter RTT more than RFC 6298: a busy peer's late ack is
+	   not a timeout that counts all in flight lost */
+	R->rto = R->srtt + 4 * R->rttvar + R->srtt / 4 + RTO_MIN * 1000;
 	if (R->rto < RTO_MIN * 1000)
 		R->rto = RTO_MIN * 1000;
 	if (R->rto > RTO_MAX * 1000)
@@ -545,12 +599,23 @@ set_mode(struct rel *R, int mode, int64_t now_us)
 	R->cycle_at = now_us;
 }
 
-/* Once per round: has the rate stopped growing (by 25% in 3 rounds)? */
+/*
+ * Once per round: has the rate stopped growing (by 25% in 3 rounds), or
+ * did more than 2% of a round's packets get lost while the RTT grew by a
+ * quarter (a queue overflowing: random loss alone does not end it)?
+ */
 static void
 check_full(struct rel *R)
 {
+	uint32_t lost = R->rnd_lost, acked = R->rnd_acked;
+
+	R->rnd_lost = R->rnd_acked = 0;
 	if (R->filled)
 		return;
+	if (lost * 50 > acked + lost && R->rack_rtt > R->min_rtt * 5 / 4) {
+		R->filled = 1;
+		return;
+	}
 	if (R->btlbw >= R->full_bw * 1.25) {
 		R->full_bw = R->btlbw;
 		R->full_cnt = 0;
@@ -671,6 +736,7 @@ detect_loss(struct rel *R, int64_t now_us)
 			sp->inflight = 0;
 			R->inflight--;
 			R->nlost++;
+			R->rnd_lost++;
 		} else if (R->rack_check_at == 0 || due < R->rack_check_at)
 			R->rack_check_at = due;
 	}
@@ -710,6 +776,7 @@ on_rack(struct rel *R, struct rd *rd, int64_t now_us)
 		rtt_sample(R, (int64_t)(uint32_t)((uint32_t)now_us - ts),
 		    now_us);
 	R->deliv_us = now_us;
+	R->rnd_acked += newly;
 	if (newest->sseq > R->rack_sseq) {
 		R->rack_sseq = newest->sseq;
 		R->rack_sent_us = newest->sent_us;
@@ -844,6 +911,12 @@ on_rdata(struct rel *R, struct rd *rd)
 		memcpy(R->rdata[pn % R->rcap], rd->p, rd->left);
 	}
 	R->ts_echo = ts;
+	if (R->nrecent == MAX_SACK)
+		memmove(R->recent, R->recent + 1,
+		    (MAX_SACK - 1) * sizeof(R->recent[0]));
+	else
+		R->nrecent++;
+	R->recent[R->nrecent - 1] = pn;
 	if ((int32_t)(pn + 1 - R->high) > 0)
 		R->high = pn + 1;
 	if ((int32_t)(R->cum - R->rcv) < 0)
