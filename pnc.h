@@ -587,7 +587,7 @@ void	 rel_keepalive(struct rel *);
 size_t	 rel_room(struct rel *, int64_t);
 void	 rel_write(struct rel *, const unsigned char *, size_t, int64_t);
 int	 rel_wants_input(const struct rel *, int64_t);
-int	 rel_output(struct rel *, struct iovec *, int);
+int	 rel_output(struct rel *, struct iovec *, int, size_t);
 void	 rel_written(struct rel *, size_t);
 void	 rel_out_gone(struct rel *);
 int	 rel_out_ended(const struct rel *);

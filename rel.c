@@ -576,11 +576,15 @@ rate_sample(struct rel *R, const struct spkt *p, int64_t now_us)
 			R->btlbw = R->bw[i];
 }
 
-/* The path's bandwidth-delay product, packets (0: not known yet). */
+/*
+ * The path's bandwidth-delay product, packets (0: not known yet). The
+ * delay is taken as 1 ms at least: the loop's timer, which paces and
+ * acks, is no finer, so a LAN needs a window of a millisecond's sending.
+ */
 static double
 bdp(const struct rel *R)
 {
-	return R->btlbw * (double)R->min_rtt;
+	return R->btlbw * (double)(R->min_rtt > 1000 ? R->min_rtt : 1000);
 }
 
 static void
@@ -820,15 +824,15 @@ head(struct rel *R)
 }
 
 /*
- * In-order bytes for stdout, up to PIPE_BUF (what POLLOUT on a pipe
- * promises), in at most max iovecs. Returns how many; 0: nothing now.
+ * In-order bytes for stdout, up to room bytes (what stdout takes without
+ * blocking), in at most max iovecs. Returns how many; 0: nothing now.
  */
 int
-rel_output(struct rel *R, struct iovec *iov, int max)
+rel_output(struct rel *R, struct iovec *iov, int max, size_t room)
 {
 	struct rpkt *rp;
 	uint32_t pn;
-	size_t room = PIPE_BUF, k;
+	size_t k;
 	int n = 0;
 
 	if (!R->out_open)

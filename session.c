@@ -12,6 +12,7 @@
  * to live here, as the same kind of passive parts.
  */
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -20,6 +21,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -41,6 +43,8 @@
 #define REL_CHUNK	(64 * MAX_PAYLOAD)	/* ... with -R, at most */
 #define PUNCH_LINGER	150	/* ms: pnc punch's controlled side lingers */
 #define TBUF		(64 * 1024)	/* TCP: each direction's buffer */
+#define OUT_MAX		(64 * 1024)	/* -R: bytes per write to stdout */
+#define OUT_IOV		(OUT_MAX / MAX_PAYLOAD + 2)
 
 /*
  * The poll() slots: the network (the path's socket), stdin, stdout,
@@ -775,7 +779,7 @@ rs_pollfds(struct session *s, struct pollfd *pfd)
 	pfd[SL_NET].events = POLLIN;
 	if (rel_wants_input(s->rel, now_us()))
 		pfd[SL_IN].fd = STDIN_FILENO;
-	if (rel_output(s->rel, iov, 4) > 0)
+	if (rel_output(s->rel, iov, 4, PIPE_BUF) > 0)
 		pfd[SL_OUT].fd = STDOUT_FILENO;
 	return SL_PUNCH;
 }
@@ -802,15 +806,35 @@ rs_stdin(struct session *s)
 	outbox_flush(s, rel_outbox(s->rel));
 }
 
-/* In-order bytes -> stdout: PIPE_BUF at most, what POLLOUT promises. */
+/*
+ * How much one write to stdout takes without blocking the loop: what
+ * POLLOUT promises (PIPE_BUF), or, on a pipe, what it has free (Linux:
+ * its size less what it holds, less two pages for a partly read one and
+ * a partly written one), up to OUT_MAX.
+ */
+static size_t
+stdout_room(void)
+{
+	int cap, used;
+	size_t room;
+
+	if ((cap = fcntl(STDOUT_FILENO, F_GETPIPE_SZ)) == -1 ||
+	    ioctl(STDOUT_FILENO, FIONREAD, &used) == -1 || used < 0 ||
+	    cap - used < 2 * 4096 + PIPE_BUF)
+		return PIPE_BUF;
+	room = (size_t)(cap - used - 2 * 4096);
+	return room < OUT_MAX ? room : OUT_MAX;
+}
+
+/* In-order bytes -> stdout, as much as it takes without blocking. */
 static void
 rs_stdout(struct session *s)
 {
-	struct iovec iov[4];
+	struct iovec iov[OUT_IOV];
 	ssize_t n;
 	int k;
 
-	if ((k = rel_output(s->rel, iov, 4)) == 0)
+	if ((k = rel_output(s->rel, iov, OUT_IOV, stdout_room())) == 0)
 		return;
 	if ((n = writev(STDOUT_FILENO, iov, k)) == -1) {
 		if (errno != EAGAIN && errno != EINTR)

@@ -30,6 +30,7 @@
 #     symmetric, mediate -r with no rate cap) against the same direct
 #     (home NATs), and the mediator's CPU time per relayed megabyte.
 # BENCH_REP (3) runs of 2, 3 and 5 are taken; medians are printed.
+# BENCH_ONLY=2,4 runs only those sections.
 #
 # The table goes to stdout at the end, in the format of RESULTS (a first
 # line with the date and the machine); RESULTS=update also writes it into
@@ -52,6 +53,8 @@ trap 'lab_down; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP
 
 die() { echo "bench: $*" >&2; exit 1; }
+# want N: section N is to run (BENCH_ONLY: a comma list; unset: all).
+want() { [[ -z ${BENCH_ONLY:-} || ,$BENCH_ONLY, == *,$1,* ]]; }
 for t in socat nc nft conntrack strip taskset cc; do
 	command -v $t >/dev/null || die "needs $t"
 done
@@ -404,11 +407,14 @@ wait_udp_port core 7321 || die "mediator did not start"
 lab_counter rB tx iifname '"lan"' ip daddr "$WAN_A" udp length '>' 64 || die "counter"
 lab_counter rA rx iifname '"wan"' ip saddr "$WAN_B" udp length '>' 64 || die "counter"
 
+if want 1; then
 echo "bench: 1/5 time to punch, $N trials x 2 paths" >&2
 section "1. time to punch (hA, hB behind home NATs; both result lines)"
 punch_block 0
 punch_block 10
 
+fi
+if want 2; then
 echo "bench: 2/5 throughput, $MB MB x $REP runs x 3 tools" >&2
 head -c $((MB * 1000000)) /dev/urandom >"$tmp/data"
 for ((r = 1; r <= REP; r++)); do
@@ -432,10 +438,14 @@ for tool in pnc socat nc; do
 	[[ -s $tmp/err.$tool ]] && note "$tool: $(sort -u "$tmp/err.$tool" | head -3 | tr '\n' ' ')"
 done
 
+fi
+if want 3; then
 echo "bench: 3/5 mediator capacity on loopback" >&2
 section "3. mediator on loopback, one core (loadgen on the other); -n $BIG"
 mediator_block
 
+fi
+if want 4; then
 echo "bench: 4/5 footprint" >&2
 section "4. footprint"
 strip -o "$tmp/pnc.s" "$PNC"
@@ -453,6 +463,8 @@ row "peak VmRSS sender (kB)" "$(col pnc 9)" "nc -u" "$(col nc 9)" "$(ratio "$(co
 row "peak VmRSS receiver (kB)" "$(col pnc 8)" "socat" "$(col socat 8)" "$(ratio "$(col pnc 8)" "$(col socat 8)")"
 row "peak VmRSS sender (kB)" "$(col pnc 9)" "socat" "$(col socat 9)" "$(ratio "$(col pnc 9)" "$(col socat 9)")"
 
+fi
+if want 5; then
 echo "bench: 5/5 relay" >&2
 # relay_run LAB_OPTS: MB megabytes from hB to hA with -R, the mediator on
 # core relaying (-r, no rate cap); prints "seconds mediator-cpu-seconds
@@ -504,6 +516,7 @@ row "relayed MB/s (both NATs symmetric)" "$(r1 "$(f "$MB / $rs")")" "direct (hom
 row "  runs relayed / runs direct" "$rr" "" "$dr" ""
 row "mediator CPU ms per relayed MB" "$(r1 "$(f "$rc * 1000 / $MB")")" "" "" ""
 
+fi
 ELAPSED=$(f "(${EPOCHREALTIME/./} - $START) / 1e6")
 # table: what RESULTS holds, from the rows gathered above.
 table() {

@@ -184,3 +184,46 @@ rss() {
 	[ $((lpeak - base)) -lt 32768 ]
 	[ $((cpeak - base)) -lt 32768 ]
 }
+
+@test "-R -B 4: a slow reader's receiver stays within 4 MB" {
+	lab
+	n=$(uname_)
+	bgrun hB idle "$PNC" listen -R -B 4 -v -m "$MED1" -w 5 "idle$RANDOM"
+	wait_for 5 grep -q registered "$T/idle.err"
+	base=$(rss "${PIDS[idle]}")
+	kill "${PIDS[idle]}"
+	ip netns exec "$LAB-hB" sh -c "head -c 60000000 /dev/zero |
+	    $PNC connect -R -m $MED1 -w 20 $n" >/dev/null 2>"$T/c.err" 3>&- &
+	PIDS[c]=$!
+	ip netns exec "$LAB-hA" "$PNC" listen -R -B 4 -m "$MED1" -w 20 "$n" \
+	    </dev/null 2>"$T/l.err" 3>&- | {
+		while head -c 65536 >"$T/chunk" && [ -s "$T/chunk" ]; do
+			cat "$T/chunk" >>"$T/l.out"
+			sleep 0.02
+		done
+	} &
+	PIDS[l]=$!
+	wait_for 10 size_ge "$T/l.out" 1
+	lp=$(pgrep -n -f "listen -R -B 4 -m $MED1 -w 20 $n")
+	lpeak=0
+	for _ in $(seq 60); do
+		l=$(rss "$lp")
+		((l > lpeak)) && lpeak=$l
+		sleep 0.05
+	done
+	kill "${PIDS[c]}" "${PIDS[l]}" 2>/dev/null
+	echo "# base $base kB; receiver's peak $lpeak kB" >&3
+	[ "$lpeak" -gt 0 ]
+	[ $((lpeak - base)) -lt 4096 ]
+}
+
+@test "-B: 4 to 4096 megabytes, and only with -R" {
+	run "$PNC" listen -R -B 3 x
+	[ "$status" -eq 2 ]
+	[[ $output == *"bad -B: 3 (megabytes, 4 to 4096)"* ]]
+	run "$PNC" connect -R -B 4097 x
+	[ "$status" -eq 2 ]
+	run "$PNC" connect -B 8 x
+	[ "$status" -eq 2 ]
+	[[ $output == *"-B without -R"* ]]
+}
