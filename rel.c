@@ -361,15 +361,21 @@ send_pkt(struct rel *R, struct spkt *sp, int64_t now_us)
 		R->rto_at = now_us + R->rto;
 }
 
-/* The pacing rate, packets per us: a gain times the bottleneck's. */
+/*
+ * The pacing rate, packets per us: a gain times the bottleneck's; while
+ * starting up, twice the window per RTT at least (as Linux paces TCP's
+ * slow start), so that the window, doubling each round, is what limits.
+ */
 static double
 pace_rate(const struct rel *R)
 {
 	int64_t rtt = R->srtt > 1000 ? R->srtt : 1000;
+	double w = 2 * R->cwnd / (double)rtt;
 
-	if (R->btlbw > 0)
+	if (R->btlbw > 0 && (R->mode != M_STARTUP ||
+	    R->pacing_gain * R->btlbw > w))
 		return R->pacing_gain * R->btlbw;
-	return R->pacing_gain * R->cwnd / (double)rtt;
+	return R->mode == M_STARTUP ? w : R->pacing_gain * R->cwnd / (double)rtt;
 }
 
 /* Tokens at the pacing rate; bursts of 2 ms of it, 16 packets at least. */
@@ -604,6 +610,21 @@ set_mode(struct rel *R, int mode, int64_t now_us)
 }
 
 /*
+ * An RTT sample in startup more than an eighth of the least (4 to 16 ms)
+ * above it: a queue is building (as HyStart++), so the rate delivered is
+ * the bottleneck's already; startup ends at once, not a round later.
+ */
+static void
+check_delay(struct rel *R, int64_t rtt)
+{
+	int64_t grow = R->min_rtt / 8;
+
+	grow = grow < 4000 ? 4000 : grow > 16000 ? 16000 : grow;
+	if (!R->filled && R->min_rtt > 0 && rtt > R->min_rtt + grow)
+		R->filled = 1;
+}
+
+/*
  * Once per round: has the rate stopped growing (by 25% in 3 rounds), or
  * did more than 2% of a round's packets get lost while the RTT grew by a
  * quarter (a queue overflowing: random loss alone does not end it)?
@@ -776,9 +797,12 @@ on_rack(struct rel *R, struct rd *rd, int64_t now_us)
 			R->una++;
 		return;
 	}
-	if (ts != 0)
-		rtt_sample(R, (int64_t)(uint32_t)((uint32_t)now_us - ts),
-		    now_us);
+	if (ts != 0) {
+		int64_t rtt = (int64_t)(uint32_t)((uint32_t)now_us - ts);
+
+		rtt_sample(R, rtt, now_us);
+		check_delay(R, rtt);
+	}
 	R->deliv_us = now_us;
 	R->rnd_acked += newly;
 	if (newest->sseq > R->rack_sseq) {
