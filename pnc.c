@@ -328,7 +328,7 @@ client_opts(const char *cmd, int role, int argc, char **argv,
     struct sess_cfg *c, struct copts *o)
 {
 	struct punch_cfg *pc = &c->punch;
-	const char *ka = getenv("PNC_KEEPALIVE");
+	const char *ka = getenv("PNC_KEEPALIVE"), *gso = getenv("PNC_GSO");
 	int ch;
 
 	memset(c, 0, sizeof(*c));
@@ -372,6 +372,7 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	c->rel_budget = o->budget;
 	c->idle = o->wait_given ? o->wait : 0;
 	c->keepalive = KEEPALIVE_MS;
+	c->no_gso = gso != NULL && strcmp(gso, "0") == 0;
 	if (role != ROLE_PUNCH && ka != NULL &&
 	    parse_secs(ka, &c->keepalive) == -1)
 		errx(EX_USAGE, "bad PNC_KEEPALIVE: %s", ka);

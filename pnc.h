@@ -617,6 +617,7 @@ struct sess_cfg {
 	int64_t		 quit;		/* -q: ms after stdin's end; -1 never */
 	int64_t		 idle;		/* -w: ms without data; 0 never */
 	size_t		 rel_budget;	/* -R's memory, bytes; 0 REL_BUDGET */
+	int		 no_gso;	/* PNC_GSO=0: no UDP GSO */
 };
 
 struct session;

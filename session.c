@@ -251,7 +251,7 @@ gso_run(const struct session *s, const struct iovec *dg, int i, int n)
 	size_t len = dg[i].iov_len, sum = 0;
 	int k;
 
-	if (s->no_gso)
+	if (s->no_gso || s->cfg.no_gso)
 		return 1;
 	for (k = 0; i + k < n && k < GSO_MAX; k++) {
 		if (dg[i + k].iov_len > len || sum + dg[i + k].iov_len >
