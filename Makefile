@@ -107,10 +107,14 @@ demo: pnc
 # Time to punch, throughput, mediator capacity and footprint, each beside
 # what it is compared with (needs root: network namespaces). A release
 # build: what a user would install, without -g.
+# Then -R, kernel TCP and kcptun over the lab's WAN link (issue 17):
+# WANBENCH_MB (20) MB per run, each capped at WANBENCH_CAP (30) s, so
+# its 7 paths take 15 minutes at worst, 3 to 5 when all finish.
 bench:
 	$(MAKE) clean
 	$(MAKE) CFLAGS="-O2 $(SMALL)" pnc
 	bash tests/bench.sh
+	bash tests/wanbench.sh $${WANBENCH_MB:-20} $${WANBENCH_CAP:-30}
 
 # A fully static pnc for routers and rescue shells, with musl (Debian
 # musl-tools): optimised for size across files (-flto: 0.8 KB), every

@@ -1318,9 +1318,26 @@ handle_message(struct mediator *m, const unsigned char *buf, size_t len,
 	if (rd_hdr(&r, &version, &type, &id) == -1)
 		return drop(m, from, "not a pnc message");
 	if (version != PROTO_VERSION) {
+		/*
+		 * The refusal in the asker's own header (versions 1 to 3
+		 * share its layout), or a v2 client drops it and only says
+		 * we did not answer; a later version gets ours. Capped at
+		 * the request's size, like every answer to a stranger.
+		 */
+		static const char why[] = "mediator speaks pnc protocol version 3";
+		unsigned char e[64];
+		struct wr w;
+
 		m->st.badversion++;
-		send_error(m, from, via, id, E_VERSION,
-		    "mediator speaks pnc protocol version 3", len);
+		wr_init(&w, e, sizeof(e));
+		wr_hdr(&w, T_ERROR, id);
+		if (version >= 1 && version < PROTO_VERSION)
+			e[2] = (unsigned char)version;
+		wr_u8(&w, E_VERSION);
+		wr_u8(&w, sizeof(why) - 1);
+		wr_bytes(&w, why, sizeof(why) - 1);
+		if (!w.bad)
+			reply_capped(m, from, via, e, w.len, len);
 		return drop(m, from, "unknown protocol version");
 	}
 	if (id == 0)

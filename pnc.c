@@ -34,10 +34,10 @@ static const struct cmd cmds[] = {
 	    "[-n max] [-p port] [-s addr] [-x sessions]" },
 	{ "punch", punch_main, "[-46atv] [-K keyfile] [-m host[:port]] [-p lport] "
 	    "[-S host[:port]] [-w secs] [name]" },
-	{ "listen", listen_main, "[-46adkNRtv] [-K keyfile] [-m host[:port]] "
-	    "[-p lport] [-q secs] [-w secs] [name]" },
-	{ "connect", connect_main, "[-46adNRtv] [-K keyfile] [-m host[:port]] "
-	    "[-p lport] [-q secs] [-w secs] name | code" },
+	{ "listen", listen_main, "[-46adkNRtv] [-B MB] [-K keyfile] "
+	    "[-m host[:port]] [-p lport] [-q secs] [-w secs] [name]" },
+	{ "connect", connect_main, "[-46adNRtv] [-B MB] [-K keyfile] "
+	    "[-m host[:port]] [-p lport] [-q secs] [-w secs] name | code" },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 
@@ -89,6 +89,7 @@ struct copts {
 	int	nostdin;	/* -d */
 	int	transport;
 	int	reliable;	/* -R */
+	size_t	budget;		/* -B: -R's memory, bytes; 0 default */
 	int	keep;		/* listen -k */
 	int64_t	quit;		/* -q, ms; -1: not given */
 	int64_t	wait;		/* -w, ms; 0: none */
@@ -146,6 +147,23 @@ load_key(const char *file, unsigned char *buf, size_t cap)
 }
 
 static void	opt_value(const char *, int, struct copts *);
+
+/* -B MB: -R's memory per session, 4 to 4096 MB. Exits 2 on misuse. */
+static void
+opt_budget(const char *cmd, struct copts *o)
+{
+	char *end;
+	long mb;
+
+	errno = 0;
+	mb = strtol(optarg, &end, 10);
+	if (errno != 0 || end == optarg || *end != '\0' || mb < 4 ||
+	    mb > 4096) {
+		warnx("bad -B: %s (megabytes, 4 to 4096)", optarg);
+		usage_cmd(cmd, EX_USAGE);
+	}
+	o->budget = (size_t)mb << 20;
+}
 
 /* One flag of punch, listen or connect; exits 2 on misuse. */
 static void
@@ -228,7 +246,9 @@ opt_value(const char *cmd, int ch, struct copts *o)
 			usage_cmd(cmd, EX_USAGE);
 		}
 		o->wait_given = 1;
-	} else if (ch != 'q')
+	} else if (ch == 'B')
+		opt_budget(cmd, o);
+	else if (ch != 'q')
 		usage_cmd(cmd, EX_USAGE);
 }
 
@@ -330,7 +350,7 @@ client_opts(const char *cmd, int role, int argc, char **argv,
     struct sess_cfg *c, struct copts *o)
 {
 	struct punch_cfg *pc = &c->punch;
-	const char *ka = getenv("PNC_KEEPALIVE");
+	const char *ka = getenv("PNC_KEEPALIVE"), *gso = getenv("PNC_GSO");
 	unsigned np;
 	int ch;
 
@@ -340,13 +360,17 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	o->quit = -1;
 	o->wait = role == ROLE_LISTEN ? 0 : DEFAULT_WAIT;
 	while ((ch = getopt(argc, argv, role == ROLE_PUNCH ? "46ahK:m:p:S:tvw:" :
-	    role == ROLE_LISTEN ? "46adhkK:m:Np:q:Rtvw:" :
-	    "46adhK:m:Np:q:Rtvw:")) != -1)
+	    role == ROLE_LISTEN ? "46aB:dhkK:m:Np:q:Rtvw:" :
+	    "46aB:dhK:m:Np:q:Rtvw:")) != -1)
 		opt_flag(cmd, ch, c, o);
 	argc -= optind;
 	argv += optind;
 	if (o->reliable && o->transport == TR_TCP) {
 		warnx("-R and -t: TCP is reliable already");
+		usage_cmd(cmd, EX_USAGE);
+	}
+	if (o->budget && !o->reliable) {
+		warnx("-B without -R: only -R keeps data in memory");
 		usage_cmd(cmd, EX_USAGE);
 	}
 	if (argc == 0 && role == ROLE_PUNCH && o->transport == TR_UDP)
@@ -375,8 +399,10 @@ client_opts(const char *cmd, int role, int argc, char **argv,
 	c->nostdin = o->nostdin;
 	c->keep = o->keep;
 	c->quit = o->quit;
+	c->rel_budget = o->budget;
 	c->idle = o->wait_given ? o->wait : 0;
 	c->keepalive = KEEPALIVE_MS;
+	c->no_gso = gso != NULL && strcmp(gso, "0") == 0;
 	if (role != ROLE_PUNCH && ka != NULL &&
 	    parse_secs(ka, &c->keepalive) == -1)
 		errx(EX_USAGE, "bad PNC_KEEPALIVE: %s", ka);

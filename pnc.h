@@ -585,7 +585,9 @@ struct outbox {
 struct rel;
 struct iovec;
 
-struct rel	*rel_new(uint64_t, int, int64_t);
+#define REL_BUDGET	(32u << 20)	/* -R: bytes per session, both rings */
+
+struct rel	*rel_new(uint64_t, int, size_t, int64_t);
 void	 rel_free(struct rel *);
 int	 rel_input(struct rel *, int, struct rd *, int64_t);
 void	 rel_tick(struct rel *, int64_t);
@@ -593,8 +595,8 @@ int64_t	 rel_next(const struct rel *, int64_t);
 void	 rel_keepalive(struct rel *);
 size_t	 rel_room(struct rel *, int64_t);
 void	 rel_write(struct rel *, const unsigned char *, size_t, int64_t);
-int	 rel_wants_input(const struct rel *);
-int	 rel_output(struct rel *, struct iovec *, int);
+int	 rel_wants_input(const struct rel *, int64_t);
+int	 rel_output(struct rel *, struct iovec *, int, size_t);
 void	 rel_written(struct rel *, size_t);
 void	 rel_out_gone(struct rel *);
 int	 rel_out_ended(const struct rel *);
@@ -628,6 +630,8 @@ struct sess_cfg {
 	const unsigned char *key;
 	size_t		 keylen;
 	int		 code;		/* the name is a code's nameplate */
+	size_t		 rel_budget;	/* -R's memory, bytes; 0 REL_BUDGET */
+	int		 no_gso;	/* PNC_GSO=0: no UDP GSO */
 };
 
 struct session;

@@ -161,8 +161,9 @@ struct punch {
 	struct cand	 cands[MAX_CANDS];
 	int		 ncands;
 	int		 nominated;	/* index into cands, -1 */
-	uint32_t	 tx;
-	int64_t		 tx_sent;	/* when probe tx was sent */
+	uint32_t	 tx;		/* the probe round */
+	int64_t		 tx_sent;	/* when round tx was sent */
+	uint64_t	 tx_key[2];	/* keys each probe's tx to its target */
 	int		 rounds;
 	unsigned	 probes_rx;
 	/* birthday method */
@@ -374,10 +375,44 @@ send_check(struct punch *p, int sock, const struct ep *to, int type,
 		psend(p, sock, to, buf, w.len);
 }
 
+/*
+ * The tx of round in a probe through sock to to: the round in the low
+ * byte, above it 24 bits of a keyed hash of (round, sock, to). An ACK
+ * echoes it, so it shows where its PROBE went: a copy of the peer's ACK
+ * re-sent from a third address does not check that address. Derived,
+ * not stored, so that the birthday spray keeps no state per port.
+ */
+static uint32_t
+probe_tx(const struct punch *p, uint32_t round, int sock, const struct ep *to)
+{
+	unsigned char buf[32];
+	struct wr w;
+
+	wr_init(&w, buf, sizeof(buf));
+	wr_u32(&w, round);
+	wr_u8(&w, (uint8_t)(sock + 1));
+	wr_ep(&w, to);
+	return ((uint32_t)siphash24(p->tx_key, buf, w.len) & ~0xffu) |
+	    (round & 0xff);
+}
+
+/*
+ * The round whose probe through sock to from an ACK's tx echoes (the
+ * latest of the last 256 with its low byte), or -1: not a tx of ours.
+ */
+static int64_t
+acked_round(const struct punch *p, uint32_t tx, int sock, const struct ep *from)
+{
+	uint32_t round = p->tx - ((p->tx - tx) & 0xff);
+
+	return probe_tx(p, round, sock, from) == tx ? (int64_t)round : -1;
+}
+
 static void
 send_probe(struct punch *p, int sock, const struct ep *to, int flags)
 {
-	send_check(p, sock, to, T_PROBE, p->path.peer_id, flags, p->tx);
+	send_check(p, sock, to, T_PROBE, p->path.peer_id, flags,
+	    probe_tx(p, p->tx, sock, to));
 }
 
 static void
@@ -511,6 +546,8 @@ punch_new(const struct punch_cfg *cfg, int64_t now)
 	p->path.fd = -1;
 	p->path.lport = cfg->lport;
 	p->path.id = cfg->id ? cfg->id : random64();
+	p->tx_key[0] = random64();
+	p->tx_key[1] = random64();
 	p->deadline = cfg->deadline;
 	p->state = P_REGISTER;
 	p->start = p->next_tx = now;
@@ -1364,26 +1401,28 @@ on_ack(struct punch *p, struct rd *r, uint64_t from_id,
 {
 	struct probe pr;
 	int flags, i;
-	uint32_t tx;
+	int64_t round;
 	char a[80];
 
 	if (rd_probe(r, T_ACK, &pr) == -1 || pr.toid != p->path.id ||
 	    from_id != p->path.peer_id || p->state != P_PROBE)
 		return 0;
 	flags = pr.flags;
-	tx = pr.tx;
-	if (mode_mismatch(p, flags))
-		return -1;
 	/*
-	 * An ACK counts only from where its PROBE went: every probe goes
-	 * to a candidate, so one from elsewhere (a copy re-sent from a
-	 * third address) is no answer.
+	 * An ACK counts only from where its PROBE went, echoing the tx
+	 * keyed to that address and socket: a copy re-sent from a third
+	 * address is no answer, even when a copied PROBE made that
+	 * address a (peer-reflexive) candidate.
 	 */
+	if ((round = acked_round(p, pr.tx, sock, from)) == -1)
+		return 0;
 	if ((i = cand_find(p, from, sock)) == -1 && (!sprayed_to(p, from, sock) ||
 	    (i = cand_add(p, from, sock, "peer-reflexive")) == -1))
 		return 0;
+	if (mode_mismatch(p, flags))
+		return -1;
 	p->heard_peer = 1;
-	if (tx == p->tx && p->path.rtt == 0)
+	if (round == p->tx && p->path.rtt == 0)
 		p->path.rtt = now - p->tx_sent + 1;
 	if (!p->cands[i].acked)
 		vlog("candidate %s (%s) answered after %lld ms",

@@ -4,22 +4,32 @@
  *
  * A file of its own because it is a transport with its own state: the
  * sender keeps every packet until it is acknowledged, the receiver puts
- * packets back in order, and both bound their memory by RWIN packets.
+ * packets back in order, and both bound their memory by a budget.
  *
  * Sender: packet numbers (pn) count packets in stream order; a lost
  * packet is sent again under its own pn. Acks carry the cumulative pn,
- * up to 16 SACK ranges above it, the receiver's limit (flow control),
- * and the send time of the newest packet that arrived (RTT samples free
- * of retransmission ambiguity). A packet is lost when one sent 3 later
- * was acked, or when a later one was acked and it is 5/4 RTT old (as
- * RACK); the retransmission timer (RFC 6298, doubling) covers the tail.
- * Congestion: slow start, then AIMD (halve once per window of loss),
- * cwnd 2 after a timeout; sending is paced at cwnd per RTT with bursts
- * of at most a quarter window.
+ * up to 16 SACK ranges above it (the newest first), the receiver's
+ * limit (flow control), and the send time of the newest packet that
+ * arrived (RTT samples free of retransmission ambiguity). Loss is found
+ * by time, as RACK (RFC 8985): a packet is lost when one sent after it
+ * was acked and it is older than the RTT plus a quarter of the minimum
+ * RTT; a tail loss probe, then the retransmission timer (RFC 6298,
+ * doubling) cover the tail.
  *
- * Receiver: RWIN slots; a slot is freed when its bytes reach stdout, and
- * the limit it advertises is the next undelivered pn + RWIN, so a slow
- * reader stops the far sender instead of growing memory.
+ * Congestion: rate based, as BBR v1: each ack gives a delivery rate
+ * sample; the bottleneck rate is the largest of the last 10 rounds, the
+ * path's delay the smallest RTT of 10 s. Sending is paced at a gain
+ * times that rate (2.885 while starting up, then cycling 1.25, 0.75 and
+ * six rounds of 1), the window 1.875 times their product. A random loss is
+ * repaired, not taken as congestion, so 1% or 5% loss costs about that
+ * much of the rate, not a collapse.
+ *
+ * Windows: the send ring grows (doubling from 1024 packets) while it and
+ * not the congestion window limits the sender, the receive ring while
+ * packets arrive beyond it, both up to half the session's memory budget
+ * each; the receiver advertises a limit of the next undelivered pn plus
+ * its largest ring, so a slow reader stops the far writer when that
+ * much waits, and memory stays within the budget.
  *
  * Passive: the session loop (session.c) gives it what the peer sent,
  * what stdin gave (as much as rel_room() says it takes) and timer calls;
@@ -41,53 +51,175 @@
 
 #include "pnc.h"
 
-#define RWIN		1024	/* packets in flight, and buffered, at most */
+/*
+ * Data bytes per RDATA sent (a receiver takes up to MAX_PAYLOAD): a
+ * record layer that adds bytes to each datagram lowers this.
+ */
+#define REL_PAYLOAD	MAX_PAYLOAD
+#define WIN_MIN		1024	/* packets: each ring's first size */
 #define MAX_SACK	16
 #define RTO_MIN		2	/* ms; poll() can time no finer than 1 */
 #define RTO_MAX		2000
-#define DUPTHRESH	3
 #define F_FIN		0x01
+
+/* BBR's constants (v1): gains, filter lengths. */
+#define STARTUP_GAIN	2.885	/* 2/ln 2: doubles the rate each round */
+/*
+ * The window's gain after startup: BBR v1's 2 took 45-69% of a
+ * one-BDP drop-tail queue shared with one CUBIC flow, 1.5 took 26-28%,
+ * 1.75 took 38-57%, 1.875 took 53-65% (3 runs each, tests/rwan.bats).
+ * Not lower: a window-limited flow whose RTT grows by more than the gain
+ * (a loaded machine: 1.75 once fell to 3 MB/s on a 50 MB/s path) sees
+ * its rate samples, and so its window, shrink.
+ */
+#define CWND_GAIN	1.875
+#define BW_ROUNDS	10	/* the rate filter: rounds */
+#define MINRTT_US	10000000	/* the delay filter: 10 s */
+#define PROBE_RTT_US	200000	/* ... refreshed by 200 ms at 4 packets */
+#define CWND_MIN	4
+#define NCYCLE		8
+
+enum { M_STARTUP, M_DRAIN, M_PROBE_BW, M_PROBE_RTT };
+
+static const double cycle_gain[NCYCLE] = {
+	1.25, 0.75, 1, 1, 1, 1, 1, 1
+};
 
 struct spkt {
 	uint32_t	pn;
 	uint16_t	len;
 	uint8_t		fin, acked, lost;	/* lost: to send again */
-	uint8_t		inflight;
+	uint8_t		inflight, retx;	/* retx: sent more than once */
+	uint64_t	sseq;		/* transmission order */
 	int64_t		sent_us;
-	unsigned char	data[MAX_PAYLOAD];
+	/* the delivery rate's state at this transmission */
+	uint64_t	delivered;
+	int64_t		deliv_us, first_us;
 };
 
 struct rpkt {
 	uint16_t	len, off;	/* off: bytes already written */
 	uint8_t		have, fin;
-	unsigned char	data[MAX_PAYLOAD];
 };
+
+typedef unsigned char	pbuf[MAX_PAYLOAD];
 
 struct rel {
 	uint64_t	 id;		/* ours, in every header */
 	int		 nostdin;
-	/* sender */
-	struct spkt	 s[RWIN];	/* indexed by pn % RWIN */
+	/* sender: a ring of scap packets, indexed by pn % scap */
+	struct spkt	*s;
+	pbuf		*sd;
+	uint32_t	 scap, smax;
 	uint32_t	 una, nxt;	/* oldest unacked, next new */
 	uint32_t	 peer_limit;	/* may send pn < peer_limit */
-	uint32_t	 largest_acked, recover;
-	int		 have_largest;
-	double		 cwnd, ssthresh, tokens;
+	uint32_t	 nlost;		/* packets to send again */
 	uint32_t	 inflight;	/* sent, not acked, not lost */
+	double		 cwnd, tokens;
 	int64_t		 srtt, rttvar, rto;	/* us */
 	int64_t		 rto_at, pace_us;	/* us */
+	int		 tlp_sent;	/* the probe went; next: the RTO */
+	/* RACK */
+	uint64_t	 sseq, rack_sseq;
+	int64_t		 rack_sent_us, rack_rtt, rack_check_at;
+	/* delivery rate and BBR */
+	uint64_t	 delivered, round, round_end;
+	uint32_t	 rnd_lost, rnd_acked;	/* this round's */
+	int64_t		 deliv_us, first_us;
+	double		 bw[BW_ROUNDS], btlbw;	/* packets per us */
+	int64_t		 min_rtt, min_rtt_at;
+	int		 mode, cycle, filled, full_cnt;
+	double		 full_bw, pacing_gain, cwnd_gain, prior_cwnd;
+	int64_t		 cycle_at, probe_rtt_end;
 	int		 in_open, fin_sent;
 	uint32_t	 fin_pn;
-	uint64_t	 bytes_read, bytes_acked;
-	/* receiver */
-	struct rpkt	 r[RWIN];
+	uint64_t	 bytes_read, bytes_acked, resent;
+	/* receiver: a ring of rcap packets */
+	struct rpkt	*r;
+	pbuf		*rdata;
+	uint32_t	 rcap, rmax;
 	uint32_t	 rcv;		/* next pn for stdout */
 	uint32_t	 cum;		/* every pn < cum received */
+	uint32_t	 high;		/* every pn received is < high */
 	uint32_t	 ts_echo;
+	uint32_t	 recent[MAX_SACK];	/* arrivals since the last ack */
+	int		 nrecent;
 	int		 ack_pending, peer_fin_done, out_open;
 	uint64_t	 bytes_out;
 	struct outbox	 out;		/* what the loop is to send */
 };
+
+/* ---- the rings ---- */
+
+/*
+ * Grow the send ring to cap packets (a power of two): each packet in
+ * [una, nxt) moves to its new slot. -1: no memory (the ring stays).
+ */
+static int
+sring_grow(struct rel *R, uint32_t cap)
+{
+	struct spkt *s;
+	pbuf *d;
+	uint32_t pn;
+
+	if ((s = calloc(cap, sizeof(*s))) == NULL)
+		return -1;
+	if ((d = malloc((size_t)cap * sizeof(*d))) == NULL) {
+		free(s);
+		return -1;
+	}
+	for (pn = R->una; pn != R->nxt; pn++) {
+		s[pn % cap] = R->s[pn % R->scap];
+		memcpy(d[pn % cap], R->sd[pn % R->scap], R->s[pn % R->scap].len);
+	}
+	free(R->s);
+	free(R->sd);
+	R->s = s;
+	R->sd = d;
+	R->scap = cap;
+	return 0;
+}
+
+/* The same for the receive ring: [rcv, rcv + rcap) moves. */
+static int
+rring_grow(struct rel *R, uint32_t cap)
+{
+	struct rpkt *r;
+	pbuf *d;
+	uint32_t pn, i;
+
+	if ((r = calloc(cap, sizeof(*r))) == NULL)
+		return -1;
+	if ((d = malloc((size_t)cap * sizeof(*d))) == NULL) {
+		free(r);
+		return -1;
+	}
+	for (i = 0, pn = R->rcv; i < R->rcap; i++, pn++) {
+		r[pn % cap] = R->r[pn % R->rcap];
+		if (r[pn % cap].have)
+			memcpy(d[pn % cap], R->rdata[pn % R->rcap],
+			    r[pn % cap].len);
+	}
+	free(R->r);
+	free(R->rdata);
+	R->r = r;
+	R->rdata = d;
+	R->rcap = cap;
+	return 0;
+}
+
+/* Ring packets in a budget of bytes: a power of two, WIN_MIN at least. */
+static uint32_t
+ring_max(size_t budget, size_t per)
+{
+	uint32_t n = WIN_MIN;
+
+	while ((size_t)n * 2 * per <= budget && n < (1u << 24))
+		n *= 2;
+	return n;
+}
+
+/* ---- sending ---- */
 
 /* Room in the outbox for a datagram, at the end: NULL if none. */
 static unsigned char *
@@ -103,38 +235,100 @@ rsend(struct rel *R, size_t len)
 	R->out.len[R->out.n++] = len;
 }
 
-/* An ack: cum, limit, the newest send time seen, SACK ranges above cum. */
+/* The limit we offer: the next undelivered pn plus our largest ring. */
+static uint32_t
+rcv_limit(const struct rel *R)
+{
+	return R->rcv + R->rmax;
+}
+
+/* The received range around pn (have): [*a, *b). */
+static void
+range_of(const struct rel *R, uint32_t pn, uint32_t *a, uint32_t *b)
+{
+	for (*a = pn; (int32_t)(*a - R->cum) > 0 &&
+	    R->r[(*a - 1) % R->rcap].have; (*a)--)
+		;
+	for (*b = pn + 1; (int32_t)(R->high - *b) > 0 &&
+	    R->r[*b % R->rcap].have; (*b)++)
+		;
+}
+
+/* Is pn in one of the n ranges written so far (at buf + at)? */
+static int
+in_ranges(const unsigned char *p, int n, uint32_t pn)
+{
+	struct rd rd;
+	uint32_t a, b;
+
+	rd_init(&rd, p, (size_t)n * 8);
+	while (n-- > 0) {
+		a = rd_u32(&rd);
+		b = rd_u32(&rd);
+		if ((int32_t)(pn - a) >= 0 && (int32_t)(pn - b) < 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * SACK ranges above cum: first those around what arrived since the last
+ * ack, newest first (a repair deep in the window is news too), then the
+ * highest ones. Returns how many were written.
+ */
+static int
+sack_ranges(struct rel *R, struct wr *w)
+{
+	const unsigned char *p = w->p + w->len;
+	uint32_t a, b, pn;
+	int n = 0, i;
+
+	for (i = R->nrecent - 1; i >= 0 && n < MAX_SACK; i--) {
+		pn = R->recent[i];
+		if ((int32_t)(pn - R->cum) < 0 || (int32_t)(pn - R->high) >= 0 ||
+		    !R->r[pn % R->rcap].have || in_ranges(p, n, pn))
+			continue;
+		range_of(R, pn, &a, &b);
+		wr_u32(w, a);
+		wr_u32(w, b);
+		n++;
+	}
+	R->nrecent = 0;
+	for (b = R->high; n < MAX_SACK; b = a) {
+		while ((int32_t)(b - R->cum) > 0 &&
+		    !R->r[(b - 1) % R->rcap].have)
+			b--;
+		if ((int32_t)(b - R->cum) <= 0)
+			break;
+		range_of(R, b - 1, &a, &pn);
+		if (!in_ranges(p, n, b - 1)) {
+			wr_u32(w, a);
+			wr_u32(w, b);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* An ack: cum, limit, the newest send time seen, SACK ranges. */
 static void
 send_ack_r(struct rel *R)
 {
 	unsigned char *buf = out_slot(R);
 	struct wr w;
-	uint32_t pn, end = R->rcv + RWIN, start;
-	int n = 0;
 	size_t nat;
 
 	if (buf == NULL)
 		return;		/* the outbox is full: the next one goes */
-	/* AUTH_TRAILER bytes stay free for -K's seal. */
+	/* Small enough that the record (SEC_OVERHEAD more) fits a datagram. */
 	wr_init(&w, buf, HDR_LEN + 13 + 8 * MAX_SACK);
 	wr_hdr(&w, T_RACK, R->id);
 	wr_u32(&w, R->cum);
-	wr_u32(&w, R->rcv + RWIN);
+	wr_u32(&w, rcv_limit(R));
 	wr_u32(&w, R->ts_echo);
 	nat = w.len;
 	wr_u8(&w, 0);
-	for (pn = R->cum; pn != end && n < MAX_SACK; pn++) {
-		if (!R->r[pn % RWIN].have)
-			continue;
-		for (start = pn; pn != end && R->r[pn % RWIN].have; pn++)
-			;
-		wr_u32(&w, start);
-		wr_u32(&w, pn);
-		n++;
-		if (pn == end)
-			break;
-	}
-	buf[nat] = (unsigned char)n;
+	buf[nat] = (unsigned char)sack_ranges(R, &w);
 	rsend(R, w.len);
 	R->ack_pending = 0;
 }
@@ -152,10 +346,21 @@ send_pkt(struct rel *R, struct spkt *sp, int64_t now_us)
 	wr_u32(&w, sp->pn);
 	wr_u32(&w, (uint32_t)now_us);
 	wr_u8(&w, sp->fin ? F_FIN : 0);
-	wr_bytes(&w, sp->data, sp->len);
+	wr_bytes(&w, R->sd[sp->pn % R->scap], sp->len);
 	rsend(R, w.len);
+	if (R->inflight == 0)	/* from idle: rate samples start now */
+		R->first_us = R->deliv_us = now_us;
+	sp->retx = sp->sseq != 0;
 	sp->sent_us = now_us;
-	sp->lost = 0;
+	sp->sseq = ++R->sseq;
+	sp->delivered = R->delivered;
+	sp->deliv_us = R->deliv_us;
+	sp->first_us = R->first_us;
+	if (sp->lost) {
+		sp->lost = 0;
+		R->nlost--;
+		R->resent++;
+	}
 	if (!sp->inflight) {
 		sp->inflight = 1;
 		R->inflight++;
@@ -164,14 +369,32 @@ send_pkt(struct rel *R, struct spkt *sp, int64_t now_us)
 		R->rto_at = now_us + R->rto;
 }
 
-/* Pacing: tokens at cwnd per smoothed RTT, bursts of a quarter window. */
+/*
+ * The pacing rate, packets per us: a gain times the bottleneck's; while
+ * starting up, twice the window per RTT at least (as Linux paces TCP's
+ * slow start), so that the window, doubling each round, is what limits.
+ */
+static double
+pace_rate(const struct rel *R)
+{
+	int64_t rtt = R->srtt > 1000 ? R->srtt : 1000;
+	double w = 2 * R->cwnd / (double)rtt;
+
+	if (R->btlbw > 0 && (R->mode != M_STARTUP ||
+	    R->pacing_gain * R->btlbw > w))
+		return R->pacing_gain * R->btlbw;
+	return R->mode == M_STARTUP ? w : R->pacing_gain * R->cwnd / (double)rtt;
+}
+
+/* Tokens at the pacing rate; bursts of 2 ms of it, 16 packets at least. */
 static void
 pace_fill(struct rel *R, int64_t now_us)
 {
-	double burst = R->cwnd / 4 > 16 ? R->cwnd / 4 : 16;
-	int64_t srtt = R->srtt > 50 ? R->srtt : 50;
+	double rate = pace_rate(R), burst = rate * 2000;
 
-	R->tokens += (double)(now_us - R->pace_us) * R->cwnd / (double)srtt;
+	if (burst < 16)
+		burst = 16;
+	R->tokens += (double)(now_us - R->pace_us) * rate;
 	R->pace_us = now_us;
 	if (R->tokens > burst)
 		R->tokens = burst;
@@ -187,6 +410,15 @@ pace_take(struct rel *R, int64_t now_us)
 	return 1;
 }
 
+/* The send ring limits, not the congestion window: grow it. */
+static void
+sring_fit(struct rel *R)
+{
+	if (R->nxt - R->una >= R->scap && R->scap < R->smax &&
+	    R->inflight < (uint32_t)R->cwnd)
+		(void)sring_grow(R, R->scap * 2);
+}
+
 /*
  * New data may go while a hole is being repaired (what is in flight
  * counts, not what is unacknowledged): the acks it brings find losses.
@@ -194,7 +426,7 @@ pace_take(struct rel *R, int64_t now_us)
 static int
 window_open(const struct rel *R)
 {
-	return R->nxt - R->una < RWIN && R->inflight < (uint32_t)R->cwnd &&
+	return R->nxt - R->una < R->scap && R->inflight < (uint32_t)R->cwnd &&
 	    (int32_t)(R->peer_limit - R->nxt) > 0;
 }
 
@@ -205,13 +437,13 @@ window_open(const struct rel *R)
 static void
 new_pkt(struct rel *R, const unsigned char *data, size_t n, int64_t now_us)
 {
-	struct spkt *sp = &R->s[R->nxt % RWIN];
+	struct spkt *sp = &R->s[R->nxt % R->scap];
 
-	memset(sp, 0, offsetof(struct spkt, data));
+	memset(sp, 0, sizeof(*sp));
 	sp->pn = R->nxt++;
 	sp->len = (uint16_t)n;
 	if (n > 0)
-		memcpy(sp->data, data, n);
+		memcpy(R->sd[sp->pn % R->scap], data, n);
 	else {
 		sp->fin = 1;		/* the FIN: no data */
 		R->fin_sent = 1;
@@ -231,8 +463,8 @@ sender_push(struct rel *R, int64_t now_us)
 	struct spkt *sp;
 	uint32_t pn;
 
-	for (pn = R->una; pn != R->nxt; pn++) {
-		sp = &R->s[pn % RWIN];
+	for (pn = R->una; R->nlost > 0 && pn != R->nxt; pn++) {
+		sp = &R->s[pn % R->scap];
 		if (sp->lost && !sp->acked) {
 			if (R->inflight >= (uint32_t)R->cwnd ||
 			    OUTBOX_N - R->out.n < OUT_SPARE ||
@@ -241,6 +473,7 @@ sender_push(struct rel *R, int64_t now_us)
 			send_pkt(R, sp, now_us);
 		}
 	}
+	sring_fit(R);
 	if (window_open(R) && !R->fin_sent && !R->in_open &&
 	    (!R->nostdin || R->peer_fin_done) && pace_take(R, now_us))
 		new_pkt(R, NULL, 0, now_us);
@@ -255,10 +488,11 @@ rel_room(struct rel *R, int64_t now_us)
 {
 	uint32_t k, w;
 
+	sring_fit(R);
 	if (!R->in_open || R->fin_sent || !window_open(R))
 		return 0;
 	pace_fill(R, now_us);
-	k = RWIN - (R->nxt - R->una);
+	k = R->scap - (R->nxt - R->una);
 	if ((w = (uint32_t)R->cwnd - R->inflight) < k)
 		k = w;
 	if ((w = R->peer_limit - R->nxt) < k)
@@ -267,7 +501,7 @@ rel_room(struct rel *R, int64_t now_us)
 		k = w;
 	if ((w = (uint32_t)(OUTBOX_N - R->out.n - OUT_SPARE)) < k)
 		k = w;
-	return (size_t)k * MAX_PAYLOAD;
+	return (size_t)k * REL_PAYLOAD;
 }
 
 /*
@@ -285,7 +519,7 @@ rel_write(struct rel *R, const unsigned char *data, size_t n, int64_t now_us)
 		return;
 	}
 	while (n > 0) {
-		k = n < MAX_PAYLOAD ? n : MAX_PAYLOAD;
+		k = n < REL_PAYLOAD ? n : REL_PAYLOAD;
 		R->tokens -= 1;		/* rel_room() counted it */
 		new_pkt(R, data, k, now_us);
 		data += k;
@@ -293,15 +527,19 @@ rel_write(struct rel *R, const unsigned char *data, size_t n, int64_t now_us)
 	}
 }
 
-/* Does the sender want stdin read now? */
+/* Does the sender want stdin read now (window and pacing open)? */
 int
-rel_wants_input(const struct rel *R)
+rel_wants_input(const struct rel *R, int64_t now_us)
 {
-	return R->in_open && !R->fin_sent && window_open(R);
+	double t = R->tokens + (double)(now_us - R->pace_us) * pace_rate(R);
+
+	return R->in_open && !R->fin_sent && window_open(R) && t >= 1;
 }
 
+/* ---- acks: RTT, delivery rate, BBR ---- */
+
 static void
-rtt_sample(struct rel *R, int64_t rtt)
+rtt_sample(struct rel *R, int64_t rtt, int64_t now_us)
 {
 	if (rtt < 1)
 		rtt = 1;
@@ -314,68 +552,226 @@ rtt_sample(struct rel *R, int64_t rtt)
 		R->rttvar = (3 * R->rttvar + d) / 4;
 		R->srtt = (7 * R->srtt + rtt) / 8;
 	}
-	R->rto = R->srtt + 4 * R->rttvar;
+	/* a quarter RTT more than RFC 6298: a busy peer's late ack is
+	   not a timeout that counts all in flight lost */
+	R->rto = R->srtt + 4 * R->rttvar + R->srtt / 4 + RTO_MIN * 1000;
 	if (R->rto < RTO_MIN * 1000)
 		R->rto = RTO_MIN * 1000;
 	if (R->rto > RTO_MAX * 1000)
 		R->rto = RTO_MAX * 1000;
+	if (R->min_rtt == 0 || rtt <= R->min_rtt) {
+		R->min_rtt = rtt;
+		R->min_rtt_at = now_us;
+	}
+}
+
+/* The newest-sent packet an ack delivered: a rate sample, a round. */
+static void
+rate_sample(struct rel *R, const struct spkt *p, int64_t now_us)
+{
+	int64_t snd = p->sent_us - p->first_us, ack = now_us - p->deliv_us;
+	int64_t iv = snd > ack ? snd : ack;
+	double bw;
+	int i;
+
+	R->first_us = p->sent_us;
+	if (p->delivered >= R->round_end) {
+		R->round++;
+		R->round_end = R->delivered;
+		R->bw[R->round % BW_ROUNDS] = 0;
+	}
+	if (iv <= 0)
+		return;
+	bw = (double)(R->delivered - p->delivered) / (double)iv;
+	if (bw > R->bw[R->round % BW_ROUNDS])
+		R->bw[R->round % BW_ROUNDS] = bw;
+	for (R->btlbw = 0, i = 0; i < BW_ROUNDS; i++)
+		if (R->bw[i] > R->btlbw)
+			R->btlbw = R->bw[i];
+}
+
+/*
+ * The path's bandwidth-delay product, packets (0: not known yet). The
+ * delay is taken as 1 ms at least: the loop's timer, which paces and
+ * acks, is no finer, so a LAN needs a window of a millisecond's sending.
+ */
+static double
+bdp(const struct rel *R)
+{
+	return R->btlbw * (double)(R->min_rtt > 1000 ? R->min_rtt : 1000);
 }
 
 static void
-mark_acked(struct rel *R, uint32_t pn, uint32_t *newly)
+set_mode(struct rel *R, int mode, int64_t now_us)
+{
+	R->mode = mode;
+	R->cwnd_gain = mode == M_PROBE_BW ? CWND_GAIN : STARTUP_GAIN;
+	R->pacing_gain = mode == M_STARTUP ? STARTUP_GAIN :
+	    mode == M_DRAIN ? 1 / STARTUP_GAIN : 1;
+	if (mode == M_PROBE_BW) {
+		/* start anywhere but the draining phase */
+		R->cycle = (int)(R->sseq % (NCYCLE - 1));
+		R->cycle += R->cycle >= 1;
+		R->pacing_gain = cycle_gain[R->cycle];
+	}
+	R->cycle_at = now_us;
+}
+
+/*
+ * An RTT sample in startup more than an eighth of the least (4 to 16 ms)
+ * above it: a queue is building (as HyStart++), so the rate delivered is
+ * the bottleneck's already; startup ends at once, not a round later.
+ */
+static void
+check_delay(struct rel *R, int64_t rtt)
+{
+	int64_t grow = R->min_rtt / 8;
+
+	grow = grow < 4000 ? 4000 : grow > 16000 ? 16000 : grow;
+	if (!R->filled && R->min_rtt > 0 && rtt > R->min_rtt + grow)
+		R->filled = 1;
+}
+
+/*
+ * Once per round: has the rate stopped growing (by 25% in 3 rounds), or
+ * did more than 2% of a round's packets get lost while the RTT grew by a
+ * quarter (a queue overflowing: random loss alone does not end it)?
+ */
+static void
+check_full(struct rel *R)
+{
+	uint32_t lost = R->rnd_lost, acked = R->rnd_acked;
+
+	R->rnd_lost = R->rnd_acked = 0;
+	if (R->filled)
+		return;
+	if (lost * 50 > acked + lost && R->rack_rtt > R->min_rtt * 5 / 4) {
+		R->filled = 1;
+		return;
+	}
+	if (R->btlbw >= R->full_bw * 1.25) {
+		R->full_bw = R->btlbw;
+		R->full_cnt = 0;
+	} else if (++R->full_cnt >= 3)
+		R->filled = 1;
+}
+
+/* BBR's states: startup, drain, probing the rate, probing the delay. */
+static void
+bbr_update(struct rel *R, int new_round, int64_t now_us)
+{
+	if (new_round)
+		check_full(R);
+	if (R->mode == M_STARTUP && R->filled)
+		set_mode(R, M_DRAIN, now_us);
+	if (R->mode == M_DRAIN && R->inflight <= bdp(R))
+		set_mode(R, M_PROBE_BW, now_us);
+	if (R->mode == M_PROBE_BW && now_us - R->cycle_at > R->min_rtt &&
+	    (R->pacing_gain <= 1 || R->inflight >= R->pacing_gain * bdp(R) ||
+	    now_us - R->cycle_at > 2 * R->min_rtt)) {
+		R->cycle = (R->cycle + 1) % NCYCLE;
+		R->pacing_gain = cycle_gain[R->cycle];
+		R->cycle_at = now_us;
+	}
+	if (R->mode != M_PROBE_RTT && R->min_rtt > 0 &&
+	    now_us - R->min_rtt_at > MINRTT_US) {
+		R->prior_cwnd = R->cwnd;
+		R->mode = M_PROBE_RTT;
+		R->pacing_gain = 1;
+		R->probe_rtt_end = 0;
+		R->min_rtt = 0;		/* the next samples set it anew */
+	}
+	if (R->mode == M_PROBE_RTT) {
+		if (R->probe_rtt_end == 0 && R->inflight <= CWND_MIN)
+			R->probe_rtt_end = now_us + PROBE_RTT_US;
+		if (R->probe_rtt_end != 0 && now_us >= R->probe_rtt_end) {
+			R->min_rtt_at = now_us;
+			R->cwnd = R->prior_cwnd;
+			set_mode(R, R->filled ? M_PROBE_BW : M_STARTUP, now_us);
+		}
+	}
+}
+
+/* The window: the gain times the BDP; grown by what was acked. */
+static void
+cwnd_update(struct rel *R, uint32_t acked)
+{
+	double target = R->cwnd_gain * bdp(R) + 16;
+
+	if (R->mode == M_PROBE_RTT) {
+		R->cwnd = CWND_MIN;
+		return;
+	}
+	if (!R->filled || R->cwnd < target)
+		R->cwnd += acked;
+	if (R->filled && R->cwnd > target)
+		R->cwnd = target;
+	if (R->cwnd < CWND_MIN)
+		R->cwnd = CWND_MIN;
+	if (R->cwnd > R->smax)
+		R->cwnd = R->smax;
+}
+
+static void
+mark_acked(struct rel *R, uint32_t pn, uint32_t *newly,
+    const struct spkt **newest)
 {
 	struct spkt *sp;
 
 	if ((int32_t)(pn - R->una) < 0 || (int32_t)(pn - R->nxt) >= 0)
 		return;
-	sp = &R->s[pn % RWIN];
+	sp = &R->s[pn % R->scap];
 	if (sp->acked)
 		return;
 	sp->acked = 1;
-	sp->lost = 0;
+	if (sp->lost) {
+		sp->lost = 0;
+		R->nlost--;
+	}
 	if (sp->inflight) {
 		sp->inflight = 0;
 		R->inflight--;
 	}
+	R->delivered++;
 	R->bytes_acked += sp->len;
 	(*newly)++;
-	if (!R->have_largest || (int32_t)(pn - R->largest_acked) > 0) {
-		R->largest_acked = pn;
-		R->have_largest = 1;
-	}
+	if (*newest == NULL || sp->sseq > (*newest)->sseq)
+		*newest = sp;
 }
 
-/* Losses by packet threshold and time threshold (RACK-like). */
+/*
+ * RACK: lost, what was sent before a packet that arrived and is older
+ * than that packet's RTT plus a reordering window of min RTT / 4.
+ * Notes when to look again for those not old enough yet.
+ */
 static void
 detect_loss(struct rel *R, int64_t now_us)
 {
-	int64_t thresh = R->srtt * 5 / 4 + 1000;
+	int64_t reo = R->min_rtt / 4 + 500, due;
 	uint32_t pn;
-	int loss = 0;
+	struct spkt *sp;
 
-	if (!R->have_largest)
+	R->rack_check_at = 0;
+	if (R->rack_sseq == 0)
 		return;
-	for (pn = R->una; (int32_t)(pn - R->largest_acked) < 0; pn++) {
-		struct spkt *sp = &R->s[pn % RWIN];
-
-		if (sp->acked || sp->lost)
+	for (pn = R->una; pn != R->nxt; pn++) {
+		sp = &R->s[pn % R->scap];
+		if (sp->acked || sp->lost || !sp->inflight)
 			continue;
-		if (R->largest_acked - pn >= DUPTHRESH ||
-		    now_us - sp->sent_us >= thresh) {
-			sp->lost = 1;
-			if (sp->inflight) {
-				sp->inflight = 0;
-				R->inflight--;
-			}
-			/* One halving per window of losses. */
-			if ((int32_t)(pn - R->recover) >= 0)
-				loss = 1;
+		if (sp->sseq >= R->rack_sseq) {
+			if (!sp->retx)
+				break;	/* first sends from here on: all later */
+			continue;
 		}
-	}
-	if (loss) {
-		R->ssthresh = R->cwnd / 2 > 2 ? R->cwnd / 2 : 2;
-		R->cwnd = R->ssthresh;
-		R->recover = R->nxt;
+		due = sp->sent_us + R->rack_rtt + reo;
+		if (now_us >= due) {
+			sp->lost = 1;
+			sp->inflight = 0;
+			R->inflight--;
+			R->nlost++;
+			R->rnd_lost++;
+		} else if (R->rack_check_at == 0 || due < R->rack_check_at)
+			R->rack_check_at = due;
 	}
 }
 
@@ -384,6 +780,8 @@ on_rack(struct rel *R, struct rd *rd, int64_t now_us)
 {
 	uint32_t cum = rd_u32(rd), limit = rd_u32(rd), ts = rd_u32(rd);
 	uint32_t newly = 0, pn, a, b;
+	const struct spkt *newest = NULL;
+	uint64_t round = R->round;
 	int n = rd_u8(rd), i;
 
 	if (rd->bad || n > MAX_SACK || (size_t)n * 8 != rd->left ||
@@ -392,28 +790,45 @@ on_rack(struct rel *R, struct rd *rd, int64_t now_us)
 	if ((int32_t)(limit - R->peer_limit) > 0)
 		R->peer_limit = limit;
 	for (pn = R->una; (int32_t)(pn - cum) < 0; pn++)
-		mark_acked(R, pn, &newly);
+		mark_acked(R, pn, &newly, &newest);
 	for (i = 0; i < n; i++) {
 		a = rd_u32(rd);
 		b = rd_u32(rd);
-		if ((int32_t)(b - a) <= 0 || (int32_t)(b - a) > RWIN)
+		if ((int32_t)(b - a) <= 0 || (int32_t)(a - R->una) < 0 ||
+		    (int32_t)(b - R->nxt) > 0)
 			continue;
 		for (pn = a; pn != b; pn++)
-			mark_acked(R, pn, &newly);
+			mark_acked(R, pn, &newly, &newest);
 	}
-	if (newly && ts != 0)
-		rtt_sample(R, (int64_t)(uint32_t)((uint32_t)now_us - ts));
-	while (R->una != R->nxt && R->s[R->una % RWIN].acked)
+	if (newly == 0) {
+		while (R->una != R->nxt && R->s[R->una % R->scap].acked)
+			R->una++;
+		return;
+	}
+	if (ts != 0) {
+		int64_t rtt = (int64_t)(uint32_t)((uint32_t)now_us - ts);
+
+		rtt_sample(R, rtt, now_us);
+		check_delay(R, rtt);
+	}
+	R->deliv_us = now_us;
+	R->rnd_acked += newly;
+	if (newest->sseq > R->rack_sseq) {
+		R->rack_sseq = newest->sseq;
+		R->rack_sent_us = newest->sent_us;
+		R->rack_rtt = now_us - newest->sent_us;
+	}
+	rate_sample(R, newest, now_us);
+	while (R->una != R->nxt && R->s[R->una % R->scap].acked)
 		R->una++;
-	if (newly) {
-		R->cwnd += R->cwnd < R->ssthresh ? newly :
-		    (double)newly / R->cwnd;
-		if (R->cwnd > RWIN)
-			R->cwnd = RWIN;
-		R->rto_at = R->una == R->nxt ? 0 : now_us + R->rto;
-	}
+	bbr_update(R, R->round != round, now_us);
+	cwnd_update(R, newly);
+	R->tlp_sent = 0;
+	R->rto_at = R->una == R->nxt ? 0 : now_us + R->rto;
 	detect_loss(R, now_us);
 }
+
+/* ---- receiving ---- */
 
 /*
  * The head of the receive queue: a FIN ends stdout's stream; with stdout
@@ -424,7 +839,7 @@ head(struct rel *R)
 {
 	struct rpkt *rp;
 
-	while ((rp = &R->r[R->rcv % RWIN])->have) {
+	while ((rp = &R->r[R->rcv % R->rcap])->have) {
 		if (rp->fin) {
 			R->out_open = 0;
 			R->peer_fin_done = 1;
@@ -441,27 +856,27 @@ head(struct rel *R)
 }
 
 /*
- * In-order bytes for stdout, up to PIPE_BUF (what POLLOUT on a pipe
- * promises), in at most max iovecs. Returns how many; 0: nothing now.
+ * In-order bytes for stdout, up to room bytes (what stdout takes without
+ * blocking), in at most max iovecs. Returns how many; 0: nothing now.
  */
 int
-rel_output(struct rel *R, struct iovec *iov, int max)
+rel_output(struct rel *R, struct iovec *iov, int max, size_t room)
 {
 	struct rpkt *rp;
 	uint32_t pn;
-	size_t room = PIPE_BUF, k;
+	size_t k;
 	int n = 0;
 
 	if (!R->out_open)
 		return 0;
 	for (pn = R->rcv; n < max && room > 0; pn++) {
-		rp = &R->r[pn % RWIN];
-		if (!rp->have || rp->fin || pn - R->rcv >= RWIN)
+		rp = &R->r[pn % R->rcap];
+		if (!rp->have || rp->fin || pn - R->rcv >= R->rcap)
 			break;
 		k = (size_t)(rp->len - rp->off);
 		if (k > room)
 			k = room;
-		iov[n].iov_base = rp->data + rp->off;
+		iov[n].iov_base = R->rdata[pn % R->rcap] + rp->off;
 		iov[n++].iov_len = k;
 		room -= k;
 	}
@@ -475,7 +890,7 @@ rel_written(struct rel *R, size_t n)
 	struct rpkt *rp;
 	size_t k;
 
-	while (n > 0 && (rp = &R->r[R->rcv % RWIN])->have && !rp->fin) {
+	while (n > 0 && (rp = &R->r[R->rcv % R->rcap])->have && !rp->fin) {
 		k = (size_t)(rp->len - rp->off);
 		if (k > n)
 			k = n;
@@ -509,7 +924,7 @@ rel_out_ended(const struct rel *R)
 static void
 on_rdata(struct rel *R, struct rd *rd)
 {
-	uint32_t pn = rd_u32(rd), ts = rd_u32(rd);
+	uint32_t pn = rd_u32(rd), ts = rd_u32(rd), d, cap;
 	int flags = rd_u8(rd);
 	struct rpkt *rp;
 
@@ -517,21 +932,35 @@ on_rdata(struct rel *R, struct rd *rd)
 	    ((flags & F_FIN) && rd->left != 0))
 		return;
 	R->ack_pending = 1;
-	if ((int32_t)(pn - R->rcv) < 0 || (int32_t)(pn - R->rcv) >= RWIN)
+	if ((int32_t)(pn - R->rcv) < 0 || (d = pn - R->rcv) >= R->rmax)
 		return;		/* a duplicate, or beyond what we offered */
-	rp = &R->r[pn % RWIN];
+	for (cap = R->rcap; d >= cap; cap *= 2)
+		;
+	if (cap != R->rcap && rring_grow(R, cap) == -1)
+		return;		/* no memory: as if lost */
+	rp = &R->r[pn % R->rcap];
 	if (!rp->have) {
 		rp->have = 1;
 		rp->fin = (flags & F_FIN) != 0;
 		rp->len = (uint16_t)rd->left;
 		rp->off = 0;
-		memcpy(rp->data, rd->p, rd->left);
+		memcpy(R->rdata[pn % R->rcap], rd->p, rd->left);
 	}
 	R->ts_echo = ts;
-	while (R->cum != R->rcv + RWIN && R->r[R->cum % RWIN].have)
-		R->cum++;
+	if (R->nrecent == MAX_SACK)
+		memmove(R->recent, R->recent + 1,
+		    (MAX_SACK - 1) * sizeof(R->recent[0]));
+	else
+		R->nrecent++;
+	R->recent[R->nrecent - 1] = pn;
+	if ((int32_t)(pn + 1 - R->high) > 0)
+		R->high = pn + 1;
 	if ((int32_t)(R->cum - R->rcv) < 0)
 		R->cum = R->rcv;
+	while (R->cum != R->rcv + R->rcap && R->r[R->cum % R->rcap].have)
+		R->cum++;
+	if ((int32_t)(R->high - R->cum) < 0)
+		R->high = R->cum;
 }
 
 /*
@@ -552,33 +981,48 @@ rel_input(struct rel *R, int type, struct rd *rd, int64_t now_us)
 	return 1;
 }
 
-/* The retransmission timer: nothing came back for an RTO. */
+/* ---- timers ---- */
+
+/*
+ * Nothing came back for an RTO. The first time a tail loss probe: the
+ * newest packet in flight again, whose ack shows what is lost. Then the
+ * timeout: all in flight is lost, the window drops to its least.
+ */
 static void
 rto_fire(struct rel *R, int64_t now_us)
 {
 	struct spkt *sp;
+	uint32_t pn;
 
-	if (R->rto_at && now_us >= R->rto_at && R->una != R->nxt) {
-		uint32_t pn;
-
-		/* Nothing came back for an RTO: all in flight is lost. */
-		for (pn = R->una; pn != R->nxt; pn++) {
-			sp = &R->s[pn % RWIN];
-			if (!sp->acked && sp->inflight) {
-				sp->inflight = 0;
-				sp->lost = 1;
+	if (R->rto_at == 0 || now_us < R->rto_at || R->una == R->nxt)
+		return;
+	if (!R->tlp_sent) {
+		R->tlp_sent = 1;
+		for (pn = R->nxt; pn != R->una; pn--) {
+			sp = &R->s[(pn - 1) % R->scap];
+			if (!sp->acked) {
+				send_pkt(R, sp, now_us);
+				break;
 			}
 		}
-		R->inflight = 0;
-		sp = &R->s[R->una % RWIN];
-		send_pkt(R, sp, now_us);	/* the oldest, at once */
-		R->rto = R->rto * 2 > RTO_MAX * 1000 ? RTO_MAX * 1000 :
-		    R->rto * 2;
 		R->rto_at = now_us + R->rto;
-		R->ssthresh = R->cwnd / 2 > 2 ? R->cwnd / 2 : 2;
-		R->cwnd = 2;
-		R->recover = R->nxt;
+		return;
 	}
+	for (pn = R->una; pn != R->nxt; pn++) {
+		sp = &R->s[pn % R->scap];
+		if (!sp->acked && sp->inflight) {
+			sp->inflight = 0;
+			sp->lost = 1;
+			R->nlost++;
+		}
+	}
+	R->inflight = 0;
+	sp = &R->s[R->una % R->scap];
+	if (sp->lost)
+		send_pkt(R, sp, now_us);	/* the oldest, at once */
+	R->rto = R->rto * 2 > RTO_MAX * 1000 ? RTO_MAX * 1000 : R->rto * 2;
+	R->rto_at = now_us + R->rto;
+	R->cwnd = CWND_MIN;
 }
 
 /* Milliseconds until rel_tick() wants to run; -1: no timer of its own. */
@@ -589,17 +1033,21 @@ rel_next(const struct rel *R, int64_t now_us)
 
 	if (R->rto_at && (t = (R->rto_at - now_us) / 1000 + 1) < 0)
 		t = 0;
-	/* Packets in flight: loss and pacing timers, look again soon. */
-	if (R->una != R->nxt && (t < 0 || t > 1))
+	/* In flight, or pacing holds stdin back: look again soon. */
+	if ((R->una != R->nxt || (R->in_open && !R->fin_sent &&
+	    window_open(R) && !rel_wants_input(R, now_us))) &&
+	    (t < 0 || t > 1))
 		t = 1;
 	return t;
 }
 
-/* The timers: retransmissions, the FIN, a pending ack. */
+/* The timers: losses by time, retransmissions, the FIN, a pending ack. */
 void
 rel_tick(struct rel *R, int64_t now_us)
 {
 	head(R);
+	if (R->rack_check_at && now_us >= R->rack_check_at)
+		detect_loss(R, now_us);
 	rto_fire(R, now_us);
 	sender_push(R, now_us);
 	if (R->ack_pending)
@@ -649,38 +1097,66 @@ rel_outbox(struct rel *R)
 	return &R->out;
 }
 
-/* A transport for a punched path: our id, and -d. */
+/*
+ * A transport for a punched path: our id, -d, and the memory budget in
+ * bytes (0: REL_BUDGET), half for each direction's ring.
+ */
 struct rel *
-rel_new(uint64_t id, int nostdin, int64_t now_us)
+rel_new(uint64_t id, int nostdin, size_t budget, int64_t now_us)
 {
 	struct rel *R;
 
 	if ((R = calloc(1, sizeof(*R))) == NULL)
 		return NULL;
+	if (budget == 0)
+		budget = REL_BUDGET;
+	R->smax = ring_max(budget / 2, sizeof(struct spkt) + sizeof(pbuf));
+	R->rmax = ring_max(budget / 2, sizeof(struct rpkt) + sizeof(pbuf));
+	R->scap = R->rcap = WIN_MIN;
+	R->s = calloc(WIN_MIN, sizeof(*R->s));
+	R->sd = malloc(WIN_MIN * sizeof(*R->sd));
+	R->r = calloc(WIN_MIN, sizeof(*R->r));
+	R->rdata = malloc(WIN_MIN * sizeof(*R->rdata));
+	if (R->s == NULL || R->sd == NULL || R->r == NULL ||
+	    R->rdata == NULL) {
+		rel_free(R);
+		return NULL;
+	}
 	R->id = id;
 	R->nostdin = nostdin;
 	R->in_open = !nostdin;
 	R->out_open = 1;
 	R->cwnd = 10;
-	R->ssthresh = RWIN;
 	R->rto = 200 * 1000;
-	R->peer_limit = RWIN;
-	R->pace_us = now_us;
+	R->peer_limit = WIN_MIN;
+	R->pace_us = R->deliv_us = R->first_us = now_us;
+	set_mode(R, M_STARTUP, now_us);
 	return R;
 }
 
 void
 rel_report(const struct rel *R)
 {
+	long long rate10 = (long long)(R->btlbw * REL_PAYLOAD * 10 + 0.5);
+
 	vlog("reliable session: %llu bytes sent and acknowledged, %llu "
-	    "received and written, srtt %lld us, cwnd %lld",
+	    "received and written, srtt %lld us, min %lld us, rate %lld.%lld "
+	    "MB/s, cwnd %lld, %llu packets sent again",
 	    (unsigned long long)R->bytes_acked,
 	    (unsigned long long)R->bytes_out, (long long)R->srtt,
-	    (long long)(R->cwnd + 0.5));	/* integers, as human() */
+	    (long long)R->min_rtt, rate10 / 10, rate10 % 10,
+	    (long long)(R->cwnd + 0.5),	/* integers, as human() */
+	    (unsigned long long)R->resent);
 }
 
 void
 rel_free(struct rel *R)
 {
+	if (R == NULL)
+		return;
+	free(R->s);
+	free(R->sd);
+	free(R->r);
+	free(R->rdata);
 	free(R);
 }

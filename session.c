@@ -12,13 +12,16 @@
  * to live here, as the same kind of passive parts.
  */
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <netinet/in.h>
+#include <netinet/udp.h>
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -31,7 +34,12 @@
 #define OBUF_SIZE	(128 * 1024)	/* peer -> stdout: twice a pipe's */
 #define STRAGGLE_MS	200	/* wait for datagrams overtaken by EOF */
 #define BATCH		64	/* datagrams read per wakeup */
-#define IN_CHUNK	(16 * MAX_PAYLOAD)	/* stdin read at once */
+#define RBATCH		32	/* ... per recvmmsg() */
+#define SBATCH		64	/* messages per sendmmsg() */
+#define GSO_MAX		32	/* datagrams per UDP GSO message */
+#define GSO_BYTES	60000	/* ... and their bytes, under 64 kB */
+#define DG_BATCH	16	/* datagrams from one read of stdin */
+#define IN_CHUNK	(DG_BATCH * MAX_PAYLOAD)	/* stdin read at once */
 #define REL_CHUNK	(64 * MAX_PAYLOAD)	/* ... with -R, at most */
 #define PUNCH_LINGER	150	/* ms: pnc punch's controlled side lingers */
 #define TBUF		(64 * 1024)	/* TCP: each direction's buffer */
@@ -47,6 +55,8 @@
 #define HS_PUNCH_WAIT	3000	/* ms punch's initiator re-sends FINISH,
 				   after printing, until the ACK ... */
 #define HS_PUNCH_GAP	40	/* ... every this: within PUNCH_LINGER */
+#define OUT_MAX		(64 * 1024)	/* -R: bytes per write to stdout */
+#define OUT_IOV		(OUT_MAX / MAX_PAYLOAD + 2)
 
 /*
  * The poll() slots: the network (the path's socket), stdin, stdout,
@@ -80,8 +90,11 @@ struct dgram {
 	uint64_t	 bytes_out;
 	unsigned char	 in[IN_CHUNK];	/* one read of stdin ... */
 	size_t		 inoff, inlen;	/* ... in[inoff..inlen) not yet sent */
-	unsigned char	 pend[HDR_LEN + 4 + MAX_PAYLOAD + SEC_OVERHEAD];
-	size_t		 pendlen;	/* a datagram the socket refused */
+	/* sealed datagrams from in[], pend[pendoff..npend) not yet sent */
+	unsigned char	 pend[DG_BATCH][HDR_LEN + 4 + MAX_PAYLOAD +
+			    SEC_OVERHEAD];
+	size_t		 pendlen[DG_BATCH];
+	int		 npend, pendoff;
 	/* peer -> stdout */
 	int		 out_open;	/* 1 open, 0 discarding, -1 closed */
 	int		 peer_eof;
@@ -113,6 +126,8 @@ struct tstream {
 
 struct session {
 	struct sess_cfg	 cfg;
+	/* outbox datagrams as records, a sendmmsg() batch at a time */
+	unsigned char	 sealed[SBATCH][MAX_DGRAM + SEC_OVERHEAD];
 	struct punch	*p;
 	struct path	*path;		/* the punch's: agreed once done */
 	enum phase	 phase;
@@ -123,6 +138,7 @@ struct session {
 	struct rel	*rel;
 	struct tstream	*st;
 	int		 rel_out_closed;	/* -R: stdout closed at FIN */
+	int		 no_gso;	/* UDP GSO failed once: not again */
 	struct ends	 ends;		/* -q, -w, -v */
 	int64_t		 last_rx, last_tx;	/* the peer's, ours: ms */
 	int64_t		 linger;	/* answer resends this long at the end */
@@ -308,16 +324,129 @@ path_send(struct session *s, const unsigned char *buf, size_t len)
 	return punch_send(s->p, rec, len);
 }
 
+/*
+ * How many of dg[i..n) go in one UDP GSO message: the same length, the
+ * last one maybe shorter, GSO_MAX and GSO_BYTES at most. 1 without GSO.
+ */
+static int
+gso_run(const struct session *s, const struct iovec *dg, int i, int n)
+{
+	size_t len = dg[i].iov_len, sum = 0;
+	int k;
+
+	if (s->no_gso || s->cfg.no_gso)
+		return 1;
+	for (k = 0; i + k < n && k < GSO_MAX; k++) {
+		if (dg[i + k].iov_len > len || sum + dg[i + k].iov_len >
+		    GSO_BYTES)
+			break;
+		sum += dg[i + k].iov_len;
+		if (dg[i + k].iov_len < len) {
+			k++;		/* a shorter one ends the run */
+			break;
+		}
+	}
+	return k;
+}
+
+/*
+ * One sendmmsg() of up to SBATCH messages from dg[i..n), each a GSO run
+ * (the kernel cuts it into datagrams of the first one's size). What
+ * sendmmsg() did; cnt[m] says how many datagrams message m held.
+ */
+static int
+send_batch(struct session *s, struct iovec *dg, int i, int n, int *cnt)
+{
+	struct mmsghdr mm[SBATCH];
+	union {
+		char		buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr	align;
+	} ctl[SBATCH];
+	struct cmsghdr *cm;
+	uint16_t seg;
+	int m;
+
+	memset(mm, 0, sizeof(mm));
+	for (m = 0; i < n && m < SBATCH; m++) {
+		cnt[m] = gso_run(s, dg, i, n);
+		mm[m].msg_hdr.msg_name = &s->path->peer.u;
+		mm[m].msg_hdr.msg_namelen = s->path->peer.len;
+		mm[m].msg_hdr.msg_iov = &dg[i];
+		mm[m].msg_hdr.msg_iovlen = (size_t)cnt[m];
+		if (cnt[m] > 1) {
+			seg = (uint16_t)dg[i].iov_len;
+			mm[m].msg_hdr.msg_control = ctl[m].buf;
+			mm[m].msg_hdr.msg_controllen = sizeof(ctl[m].buf);
+			cm = CMSG_FIRSTHDR(&mm[m].msg_hdr);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(seg));
+			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+		}
+		i += cnt[m];
+	}
+	return sendmmsg(s->path->fd, mm, (unsigned)m, 0);
+}
+
+/*
+ * Sealed datagrams dg[0..n) to the peer: through the relay one by one,
+ * direct in batches (sendmmsg, UDP GSO where the kernel has it: where it
+ * fails, never again). Returns how many went or were dropped (ICMP from
+ * a path in flux, as nc -u); fewer than n: the socket is full (errno).
+ */
+static int
+net_sendv(struct session *s, struct iovec *dg, int n)
+{
+	int cnt[SBATCH], i = 0, j, r;
+
+	while (i < n) {
+		if (s->path->relayed) {
+			r = punch_send(s->p, dg[i].iov_base, dg[i].iov_len) ==
+			    -1 ? -1 : 1;
+			cnt[0] = 1;
+		} else
+			r = send_batch(s, dg, i, n, cnt);
+		if (r == -1 && cnt[0] > 1 && (errno == EIO ||
+		    errno == EINVAL || errno == EOPNOTSUPP ||
+		    errno == ENOPROTOOPT)) {
+			s->no_gso = 1;	/* no GSO here: the same, plainly */
+			vlog("UDP GSO refused (%s): plain datagrams",
+			    strerror(errno));
+			continue;
+		}
+		if (r == -1 && (errno == EAGAIN || errno == ENOBUFS ||
+		    errno == EINTR))
+			break;
+		if (r == -1)
+			r = 1;		/* that one is dropped; on */
+		for (j = 0; j < r; j++)
+			i += cnt[j];
+	}
+	if (i > 0)
+		s->last_tx = now_ms();
+	return i;
+}
+
 /* What a transport queued: a lost send is a lost datagram; timers retry. */
 static void
 outbox_flush(struct session *s, struct outbox *o)
 {
-	int i;
+	struct iovec dg[SBATCH];
+	size_t len;
+	int i, k, n;
 
-	for (i = 0; i < o->n; i++)
-		(void)path_send(s, o->buf[i], o->len[i]);
-	if (o->n > 0)
-		s->last_tx = now_ms();
+	/* Sealed SBATCH at a time: a record takes SEC_OVERHEAD more room. */
+	for (i = 0; i < o->n; i += SBATCH) {
+		for (k = n = 0; k < SBATCH && i + k < o->n; k++) {
+			len = rec_seal(s, o->buf[i + k], o->len[i + k],
+			    s->sealed[n], sizeof(s->sealed[n]));
+			if (len == 0)
+				continue;	/* the channel is over */
+			dg[n].iov_base = s->sealed[n];
+			dg[n++].iov_len = len;
+		}
+		(void)net_sendv(s, dg, n);
+	}
 	o->n = 0;
 }
 
@@ -340,13 +469,32 @@ peer_ended(const struct session *s)
  * -q or -w ends a session before the peer's authenticated end of
  * input: what arrived may be incomplete, so it is a failure. -1.
  */
+static const char *
+ender(const struct session *s)
+{
+	return s->ends.eof_at != 0 && s->cfg.quit >= 0 &&
+	    now_ms() - s->ends.eof_at >= s->cfg.quit ? "-q" : "-w";
+}
+
 static int
 early_end(struct session *s)
 {
 	snprintf(s->why, sizeof(s->why), "%s ended the session before the "
-	    "peer's end of input: what arrived may be incomplete",
-	    s->ends.eof_at != 0 && s->cfg.quit >= 0 &&
-	    now_ms() - s->ends.eof_at >= s->cfg.quit ? "-q" : "-w");
+	    "peer's end of input: what arrived may be incomplete", ender(s));
+	return -1;
+}
+
+/*
+ * -R: the peer's end came, but not its ack of all we sent (and of our
+ * end): what it got may be incomplete, so this is a failure too. -1.
+ */
+static int
+unacked_end(struct session *s)
+{
+	snprintf(s->why, sizeof(s->why), "%s ended the session before the "
+	    "peer acknowledged all we sent: not all data was acknowledged "
+	    "(%llu byte(s) unconfirmed)", ender(s),
+	    (unsigned long long)rel_unconfirmed(s->rel));
 	return -1;
 }
 
@@ -427,7 +575,7 @@ dg_send_ctl(struct session *s, int type, int with_count, uint32_t count)
 static int
 dg_queued(const struct dgram *d)
 {
-	return d->pendlen > 0 || d->inoff < d->inlen;
+	return d->pendoff < d->npend || d->inoff < d->inlen;
 }
 
 /*
@@ -459,44 +607,50 @@ dg_stdin(struct session *s)
 	d->inlen = (size_t)n;
 }
 
-/* The next piece of what stdin gave, as a sealed DATA datagram in pend. */
+/* What stdin gave, as sealed DATA datagrams in pend, as many as fit. */
 static void
 dg_pend_fill(struct session *s)
 {
 	struct dgram *d = s->dg;
-	size_t n = d->inlen - d->inoff;
 	unsigned char plain[HDR_LEN + 4 + MAX_PAYLOAD];
+	size_t n;
 	struct wr w;
 
-	if (n > MAX_PAYLOAD)
-		n = MAX_PAYLOAD;
-	wr_init(&w, plain, sizeof(plain));
-	wr_hdr(&w, T_DATA, s->path->id);
-	wr_u32(&w, d->sent);
-	wr_bytes(&w, d->in + d->inoff, n);
-	d->pendlen = rec_seal(s, plain, w.len, d->pend, sizeof(d->pend));
-	d->inoff += n;
-	d->sent++;
-	d->bytes_out += n;
+	d->npend = d->pendoff = 0;
+	while (d->inoff < d->inlen && d->npend < DG_BATCH) {
+		if ((n = d->inlen - d->inoff) > MAX_PAYLOAD)
+			n = MAX_PAYLOAD;
+		wr_init(&w, plain, sizeof(plain));
+		wr_hdr(&w, T_DATA, s->path->id);
+		wr_u32(&w, d->sent);
+		wr_bytes(&w, d->in + d->inoff, n);
+		d->pendlen[d->npend] = rec_seal(s, plain, w.len,
+		    d->pend[d->npend], sizeof(d->pend[0]));
+		d->npend++;
+		d->inoff += n;
+		d->sent++;
+		d->bytes_out += n;
+	}
 }
 
-/* Send what stdin gave, until the socket is full. */
+/* Send what stdin gave, in batches, until the socket is full. */
 static void
 dg_pend_flush(struct session *s)
 {
 	struct dgram *d = s->dg;
+	struct iovec dg[DG_BATCH];
+	int i, n;
 
 	while (dg_queued(d)) {
-		if (d->pendlen == 0)
+		if (d->pendoff == d->npend)
 			dg_pend_fill(s);
-		if (punch_send(s->p, d->pend, d->pendlen) == -1) {
-			if (errno == EAGAIN || errno == ENOBUFS ||
-			    errno == EINTR)
-				return;		/* POLLOUT: later */
-			/* ICMP from a path in flux: nc -u would drop it too. */
+		for (n = 0, i = d->pendoff; i < d->npend; i++, n++) {
+			dg[n].iov_base = d->pend[i];
+			dg[n].iov_len = d->pendlen[i];
 		}
-		s->last_tx = now_ms();
-		d->pendlen = 0;
+		d->pendoff += net_sendv(s, dg, n);
+		if (d->pendoff < d->npend)
+			return;		/* the socket is full: POLLOUT, later */
 	}
 }
 
@@ -728,8 +882,10 @@ rs_timers(struct session *s, int64_t now)
 	outbox_flush(s, rel_outbox(R));
 	keepalive(s, now);
 	rel_counts(R, &out, &in, &srtt);
+	/* Success is both ends: ours acknowledged, the peer's arrived. */
 	if (ends_due(s, now, out, in, srtt))
-		return rel_out_ended(R) ? 1 : early_end(s);
+		return rel_done(R) ? 1 : rel_out_ended(R) ? unacked_end(s) :
+		    early_end(s);
 	if (rel_done(R)) {
 		/* Linger: our last ack may be lost; answer resends. */
 		if (s->linger == 0)
@@ -768,9 +924,9 @@ rs_pollfds(struct session *s, struct pollfd *pfd)
 	struct iovec iov[4];
 
 	pfd[SL_NET].events = POLLIN;
-	if (rel_wants_input(s->rel))
+	if (rel_wants_input(s->rel, now_us()))
 		pfd[SL_IN].fd = STDIN_FILENO;
-	if (rel_output(s->rel, iov, 4) > 0)
+	if (rel_output(s->rel, iov, 4, PIPE_BUF) > 0)
 		pfd[SL_OUT].fd = STDOUT_FILENO;
 	return SL_PUNCH;
 }
@@ -797,15 +953,35 @@ rs_stdin(struct session *s)
 	outbox_flush(s, rel_outbox(s->rel));
 }
 
-/* In-order bytes -> stdout: PIPE_BUF at most, what POLLOUT promises. */
+/*
+ * How much one write to stdout takes without blocking the loop: what
+ * POLLOUT promises (PIPE_BUF), or, on a pipe, what it has free (Linux:
+ * its size less what it holds, less two pages for a partly read one and
+ * a partly written one), up to OUT_MAX.
+ */
+static size_t
+stdout_room(void)
+{
+	int cap, used;
+	size_t room;
+
+	if ((cap = fcntl(STDOUT_FILENO, F_GETPIPE_SZ)) == -1 ||
+	    ioctl(STDOUT_FILENO, FIONREAD, &used) == -1 || used < 0 ||
+	    cap - used < 2 * 4096 + PIPE_BUF)
+		return PIPE_BUF;
+	room = (size_t)(cap - used - 2 * 4096);
+	return room < OUT_MAX ? room : OUT_MAX;
+}
+
+/* In-order bytes -> stdout, as much as it takes without blocking. */
 static void
 rs_stdout(struct session *s)
 {
-	struct iovec iov[4];
+	struct iovec iov[OUT_IOV];
 	ssize_t n;
 	int k;
 
-	if ((k = rel_output(s->rel, iov, 4)) == 0)
+	if ((k = rel_output(s->rel, iov, OUT_IOV, stdout_room())) == 0)
 		return;
 	if ((n = writev(STDOUT_FILENO, iov, k)) == -1) {
 		if (errno != EAGAIN && errno != EINTR)
@@ -1202,11 +1378,11 @@ net_datagram(struct session *s, const unsigned char *buf, size_t len,
 }
 
 /*
- * Read what socket fd has (the path's, sock -1, or birthday socket
- * sock), within the room stdout has.
+ * Read what a birthday socket (sock, fd) has, one datagram at a time:
+ * one may end the punch, and close fd.
  */
 static void
-net_read(struct session *s, int fd, int sock, int64_t now)
+net_read_one(struct session *s, int fd, int sock, int64_t now)
 {
 	unsigned char buf[MAX_DGRAM + 1];
 	struct ep from;
@@ -1214,8 +1390,6 @@ net_read(struct session *s, int fd, int sock, int64_t now)
 	int i;
 
 	for (i = 0; i < BATCH; i++) {
-		if (s->phase == PH_DGRAM && dg_full(s->dg))
-			break;
 		from.len = sizeof(from.u);
 		n = recvfrom(fd, buf, sizeof(buf), 0, &from.u.sa, &from.len);
 		if (n == -1) {
@@ -1227,8 +1401,64 @@ net_read(struct session *s, int fd, int sock, int64_t now)
 		if (n > MAX_DGRAM)
 			continue;	/* oversized: not ours */
 		net_datagram(s, buf, (size_t)n, &from, sock, now);
-		if (sock >= 0 && punch_state(s->p) != P_PROBE)
+		if (punch_state(s->p) != P_PROBE)
 			break;		/* the punch is over: fd is closed */
+	}
+}
+
+/*
+ * Read what socket fd has (the path's, sock -1, or birthday socket
+ * sock), within the room stdout has: the path's in batches of RBATCH
+ * (recvmmsg), BATCH at most per wakeup.
+ */
+static void
+net_read(struct session *s, int fd, int sock, int64_t now)
+{
+	static unsigned char buf[RBATCH][MAX_DGRAM + 1];
+	struct mmsghdr mm[RBATCH];
+	struct iovec iov[RBATCH];
+	struct ep from[RBATCH];
+	int i, k, n, got = 0;
+
+	if (sock >= 0) {
+		net_read_one(s, fd, sock, now);
+		return;
+	}
+	while (got < BATCH) {
+		/* datagrams: as many as stdout's buffer has room for */
+		for (k = 0; k < RBATCH; k++)
+			if (s->phase == PH_DGRAM && OBUF_SIZE - s->dg->olen <
+			    (size_t)(k + 1) * MAX_DGRAM)
+				break;
+		if (k == 0)
+			break;
+		memset(mm, 0, sizeof(mm));
+		for (i = 0; i < k; i++) {
+			iov[i].iov_base = buf[i];
+			iov[i].iov_len = sizeof(buf[i]);
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_name = &from[i].u;
+			mm[i].msg_hdr.msg_namelen = sizeof(from[i].u);
+		}
+		if ((n = recvmmsg(fd, mm, (unsigned)k, MSG_DONTWAIT, NULL)) ==
+		    -1) {
+			if (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
+			    errno == ENETUNREACH) {
+				got++;		/* ICMP while punching: not yet */
+				continue;
+			}
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			from[i].len = mm[i].msg_hdr.msg_namelen;
+			if (mm[i].msg_len <= MAX_DGRAM)	/* else not ours */
+				net_datagram(s, buf[i], mm[i].msg_len,
+				    &from[i], sock, now);
+		}
+		got += n;
+		if (n < k)
+			break;		/* the socket is empty */
 	}
 }
 
@@ -1434,7 +1664,8 @@ hs_done(struct session *s, int64_t now)
 		ts_start(s);
 	} else if (s->cfg.punch.reliable) {
 		s->phase = PH_REL;
-		s->rel = rel_new(s->path->id, s->cfg.nostdin, now_us());
+		s->rel = rel_new(s->path->id, s->cfg.nostdin, s->cfg.rel_budget,
+		    now_us());
 		if (s->rel == NULL) {
 			snprintf(s->why, sizeof(s->why), "out of memory");
 			s->phase = PH_END;	/* advance() fails it */

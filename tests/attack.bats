@@ -450,6 +450,10 @@ ackcopy() {
 path_attack() {
 	local tag=$1
 	shift
+	# One datagram a packet, as on a wire: the lab's routers forward a
+	# UDP GSO message whole (a NIC would cut it), and the mangler
+	# re-sends what it sees.
+	export PNC_GSO=0
 	lab_exec core nft -f - <<-EOF
 		table ip attack {
 			chain fw {

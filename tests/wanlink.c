@@ -52,7 +52,9 @@
  *	wanlink stamp FILE
  *
  * copies its input to FILE and prints "bytes B secs S", S from the first
- * byte to the end of the input: a receiver's goodput, without its setup.
+ * byte to the last: a receiver's goodput, without its setup, and
+ * without the time the writer takes to exit (pnc -R lingers to answer
+ * resends).
  *
  *	cc -O2 -Wall -Wextra -o wanlink tests/wanlink.c
  */
@@ -857,12 +859,12 @@ probe_main(int argc, char **argv)
 }
 
 /* Copies stdin to file; prints the bytes and the time from the first
- * byte to the end of the input (EOF, or a read error). */
+ * byte to the last (until EOF, or a read error). */
 static int
 stamp_main(int argc, char **argv)
 {
 	static unsigned char buf[1 << 20];
-	uint64_t first = 0, bytes = 0;
+	uint64_t first = 0, last = 0, bytes = 0;
 	ssize_t n, w, off;
 	int fd;
 
@@ -877,15 +879,16 @@ stamp_main(int argc, char **argv)
 				continue;
 			break;
 		}
+		last = now_ns();
 		if (bytes == 0)
-			first = now_ns();
+			first = last;
 		bytes += (uint64_t)n;
 		for (off = 0; off < n; off += w)
 			if ((w = write(fd, buf + off, (size_t)(n - off))) == -1)
 				err(1, "%s", argv[2]);
 	}
 	printf("bytes %llu secs %.3f\n", (unsigned long long)bytes,
-	    bytes ? (double)(now_ns() - first) / 1e9 : 0.0);
+	    bytes ? (double)(last - first) / 1e9 : 0.0);
 	return 0;
 }
 
