@@ -1819,6 +1819,7 @@ intro_main(int argc, char **argv)
 		if (nids < 64)
 			ids[nids++] = get64(b + 4);
 		k = put_hdr(o, T_PEER, get64(b + 4));
+		o[2] = b[2];	/* the asker's version: v2 for a control */
 		o[k++] = (unsigned char)flags;
 		o[k++] = 63;			/* ttl seen: one hop */
 		put64(o + k, rnd() | 1);

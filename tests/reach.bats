@@ -97,10 +97,12 @@ pairs() {
 }
 
 # mapped_lab [MEDIATE_ARGS...]: both NATs symmetric, a mediator on both
-# core addresses (with MEDIATE_ARGS), miniupnpd on rA.
+# core addresses (with MEDIATE_ARGS), miniupnpd on rA. MEDBIN: the
+# mediator's pnc ($PNC; a control's v2 client needs the v2 $OLD).
 mapped_lab() {
 	lab_up --nat-a symmetric --nat-b symmetric >/dev/null
-	lab_bg core "$T/med.log" "$PNC" mediate -v -s "$MED1" -s "$MED2" "$@"
+	lab_bg core "$T/med.log" "${MEDBIN:-$PNC}" mediate -v -s "$MED1" \
+	    -s "$MED2" "$@"
 	wait_udp_port core "$MPORT"
 	lab_portmap A "$T/upnp"
 	grep -q "Port forwarding is now enabled" "$T/upnp/upnp.log"
@@ -140,7 +142,7 @@ mapping_rules() {
 }
 
 @test "port mapping, control: the merge-base client fails there, both NATs symmetric" {
-	mapped_lab
+	MEDBIN=$OLD mapped_lab
 	pair "$OLD"
 	show l c
 	[ "$RC" -eq 1 ]
@@ -160,7 +162,7 @@ mapping_rules() {
 }
 
 @test "port mapping with a relaying mediator, control: the merge-base client is relayed" {
-	mapped_lab -r
+	MEDBIN=$OLD mapped_lab -r
 	pair "$OLD"
 	show l c
 	[ "$RC" -eq 0 ]
