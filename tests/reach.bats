@@ -2,7 +2,7 @@
 #
 # Reach (issue 18): how soon a punch pair exits, port mapping (PCP,
 # NAT-PMP) with miniupnpd on a home router. Issue 16's client bound
-# (a hostile mediator) is in tests/hostile-client.bats.
+# (a hostile mediator) is in tests/scan.bats.
 
 load helpers
 
