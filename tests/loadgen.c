@@ -436,17 +436,18 @@ build(const struct gen *g, size_t slot, int side, int alt, int extra,
 	return (size_t)(15 + n);
 }
 
+/* A client's socket: by its pair's sequence, so all NSOCKS take turns. */
 static int
-sock_of(size_t slot, int side)
+sock_of(const struct gen *g, size_t slot, int side)
 {
-	return (int)((slot * 2 + (size_t)side) % NSOCKS);
+	return (int)((g->p[slot].seq * 2 + (uint64_t)side) % NSOCKS);
 }
 
 /* One REGISTER copy (to port P, or P+1 with alt) or a PEERACK, queued. */
 static void
 tx_one(struct gen *g, size_t slot, int side, int alt, int extra)
 {
-	int k = sock_of(slot, side);
+	int k = sock_of(g, slot, side);
 	struct outq *q = &g->q[k];
 	struct msghdr *mh;
 
@@ -708,8 +709,15 @@ run_clients(int port, int sides, int64_t secs, uint64_t count,
 	g.med.sin_port = htons((uint16_t)port);
 	g.med_alt = g.med;
 	g.med_alt.sin_port = htons((uint16_t)(port + 1));
+	/*
+	 * Each socket on an address of its own, 127.1.0.1 and up (all of
+	 * 127/8 is the loopback's): the mediator gives one address at most
+	 * 1/64 of its table, so NSOCKS sources can fill it, as many users
+	 * would.
+	 */
 	for (i = 0; i < NSOCKS; i++) {
-		if ((g.fds[i] = udp_open(INADDR_LOOPBACK, 0, 1)) == -1) {
+		if ((g.fds[i] = udp_open(0x7f010001 + (uint32_t)i, 0, 1))
+		    == -1) {
 			perror("loadgen: socket");
 			return 1;
 		}
