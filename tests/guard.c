@@ -51,7 +51,8 @@ static int64_t		 NOW = 1000000;
 static struct sent	 logb[LOGMAX];
 static int		 nlog;
 static unsigned long	 relayed, relayed_bytes;
-static struct sent	 peers[64];	/* the last PEER to id, by id % 64 */
+static struct sent	 peers[64];
+static int		 notick;	/* input() without the tick */	/* the last PEER to id, by id % 64 */
 
 static void
 parse_sent(struct sent *s, const unsigned char *p, size_t len)
@@ -146,7 +147,8 @@ input(const void *buf, size_t len, const struct ep *from, int sock)
 	memset(&via, 0, sizeof(via));
 	via.sock = sock;
 	nlog = 0;
-	(void)mediator_tick(M, NOW);
+	if (!notick)
+		(void)mediator_tick(M, NOW);
 	mediator_input(M, buf, len, from, &via, 64, NOW);
 	mediator_flush(M);
 }
@@ -534,6 +536,7 @@ cost(int pending)
 	double t0;
 	int i, k = 200000;
 
+	notick = 1;		/* the old tick is slow here: not timed */
 	for (i = 0; i < pending; i++) {
 		a = ep4(0x0a000000 + (uint32_t)i, 1000);
 		b = ep4(0x0b000000 + (uint32_t)i, 1000);
@@ -541,6 +544,7 @@ cost(int pending)
 		reg(&a, 1000000 + 2 * (uint64_t)i, n, ROLE_PUNCH);
 		reg(&b, 1000001 + 2 * (uint64_t)i, n, ROLE_PUNCH);
 	}
+	notick = 0;
 	memset(buf, 0, sizeof(buf));
 	t0 = cpu_ns();
 	for (i = 0; i < k && (i % 1000 != 0 || cpu_ns() - t0 < 5e8); i++) {
