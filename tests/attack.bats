@@ -28,7 +28,10 @@ setup_file() {
 	    "$top/tests/guard.c" "$top"/{mediator,util,wire,crypto}.c
 	cc -O2 -std=c11 -D_GNU_SOURCE -I"$B" -o "$GB" "$top/tests/guard.c" \
 	    "$B"/{mediator,util,wire,crypto}.c
-	export B G GB
+	EVIL=$BATS_FILE_TMPDIR/evil
+	cc -O2 -Wall -Wextra -Werror -o "$EVIL" "$top/tests/evil.c" \
+	    "$top/crypto.c"
+	export B G GB EVIL
 	lab_up --public-host --ipv6 >/dev/null
 }
 
@@ -61,6 +64,53 @@ both() {
 	[ "$(val victim_registered "$now")" -eq 30 ]
 	# And the forged 20-byte requests drew nothing now (see the STUN test).
 	[ "$(val stun_answers "$now")" -eq 0 ]
+}
+
+# udp_in NODE: UDP datagrams NODE has received.
+udp_in() {
+	lab_exec "$1" awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ { print $2 }' \
+	    /proc/net/snmp
+}
+
+# flowing N0: core has received 200 datagrams more than N0.
+flowing() {
+	(($(udp_in core) >= $1 + 200))
+}
+
+# stunflood PNC: forged STUN (raw sockets, from core) in NAT A's name at
+# 2000/s in all, while hA and hB meet on one name; their exit codes in RA, RB.
+stunflood() {
+	mediator "$1" -s "$MED1"
+	n0=$(udp_in core)
+	# Four sprays: each sends a burst every 5 ms; together the gaps
+	# between bursts, where a registration could win a token, are short.
+	for i in 1 2 3 4; do
+		bgrun core "flood$i" "$EVIL" spray -k s -r 500 \
+		    -s "$WAN_A:4000$i" "$MED1" "$MPORT" "$MPORT" 8
+	done
+	wait_for 5 flowing "$n0"
+	n=$(uname_)
+	bgrun hA a "$PNC" punch -m "$MED1" -w 4 "$n"
+	bgrun hB b "$PNC" punch -m "$MED1" -w 4 "$n"
+	wait_tag a 10; RA=$RC
+	wait_tag b 10; RB=$RC
+	for i in 1 2 3 4; do
+		kill "${PIDS[flood$i]}" 2>/dev/null || true
+	done
+	stop
+	grep -o 'stats: .* STUN answer(s)' "$T/med.log" | sed 's/^/# /' >&3
+}
+
+@test "spoofed STUN over raw sockets in NAT A's name: hA still meets hB (before: refused for the rate)" {
+	stunflood "$B/pnc"
+	echo "# before: hA exit $RA: $(tail -1 "$T/a.err")" >&3
+	[ "$RA" -eq 1 ]
+	grep -q "too many registrations" "$T/a.err"
+	stunflood "$PNC"
+	echo "# now: hA exit $RA, hB exit $RB" >&3
+	[ "$RA" -eq 0 ]
+	[ "$RB" -eq 0 ]
+	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/a.out"
 }
 
 @test "6000 sources in one IPv6 /64 hold at most 1/64 of the table, one /48 at most 1/16; a bystander registers" {
