@@ -1077,7 +1077,7 @@ register_admit(struct mediator *m, const struct reg *rg,
 	}
 	if (!quota_ok(m, p)) {
 		m->st.ratelimited++;
-		send_error(m, from, via, rg->id, E_FULL,
+		send_error(m, from, via, rg->id, E_RATE,
 		    "too many names from your network, try later", SIZE_MAX);
 		return NULL;
 	}
@@ -1162,7 +1162,9 @@ register_answer(struct mediator *m, struct entry *e, int i,
  * A live registration's endpoint never moves: not to another source,
  * whatever cookie that source has for itself (it may have learned the
  * id as the peer), and its copy to P+1 comes from the same address.
- * Returns 1 if rg may update s.
+ * Over TCP the client reconnects when its connection drops (PROTOCOL
+ * 9.1), from another port: the same address will do there. Returns 1
+ * if rg may update s.
  */
 static int
 register_same_source(const struct slot *s, const struct reg *rg,
@@ -1173,6 +1175,8 @@ register_same_source(const struct slot *s, const struct reg *rg,
 	if (!slot_live(s, now))
 		return 1;
 	slot_unpack(s, &v);
+	if (rg->tcp)
+		return ep_equal_addr(from, &v.pub);
 	if (rg->alt)
 		return v.have_alt ? ep_equal(from, &v.alt) :
 		    !v.have_pub || ep_equal_addr(from, &v.pub);

@@ -118,7 +118,7 @@ stunflood() {
 	[ "$(val registered "$base")" -eq 6000 ]
 	[ "$(val registered "$now")" -le 1024 ]
 	[ "$(val registered "$now")" -ge 1000 ]
-	[ "$(val err2 "$now")" -eq $((6000 - $(val registered "$now"))) ]
+	[ "$(val err4 "$now")" -eq $((6000 - $(val registered "$now"))) ]
 	[ "$(val bystander "$now")" -eq 1 ]
 	both fill48 -l 0
 	[ "$(val registered "$base")" -eq 6000 ]
