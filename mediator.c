@@ -21,6 +21,17 @@
  * (struct slot). Every datagram is parsed as hostile input through the
  * byte cursors of wire.c.
  *
+ * It faces strangers, so its budgets go by what an attacker cannot
+ * multiply cheaply, a source prefix (an IPv4 address, an IPv6 /64 and
+ * its /48: struct pfx), and only a source that has shown a cookie (or
+ * TCP's handshake) spends them: new registrations a second, the share
+ * of the table a prefix holds live, relay sessions, TCP connections.
+ * STUN, never verified, has a budget of its own and answers no more
+ * bytes than it was sent. A live registration never moves to another
+ * source. No work per datagram or per tick grows with the table or -x:
+ * the re-introductions wait in one queue per try, each in order of due
+ * time, and relay sessions are found by a hash of the client id.
+ *
  * Two layers, in this order in the file. The core (up to mediator_free)
  * has no socket and no clock: mediator_input takes one message with
  * where it came from and the time, and queues its answers in an outbox
@@ -900,7 +911,7 @@ rate_ok(struct rl *tab, int rate, const struct pfx *p, int64_t now)
 		gap[i] = 1000000 / r;
 		b[i] = &tab[p->k[i] % RL_SLOTS];
 		if (b[i]->key != p->k[i] && b[i]->tat <= t)
-			b[i]->key = p->k[i];	/* an idle bucket changes hands */
+			b[i]->key = p->k[i];	/* an idle bucket: new hands */
 		if (b[i]->tat < t)
 			b[i]->tat = t;
 		if (b[i]->tat - t > gap[i] * (r - 1))
@@ -1293,7 +1304,8 @@ handle_peerack(struct mediator *m, const struct reg *rg,
 	if (e == NULL)
 		return;
 	if ((i = slot_of(e, rg->id)) != -1 && !slot_from(e->s[i], from))
-		return drop(m, from, "PEERACK not from the registered endpoint");
+		return drop(m, from,
+		    "PEERACK not from the registered endpoint");
 	if (i != -1) {
 		e->s[i]->acked = 1;
 		e->s[i]->seen = now;

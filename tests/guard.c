@@ -51,8 +51,8 @@ static int64_t		 NOW = 1000000;
 static struct sent	 logb[LOGMAX];
 static int		 nlog;
 static unsigned long	 relayed, relayed_bytes;
-static struct sent	 peers[64];
-static int		 notick;	/* input() without the tick */	/* the last PEER to id, by id % 64 */
+static struct sent	 peers[64];	/* the last PEER to id, by id % 64 */
+static int		 notick;	/* input() without the tick */
 
 static void
 parse_sent(struct sent *s, const unsigned char *p, size_t len)
