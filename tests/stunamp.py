@@ -8,8 +8,9 @@ showed a cookie.
 One request per case, from a fresh socket; every reply that comes back
 within QUIET seconds of the last is counted, on that socket and (for
 RESPONSE-PORT) on the port the request names. Prints one line a case,
-"case NAME request BYTES replies N max BYTES mapped 0|1 other 0|1", then
-"over N": the replies longer than their request. IPv4 or IPv6 by ADDR.
+"case NAME request BYTES replies N max BYTES mapped 0|1 other 0|1 addr
+A:P" (A:P the first reply's XOR-MAPPED-ADDRESS, or -), then "over N":
+the replies longer than their request. IPv4 or IPv6 by ADDR.
 """
 import socket
 import struct
@@ -37,13 +38,25 @@ def request(txid, attrs=b"", fingerprint=False):
 
 
 def attrs_of(m):
-    """The attribute types of a reply."""
-    out, off = set(), 20
+    """The attributes of a reply: type -> value."""
+    out, off = {}, 20
     while off + 4 <= len(m):
         t, n = struct.unpack("!HH", m[off:off + 4])
-        out.add(t)
+        out[t] = m[off + 4:off + 4 + n]
         off += 4 + n + (4 - n % 4) % 4
     return out
+
+
+def mapped(m):
+    """XOR-MAPPED-ADDRESS of reply m as ADDR:PORT, or "-"."""
+    v = attrs_of(m).get(0x0020)
+    if v is None or len(v) < 8:
+        return "-"
+    port = struct.unpack("!H", v[2:4])[0] ^ (COOKIE >> 16)
+    key = struct.pack("!I", COOKIE) + m[8:20]
+    a = bytes(x ^ key[i] for i, x in enumerate(v[4:]))
+    fam = socket.AF_INET if v[1] == 1 else socket.AF_INET6
+    return "%s:%d" % (socket.inet_ntop(fam, a), port)
 
 
 def collect(socks, deadline):
@@ -108,9 +121,10 @@ def main():
         over += sum(1 for d in got if len(d) > len(m))
         a = set()
         for d in got:
-            a |= attrs_of(d)
-        print("case %s request %d replies %d max %d mapped %d other %d" % (
-            name, len(m), len(got), big, 0x0020 in a, 0x802C in a))
+            a |= set(attrs_of(d))
+        print("case %s request %d replies %d max %d mapped %d other %d "
+              "addr %s" % (name, len(m), len(got), big, 0x0020 in a,
+                           0x802C in a, mapped(got[0]) if got else "-"))
         s.close()
         r.close()
     print("over %d" % over)
