@@ -113,6 +113,62 @@ stunflood() {
 	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/a.out"
 }
 
+# V6FILL: N sources in one /64 (2001:db8:f:1::/64, AnyIP on hP), each
+# registering a name of its own as pnc does (cookie round trip), one
+# after the other; prints how many were registered and refused.
+V6FILL='
+import socket, struct, sys, os
+med, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def reg(s, i, cookie, alt):
+    name = b"v6-%d" % i
+    m = b"PN\x02\x01" + struct.pack("!Q", 1000 + i) + bytes([1, len(name)]) + name + b"\x00" + cookie
+    m += b"\x00" * (64 - len(m))
+    s.sendto(m, (med, port))
+    if alt:	# the copy to P+1 completes the registration
+        s.sendto(m, (med, port + 1))
+    return s.recv(2048)
+ok = err = lost = 0
+for i in range(n):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_IP, 15, 1)	# IP_FREEBIND: any address of the AnyIP /64
+    s.bind(("2001:db8:f:1::%x" % (i + 1), 0))
+    s.settimeout(0.5)
+    try:
+        d = reg(s, i, b"\x00" * 8, 0)
+        c = d[12 + 19 + 2:12 + 19 + 2 + 8]
+        d = reg(s, i, c, 1)
+        if d[3] == 2 and struct.unpack("!H", d[31:33])[0] > 0:
+            ok += 1
+        elif d[3] == 5:
+            err += 1
+    except socket.timeout:
+        lost += 1
+    s.close()
+print("sources %d registered %d refused %d lost %d" % (n, ok, err, lost))
+'
+
+# v6fill PNC: a mediator (-l 0 -n 65536) on core, 3000 sources of one
+# /64 from hP.
+v6fill() {
+	mediator "$1" -l 0 -s "$MED6_1"
+	run lab_exec hP python3 -c "$V6FILL" "$MED6_1" "$MPORT" 3000
+	stop
+}
+
+@test "AnyIP: 3000 addresses of one IPv6 /64 (real sockets) hold 1024 names of 65536; before, all 3000" {
+	lab_exec hP ip -6 route add local 2001:db8:f:1::/64 dev lo
+	lab_exec core ip -6 route add 2001:db8:f:1::/64 via "$HP6"
+	v6fill "$B/pnc"
+	echo "# before: $output" >&3
+	[ "$(val registered "$output")" -eq 3000 ]
+	v6fill "$PNC"
+	echo "# now: $output" >&3
+	[ "$(val registered "$output")" -eq 1024 ]
+	[ "$(val refused "$output")" -eq 1976 ]
+	lab_exec hP ip -6 route del local 2001:db8:f:1::/64 dev lo
+	lab_exec core ip -6 route del 2001:db8:f:1::/64 via "$HP6"
+}
+
 @test "6000 sources in one IPv6 /64 hold at most 1/64 of the table, one /48 at most 1/16; a bystander registers" {
 	both fill6 -l 0
 	[ "$(val registered "$base")" -eq 6000 ]
