@@ -418,3 +418,19 @@ emfile() {
 	[ "$status" -eq 0 ]
 	stop
 }
+
+@test "the soft fd limit is raised for 1024 TCP clients (1088), as far as the hard limit allows" {
+	lab_bg core "$T/med.log" bash -c "ulimit -Sn 256 && ulimit -Hn 4096 && exec $PNC mediate -s $MED1"
+	MED_PID=$LAB_BG_PID
+	wait_udp_port core "$MPORT" 5
+	run awk '/^Max open files/ { print $4, $5 }' "/proc/$MED_PID/limits"
+	stop
+	echo "# soft, hard: $output" >&3
+	[ "$output" = "1088 4096" ]
+	lab_bg core "$T/med.log" bash -c "ulimit -n 512 && exec $PNC mediate -s $MED1"
+	MED_PID=$LAB_BG_PID
+	wait_udp_port core "$MPORT" 5
+	run awk '/^Max open files/ { print $4, $5 }' "/proc/$MED_PID/limits"
+	stop
+	[ "$output" = "512 512" ]
+}
