@@ -84,7 +84,8 @@
 #define STUN_RATE	20	/* STUN answers per second per address */
 #define COARSE		4	/* an IPv6 /48 gets this many times a /64's
 				   rate (and a larger share, below) */
-#define QSLOTS		65536	/* live-name and relay counters, by prefix */
+#define QSLOTS		65536	/* live-name and relay counters, by prefix
+				   (a slot keeps uint16_t indices) */
 #define SHARE_FINE	64	/* an IPv4 address or IPv6 /64 holds at most
 				   1/64 of the table ... */
 #define SHARE_COARSE	16	/* ... and an IPv6 /48 at most 1/16 */
@@ -121,7 +122,7 @@ struct slot {
 	uint8_t		nloc;
 	uint8_t		loclen;
 	uint8_t		nq;		/* counters of q charged for it */
-	uint32_t	q[2];		/* its prefixes' live-name counters */
+	uint16_t	q[2];		/* its prefixes' live-name counters */
 	unsigned char	b[];		/* pub, alt, dst, locals */
 };
 
@@ -943,7 +944,7 @@ quota_take(struct mediator *m, struct slot *s, const struct pfx *p)
 	int i;
 
 	for (i = 0; i < p->n; i++) {
-		s->q[i] = p->k[i] % QSLOTS;
+		s->q[i] = (uint16_t)(p->k[i] % QSLOTS);
 		m->live[s->q[i]]++;
 	}
 	s->nq = (uint8_t)p->n;
@@ -1456,16 +1457,21 @@ rs_chain(struct mediator *m, uint64_t id)
 	return &m->rs_hash[siphash24(m->hash_key, b, 8) & (m->rs_nhash - 1)];
 }
 
-/* The relay session with client id (side *j), or NULL. */
+/*
+ * The relay session with client id registered at from (side *j), or
+ * NULL. Not by id alone: a peer knows the other's id, and could open a
+ * session of its own under it.
+ */
 static struct rsess *
-rs_find(struct mediator *m, uint64_t id, int *j)
+rs_find(struct mediator *m, uint64_t id, const struct ep *from, int *j)
 {
 	int32_t c;
 
 	if (m->rs == NULL)
 		return NULL;
 	for (c = *rs_chain(m, id); c != -1; c = m->rs[c / 2].hnext[c % 2])
-		if (m->rs[c / 2].id[c % 2] == id) {
+		if (m->rs[c / 2].id[c % 2] == id &&
+		    ep_equal(from, &m->rs[c / 2].pub[c % 2])) {
 			*j = c % 2;
 			return &m->rs[c / 2];
 		}
@@ -1655,7 +1661,7 @@ handle_relay(struct mediator *m, const unsigned char *buf, size_t len,
 	int j;
 	int64_t t = now * 1000;
 
-	if ((rs = rs_find(m, id, &j)) == NULL || !ep_equal(from, &rs->pub[j]))
+	if ((rs = rs_find(m, id, from, &j)) == NULL)
 		return drop(m, from, "relay: not a relayed endpoint");
 	if (now - rs->born >= RELAY_LIFE) {
 		rs_close(m, rs);
