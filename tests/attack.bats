@@ -79,8 +79,11 @@ flowing() {
 
 # stunflood PNC: forged STUN (raw sockets, from core) in NAT A's name at
 # 2000/s in all, while hA and hB meet on one name; their exit codes in RA, RB.
+# -l 2: a registration token every 500 ms, so that the forged flood takes
+# them all even when the sprays, on a busy machine, leave gaps of some ms
+# (at the default 20/s a client won one now and then under load).
 stunflood() {
-	mediator "$1" -s "$MED1"
+	mediator "$1" -s "$MED1" -l 2
 	n0=$(udp_in core)
 	# Four sprays: each sends a burst every 5 ms; together the gaps
 	# between bursts, where a registration could win a token, are short.
