@@ -230,6 +230,13 @@ v6fill() {
 	[ "$(val ms "$now")" -le 20000 ]
 }
 
+@test "relay: a session lives an hour at most, however busy" {
+	both lifetime -r
+	[ "$(val after_an_hour "$base")" -ge 200 ]
+	[ "$(val forwarded_first_hour "$now")" -ge 7000 ]
+	[ "$(val after_an_hour "$now")" -eq 0 ]
+}
+
 @test "relay: -B caps all sessions together (8 sessions at -b 1 MB/s, -B 2 MB/s)" {
 	base=$("$GB" global -r -b 1000000)
 	now=$("$G" global -r -b 1000000 -B 2000000)

@@ -482,6 +482,33 @@ consent(void)
 	return 0;
 }
 
+/*
+ * Both sides send through the relay once a second for 62 minutes: how
+ * much is forwarded after the first hour (the session's lifetime)?
+ */
+static int
+lifetime(void)
+{
+	struct ep a = ep4(0xcb007101, 1000), v = ep4(0xc6336402, 40000);
+	unsigned long before = 0;
+	int i;
+
+	pair(&a, &v, 51, "life");
+	relayreq(&a, 51, "life", ROLE_LISTEN);
+	relayreq(&v, 52, "life", ROLE_CONNECT);
+	relayed = 0;
+	for (i = 0; i < 62 * 60; i++) {
+		if (i == 60 * 60 + 1)
+			before = relayed;
+		relay_send(&a, 51, 100);
+		relay_send(&v, 52, 100);
+		NOW += 1000;
+	}
+	printf("forwarded_first_hour %lu after_an_hour %lu\n", before,
+	    relayed - before);
+	return 0;
+}
+
 /* Eight sessions, each at its own -b: bytes relayed a second in all. */
 static int
 global(void)
@@ -585,6 +612,8 @@ main(int argc, char **argv)
 		return unasked();
 	if (strcmp(s, "consent") == 0)
 		return consent();
+	if (strcmp(s, "lifetime") == 0)
+		return lifetime();
 	if (strcmp(s, "global") == 0)
 		return global();
 	if (strncmp(s, "cost", 4) == 0)
