@@ -1536,6 +1536,7 @@ rs_close(struct mediator *m, struct rsess *rs)
 	(void)rs_charge(m, rs, -1);
 	rs_use(m, rs, 0);
 	rs->e->rsx = 0;
+	rs->e->relay_want = 0;		/* a new session: both ask again */
 	rs->id[0] = rs->id[1] = 0;
 	rs->older = m->rs_free;
 	m->rs_free = k;
@@ -1632,6 +1633,8 @@ handle_relayreq(struct mediator *m, const struct reg *rg,
 		return;
 	}
 	e->relay_want |= (uint8_t)(1 << i);
+	e->s[i]->seen = now;		/* from its endpoint: it is alive */
+	entry_touch(m, e, now);
 	if (e->rsx == 0) {
 		if (e->relay_want != 3)
 			return;		/* the other side has not asked */
@@ -1650,8 +1653,9 @@ handle_relayreq(struct mediator *m, const struct reg *rg,
 /*
  * A datagram to relay: from one registered endpoint of a session, to
  * the other, as it is (the peers' own MACs, with -K, cover the inside),
- * if that side is itself sending through the relay. It keeps the pair's
- * registrations live, and costs the same at -x 64 or -x 65536.
+ * if that side is itself sending through the relay. It keeps its
+ * sender's registration live; the session ends with the other's (30 s
+ * without a word from it). It costs the same at -x 64 or -x 65536.
  */
 static void
 handle_relay(struct mediator *m, const unsigned char *buf, size_t len,
@@ -1666,6 +1670,10 @@ handle_relay(struct mediator *m, const unsigned char *buf, size_t len,
 	if (now - rs->born >= RELAY_LIFE) {
 		rs_close(m, rs);
 		return drop(m, from, "relay: session past its lifetime");
+	}
+	if (!slot_live(rs->e->s[1 - j], now)) {	/* the other side is gone */
+		rs_close(m, rs);
+		return drop(m, from, "relay: the peer's registration ended");
 	}
 	rs->heard[j] = rs->last = now;
 	rs_use(m, rs, 1);

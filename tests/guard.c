@@ -477,8 +477,9 @@ consent(void)
 		relay_send(&a, 41, 1000);
 		NOW += 10;
 	}
-	printf("forwarded_after_silence %lu ms %lu\n", relayed,
-	    relayed * 10);
+	printf("forwarded_after_silence %lu ms %lu sessions_relayed %lu\n",
+	    relayed, relayed * 10, mediator_stats(M)->relayed);
+
 	return 0;
 }
 
