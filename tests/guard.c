@@ -1,6 +1,6 @@
 /*
  * tests/guard.c - the mediator's core against the attacks of issue 16,
- * on a virtual clock and virtual sources (tests/attack.bats).
+ * on a virtual clock and virtual sources (tests/medattack.bats).
  *
  *	guard SCENARIO [mediate options...]
  *

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """tests/stunamp.py - STUN Binding requests of each kind at a mediator
-(tests/attack.bats): what each draws back, from an address that never
+(tests/medattack.bats): what each draws back, from an address that never
 showed a cookie.
 
     stunamp.py ADDR PORT
