@@ -21,6 +21,17 @@
  * (struct slot). Every datagram is parsed as hostile input through the
  * byte cursors of wire.c.
  *
+ * It faces strangers, so its budgets go by what an attacker cannot
+ * multiply cheaply, a source prefix (an IPv4 address, an IPv6 /64 and
+ * its /48: struct pfx), and only a source that has shown a cookie (or
+ * TCP's handshake) spends them: new registrations a second, the share
+ * of the table a prefix holds live, relay sessions, TCP connections.
+ * STUN, never verified, has a budget of its own and answers no more
+ * bytes than it was sent. A live registration never moves to another
+ * source. No work per datagram or per tick grows with the table or -x:
+ * the re-introductions wait in one queue per try, each in order of due
+ * time, and relay sessions are found by a hash of the client id.
+ *
  * Two layers, in this order in the file. The core (up to mediator_free)
  * has no socket and no clock: mediator_input takes one message with
  * where it came from and the time, and queues its answers in an outbox
@@ -33,6 +44,7 @@
  * tests/fuzz_mediator.c does.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -55,6 +67,11 @@
 #define GROUP_SESSION	1
 #define GROUP_TCP	2	/* added: TCP clients meet TCP clients */
 #define MAXTCP		1024	/* TCP rendezvous connections at once */
+#define TCP_PER_SRC	16	/* ... from one IPv4 address or IPv6 /64 */
+#define TCP_SLOTS	4096	/* their counters, by prefix hash */
+#define TCP_FRAME_MS	5000	/* ms to complete a frame once begun */
+#define TCP_HELLO_MS	10000	/* ms for a first whole frame */
+#define TCP_PAUSE_MS	1000	/* ms the listeners rest out of fds */
 #define REXMIT_FIRST	100	/* ms before the first re-introduction */
 #define REXMIT_TRIES	6	/* 100+200+...+3200 ms, then give up */
 #define INTRO_CTL_TRIES	3	/* the controlled side silent this many
@@ -62,11 +79,27 @@
 				   anyway, without READY */
 #define ALT_WAIT	300	/* ms to wait for the copy sent to port P+1 */
 #define COOKIE_EPOCH	60000	/* ms; a cookie is good for 60 to 120 s */
-#define RL_SLOTS	4096	/* rate limiter buckets, by source address */
+#define RL_SLOTS	4096	/* rate limiter buckets, by source prefix */
 #define RATE_DEFAULT	20	/* new registrations per second per address */
+#define STUN_RATE	20	/* STUN answers per second per address */
+#define COARSE		4	/* an IPv6 /48 gets this many times a /64's
+				   rate (and a larger share, below) */
+#define QSLOTS		65536	/* live-name and relay counters, by prefix
+				   (a slot keeps uint16_t indices) */
+#define SHARE_FINE	64	/* an IPv4 address or IPv6 /64 holds at most
+				   1/64 of the table ... */
+#define SHARE_COARSE	16	/* ... and an IPv6 /48 at most 1/16 */
 #define MAX_NAMES	65536	/* -n: names at once */
 #define RELAY_MAX	64	/* relayed sessions at once (-x) */
 #define RELAY_RATE	(2 * 1024 * 1024)	/* bytes/s per session (-b) */
+#define RELAY_GLOBAL	4	/* -B: all sessions together, default, in
+				   sessions' worth of -b */
+#define RELAY_SHARE	16	/* a prefix is in at most 1/16 of -x
+				   sessions (at least 2) */
+#define RELAY_LIFE	3600000	/* ms a relayed session lives at most */
+#define RELAY_CONSENT	20000	/* ms: a side silent this long through the
+				   relay is sent nothing (clients keep alive
+				   every KEEPALIVE_MS, 15 s) */
 #define RX_BATCH	64	/* datagrams per recvmmsg */
 #define TICK_MAX	1000	/* ms: the longest the core sleeps */
 
@@ -88,6 +121,8 @@ struct slot {
 	uint8_t		acked;		/* PEERACK for the introduction */
 	uint8_t		nloc;
 	uint8_t		loclen;
+	uint8_t		nq;		/* counters of q charged for it */
+	uint16_t	q[2];		/* its prefixes' live-name counters */
 	unsigned char	b[];		/* pub, alt, dst, locals */
 };
 
@@ -111,13 +146,15 @@ struct slotv {
 struct entry {
 	struct entry	*hnext;		/* hash chain */
 	struct entry	*older, *newer;	/* expiry list, oldest first */
-	struct entry	*rnext;		/* re-introduction list */
+	struct entry	*rnext, *rprev;	/* its re-introduction queue */
 	struct slot	*s[2];		/* NULL: nobody */
 	int64_t		 touched;
 	int64_t		 rexmit_at;
 	uint32_t	 hash;		/* name_hash of group and name */
-	uint8_t		 rexmit_n;
+	uint32_t	 rsx;		/* its relay session + 1, or 0 */
+	uint8_t		 rexmit_n;	/* which queue, when on_rexmit */
 	uint8_t		 on_rexmit;
+	uint8_t		 relay_want;	/* bit i: slot i asked for the relay */
 	uint8_t		 introduced;
 	uint8_t		 ready;		/* the controlled side acknowledged */
 	uint8_t		 intro_ctl;	/* the controlling side introduced */
@@ -128,21 +165,48 @@ struct entry {
 
 /*
  * A relayed session (mediate -r): the two clients of one rendezvous, as
- * registered. Only they may send through it, and only to each other.
+ * registered, both of which asked for it. Only they may send through
+ * it, only to each other, and only to a side that is itself sending
+ * through it (heard: consent, as TURN's permissions). Sessions are
+ * found by client id (a chained hash, hnext) and kept in a list by
+ * last use (older, newer: indices, -1 ends), so that nothing the relay
+ * does per datagram or per tick walks all -x sessions.
  */
 struct rsess {
 	uint64_t	 id[2];		/* 0: free */
 	struct ep	 pub[2];
 	struct med_via	 via[2];
-	int64_t		 last;		/* ms: idle expiry */
+	struct entry	*e;		/* the rendezvous: they end together */
+	int64_t		 born, last;	/* ms: lifetime, idle expiry */
+	int64_t		 heard[2];	/* ms: last datagram from side j */
 	int64_t		 tat;		/* us: GCRA over bytes, the rate cap */
 	uint64_t	 bytes;
+	int32_t		 hnext[2];	/* id chains: session * 2 + side */
+	int32_t		 older, newer;	/* use list; older: next free */
+	uint8_t		 nq[2];
+	uint32_t	 q[2][2];	/* each side's prefix counters */
 };
 
 /* A rate limiter bucket (GCRA): when the next registration is due. */
 struct rl {
-	uint32_t	key;		/* hash of the source address */
+	uint32_t	key;		/* hash of the source prefix */
 	int64_t		tat;		/* theoretical arrival time, us */
+};
+
+/*
+ * A source's prefixes, as keyed hashes: an IPv4 address; an IPv6 /64
+ * and its /48. Budgets go by these, not by the whole address: an
+ * attacker has one IPv4 address or a /64 (or a /48) as cheaply as one
+ * IPv6 address.
+ */
+struct pfx {
+	int		n;
+	uint32_t	k[2];
+};
+
+/* The re-introductions: a queue per try, each in order of due time. */
+struct rqueue {
+	struct entry	*head, *tail;
 };
 
 /*
@@ -163,21 +227,32 @@ struct mediator {
 	size_t		 nold, moved;	/* its size, its buckets moved */
 	size_t		 count, max;
 	struct entry	*oldest, *newest;
-	struct entry	*rexmit;
+	struct rqueue	 rq[REXMIT_TRIES];	/* re-introductions */
 	uint64_t	 cookie_key[2];	/* SipHash keys: per-process secrets */
 	uint64_t	 hash_key[2];	/* ... for the name and rate tables */
 	struct rl	*rl;		/* RL_SLOTS buckets, or NULL: no limit */
-	int64_t		 rl_gap;	/* us between registrations ... */
-	int64_t		 rl_burst;	/* ... and how far ahead one may be */
+	int		 rate;		/* new registrations/s per prefix */
+	struct rl	*stun_rl;	/* STUN's own budget, RL_SLOTS */
+	uint32_t	*live;		/* QSLOTS: live names per prefix */
+	uint32_t	 share[2];	/* most a prefix, fine, coarse, holds */
 	struct rsess	*rs;		/* relay sessions, or NULL: no relay */
 	int		 rs_max;
+	int32_t		*rs_hash;	/* rs_nhash chains, by client id */
+	uint32_t	 rs_nhash;
+	int32_t		 rs_free;	/* free sessions, by older */
+	int32_t		 rs_oldest, rs_newest;	/* by last use */
+	uint32_t	*rs_src;	/* QSLOTS: sessions per prefix */
+	uint32_t	 rs_share[2];
 	int64_t		 rs_rate;	/* bytes per second per session */
 	int64_t		 rs_cap;	/* bytes per session, 0: no cap */
+	int64_t		 rs_grate;	/* bytes per second, all sessions */
+	int64_t		 rs_gtat;	/* us: GCRA of all sessions */
 	struct med_stats st;
 };
 
 static void	cookie_make(const struct mediator *, const struct ep *, int64_t,
 		    unsigned char *);
+static void	drop(struct mediator *, const struct ep *, const char *);
 
 /* Keyed (SipHash): names an attacker picks cannot be aimed at a chain. */
 static uint32_t
@@ -255,23 +330,73 @@ entry_touch(struct mediator *m, struct entry *e, int64_t now)
 static void
 rexmit_remove(struct mediator *m, struct entry *e)
 {
-	struct entry **rp;
+	struct rqueue *q = &m->rq[e->rexmit_n];
 
-	for (rp = &m->rexmit; *rp != NULL; rp = &(*rp)->rnext)
-		if (*rp == e) {
-			*rp = e->rnext;
-			break;
-		}
+	if (!e->on_rexmit)
+		return;
+	if (e->rprev != NULL)
+		e->rprev->rnext = e->rnext;
+	else
+		q->head = e->rnext;
+	if (e->rnext != NULL)
+		e->rnext->rprev = e->rprev;
+	else
+		q->tail = e->rprev;
+	e->rnext = e->rprev = NULL;
 	e->on_rexmit = 0;
-	e->rnext = NULL;
 }
 
+/*
+ * e to the tail of queue n, due at `at`. Every entry of queue n was
+ * put there as now + REXMIT_FIRST << n, and the clock does not go
+ * back: each queue is in order of due time, and the timers cost the
+ * same with 20 pending pairs or 20 000.
+ */
 static void
-slots_free(struct entry *e)
+rexmit_push(struct mediator *m, struct entry *e, int n, int64_t at)
 {
+	struct rqueue *q = &m->rq[n];
+
+	rexmit_remove(m, e);
+	e->rexmit_n = (uint8_t)n;
+	e->rexmit_at = at;
+	e->rprev = q->tail;
+	e->rnext = NULL;
+	if (q->tail != NULL)
+		q->tail->rnext = e;
+	else
+		q->head = e;
+	q->tail = e;
+	e->on_rexmit = 1;
+}
+
+static void	rs_close(struct mediator *, struct rsess *);
+
+/* Give back what slot s holds of its prefixes' share; then free it. */
+static void
+slot_release(struct mediator *m, struct slot *s)
+{
+	int i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nq; i++)
+		m->live[s->q[i]]--;
+	s->nq = 0;
+}
+
+/* The clients of e are gone, and with them their relay session. */
+static void
+slots_free(struct mediator *m, struct entry *e)
+{
+	if (e->rsx != 0)
+		rs_close(m, &m->rs[e->rsx - 1]);
+	slot_release(m, e->s[0]);
+	slot_release(m, e->s[1]);
 	free(e->s[0]);
 	free(e->s[1]);
 	e->s[0] = e->s[1] = NULL;
+	e->relay_want = 0;
 }
 
 static void
@@ -281,10 +406,9 @@ entry_free(struct mediator *m, struct entry *e)
 
 	if (*ep == e)
 		*ep = e->hnext;
-	if (e->on_rexmit)
-		rexmit_remove(m, e);
+	rexmit_remove(m, e);
 	list_unlink(m, e);
-	slots_free(e);
+	slots_free(m, e);
 	free(e);
 	m->count--;
 }
@@ -633,13 +757,7 @@ send_peer(struct mediator *m, const struct entry *e, int i)
 static void
 rexmit_start(struct mediator *m, struct entry *e, int64_t now)
 {
-	e->rexmit_at = now + REXMIT_FIRST;
-	e->rexmit_n = 0;
-	if (!e->on_rexmit) {
-		e->rnext = m->rexmit;
-		m->rexmit = e;
-		e->on_rexmit = 1;
-	}
+	rexmit_push(m, e, 0, now + REXMIT_FIRST);
 }
 
 /*
@@ -749,41 +867,87 @@ cookie_ok(const struct mediator *m, const struct ep *from,
 	return ct_equal(c, cookie, COOKIE_LEN);
 }
 
+/* The prefixes of from's address (struct pfx), hashed under key. */
+static void
+pfx_hash(const uint64_t key[2], const struct ep *from, struct pfx *p)
+{
+	unsigned char a[1 + 8];
+
+	if (from->u.sa.sa_family == AF_INET6) {
+		a[0] = 0xfd;	/* never a name's group (name_hash) */
+		memcpy(a + 1, &from->u.in6.sin6_addr, 8);
+		p->k[0] = (uint32_t)siphash24(key, a, 1 + 8);
+		a[0] = 0xfc;
+		p->k[1] = (uint32_t)siphash24(key, a, 1 + 6);
+		p->n = 2;
+	} else {
+		a[0] = 0xff;
+		memcpy(a + 1, &from->u.in.sin_addr, 4);
+		p->k[0] = (uint32_t)siphash24(key, a, 1 + 4);
+		p->n = 1;
+	}
+}
+
+static void
+pfx_of(const struct mediator *m, const struct ep *from, struct pfx *p)
+{
+	pfx_hash(m->hash_key, from, p);
+}
+
 /*
- * Per source address (not port: ports are free to vary), at most the
- * configured number of new registrations per second. Addresses share a
- * bucket when their hashes collide; a busy bucket is then shared, which
- * errs on the side of refusing.
+ * At most rate a second per prefix (not port: ports are free to vary;
+ * an IPv6 /48 COARSE times a /64's) from table tab, GCRA with a
+ * second's burst. Prefixes share a bucket when their hashes collide; a
+ * busy bucket is then shared, which errs on the side of refusing.
  */
 static int
-rate_ok(struct mediator *m, const struct ep *from, int64_t now)
+rate_ok(struct rl *tab, int rate, const struct pfx *p, int64_t now)
 {
-	unsigned char a[1 + 16];
-	size_t alen;
-	uint32_t h;
-	struct rl *b;
-	int64_t t = now * 1000;
+	struct rl *b[2];
+	int64_t t = now * 1000, gap[2];
+	int i, r;
 
-	if (m->rl == NULL)
-		return 1;
-	a[0] = 0xff;		/* never a name's group (name_hash) */
-	if (from->u.sa.sa_family == AF_INET6) {
-		memcpy(a + 1, &from->u.in6.sin6_addr, 16);
-		alen = 16;
-	} else {
-		memcpy(a + 1, &from->u.in.sin_addr, 4);
-		alen = 4;
+	for (i = 0; i < p->n; i++) {
+		r = rate * (i ? COARSE : 1);
+		gap[i] = 1000000 / r;
+		b[i] = &tab[p->k[i] % RL_SLOTS];
+		if (b[i]->key != p->k[i] && b[i]->tat <= t)
+			b[i]->key = p->k[i];	/* an idle bucket: new hands */
+		if (b[i]->tat < t)
+			b[i]->tat = t;
+		if (b[i]->tat - t > gap[i] * (r - 1))
+			return 0;
 	}
-	h = (uint32_t)siphash24(m->hash_key, a, 1 + alen);
-	b = &m->rl[h % RL_SLOTS];
-	if (b->key != h && b->tat <= t)
-		b->key = h;	/* an idle bucket changes hands */
-	if (b->tat < t)
-		b->tat = t;
-	if (b->tat - t > m->rl_burst)
-		return 0;
-	b->tat += m->rl_gap;
+	for (i = 0; i < p->n; i++)
+		b[i]->tat += gap[i];
 	return 1;
+}
+
+/*
+ * Room in p's share of the table: the names its clients hold live,
+ * refreshed or not, count (slot_release gives them back).
+ */
+static int
+quota_ok(const struct mediator *m, const struct pfx *p)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++)
+		if (m->live[p->k[i] % QSLOTS] >= m->share[i])
+			return 0;
+	return 1;
+}
+
+static void
+quota_take(struct mediator *m, struct slot *s, const struct pfx *p)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++) {
+		s->q[i] = (uint16_t)(p->k[i] % QSLOTS);
+		m->live[s->q[i]]++;
+	}
+	s->nq = (uint8_t)p->n;
 }
 
 struct reg {
@@ -885,11 +1049,13 @@ slot_update(struct slot *old, const struct reg *rg, const struct ep *from,
  */
 static struct entry *
 register_admit(struct mediator *m, const struct reg *rg,
-    const struct ep *from, const struct med_via *via, int64_t now)
+    const struct ep *from, const struct med_via *via, struct pfx *p,
+    int64_t now)
 {
 	int group = reg_group(rg);
 	struct entry *e;
-	int i;
+	struct slotv v;
+	int i, exempt;
 
 	/*
 	 * TCP's handshake already proved the source. A copy to P+1 of a
@@ -900,17 +1066,31 @@ register_admit(struct mediator *m, const struct reg *rg,
 	 */
 	e = *entry_ref(m, group, rg->name, rg->namelen);
 	i = e != NULL ? slot_of(e, rg->id) : -1;
-	if (!rg->tcp && !(rg->alt && i != -1 && !slot_have_alt(e->s[i])) &&
-	    !cookie_ok(m, from, rg->cookie, now)) {
+	exempt = 0;
+	if (rg->alt && i != -1 && !slot_have_alt(e->s[i])) {
+		slot_unpack(e->s[i], &v);	/* from the address on P */
+		exempt = ep_equal_addr(from, &v.pub);
+	}
+	if (!rg->tcp && !exempt && !cookie_ok(m, from, rg->cookie, now)) {
 		m->st.cookies++;
 		send_registered(m, from, via, rg->id, 0, rg->len, now);
 		return NULL;
 	}
-	if (i == -1 && !rate_ok(m, from, now)) {
+	if (i != -1)
+		return e;
+	/* A new client: its prefixes' rate, and their share of the table. */
+	pfx_of(m, from, p);
+	if (m->rl != NULL && !rate_ok(m->rl, m->rate, p, now)) {
 		m->st.ratelimited++;
 		send_error(m, from, via, rg->id, E_RATE,
 		    "too many registrations from your address, try later",
 		    SIZE_MAX);
+		return NULL;
+	}
+	if (!quota_ok(m, p)) {
+		m->st.ratelimited++;
+		send_error(m, from, via, rg->id, E_RATE,
+		    "too many names from your network, try later", SIZE_MAX);
 		return NULL;
 	}
 	if ((e = entry_get(m, group, rg->name, rg->namelen, now)) == NULL) {
@@ -935,12 +1115,14 @@ register_slot(struct mediator *m, struct entry *e, const struct reg *rg,
 
 	if ((i = slot_of(e, rg->id)) != -1)
 		return i;
-	/* A newcomer after an introduction starts a new meeting. */
-	if (e->introduced) {
-		slots_free(e);
+	/*
+	 * A newcomer after an introduction starts a new meeting; not while
+	 * the pair is relayed (its traffic keeps the registrations live).
+	 */
+	if (e->introduced && e->rsx == 0) {
+		slots_free(m, e);
 		e->introduced = 0;
-		if (e->on_rexmit)
-			rexmit_remove(m, e);
+		rexmit_remove(m, e);
 	}
 	if ((i = slot_pick(e, rg->role, now)) == -1) {
 		m->st.refused++;
@@ -988,26 +1170,63 @@ register_answer(struct mediator *m, struct entry *e, int i,
 	}
 }
 
+/*
+ * A live registration's endpoint never moves: not to another source,
+ * whatever cookie that source has for itself (it may have learned the
+ * id as the peer), and its copy to P+1 comes from the same address.
+ * Over TCP the client reconnects when its connection drops (PROTOCOL
+ * 9.1), from another port: the same address will do there. Returns 1
+ * if rg may update s.
+ */
+static int
+register_same_source(const struct slot *s, const struct reg *rg,
+    const struct ep *from, int64_t now)
+{
+	struct slotv v;
+
+	if (!slot_live(s, now))
+		return 1;
+	slot_unpack(s, &v);
+	if (rg->tcp)
+		return ep_equal_addr(from, &v.pub);
+	if (rg->alt)
+		return v.have_alt ? ep_equal(from, &v.alt) :
+		    !v.have_pub || ep_equal_addr(from, &v.pub);
+	return v.have_pub ? ep_equal(from, &v.pub) :
+	    !v.have_alt || ep_equal_addr(from, &v.alt);
+}
+
 static void
 handle_register(struct mediator *m, const struct reg *rg,
     const struct ep *from, const struct med_via *via, int64_t now)
 {
 	struct entry *e;
 	struct slot *s;
-	int i, fresh_alt;
+	struct pfx p;
+	int i, fresh_alt, isnew;
 
-	if ((e = register_admit(m, rg, from, via, now)) == NULL ||
+	if ((e = register_admit(m, rg, from, via, &p, now)) == NULL ||
 	    (i = register_slot(m, e, rg, from, via, now)) == -1)
 		return;
 	s = e->s[i];
-	fresh_alt = rg->alt && (s == NULL || s->id != rg->id ||
-	    !slot_have_alt(s));
+	if ((isnew = s == NULL || s->id != rg->id) == 0 &&
+	    !register_same_source(s, rg, from, now)) {
+		m->st.refused++;
+		send_error(m, from, via, rg->id, E_BUSY,
+		    "name in use from another endpoint", SIZE_MAX);
+		return;
+	}
+	if (isnew)
+		slot_release(m, s);	/* a dead client's, reused */
+	fresh_alt = rg->alt && (isnew || !slot_have_alt(s));
 	if ((s = slot_update(s, rg, from, via, now)) == NULL) {
 		m->st.refused++;
 		send_error(m, from, via, rg->id, E_FULL,
 		    "mediator out of memory, try later", SIZE_MAX);
 		return;
 	}
+	if (isnew)
+		quota_take(m, s, &p);
 	e->s[i] = s;
 	entry_touch(m, e, now);
 	if (slot_have_pub(s))	/* else only the copy to P+1 so far */
@@ -1063,8 +1282,21 @@ parse_reg(struct rd *r, struct reg *rg, int with_cands)
 	return r->left == 0 && !r->bad ? 0 : -1;
 }
 
+/* From where slot s registered, on P or P+1? */
+static int
+slot_from(const struct slot *s, const struct ep *from)
+{
+	struct slotv v;
+
+	slot_unpack(s, &v);
+	return (v.have_pub && ep_equal(from, &v.pub)) ||
+	    (v.have_alt && ep_equal(from, &v.alt));
+}
+
+/* An acknowledgement counts only from the client's registered endpoint. */
 static void
-handle_peerack(struct mediator *m, const struct reg *rg, int64_t now)
+handle_peerack(struct mediator *m, const struct reg *rg,
+    const struct ep *from, int64_t now)
 {
 	int group = reg_group(rg);
 	struct entry *e = *entry_ref(m, group, rg->name, rg->namelen);
@@ -1072,7 +1304,10 @@ handle_peerack(struct mediator *m, const struct reg *rg, int64_t now)
 
 	if (e == NULL)
 		return;
-	if ((i = slot_of(e, rg->id)) != -1) {
+	if ((i = slot_of(e, rg->id)) != -1 && !slot_from(e->s[i], from))
+		return drop(m, from,
+		    "PEERACK not from the registered endpoint");
+	if (i != -1) {
 		e->s[i]->acked = 1;
 		e->s[i]->seen = now;
 		entry_touch(m, e, now);
@@ -1160,9 +1395,13 @@ handle_bind(struct mediator *m, struct rd *r, uint64_t id,
 /*
  * A STUN Binding request (RFC 8489) on the same port: the mapped address,
  * from the other port and/or address when CHANGE-REQUEST asks (RFC
- * 5780), and OTHER-ADDRESS when there is one. The answer is larger than
- * the request (32 bytes to 20, 52 with OTHER-ADDRESS and FINGERPRINT):
- * STUN's nature, so it is charged to the source address's rate bucket.
+ * 5780), and OTHER-ADDRESS when there is one and the answer still fits.
+ * A STUN source is never verified, so STUN has a budget of its own (a
+ * forged flood in a victim's name spends no budget its registrations
+ * need) and no answer is longer than its request: a bare 20-byte
+ * request, whose answer is 32 bytes (44 over IPv6), goes unanswered;
+ * a client pads it (PADDING, SOFTWARE) to be answered. RESPONSE-PORT
+ * would aim the answer at a port the source may not own: refused.
  */
 static void
 handle_stun(struct mediator *m, const unsigned char *buf, size_t len,
@@ -1171,14 +1410,17 @@ handle_stun(struct mediator *m, const unsigned char *buf, size_t len,
 	unsigned char out[128];
 	struct stun s;
 	struct med_via v = *via;
-	struct ep to = *from;
+	struct pfx p;
 	size_t n;
 	int k, o;
 
 	if (via->tcp || stun_parse(buf, len, &s) == -1 ||
 	    s.type != STUN_BINDING)
 		return drop(m, from, "malformed or unexpected STUN");
-	if (!rate_ok(m, from, now)) {
+	if (s.response_port)
+		return drop(m, from, "STUN RESPONSE-PORT: refused");
+	pfx_of(m, from, &p);
+	if (!rate_ok(m->stun_rl, STUN_RATE, &p, now)) {
 		m->st.ratelimited++;
 		return;
 	}
@@ -1190,38 +1432,183 @@ handle_stun(struct mediator *m, const unsigned char *buf, size_t len,
 		v.sock = k;
 		v.have_dst = 0;		/* that socket's own address */
 	}
-	/* RESPONSE-PORT (RFC 5780): another port of the same address. */
-	if (s.response_port && to.u.sa.sa_family == AF_INET6)
-		to.u.in6.sin6_port = htons((uint16_t)s.response_port);
-	else if (s.response_port)
-		to.u.in.sin_port = htons((uint16_t)s.response_port);
 	o = other_socket(m, via->sock, 1, 1);
 	n = stun_response(&s, from, o != -1 ? &m->locals[o].bound : NULL,
 	    out, sizeof(out));
-	if (n > 0) {
+	if (n > len && o != -1)		/* without OTHER-ADDRESS */
+		n = stun_response(&s, from, NULL, out, sizeof(out));
+	if (n > 0 && n <= len)
 		m->st.stun++;
-		reply(m, &to, &v, out, n);
-	}
+	if (n > 0)
+		reply_capped(m, from, &v, out, n, len);
 }
 
 /* ---- the relay (mediate -r, README "Relay") ---- */
 
-/* The relay session with client id (at index *j), or NULL. */
-static struct rsess *
-rs_find(struct mediator *m, uint64_t id, int *j)
+/* The chain of client id's sessions: entries are session * 2 + side. */
+static int32_t *
+rs_chain(struct mediator *m, uint64_t id)
 {
-	int k;
+	unsigned char b[8];
+	struct wr w;
 
-	for (k = 0; m->rs != NULL && k < m->rs_max; k++)
-		for (*j = 0; *j < 2; (*j)++)
-			if (m->rs[k].id[0] != 0 && m->rs[k].id[*j] == id)
-				return &m->rs[k];
+	wr_init(&w, b, sizeof(b));
+	wr_u64(&w, id);
+	return &m->rs_hash[siphash24(m->hash_key, b, 8) & (m->rs_nhash - 1)];
+}
+
+/*
+ * The relay session with client id registered at from (side *j), or
+ * NULL. Not by id alone: a peer knows the other's id, and could open a
+ * session of its own under it.
+ */
+static struct rsess *
+rs_find(struct mediator *m, uint64_t id, const struct ep *from, int *j)
+{
+	int32_t c;
+
+	if (m->rs == NULL)
+		return NULL;
+	for (c = *rs_chain(m, id); c != -1; c = m->rs[c / 2].hnext[c % 2])
+		if (m->rs[c / 2].id[c % 2] == id &&
+		    ep_equal(from, &m->rs[c / 2].pub[c % 2])) {
+			*j = c % 2;
+			return &m->rs[c / 2];
+		}
 	return NULL;
+}
+
+/* Take session rs out of (on 0) or put it at the young end of the use list. */
+static void
+rs_use(struct mediator *m, struct rsess *rs, int on)
+{
+	int32_t k = (int32_t)(rs - m->rs);
+
+	if (rs->older != -1)
+		m->rs[rs->older].newer = rs->newer;
+	else if (m->rs_oldest == k)
+		m->rs_oldest = rs->newer;
+	if (rs->newer != -1)
+		m->rs[rs->newer].older = rs->older;
+	else if (m->rs_newest == k)
+		m->rs_newest = rs->older;
+	rs->older = rs->newer = -1;
+	if (!on)
+		return;
+	rs->older = m->rs_newest;
+	if (m->rs_newest != -1)
+		m->rs[m->rs_newest].newer = k;
+	else
+		m->rs_oldest = k;
+	m->rs_newest = k;
+}
+
+/* Charge (d 1) or give back (d -1) each side's prefixes' session count. */
+static int
+rs_charge(struct mediator *m, struct rsess *rs, int d)
+{
+	int i, j, over = 0;
+	uint32_t *c;
+
+	for (j = 0; j < 2; j++)
+		for (i = 0; i < rs->nq[j]; i++) {
+			c = &m->rs_src[rs->q[j][i]];
+			*c += (uint32_t)d;
+			over |= *c > m->rs_share[i];
+		}
+	return over;
+}
+
+static void
+rs_close(struct mediator *m, struct rsess *rs)
+{
+	int32_t k = (int32_t)(rs - m->rs), *cp;
+	int j;
+
+	vlog("relay session closed after %llu bytes",
+	    (unsigned long long)rs->bytes);
+	for (j = 0; j < 2; j++) {
+		for (cp = rs_chain(m, rs->id[j]); *cp != 2 * k + j;
+		    cp = &m->rs[*cp / 2].hnext[*cp % 2])
+			;
+		*cp = rs->hnext[j];
+	}
+	(void)rs_charge(m, rs, -1);
+	rs_use(m, rs, 0);
+	rs->e->rsx = 0;
+	rs->e->relay_want = 0;		/* a new session: both ask again */
+	rs->id[0] = rs->id[1] = 0;
+	rs->older = m->rs_free;
+	m->rs_free = k;
+}
+
+/*
+ * A session for e, whose two clients (registered as v) have both asked
+ * for it. Returns NULL, or why not.
+ */
+static const char *
+rs_open(struct mediator *m, struct entry *e, const struct slotv *v,
+    int64_t now)
+{
+	struct rsess *rs;
+	struct pfx p;
+	int32_t k, *cp, next;
+	int i, j;
+
+	if ((k = m->rs_free) == -1)
+		return "relay full: all sessions in use, try later";
+	rs = &m->rs[k];
+	next = rs->older;
+	memset(rs, 0, sizeof(*rs));
+	rs->older = rs->newer = -1;
+	for (j = 0; j < 2; j++) {
+		pfx_of(m, &v[j].pub, &p);
+		rs->nq[j] = (uint8_t)p.n;
+		for (i = 0; i < p.n; i++)
+			rs->q[j][i] = p.k[i] % QSLOTS;
+	}
+	if (rs_charge(m, rs, 1)) {
+		(void)rs_charge(m, rs, -1);
+		rs->older = next;
+		return "relay: too many sessions from your network, try later";
+	}
+	m->rs_free = next;
+	for (j = 0; j < 2; j++) {
+		rs->id[j] = e->s[j]->id;
+		rs->pub[j] = v[j].pub;
+		rs->via[j] = v[j].via;
+		rs->heard[j] = now;
+		cp = rs_chain(m, rs->id[j]);
+		rs->hnext[j] = *cp;
+		*cp = 2 * k + j;
+	}
+	rs->e = e;
+	e->rsx = (uint32_t)k + 1;
+	rs->born = rs->last = now;
+	rs->tat = now * 1000;
+	rs_use(m, rs, 1);
+	m->st.relayed++;
+	vlog("relaying %.*s", e->namelen, e->name);
+	return NULL;
+}
+
+static void
+send_relayok(struct mediator *m, const struct ep *to, const struct med_via *via,
+    uint64_t id)
+{
+	unsigned char buf[HDR_LEN];
+	struct wr w;
+
+	wr_init(&w, buf, sizeof(buf));
+	wr_hdr(&w, T_RELAYOK, id);
+	reply(m, to, via, buf, w.len);
 }
 
 /*
  * A client of an introduced pair asks for the relay: it must come from
- * the endpoint it registered, and the pair gets one session.
+ * the endpoint it registered. The pair gets a session when both have
+ * asked, and both are told; until then the asker hears nothing (it asks
+ * again).
  */
 static void
 handle_relayreq(struct mediator *m, const struct reg *rg,
@@ -1229,11 +1616,9 @@ handle_relayreq(struct mediator *m, const struct reg *rg,
 {
 	int group = reg_group(rg);
 	struct entry *e = *entry_ref(m, group, rg->name, rg->namelen);
-	struct rsess *rs;
 	struct slotv v[2];
-	unsigned char buf[HDR_LEN];
-	struct wr w;
-	int i, j, k;
+	const char *why;
+	int i;
 
 	if (e == NULL || !e->introduced || (i = slot_of(e, rg->id)) == -1 ||
 	    e->s[1 - i] == NULL)
@@ -1247,36 +1632,30 @@ handle_relayreq(struct mediator *m, const struct reg *rg,
 		    "this mediator does not relay (mediate -r)", SIZE_MAX);
 		return;
 	}
-	if ((rs = rs_find(m, rg->id, &j)) == NULL) {
-		for (k = 0; k < m->rs_max && m->rs[k].id[0] != 0; k++)
-			;
-		if (k == m->rs_max) {
+	e->relay_want |= (uint8_t)(1 << i);
+	e->s[i]->seen = now;		/* from its endpoint: it is alive */
+	entry_touch(m, e, now);
+	if (e->rsx == 0) {
+		if (e->relay_want != 3)
+			return;		/* the other side has not asked */
+		if ((why = rs_open(m, e, v, now)) != NULL) {
 			m->st.refused++;
-			send_error(m, from, via, rg->id, E_RELAY,
-			    "relay full: all sessions in use, try later",
+			send_error(m, from, via, rg->id, E_RELAY, why,
 			    SIZE_MAX);
 			return;
 		}
-		rs = &m->rs[k];
-		memset(rs, 0, sizeof(*rs));
-		for (j = 0; j < 2; j++) {
-			rs->id[j] = e->s[j]->id;
-			rs->pub[j] = v[j].pub;
-			rs->via[j] = v[j].via;
-		}
-		rs->tat = now * 1000;
-		m->st.relayed++;
-		vlog("relaying %.*s", e->namelen, e->name);
+		send_relayok(m, &v[1 - i].pub, &v[1 - i].via, e->s[1 - i]->id);
 	}
-	rs->last = now;
-	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, T_RELAYOK, rg->id);
-	reply(m, from, via, buf, w.len);
+	m->rs[e->rsx - 1].heard[i] = now;
+	send_relayok(m, from, via, rg->id);
 }
 
 /*
  * A datagram to relay: from one registered endpoint of a session, to
- * the other, as it is (the peers' own MACs, with -K, cover the inside).
+ * the other, as it is (the peers' own MACs, with -K, cover the inside),
+ * if that side is itself sending through the relay. It keeps its
+ * sender's registration live; the session ends with the other's (30 s
+ * without a word from it). It costs the same at -x 64 or -x 65536.
  */
 static void
 handle_relay(struct mediator *m, const unsigned char *buf, size_t len,
@@ -1286,18 +1665,36 @@ handle_relay(struct mediator *m, const unsigned char *buf, size_t len,
 	int j;
 	int64_t t = now * 1000;
 
-	if ((rs = rs_find(m, id, &j)) == NULL || !ep_equal(from, &rs->pub[j]))
+	if ((rs = rs_find(m, id, from, &j)) == NULL)
 		return drop(m, from, "relay: not a relayed endpoint");
+	if (now - rs->born >= RELAY_LIFE) {
+		rs_close(m, rs);
+		return drop(m, from, "relay: session past its lifetime");
+	}
+	if (!slot_live(rs->e->s[1 - j], now)) {	/* the other side is gone */
+		rs_close(m, rs);
+		return drop(m, from, "relay: the peer's registration ended");
+	}
+	rs->heard[j] = rs->last = now;
+	rs_use(m, rs, 1);
+	rs->e->s[j]->seen = now;
+	entry_touch(m, rs->e, now);
+	if (now - rs->heard[1 - j] >= RELAY_CONSENT) {
+		m->st.relay_dropped++;	/* no consent from the receiver */
+		return;
+	}
 	if (rs->tat < t)
 		rs->tat = t;
-	if (rs->tat - t > 100000 || (m->rs_cap && rs->bytes + len >
-	    (uint64_t)m->rs_cap)) {
-		m->st.relay_dropped++;	/* over the rate or the cap */
+	if (m->rs_gtat < t)
+		m->rs_gtat = t;
+	if (rs->tat - t > 100000 || m->rs_gtat - t > 100000 ||
+	    (m->rs_cap && rs->bytes + len > (uint64_t)m->rs_cap)) {
+		m->st.relay_dropped++;	/* over a rate or the cap */
 		return;
 	}
 	rs->tat += (int64_t)len * 1000000 / m->rs_rate;
+	m->rs_gtat += (int64_t)len * 1000000 / m->rs_grate;
 	rs->bytes += len;
-	rs->last = now;
 	m->st.relay_bytes += len;
 	reply_now(m, &rs->pub[1 - j], &rs->via[1 - j], buf, len);
 }
@@ -1367,7 +1764,7 @@ handle_message(struct mediator *m, const unsigned char *buf, size_t len,
 	} else if (type == T_PEERACK) {
 		if (parse_reg(&r, &rg, 0) == -1)
 			return drop(m, from, "malformed PEERACK");
-		handle_peerack(m, &rg, now);
+		handle_peerack(m, &rg, from, now);
 	} else
 		drop(m, from, "unexpected message type");
 }
@@ -1417,40 +1814,35 @@ mediator_stream(struct mediator *m, const unsigned char *buf, size_t len,
 	return (long)used;
 }
 
-/* Re-introduce pairs that have not acknowledged. */
+/*
+ * Re-introduce pair e, due now: it is on queue n, its nth resend; next
+ * on queue n + 1, or done.
+ */
 static void
-rexmit_due(struct mediator *m, int64_t now)
+rexmit_fire(struct mediator *m, struct entry *e, int64_t now)
 {
-	struct entry **rp, *e;
-	int i;
+	int i, n = e->rexmit_n;
 
-	for (rp = &m->rexmit; (e = *rp) != NULL;) {
-		if (e->s[0] == NULL || e->s[1] == NULL ||
-		    (e->s[0]->acked && e->s[1]->acked))
-			e->rexmit_n = REXMIT_TRIES;
-		else if (now >= e->rexmit_at) {
-			/*
-			 * A controlled side that does not answer must not
-			 * keep the other from its peer: without READY it
-			 * waits 1 s for full-TTL probes (punch.c).
-			 */
-			if (e->rexmit_n + 1 >= INTRO_CTL_TRIES)
-				e->intro_ctl = 1;
-			for (i = 0; i < 2; i++)
-				if (!e->s[i]->acked &&
-				    (i != ctl_slot(e) || e->intro_ctl))
-					send_peer(m, e, i);
-			e->rexmit_n++;
-			e->rexmit_at = now +
-			    ((int64_t)REXMIT_FIRST << e->rexmit_n);
-		}
-		if (e->rexmit_n >= REXMIT_TRIES) {
-			*rp = e->rnext;
-			e->on_rexmit = 0;
-			e->rnext = NULL;
-		} else
-			rp = &e->rnext;
+	if (e->s[0] == NULL || e->s[1] == NULL ||
+	    (e->s[0]->acked && e->s[1]->acked)) {
+		rexmit_remove(m, e);
+		return;
 	}
+	/*
+	 * A controlled side that does not answer must not keep the other
+	 * from its peer: without READY it waits 1 s for full-TTL probes
+	 * (punch.c).
+	 */
+	if (n + 1 >= INTRO_CTL_TRIES)
+		e->intro_ctl = 1;
+	for (i = 0; i < 2; i++)
+		if (!e->s[i]->acked && (i != ctl_slot(e) || e->intro_ctl))
+			send_peer(m, e, i);
+	if (n + 1 >= REXMIT_TRIES)
+		rexmit_remove(m, e);
+	else
+		rexmit_push(m, e, n + 1, now + ((int64_t)REXMIT_FIRST <<
+		    (n + 1)));
 }
 
 /* Close idle relay sessions; expire names not refreshed. */
@@ -1458,15 +1850,11 @@ static void
 expire(struct mediator *m, int64_t now)
 {
 	struct entry *e;
-	int i;
+	struct rsess *rs;
 
-	for (i = 0; m->rs != NULL && i < m->rs_max; i++)
-		if (m->rs[i].id[0] != 0 &&
-		    now - m->rs[i].last >= REG_TTL * 1000) {
-			vlog("relay session idle: closed after %llu bytes",
-			    (unsigned long long)m->rs[i].bytes);
-			m->rs[i].id[0] = 0;
-		}
+	while (m->rs_oldest != -1 && now - (rs = &m->rs[m->rs_oldest])->last
+	    >= REG_TTL * 1000)
+		rs_close(m, rs);
 	while ((e = m->oldest) != NULL &&
 	    now - e->touched >= REG_TTL * 1000) {
 		m->st.expired++;
@@ -1476,18 +1864,22 @@ expire(struct mediator *m, int64_t now)
 
 /*
  * The timers: re-introductions, expiry. Returns the ms until the next
- * is due (at most TICK_MAX); answers go to the outbox.
+ * is due (at most TICK_MAX); answers go to the outbox. Each queue is
+ * in order of due time: only their heads are looked at.
  */
 int
 mediator_tick(struct mediator *m, int64_t now)
 {
-	const struct entry *e;
+	struct entry *e;
 	int64_t t = TICK_MAX;
+	int n;
 
-	rexmit_due(m, now);
+	for (n = 0; n < REXMIT_TRIES; n++)
+		while ((e = m->rq[n].head) != NULL && now >= e->rexmit_at)
+			rexmit_fire(m, e, now);
 	expire(m, now);
-	for (e = m->rexmit; e != NULL; e = e->rnext)
-		if (e->rexmit_at - now < t)
+	for (n = 0; n < REXMIT_TRIES; n++)
+		if ((e = m->rq[n].head) != NULL && e->rexmit_at - now < t)
 			t = e->rexmit_at - now;
 	return t < 0 ? 0 : (int)t;
 }
@@ -1522,8 +1914,51 @@ mediator_free(struct mediator *m)
 	free(m->buckets);
 	free(m->old);
 	free(m->rl);
+	free(m->stun_rl);
+	free(m->live);
 	free(m->rs);
+	free(m->rs_hash);
+	free(m->rs_src);
 	free(m);
+}
+
+/* max / div, at least lo, at most max: a prefix's share. */
+static uint32_t
+share(size_t max, size_t div, size_t lo)
+{
+	size_t n = max / div < lo ? lo : max / div;
+
+	return (uint32_t)(n < max ? n : max);
+}
+
+/* The relay's sessions, free, their index by id. 0, or -1. */
+static int
+relay_init(struct mediator *m, const struct med_config *c)
+{
+	int k;
+
+	m->rs_cap = c->relay_cap;
+	m->rs_max = c->relay_max ? c->relay_max : RELAY_MAX;
+	m->rs_rate = c->relay_rate ? c->relay_rate : RELAY_RATE;
+	m->rs_grate = c->relay_global ? c->relay_global :
+	    RELAY_GLOBAL * m->rs_rate;
+	m->rs_share[0] = share((size_t)m->rs_max, RELAY_SHARE, 2);
+	m->rs_share[1] = share((size_t)m->rs_max, RELAY_SHARE / COARSE,
+	    2 * COARSE);
+	for (m->rs_nhash = 2; m->rs_nhash < 2 * (uint32_t)m->rs_max;)
+		m->rs_nhash *= 2;
+	m->rs = calloc((size_t)m->rs_max, sizeof(*m->rs));
+	m->rs_hash = malloc(m->rs_nhash * sizeof(*m->rs_hash));
+	m->rs_src = calloc(QSLOTS, sizeof(*m->rs_src));
+	if (m->rs == NULL || m->rs_hash == NULL || m->rs_src == NULL)
+		return -1;
+	memset(m->rs_hash, 0xff, m->rs_nhash * sizeof(*m->rs_hash));
+	for (k = m->rs_max - 1; k >= 0; k--) {
+		m->rs[k].older = m->rs_free;
+		m->rs[k].newer = -1;
+		m->rs_free = k;
+	}
+	return 0;
 }
 
 /*
@@ -1553,19 +1988,19 @@ mediator_init(const struct med_config *c, const struct med_local *locals,
 		m->cookie_key[i] = random64();
 		m->hash_key[i] = random64();
 	}
-	m->rs_cap = c->relay_cap;
-	if (c->relay) {
-		m->rs_max = c->relay_max ? c->relay_max : RELAY_MAX;
-		m->rs_rate = c->relay_rate ? c->relay_rate : RELAY_RATE;
-		m->rs = calloc((size_t)m->rs_max, sizeof(*m->rs));
+	m->share[0] = share(m->max, SHARE_FINE, 8);
+	m->share[1] = share(m->max, SHARE_COARSE, 32);
+	m->rs_free = m->rs_oldest = m->rs_newest = -1;
+	if (c->relay && relay_init(m, c) == -1) {
+		mediator_free(m);
+		return NULL;
 	}
-	if (c->rate > 0) {
+	if ((m->rate = c->rate) > 0)
 		m->rl = calloc(RL_SLOTS, sizeof(*m->rl));
-		m->rl_gap = 1000000 / c->rate;
-		m->rl_burst = m->rl_gap * (c->rate - 1);  /* a second's worth */
-	}
+	m->stun_rl = calloc(RL_SLOTS, sizeof(*m->stun_rl));
+	m->live = calloc(QSLOTS, sizeof(*m->live));
 	m->buckets = calloc(m->nbuckets, sizeof(*m->buckets));
-	if (m->buckets == NULL || (c->relay && m->rs == NULL) ||
+	if (m->buckets == NULL || m->stun_rl == NULL || m->live == NULL ||
 	    (c->rate > 0 && m->rl == NULL)) {
 		mediator_free(m);
 		return NULL;
@@ -1642,6 +2077,10 @@ option(struct med_config *c, int ch, char *arg)
 	case 'r':
 		c->relay = 1;
 		return 0;
+	case 'T':
+		c->no_tcp = 1;
+		return 0;
+	case 'B':
 	case 'b':
 	case 'c':
 	case 'x':
@@ -1650,7 +2089,9 @@ option(struct med_config *c, int ch, char *arg)
 			warnx("bad -%c: %s", ch, arg);
 			return -1;
 		}
-		if (ch == 'b')
+		if (ch == 'B')
+			c->relay_global = v;
+		else if (ch == 'b')
 			c->relay_rate = v;
 		else if (ch == 'c')
 			c->relay_cap = v;
@@ -1676,7 +2117,7 @@ mediator_options(struct med_config *c, int argc, char **argv, int *status)
 	c->family = AF_UNSPEC;
 	c->max_names = MAX_NAMES;
 	c->rate = RATE_DEFAULT;
-	while ((ch = getopt(argc, argv, "46b:c:hl:n:p:rs:vx:")) != -1) {
+	while ((ch = getopt(argc, argv, "46B:b:c:hl:n:p:rs:Tvx:")) != -1) {
 		if (ch == 'h')
 			return usage(status, EX_OK);
 		if (option(c, ch, optarg) == -1)
@@ -1694,6 +2135,10 @@ struct tcpslot {
 	int		 fd;
 	unsigned	 gen;
 	int64_t		 seen;
+	int64_t		 born;		/* accepted */
+	int64_t		 frame_at;	/* the partial frame's first byte */
+	int		 framed;	/* a whole frame has come */
+	struct pfx	 p;		/* its source's counters */
 	struct ep	 from;
 	size_t		 len;
 	unsigned char	 buf[2 + MAX_DGRAM];
@@ -1735,7 +2180,11 @@ struct server {
 	struct tcpslot	*tc[MAXTCP];
 	int		 tc_end;	/* tc[tc_end...] are all NULL */
 	unsigned	 gen;
-	unsigned long	 tcp_refused;	/* TCP clients beyond MAXTCP */
+	unsigned long	 tcp_refused;	/* TCP clients beyond the caps */
+	unsigned long	 tcp_timeouts;	/* closed for a deadline */
+	uint16_t	 tcp_src[TCP_SLOTS];	/* connections per prefix */
+	uint64_t	 tcp_key[2];	/* their hash's key */
+	int64_t		 listen_at;	/* poll the listeners again then */
 	struct rxb	*rxb;
 	struct txb	*txb;
 };
@@ -1997,41 +2446,89 @@ tcp_listen(const struct ep *e)
 static void
 tcp_close(struct server *sv, int k)
 {
-	close(sv->tc[k]->fd);
-	free(sv->tc[k]);
+	struct tcpslot *c = sv->tc[k];
+	int i;
+
+	for (i = 0; i < c->p.n; i++)
+		sv->tcp_src[c->p.k[i] % TCP_SLOTS]--;
+	close(c->fd);
+	free(c);
 	sv->tc[k] = NULL;
 	while (sv->tc_end > 0 && sv->tc[sv->tc_end - 1] == NULL)
 		sv->tc_end--;
 }
 
-/* Accept what is waiting; beyond MAXTCP, new clients are closed. */
+/* Room for one more connection from p (an IPv6 /48: COARSE times). */
+static int
+tcp_room(const struct server *sv, const struct pfx *p)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++)
+		if (sv->tcp_src[p->k[i] % TCP_SLOTS] >=
+		    TCP_PER_SRC * (i ? COARSE : 1))
+			return 0;
+	return 1;
+}
+
+/* Client fd from ss into a free slot, if its source has room. 0 or -1. */
+static int
+tcp_add(struct server *sv, int fd, const struct sockaddr_storage *ss,
+    socklen_t len, int64_t now)
+{
+	struct tcpslot *c;
+	struct ep from;
+	struct pfx p;
+	int k, i;
+
+	memset(&from, 0, sizeof(from));
+	memcpy(&from.u, ss, len);
+	from.len = len;
+	pfx_hash(sv->tcp_key, &from, &p);
+	for (k = 0; k < MAXTCP && sv->tc[k] != NULL; k++)
+		;
+	if (k == MAXTCP || !tcp_room(sv, &p) ||
+	    (c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
+	sv->tc[k] = c;
+	if (k >= sv->tc_end)
+		sv->tc_end = k + 1;
+	c->fd = fd;
+	c->gen = ++sv->gen;
+	c->seen = c->born = now;
+	c->from = from;
+	c->p = p;
+	for (i = 0; i < p.n; i++)
+		sv->tcp_src[p.k[i] % TCP_SLOTS]++;
+	return 0;
+}
+
+/*
+ * Accept what is waiting; beyond MAXTCP, or beyond its source's cap,
+ * a new client is closed. Out of fds (EMFILE, ENFILE) the connection
+ * stays queued and the listener readable: the listeners rest a while
+ * rather than wake poll() at once, forever (poll_set).
+ */
 static void
 tcp_accept(struct server *sv, int lfd, int64_t now)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd, k, i;
+	int fd, i;
 
 	for (i = 0; i < 64; i++) {
 		len = sizeof(ss);
 		if ((fd = accept4(lfd, (struct sockaddr *)&ss, &len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
+		    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				sv->listen_at = now + TCP_PAUSE_MS;
 			return;
-		for (k = 0; k < MAXTCP && sv->tc[k] != NULL; k++)
-			;
-		if (k == MAXTCP || (sv->tc[k] = calloc(1,
-		    sizeof(*sv->tc[k]))) == NULL) {
+		}
+		if (tcp_add(sv, fd, &ss, len, now) == -1) {
 			sv->tcp_refused++;
 			close(fd);
-			continue;
 		}
-		if (k >= sv->tc_end)
-			sv->tc_end = k + 1;
-		sv->tc[k]->fd = fd;
-		sv->tc[k]->gen = ++sv->gen;
-		sv->tc[k]->seen = now;
-		memcpy(&sv->tc[k]->from.u, &ss, len);
-		sv->tc[k]->from.len = len;
 	}
 }
 
@@ -2056,6 +2553,8 @@ tcp_read(struct server *sv, int k, int64_t now)
 	}
 	if (n == -1)
 		return;
+	if (c->len == 0)
+		c->frame_at = now;
 	c->len += (size_t)n;
 	c->seen = now;
 	memset(&via, 0, sizeof(via));
@@ -2067,19 +2566,42 @@ tcp_read(struct server *sv, int k, int64_t now)
 		tcp_close(sv, k);
 		return;
 	}
+	if (used > 0) {
+		c->framed = 1;
+		c->frame_at = now;	/* what is left began now */
+	}
 	c->len -= (size_t)used;
 	memmove(c->buf, c->buf + used, c->len);
 }
 
 /*
- * Fill pfd: the UDP sockets, the TCP listeners, then the TCP clients
- * (which[i] naming client i's slot, *nt of them), closing those silent
- * for a registration's life. Returns the count before the clients.
+ * When TCP client c is to be closed: silent for a registration's life,
+ * a frame begun and not finished in TCP_FRAME_MS (one byte at a time
+ * does not keep it open), no whole frame in TCP_HELLO_MS.
+ */
+static int64_t
+tcp_deadline(const struct tcpslot *c)
+{
+	int64_t t = c->seen + REG_TTL * 1000;
+
+	if (c->len > 0 && c->frame_at + TCP_FRAME_MS < t)
+		t = c->frame_at + TCP_FRAME_MS;
+	if (!c->framed && c->born + TCP_HELLO_MS < t)
+		t = c->born + TCP_HELLO_MS;
+	return t;
+}
+
+/*
+ * Fill pfd: the UDP sockets, the TCP listeners (unless they rest), then
+ * the TCP clients (which[i] naming client i's slot, *nt of them),
+ * closing those past their deadline. Returns the count before the
+ * clients; *timeout shrinks to the next deadline.
  */
 static int
 poll_set(struct server *sv, struct pollfd *pfd, int *which, int *nt,
-    int64_t now)
+    int *timeout, int64_t now)
 {
+	int64_t d;
 	int i, n;
 
 	for (i = 0; i < sv->nfds; i++) {
@@ -2087,18 +2609,23 @@ poll_set(struct server *sv, struct pollfd *pfd, int *which, int *nt,
 		pfd[i].events = POLLIN;
 	}
 	for (i = 0; i < sv->nlfds; i++) {
-		pfd[sv->nfds + i].fd = sv->lfds[i];
+		pfd[sv->nfds + i].fd = sv->listen_at > now ? -1 : sv->lfds[i];
 		pfd[sv->nfds + i].events = POLLIN;
 	}
+	if (sv->listen_at > now && sv->listen_at - now < *timeout)
+		*timeout = (int)(sv->listen_at - now);
 	n = sv->nfds + sv->nlfds;
 	/* Not all MAXTCP slots at every wakeup: a UDP burst is short. */
 	for (i = *nt = 0; i < sv->tc_end; i++) {
 		if (sv->tc[i] == NULL)
 			continue;
-		if (now - sv->tc[i]->seen >= REG_TTL * 1000) {
-			tcp_close(sv, i);	/* silent client */
+		if ((d = tcp_deadline(sv->tc[i])) <= now) {
+			sv->tcp_timeouts++;
+			tcp_close(sv, i);
 			continue;
 		}
+		if (d - now < *timeout)
+			*timeout = (int)(d - now);
 		pfd[n + *nt].fd = sv->tc[i]->fd;
 		pfd[n + *nt].events = POLLIN;
 		which[(*nt)++] = i;
@@ -2119,7 +2646,7 @@ serve(struct server *sv)
 		now = now_ms();
 		timeout = mediator_tick(sv->m, now);
 		mediator_flush(sv->m);	/* the last burst's answers, tick's */
-		n = poll_set(sv, pfd, which, &nt, now);
+		n = poll_set(sv, pfd, which, &nt, &timeout, now);
 		if (poll(pfd, (nfds_t)(n + nt), timeout) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -2143,7 +2670,7 @@ serve(struct server *sv)
 /* Bind addr (NULL: the wildcard of family) on port and port+1. */
 static int
 add_sockets(struct server *sv, const char *addr, int family, int port,
-    int addr_idx)
+    int addr_idx, int tcp)
 {
 	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
 	struct med_local *l;
@@ -2172,7 +2699,7 @@ add_sockets(struct server *sv, const char *addr, int family, int port,
 		sv->wildcard[sv->nfds] = any;
 		sv->nfds++;
 		sv->has_alt |= alt;
-		if (!alt && sv->nlfds < 2 &&
+		if (tcp && !alt && sv->nlfds < 2 &&
 		    (fd = tcp_listen(&e)) != -1)
 			sv->lfds[sv->nlfds++] = fd;
 	}
@@ -2185,16 +2712,17 @@ setup_sockets(struct server *sv, const struct med_config *c, int port)
 	int i;
 
 	for (i = 0; i < c->naddrs; i++)
-		if (add_sockets(sv, c->addrs[i], c->family, port, i) == -1)
+		if (add_sockets(sv, c->addrs[i], c->family, port, i,
+		    !c->no_tcp) == -1)
 			return -1;
 	if (c->naddrs > 0)
 		return 0;
 	/* Both families on the wildcard; IPv6 may be absent. */
 	if (c->family != AF_UNSPEC)
-		return add_sockets(sv, NULL, c->family, port, 0);
-	if (add_sockets(sv, NULL, AF_INET, port, 0) == -1)
+		return add_sockets(sv, NULL, c->family, port, 0, !c->no_tcp);
+	if (add_sockets(sv, NULL, AF_INET, port, 0, !c->no_tcp) == -1)
 		return -1;
-	(void)add_sockets(sv, NULL, AF_INET6, port, 0);
+	(void)add_sockets(sv, NULL, AF_INET6, port, 0, !c->no_tcp);
 	return 0;
 }
 
@@ -2208,11 +2736,30 @@ print_stats(struct server *sv)
 	    "%lu introduced, %lu refused, %lu rate-limited, %lu answer(s) "
 	    "withheld as larger than the request, %lu expired, %lu STUN "
 	    "answer(s), %lu relayed session(s), %lu byte(s) relayed, %lu "
-	    "dropped over the relay's caps, %zu names now",
+	    "dropped over the relay's caps, %zu names now, %lu TCP "
+	    "connection(s) closed for a deadline",
 	    s->rx, s->malformed, s->oversized, s->badversion, s->cookies,
 	    s->registered, s->introduced, s->refused + sv->tcp_refused,
 	    s->ratelimited, s->capped, s->expired, s->stun, s->relayed,
-	    s->relay_bytes, s->relay_dropped, s->names);
+	    s->relay_bytes, s->relay_dropped, s->names, sv->tcp_timeouts);
+}
+
+/*
+ * Room for every TCP client: the soft fd limit (1024 under systemd) up
+ * to what MAXTCP needs, as far as the hard limit allows. Past it,
+ * tcp_accept copes.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want = MAXTCP + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ?
+	    rl.rlim_max : want;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 /*
@@ -2225,6 +2772,9 @@ server_open(struct server *sv, const struct med_config *c)
 	int port;
 
 	memset(sv, 0, sizeof(*sv));
+	sv->tcp_key[0] = random64();
+	sv->tcp_key[1] = random64();
+	raise_nofile();
 	(void)parse_port(c->port, &port);
 	if (setup_sockets(sv, c, port) == -1)
 		return -1;

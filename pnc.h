@@ -656,8 +656,9 @@ void	 session_free(struct session *, int);
  * A core without sockets or clock (init, input, tick), driven by the
  * one poll() loop of mediate_main and by tests/fuzz_mediator.c.
  */
-#define MEDIATE_USAGE	"[-46rv] [-b bytes/s] [-c bytes] [-l rate] " \
-			"[-n max] [-p port] [-s addr] [-x sessions]"
+#define MEDIATE_USAGE	"[-46rTv] [-B bytes/s] [-b bytes/s] [-c bytes] " \
+			"[-l rate] [-n max] [-p port] [-s addr] " \
+			"[-x sessions]"
 #define MED_SOCKS	4	/* two addresses (or families) x two ports */
 #define MED_BATCH	64	/* sends queued for one socket at most */
 #define MED_REPLY_MAX	256	/* no answer is longer (see their buffers) */
@@ -675,6 +676,9 @@ struct med_config {
 	int		 relay_max;	/* -x: sessions at once; 0: default */
 	int64_t		 relay_rate;	/* -b: bytes/s a session; 0: default */
 	int64_t		 relay_cap;	/* -c: bytes a session; 0: no cap */
+	int64_t		 relay_global;	/* -B: bytes/s, all sessions; 0:
+					   default */
+	int		 no_tcp;	/* -T: no TCP rendezvous */
 };
 
 /* A local socket as the core knows it: where it is bound, not its fd. */

@@ -23,7 +23,11 @@
 #     floor for any one-socket server; resident memory per pending
 #     registration at 1 000, 100 000 and 1 000 000 registrations. Each
 #     loadgen client does the cookie exchange of protocol version 2, as
-#     pnc does; the mediators run without a rate limit (-l 0).
+#     pnc does, from one of 64 loopback addresses (a mediator gives one
+#     address at most 1/64 of its table); the mediators run without a
+#     rate limit (-l 0). Beside it, in the same run, the mediator before
+#     issue 16's defences (built from git, BASE), and two mediators on
+#     the two CPUs, names split by rendezvous hashing (scale_out).
 #  4. footprint: stripped binary size, and peak VmRSS of a client in the
 #     throughput sessions of 2, beside socat and nc.
 #  5. relay: BENCH_MB MB with -R through the mediator's relay (both NATs
@@ -60,6 +64,17 @@ for t in socat nc nft conntrack strip taskset cc; do
 done
 [[ -x $PNC ]] || die "no $PNC: run make bench"
 cc -O2 -std=c11 -Wall -Wextra -o "$LG" tests/loadgen.c || die "loadgen"
+# The mediator before issue 16's defences, built as make bench builds pnc:
+# section 3 measures both in one run.
+BASE=2988964
+# Without git (a release tarball) those rows are left out.
+BASE_PNC=$tmp/base/pnc
+mkdir "$tmp/base" && git archive "$BASE" 2>/dev/null | tar -x -C "$tmp/base" &&
+    make -s -C "$tmp/base" CFLAGS="-O2 -fno-asynchronous-unwind-tables -fno-inline-functions" pnc \
+    >/dev/null 2>&1 || BASE_PNC=
+# BENCH_SECTIONS (12345): which sections to run.
+SECTIONS=${BENCH_SECTIONS:-12345}
+want() { [[ $SECTIONS == *$1* ]]; }
 
 # ---------------------------------------------------------------------------
 # Small statistics on a file of numbers, one a line.
@@ -304,6 +319,35 @@ stop_server() {
 	wait "$SRV" 2>/dev/null
 }
 
+# scale_out REP: two mediators, on CPU 0 (port 7400) and CPU 1 (7410), the
+# load generator on either core, splitting names between them by
+# rendezvous hashing (loadgen's hrw_pick, as DOC-NOTES proposes for
+# clients), against one mediator on CPU 0 (the load on CPU 1). Appends
+# "rate cpu_busiest share0" to $tmp/so2 and "rate cpu" to $tmp/so1.
+scale_out() {
+	local c0 c1 d0 d1 t0 t1 out s2
+	start_server "$PNC" mediate -s 127.0.0.1 -p 7400 -n $BIG -l 0
+	ip netns exec "$LAB-hC" taskset -c 1 "$PNC" mediate -s 127.0.0.1 \
+	    -p 7410 -n $BIG -l 0 </dev/null >/dev/null 2>&1 &
+	s2=$!
+	wait_udp_port hC 7410 || die "second mediator did not start"
+	c0=$(cpu_ticks "$SRV") d0=$(cpu_ticks "$s2") t0=$EPOCHREALTIME
+	out=$(ip netns exec "$LAB-hC" "$LG" rate 7400,7410 3 64)
+	t1=$EPOCHREALTIME c1=$(cpu_ticks "$SRV") d1=$(cpu_ticks "$s2")
+	kill "$s2" 2>/dev/null
+	wait "$s2" 2>/dev/null
+	stop_server
+	awk -v o="$out" -v a=$((c1 - c0)) -v b=$((d1 - d0)) \
+	    -v hz="$(getconf CLK_TCK)" -v t="$(f "$t1 - $t0")" 'BEGIN {
+		n = split(o, w, /[ \n]/); m = (a > b ? a : b) / hz / t
+		for (i = 1; i < n; i++) if (w[i] == "med0") s0 = w[i + 1]
+		for (i = 1; i < n; i++) if (w[i] == "med1") s1 = w[i + 1]
+		printf "%s %.3f %.3f\n", w[6], m, s0 / (s0 + s1) }' >>"$tmp/so2"
+	start_server "$PNC" mediate -s 127.0.0.1 -p 7400 -n $BIG -l 0
+	drive "$LG" rate 7400 3 64 >>"$tmp/so1"
+	stop_server
+}
+
 # drive CMD...: runs the load on CPU 1; prints "rate cpu dgrams_per_cpu_s
 # dgrams_per_op" where cpu is the server's share of a core, the datagrams
 # are all the UDP datagrams the server received and sent (hC's
@@ -325,10 +369,20 @@ mediator_block() {
 	local i n reps r0 r1 out lvl=()
 	: >"$tmp/mr"
 	: >"$tmp/ff"
+	: >"$tmp/mb"
+	: >"$tmp/so1"
+	: >"$tmp/so2"
 	for ((i = 1; i <= REP; i++)); do
 		start_server "$PNC" mediate -s 127.0.0.1 -p 7400 -n $BIG -l 0
 		drive "$LG" rate 7400 3 32 >>"$tmp/mr"
 		stop_server
+		if [[ -n $BASE_PNC ]]; then
+			start_server "$BASE_PNC" mediate -s 127.0.0.1 -p 7400 -n $BIG -l 0
+			# the base speaks protocol 2
+			LOADGEN_VERSION=2 drive "$LG" rate 7400 3 32 >>"$tmp/mb"
+			stop_server
+		fi
+		scale_out
 		start_server "$LG" reflect 7400
 		drive "$LG" echo 7400 3 32 >>"$tmp/ff"
 		stop_server
@@ -349,6 +403,28 @@ mediator_block() {
 	row "rendezvous per mediator CPU-s" "$(r0 "$(q "$tmp/c3" 50)")" "reflector dgrams/$(r1 "$(q "$tmp/c8" 50)")" "$(r0 "$ceil")" \
 	    "$(ratio "$(q "$tmp/c3" 50)" "$ceil")"
 	row "  datagrams per rendezvous" "$(q "$tmp/c8" 50)" "" "" ""
+	# The same, with the mediator before issue 16's defences.
+	if [[ -s $tmp/mb ]]; then
+		awk '{ print ($2 > 0 ? $1 / $2 : 0) }' "$tmp/mb" >"$tmp/c9"
+		row "rendezvous per mediator CPU-s" "$(r0 "$(q "$tmp/c3" 50)")" "before defences $BASE" "$(r0 "$(q "$tmp/c9" 50)")" \
+		    "$(ratio "$(q "$tmp/c3" 50)" "$(q "$tmp/c9" 50)")"
+	else
+		note "(no git: the mediator before the defences, $BASE, not measured)"
+	fi
+	# Scale-out: what the busiest of two mediators' cores allows, the
+	# names split by rendezvous hashing, beside one mediator's core.
+	awk '{ print ($2 > 0 ? $1 / $2 : 0) }' "$tmp/so2" >"$tmp/c10"
+	awk '{ print ($2 > 0 ? $1 / $2 : 0) }' "$tmp/so1" >"$tmp/c11"
+	awk '{ print $1 }' "$tmp/so2" >"$tmp/c12"
+	awk '{ print $1 }' "$tmp/so1" >"$tmp/c13"
+	awk '{ print $3 * 100 }' "$tmp/so2" >"$tmp/c14"
+	row "2 mediators: rendezvous/busiest CPU-s" "$(r0 "$(q "$tmp/c10" 50)")" "1 mediator, per CPU-s" "$(r0 "$(q "$tmp/c11" 50)")" \
+	    "$(ratio "$(q "$tmp/c10" 50)" "$(q "$tmp/c11" 50)")"
+	row "  measured rendezvous/s" "$(r0 "$(q "$tmp/c12" 50)")" "1 mediator" "$(r0 "$(q "$tmp/c13" 50)")" \
+	    "$(ratio "$(q "$tmp/c12" 50)" "$(q "$tmp/c13" 50)")"
+	row "  names on the first mediator %" "$(r1 "$(q "$tmp/c14" 50)")" "" "" ""
+	note "(two mediators on CPUs 0 and 1 with the load generator on either: the measured rate"
+	note " is the load generator's, sharing the cores; the first row is the capacity a core each gives)"
 	row "datagrams in+out per CPU-s" "$(r0 "$(q "$tmp/c4" 50)")" "UDP reflector (batched)" "$(r0 "$(q "$tmp/c5" 50)")" \
 	    "$(ratio "$(q "$tmp/c4" 50)" "$(q "$tmp/c5" 50)")"
 	row "  echoes per reflector CPU-s" "$(r0 "$(q "$tmp/c7" 50)")" "" "" ""
@@ -437,8 +513,8 @@ row "pnc datagrams/s" "$(col pnc 2)" "nc -u" "$(col nc 2)" "$(ratio "$(col pnc 2
 for tool in pnc socat nc; do
 	[[ -s $tmp/err.$tool ]] && note "$tool: $(sort -u "$tmp/err.$tool" | head -3 | tr '\n' ' ')"
 done
-
 fi
+
 if only 3; then
 echo "bench: 3/5 mediator capacity on loopback" >&2
 section "3. mediator on loopback, one core (loadgen on the other); -n $BIG"
@@ -462,8 +538,8 @@ row "peak VmRSS receiver (kB)" "$(col pnc 8)" "nc -u" "$(col nc 8)" "$(ratio "$(
 row "peak VmRSS sender (kB)" "$(col pnc 9)" "nc -u" "$(col nc 9)" "$(ratio "$(col pnc 9)" "$(col nc 9)")"
 row "peak VmRSS receiver (kB)" "$(col pnc 8)" "socat" "$(col socat 8)" "$(ratio "$(col pnc 8)" "$(col socat 8)")"
 row "peak VmRSS sender (kB)" "$(col pnc 9)" "socat" "$(col socat 9)" "$(ratio "$(col pnc 9)" "$(col socat 9)")"
-
 fi
+
 echo "bench: 5/5 relay" >&2
 # relay_run LAB_OPTS: MB megabytes from hB to hA with -R, the mediator on
 # core relaying (-r, no rate cap); prints "seconds mediator-cpu-seconds

@@ -83,7 +83,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: evil spray [-i id]... [-k gtdekrp] [-r rate] "
+	    "usage: evil spray [-i id]... [-k gtdekrps] [-r rate] "
 	    "[-s src:port] addr portlo porthi secs\n"
 	    "       evil register med[:port] name punch|listen|connect secs\n"
 	    "       evil replay src dst count secs [flip]\n"
@@ -462,6 +462,12 @@ spray_build(const struct spray *s, unsigned char *p, size_t cap)
 	case 'k':
 		n = put_hdr(p, T_KEEPALIVE, pick_id(s));
 		break;
+	case 's':		/* a bare STUN Binding request (20 bytes) */
+		put16(p, 0x0001);
+		put16(p + 2, 0);
+		put32(p + 4, 0x2112a442);
+		rnd_fill(p + 8, 12);
+		return 20;
 	case 'r':		/* -R data: pn ts flags payload */
 		n = put_hdr(p, T_RDATA, pick_id(s));
 		put32(p + n, (uint32_t)(rnd() % 2000));
@@ -509,7 +515,7 @@ spray_main(int argc, char **argv)
 			break;
 		case 'k':
 			if (*optarg == '\0' ||
-			    strspn(optarg, "gtdekrp") != strlen(optarg))
+			    strspn(optarg, "gtdekrps") != strlen(optarg))
 				bad("kinds", optarg);
 			s.kinds = optarg;
 			break;

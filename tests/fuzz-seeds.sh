@@ -22,6 +22,21 @@ rec() {
 	printf "\\$(printf %03o $((${#body} / 2)))"
 	printf "$3"
 }
+# rec2 CTL SRC BODY: the same with a 2-byte length (the mediator's
+# records only: CTL gets bit 7), for datagrams longer than 255 bytes
+rec2() {
+	local body n
+	body=$(printf "$3" | od -An -v -tx1 | tr -d ' \n')
+	n=$((${#body} / 2))
+	printf "\\$(printf %03o $(($1 | 128)))\\$(printf %03o "$2")"
+	printf "\\$(printf %03o $((n >> 8)))\\$(printf %03o $((n & 255)))"
+	printf "$3"
+}
+# zeros N: N zero bytes in printf notation
+zeros() {
+	head -c "$1" /dev/zero | od -An -v -to1 | tr -s ' \n' ' ' |
+	    sed 's/ $//; s/ /\\/g'
+}
 # pad BODY to 64 bytes (REGISTER, BIND)
 pad() {
 	local n
@@ -89,9 +104,16 @@ SHARE="\011$(zeros 31)"	# u = 9, a share of no low order
   rec 0 1 "${H}\120${PID}\003$(zeros 32)"
   rec 0 1 "${H}\121${PID}$(zeros 8)\040hi$(zeros 16)"; } >"$d/peer-auth"
 # mediator: a pair meets, one asks for the relay and sends through it
+# mediator: a pair meets, both ask for the relay (a session needs both)
+# and send through it, one a datagram of 1000 bytes; then one of 1501
+# (oversized)
 { printf '\000'; pair r
   rec 0 16 "${H}\101${ID}\002\001r\000"
-  rec 0 16 "${H}\100${ID}${H}\040${ID}\000\000\000\000hi"; } >"$d/med-relay"
+  rec 0 17 "${H}\101${PID}\003\001r\000"
+  rec 0 16 "${H}\100${ID}${H}\040${ID}\000\000\000\000hi"
+  rec 0 17 "${H}\100${PID}${H}\040${PID}\000\000\000\000ho"
+  rec2 0 16 "${H}\100${ID}${H}\040${ID}\000\000\000\000$(zeros 972)"
+  rec2 0 16 "${H}\100${ID}$(zeros 1489)"; } >"$d/med-relay"
 # peer: a relayed probe from the mediator
 { printf '\001'
   rec 1 0 "${H}\003${ME}\021\077${PID}${EP}${EP}\000"

@@ -6,9 +6,11 @@
  * the same option parser and init (so it cannot drift from the real
  * defaults), on two local sockets it is told of but that do not exist,
  * 192.0.2.1 ports P and P+1. Its input is records of ctl(1) src(1)
- * len(1) datagram(len): ctl bit 0 picks the port, the other bits move
- * the clock on by 97 ms steps; src is one of 256 sources, 10.0.0.(src
- * >> 3) port 1000 + (src & 7). The last eight, 10.0.0.31, are TCP
+ * len(1 or 2) datagram(len): ctl bit 0 picks the port, bit 7 makes len
+ * two bytes (big-endian: records up to MAX_DGRAM + 1, the oversized
+ * one included, where one byte stops at 255), bits 1 to 6 move the
+ * clock on by 97 ms steps; src is one of 256 sources, 10.0.0.(src >> 3)
+ * port 1000 + (src & 7). The last eight, 10.0.0.31, are TCP
  * clients instead: their records are bytes of one stream each, framed
  * as TCP rendezvous frames them (mediator_stream). The answers come to
  * drain(), read and dropped.
@@ -211,11 +213,11 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 {
 	struct med_local locals[2];
 	struct mediator *m;
-	unsigned char dgram[256];
+	unsigned char dgram[MAX_DGRAM + 1];
 	struct ep from;
 	struct med_via via;
 	int64_t now = 1000000;
-	size_t i = 0, n;
+	size_t i = 0, n, hl;
 	int src;
 
 	locals_make(locals);
@@ -224,9 +226,14 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 	if ((m = mediator_init(config(), locals, 2, drain, NULL)) == NULL)
 		return 0;
 	while (i + 3 <= len) {
-		n = buf[i + 2];
-		if (n > len - i - 3)
-			n = len - i - 3;
+		hl = buf[i] & 0x80 ? 4 : 3;
+		if (i + hl > len)
+			break;
+		n = hl == 4 ? (size_t)buf[i + 2] << 8 | buf[i + 3] : buf[i + 2];
+		if (n > sizeof(dgram))
+			n = sizeof(dgram);
+		if (n > len - i - hl)
+			n = len - i - hl;
 		src = buf[i + 1];
 		memset(&from, 0, sizeof(from));
 		from.u.in.sin_family = AF_INET;
@@ -235,8 +242,8 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 		from.len = sizeof(from.u.in);
 		memset(&via, 0, sizeof(via));
 		via.sock = buf[i] & 1;
-		now += (buf[i] >> 1) * 97;
-		memcpy(dgram, buf + i + 3, n);
+		now += ((buf[i] & 0x7f) >> 1) * 97;
+		memcpy(dgram, buf + i + hl, n);
 		(void)mediator_tick(m, now);
 		if (src >= TCP_SRC)
 			tcp_input(m, dgram, n, &from, src, now);
@@ -247,7 +254,7 @@ mediator_fuzz(const unsigned char *buf, size_t len)
 		mediator_flush(m);
 		if (mediator_stats(m)->names > NAMES)
 			abort();	/* the table must stay bounded */
-		i += 3 + n;
+		i += hl + n;
 	}
 	mediator_free(m);
 	return 0;

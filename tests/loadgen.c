@@ -19,6 +19,9 @@
  *       "intros" counts the T_PEER datagrams of the completed pairs,
  *       "early" their controlling sides introduced before "ready",
  *       "badrole" pairs where the lower id was told it controls.
+ *       PORT may be a list, PORT,PORT,...: a mediator on each; each
+ *       name goes to one of them by rendezvous hashing (hrw_pick), and
+ *       a second line says how many pairs each was given (med0 N ...).
  *   loadgen rate PORT SECS WINDOW mute  the same, but the controlled
  *       side never acknowledges its T_PEER: a pair is done when both
  *       have one (the controlling side's then without "ready").
@@ -97,6 +100,7 @@
 #define E_FULL		2
 #define E_RATE		4
 #define FILL_LIMIT_US	120000000	/* fill gives up after 2 minutes */
+#define MAX_MEDS	8	/* rate, fill: PORT,PORT,...: mediators */
 #define FILL_RTO_US	50000	/* fill resends what is unanswered after */
 
 #define FLOOD_SOCKS	16	/* flood: source ports, one cookie each */
@@ -121,6 +125,7 @@ struct pair {
 	uint8_t		intros;		/* T_PEER datagrams received */
 	uint8_t		early;		/* ... by the controlling side, no READY */
 	uint8_t		badrole;	/* control not given to the higher id */
+	uint8_t		med;		/* its mediator: rendezvous hashing */
 	unsigned char	cookie[2][2][COOKIE_LEN]; /* side, mediator port */
 };
 
@@ -140,7 +145,10 @@ struct outq {
 struct gen {
 	int		 fds[NSOCKS];
 	struct outq	*q;		/* one per socket */
-	struct sockaddr_in med, med_alt;
+	struct sockaddr_in med[MAX_MEDS][2];	/* each one's P and P+1 */
+	char		 medspec[MAX_MEDS][24];	/* "127.0.0.1:P": hashed */
+	int		 nmeds;
+	uint64_t	 per_med[MAX_MEDS];	/* pairs started on each */
 	uint16_t	 salt;
 	int		 sides;		/* 2: rate, 1: fill */
 	int		 mute;		/* rate: the controlled side never acks */
@@ -171,6 +179,21 @@ now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A number in [lo, hi] at the start of s, up to a comma or the end. */
+static long
+num_prefix(const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	v = strtol(s, &end, 10);
+	if (end == s || (*end != '\0' && *end != ',') || v < lo || v > hi) {
+		fprintf(stderr, "loadgen: bad number: %s\n", s);
+		exit(2);
+	}
+	return v;
 }
 
 static long
@@ -261,13 +284,19 @@ get64(const unsigned char *b)
 	return v;
 }
 
+/*
+ * The version this run speaks: VERSION, or LOADGEN_VERSION's, so that
+ * make bench can load a mediator of an older protocol the same way.
+ */
+static int version = VERSION;
+
 /* The 12-byte header of protocol version 3. */
 static void
 hdr(unsigned char *b, int type, uint64_t id)
 {
 	b[0] = 'P';
 	b[1] = 'N';
-	b[2] = VERSION;
+	b[2] = (unsigned char)version;
 	b[3] = (unsigned char)type;
 	put64(b + 4, id);
 }
@@ -308,7 +337,7 @@ parse_reply(const unsigned char *b, ssize_t n, struct reply *r)
 	memset(r, 0, sizeof(*r));
 	r->type = -1;
 	r->ttl = r->code = -1;
-	if (n < HDR_LEN || b[0] != 'P' || b[1] != 'N' || b[2] != VERSION)
+	if (n < HDR_LEN || b[0] != 'P' || b[1] != 'N' || b[2] != version)
 		return;
 	r->type = b[3];
 	r->id = get64(b + 4);
@@ -436,17 +465,19 @@ build(const struct gen *g, size_t slot, int side, int alt, int extra,
 	return (size_t)(15 + n);
 }
 
+/* A client's socket: by its pair's sequence, so all NSOCKS take turns. */
 static int
-sock_of(size_t slot, int side)
+sock_of(const struct gen *g, size_t slot, int side)
 {
-	return (int)((slot * 2 + (size_t)side) % NSOCKS);
+	return (int)((g->p[slot].seq * (uint64_t)g->sides + (uint64_t)side) %
+	    NSOCKS);
 }
 
 /* One REGISTER copy (to port P, or P+1 with alt) or a PEERACK, queued. */
 static void
 tx_one(struct gen *g, size_t slot, int side, int alt, int extra)
 {
-	int k = sock_of(slot, side);
+	int k = sock_of(g, slot, side);
 	struct outq *q = &g->q[k];
 	struct msghdr *mh;
 
@@ -458,8 +489,8 @@ tx_one(struct gen *g, size_t slot, int side, int alt, int extra)
 	q->iov[q->n].iov_len = build(g, slot, side, alt, extra, q->buf[q->n]);
 	mh->msg_iov = &q->iov[q->n];
 	mh->msg_iovlen = 1;
-	mh->msg_name = (void *)(alt ? &g->med_alt : &g->med);
-	mh->msg_namelen = sizeof(g->med);
+	mh->msg_name = (void *)&g->med[g->p[slot].med][alt != 0];
+	mh->msg_namelen = sizeof(g->med[0][0]);
 	q->n++;
 }
 
@@ -476,9 +507,54 @@ tx(struct gen *g, size_t slot, int side, int extra)
 }
 
 /* Start a new pair (or registration) in slot, if the run wants one. */
+/*
+ * Rendezvous hashing (highest random weight) of a name over the
+ * mediators, as DOC-NOTES proposes for clients given a list: each
+ * mediator's weight is FNV-1a 64 of the name, a zero byte and the
+ * mediator as the user wrote it, through splitmix64's finalizer; the
+ * highest wins (the next is the fallback). Both peers, with the same
+ * list, pick the same one; a mediator added or removed moves only the
+ * names it wins or held.
+ */
+static uint64_t
+hrw_weight(const char *name, size_t n, const char *med)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
+	h *= 0x100000001b3ULL;		/* the zero byte */
+	for (; *med != '\0'; med++)
+		h = (h ^ (unsigned char)*med) * 0x100000001b3ULL;
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	return h ^ (h >> 31);
+}
+
+static int
+hrw_pick(const struct gen *g, const char *name, size_t n)
+{
+	uint64_t w, best = 0;
+	int i, k = 0;
+
+	for (i = 0; i < g->nmeds; i++)
+		if ((w = hrw_weight(name, n, g->medspec[i])) > best ||
+		    i == 0) {
+			best = w;
+			k = i;
+		}
+	return k;
+}
+
 static void
 pair_start(struct gen *g, size_t slot, int64_t now)
 {
+	char name[40];
+	int n;
+
 	struct pair *p = &g->p[slot];
 	int side;
 
@@ -488,6 +564,10 @@ pair_start(struct gen *g, size_t slot, int64_t now)
 	}
 	p->gen++;
 	p->seq = g->next_seq++;
+	n = snprintf(name, sizeof(name), "lg%04x-%llu", g->salt,
+	    (unsigned long long)p->seq);
+	p->med = (uint8_t)hrw_pick(g, name, (size_t)n);
+	g->per_med[p->med]++;
 	p->start = p->tx = now;
 	p->got[0] = p->got[1] = 0;
 	p->ready = p->done = p->tries = p->intros = p->early = 0;
@@ -635,6 +715,18 @@ all_done(const struct gen *g)
  * Drain every readable socket, a few bursts of QMAX each (recvmmsg), and
  * send what the replies called for.
  */
+/* A reply from some mediator's port P+1? */
+static int
+is_alt(const struct gen *g, in_port_t port)
+{
+	int i;
+
+	for (i = 0; i < g->nmeds; i++)
+		if (port == g->med[i][1].sin_port)
+			return 1;
+	return 0;
+}
+
 static void
 drain(struct gen *g, struct pollfd *pfd, int64_t now)
 {
@@ -649,8 +741,7 @@ drain(struct gen *g, struct pollfd *pfd, int64_t now)
 				break;
 			for (j = 0; j < n; j++)
 				on_reply(g, u.b[j], (ssize_t)u.mm[j].msg_len,
-				    u.from[j].sin_port == g->med_alt.sin_port,
-				    now);
+				    is_alt(g, u.from[j].sin_port), now);
 			if (n < QMAX)
 				break;
 		}
@@ -680,10 +771,12 @@ pct(int64_t *v, size_t n, int p)
 
 /* rate and fill: the client side of many rendezvous. */
 static int
-run_clients(int port, int sides, int64_t secs, uint64_t count,
+run_clients(const char *ports, int sides, int64_t secs, uint64_t count,
     size_t window, int mute)
 {
-	struct gen g;
+	static struct gen g;
+	const char *c;
+	int port;
 	struct pollfd pfd[NSOCKS];
 	int64_t t0, now, last_scan, end;
 	size_t i;
@@ -702,14 +795,30 @@ run_clients(int port, int sides, int64_t secs, uint64_t count,
 		perror("loadgen: malloc");
 		return 1;
 	}
-	memset(&g.med, 0, sizeof(g.med));
-	g.med.sin_family = AF_INET;
-	g.med.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	g.med.sin_port = htons((uint16_t)port);
-	g.med_alt = g.med;
-	g.med_alt.sin_port = htons((uint16_t)(port + 1));
+	/* PORT or PORT,PORT,...: a mediator on each, on 127.0.0.1. */
+	for (c = ports; g.nmeds < MAX_MEDS; c = strchr(c, ',') + 1) {
+		port = (int)num_prefix(c, 1, 65534);
+		memset(g.med[g.nmeds], 0, sizeof(g.med[g.nmeds]));
+		g.med[g.nmeds][0].sin_family = AF_INET;
+		g.med[g.nmeds][0].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		g.med[g.nmeds][0].sin_port = htons((uint16_t)port);
+		g.med[g.nmeds][1] = g.med[g.nmeds][0];
+		g.med[g.nmeds][1].sin_port = htons((uint16_t)(port + 1));
+		snprintf(g.medspec[g.nmeds], sizeof(g.medspec[0]),
+		    "127.0.0.1:%d", port);
+		g.nmeds++;
+		if (strchr(c, ',') == NULL)
+			break;
+	}
+	/*
+	 * Each socket on an address of its own, 127.1.0.1 and up (all of
+	 * 127/8 is the loopback's): the mediator gives one address at most
+	 * 1/64 of its table, so NSOCKS sources can fill it, as many users
+	 * would.
+	 */
 	for (i = 0; i < NSOCKS; i++) {
-		if ((g.fds[i] = udp_open(INADDR_LOOPBACK, 0, 1)) == -1) {
+		if ((g.fds[i] = udp_open(0x7f010001 + (uint32_t)i, 0, 1))
+		    == -1) {
 			perror("loadgen: socket");
 			return 1;
 		}
@@ -746,6 +855,12 @@ run_clients(int port, int sides, int64_t secs, uint64_t count,
 	    (unsigned long long)g.stale, (unsigned long long)g.cookies,
 	    (unsigned long long)g.intros, (unsigned long long)g.early,
 	    (unsigned long long)g.badrole);
+	if (g.nmeds > 1) {	/* how the names split, started pairs */
+		for (i = 0; i < (size_t)g.nmeds; i++)
+			printf("%smed%zu %llu", i ? " " : "", i,
+			    (unsigned long long)g.per_med[i]);
+		printf("\n");
+	}
 	return sides == 1 && g.completed < count;
 }
 
@@ -1429,15 +1544,17 @@ main(int argc, char **argv)
 	long w = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (getenv("LOADGEN_VERSION") != NULL)
+		version = (int)num(getenv("LOADGEN_VERSION"), 1, 255);
 	if ((strcmp(m, "rate") == 0 || strcmp(m, "fill") == 0 ||
 	    strcmp(m, "echo") == 0) && argc >= 5)
 		w = num(argv[4], 1, 1 << 22);
 	if (strcmp(m, "rate") == 0 && (argc == 4 || argc == 5 ||
 	    (argc == 6 && strcmp(argv[5], "mute") == 0)))
-		return run_clients((int)num(argv[2], 1, 65534), 2,
+		return run_clients(argv[2], 2,
 		    num(argv[3], 1, 600), 0, w ? (size_t)w : 32, argc == 6);
 	if (strcmp(m, "fill") == 0 && (argc == 4 || argc == 5))
-		return run_clients((int)num(argv[2], 1, 65534), 1, 0,
+		return run_clients(argv[2], 1, 0,
 		    (uint64_t)num(argv[3], 1, 16 << 20), w ? (size_t)w : 64,
 		    0);
 	if (strcmp(m, "reflect") == 0 && argc == 3)

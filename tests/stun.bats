@@ -1,9 +1,11 @@
 #!/usr/bin/env bats
 #
-# STUN through the real-NAT lab, checked with tools no one here wrote:
-# coturn's turnutils_stunclient against pnc mediate, and pnc punch -S
-# (the NAT check) against coturn's turnserver on the core router. Both
-# come from Debian's coturn package (.ci/run installs it).
+# STUN through the real-NAT lab: pnc mediate answers padded requests
+# only (no answer larger than its request: tests/stunamp.py pads them,
+# and coturn's turnutils_stunclient, whose requests are bare, gets
+# nothing), and pnc punch -S (the NAT check) against coturn's turnserver
+# on the core router, a tool no one here wrote. Both coturn tools come
+# from Debian's coturn package (.ci/run installs it).
 
 load helpers
 
@@ -36,16 +38,24 @@ one_mediator() {
 	wait_udp_port core "$MPORT"
 }
 
-@test "turnutils_stunclient through NAT A gets NAT A's address from pnc mediate" {
+# stunamp NODE: tests/stunamp.py's table from NODE against the mediator.
+stunamp() {
+	lab_exec "$1" python3 "$BATS_TEST_DIRNAME/stunamp.py" "$MED1" "$MPORT"
+}
+
+@test "a padded STUN request through NAT A gets NAT A's address from pnc mediate; turnutils_stunclient's bare one gets nothing" {
 	one_mediator
-	run lab_exec hA timeout 10 turnutils_stunclient -p "$MPORT" "$MED1"
+	run stunamp hA
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ "$output" =~ "UDP reflexive addr: $WAN_A:"[0-9]+ ]]
+	[[ "$output" =~ "case padded-64 request 64 replies 1 max "[0-9]+" mapped 1 other 0 addr $WAN_A:"[0-9]+ ]]
 	# From B, B's address: the answer is per source, not cached.
-	run lab_exec hB timeout 10 turnutils_stunclient -p "$MPORT" "$MED1"
-	[ "$status" -eq 0 ]
-	[[ "$output" =~ "UDP reflexive addr: $WAN_B:"[0-9]+ ]]
+	run stunamp hB
+	[[ "$output" =~ "case padded-64 request 64 replies 1 max "[0-9]+" mapped 1 other 0 addr $WAN_B:"[0-9]+ ]]
+	# A bare 20-byte request (its answer would be larger): nothing.
+	[[ "$output" == *"case bare request 20 replies 0 "* ]]
+	run lab_exec hA timeout 3 turnutils_stunclient -p "$MPORT" "$MED1"
+	[[ "$output" != *"UDP reflexive addr"* ]]
 }
 
 @test "malformed STUN gets no answer and is counted; the mediator goes on serving" {
@@ -67,10 +77,9 @@ one_mediator() {
 	run send < <(printf "\001\001\000\000$C$X")
 	[ -z "$output" ]
 	wait_for 5 lines_cmp -eq 4 'malformed or unexpected STUN' "$T/med.log"
-	# A well-formed request from the same place is answered.
-	run lab_exec hA timeout 10 turnutils_stunclient -p "$MPORT" "$MED1"
-	[ "$status" -eq 0 ]
-	[[ "$output" =~ "UDP reflexive addr: $WAN_A:"[0-9]+ ]]
+	# A well-formed (padded) request from the same place is answered.
+	run stunamp hA
+	[[ "$output" =~ "case padded-64 request 64 replies 1 max "[0-9]+" mapped 1 other 0 addr $WAN_A:"[0-9]+ ]]
 }
 
 @test "punch -S against coturn's turnserver: a home NAT maps independently and filters by address and port" {
