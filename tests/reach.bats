@@ -99,12 +99,19 @@ pairs() {
 # mapped_lab [MEDIATE_ARGS...]: both NATs symmetric, a mediator on both
 # core addresses (with MEDIATE_ARGS), miniupnpd on rA. MEDBIN: the
 # mediator's pnc ($PNC; a control's v2 client needs the v2 $OLD).
+# miniupnpd's STUN check sends bare requests, which today's mediator
+# leaves unanswered (padded STUN only, issue 16): it asks the merge-base
+# mediator on port STUNPORT instead.
+STUNPORT=7400
 mapped_lab() {
 	lab_up --nat-a symmetric --nat-b symmetric >/dev/null
 	lab_bg core "$T/med.log" "${MEDBIN:-$PNC}" mediate -v -s "$MED1" \
 	    -s "$MED2" "$@"
 	wait_udp_port core "$MPORT"
-	lab_portmap A "$T/upnp"
+	lab_bg core "$T/stun.log" "$OLD" mediate -s "$MED1" -s "$MED2" \
+	    -p "$STUNPORT"
+	wait_udp_port core "$STUNPORT"
+	lab_portmap A "$T/upnp" "$MED1" "$STUNPORT"
 	grep -q "Port forwarding is now enabled" "$T/upnp/upnp.log"
 }
 
