@@ -42,6 +42,9 @@ systemd-analyze			systemd
 # systemd-analyze verify looks up the Documentation= of a unit with man.
 man				man-db
 file				file
+valgrind			valgrind
+python3				python3
+/usr/lib/python3/dist-packages/diceware/wordlists/wordlist_en_eff.txt	diceware
 git				git
 '
 

@@ -93,8 +93,9 @@ stunflood() {
 	done
 	wait_for 5 flowing "$n0"
 	n=$(uname_)
-	bgrun hA a "$PNC" punch -m "$MED1" -w 4 "$n"
-	bgrun hB b "$PNC" punch -m "$MED1" -w 4 "$n"
+	# clients of the mediator's own protocol version
+	bgrun hA a "$1" punch -m "$MED1" -w 4 "$n"
+	bgrun hB b "$1" punch -m "$MED1" -w 4 "$n"
 	wait_tag a 10; RA=$RC
 	wait_tag b 10; RB=$RC
 	for i in 1 2 3 4; do
@@ -121,10 +122,10 @@ stunflood() {
 # after the other; prints how many were registered and refused.
 V6FILL='
 import socket, struct, sys, os
-med, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+med, port, n, v = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 def reg(s, i, cookie, alt):
     name = b"v6-%d" % i
-    m = b"PN\x02\x01" + struct.pack("!Q", 1000 + i) + bytes([1, len(name)]) + name + b"\x00" + cookie
+    m = b"PN" + bytes([v, 1]) + struct.pack("!Q", 1000 + i) + bytes([1, len(name)]) + name + b"\x00" + cookie
     m += b"\x00" * (64 - len(m))
     s.sendto(m, (med, port))
     if alt:	# the copy to P+1 completes the registration
@@ -150,21 +151,21 @@ for i in range(n):
 print("sources %d registered %d refused %d lost %d" % (n, ok, err, lost))
 '
 
-# v6fill PNC: a mediator (-l 0 -n 65536) on core, 3000 sources of one
-# /64 from hP.
+# v6fill PNC VERSION: a mediator (-l 0 -n 65536) on core, 3000 sources
+# of one /64 from hP, speaking that protocol version.
 v6fill() {
 	mediator "$1" -l 0 -s "$MED6_1"
-	run lab_exec hP python3 -c "$V6FILL" "$MED6_1" "$MPORT" 3000
+	run lab_exec hP python3 -c "$V6FILL" "$MED6_1" "$MPORT" 3000 "$2"
 	stop
 }
 
 @test "AnyIP: 3000 addresses of one IPv6 /64 (real sockets) hold 1024 names of 65536; before, all 3000" {
 	lab_exec hP ip -6 route add local 2001:db8:f:1::/64 dev lo
 	lab_exec core ip -6 route add 2001:db8:f:1::/64 via "$HP6"
-	v6fill "$B/pnc"
+	v6fill "$B/pnc" 2
 	echo "# before: $output" >&3
 	[ "$(val registered "$output")" -eq 3000 ]
-	v6fill "$PNC"
+	v6fill "$PNC" 3
 	echo "# now: $output" >&3
 	[ "$(val registered "$output")" -eq 1024 ]
 	[ "$(val refused "$output")" -eq 1976 ]
