@@ -125,6 +125,7 @@ struct rel {
 	/* delivery rate and BBR */
 	uint64_t	 delivered, round, round_end;
 	uint32_t	 rnd_lost, rnd_acked;	/* this round's */
+	int64_t		 delay_since;	/* startup: RTTs high since */
 	int64_t		 deliv_us, first_us;
 	double		 bw[BW_ROUNDS], btlbw;	/* packets per us */
 	int64_t		 min_rtt, min_rtt_at;
@@ -618,17 +619,23 @@ set_mode(struct rel *R, int mode, int64_t now_us)
 }
 
 /*
- * An RTT sample in startup more than an eighth of the least (4 to 16 ms)
- * above it: a queue is building (as HyStart++), so the rate delivered is
- * the bottleneck's already; startup ends at once, not a round later.
+ * RTT samples in startup more than an eighth of the least (4 to 16 ms)
+ * above it, and nothing less, for a quarter of the least RTT: a queue is
+ * building (as HyStart++), so the rate delivered is the bottleneck's
+ * already; startup ends then, not a round later. One late burst of acks
+ * (a peer that was not scheduled) is not a queue.
  */
 static void
-check_delay(struct rel *R, int64_t rtt)
+check_delay(struct rel *R, int64_t rtt, int64_t now_us)
 {
 	int64_t grow = R->min_rtt / 8;
 
 	grow = grow < 4000 ? 4000 : grow > 16000 ? 16000 : grow;
-	if (!R->filled && R->min_rtt > 0 && rtt > R->min_rtt + grow)
+	if (R->filled || R->min_rtt == 0 || rtt <= R->min_rtt + grow)
+		R->delay_since = 0;
+	else if (R->delay_since == 0)
+		R->delay_since = now_us;
+	else if (now_us - R->delay_since >= R->min_rtt / 4)
 		R->filled = 1;
 }
 
@@ -809,7 +816,7 @@ on_rack(struct rel *R, struct rd *rd, int64_t now_us)
 		int64_t rtt = (int64_t)(uint32_t)((uint32_t)now_us - ts);
 
 		rtt_sample(R, rtt, now_us);
-		check_delay(R, rtt);
+		check_delay(R, rtt, now_us);
 	}
 	R->deliv_us = now_us;
 	R->rnd_acked += newly;

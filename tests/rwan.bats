@@ -49,6 +49,9 @@ at_least() {
 # wan_r SPEC MB FLOOR: a lab with link SPEC on side A; MB of random data
 # hB -> hA by -R through both NATs; equal checksums, the link's loss met,
 # and goodput (receiver's first byte to its last) at least FLOOR MB/s.
+# The floors guard against a collapse (protocol 2 moved under 0.2 MB/s
+# with 1% loss), about a third of what a loaded machine gives: the speed
+# itself is make bench's (tests/wanbench.sh), not a timed test's.
 wan_r() {
 	local spec=$1 mb=$2 floor=$3 n stamp bytes secs rate
 	lab --wan-a "$spec,seed=3"
@@ -75,27 +78,27 @@ wan_r() {
 }
 
 @test "-R over 50 ms RTT, 400 Mbit/s: 20 MB, checksums equal" {
-	wan_r "delay=25ms,rate=400mbit,queue=50ms" 20 4
+	wan_r "delay=25ms,rate=400mbit,queue=50ms" 20 1.5
 }
 
 @test "-R over 50 ms RTT, 400 Mbit/s, 1% loss: 10 MB, checksums equal" {
-	wan_r "delay=25ms,rate=400mbit,queue=50ms,loss=1%" 10 3
+	wan_r "delay=25ms,rate=400mbit,queue=50ms,loss=1%" 10 1
 }
 
 @test "-R over 50 ms RTT, 400 Mbit/s, 5% loss: 5 MB, checksums equal" {
-	wan_r "delay=25ms,rate=400mbit,queue=50ms,loss=5%" 5 1
+	wan_r "delay=25ms,rate=400mbit,queue=50ms,loss=5%" 5 0.3
 }
 
 @test "-R over 150 ms RTT, 400 Mbit/s: 20 MB, checksums equal" {
-	wan_r "delay=75ms,rate=400mbit,queue=150ms" 20 2
+	wan_r "delay=75ms,rate=400mbit,queue=150ms" 20 0.7
 }
 
 @test "-R over 150 ms RTT, 400 Mbit/s, 1% loss: 10 MB, checksums equal" {
-	wan_r "delay=75ms,rate=400mbit,queue=150ms,loss=1%" 10 1.5
+	wan_r "delay=75ms,rate=400mbit,queue=150ms,loss=1%" 10 0.5
 }
 
 @test "-R over 150 ms RTT, 400 Mbit/s, 5% loss: 5 MB, checksums equal" {
-	wan_r "delay=75ms,rate=400mbit,queue=150ms,loss=5%" 5 0.5
+	wan_r "delay=75ms,rate=400mbit,queue=150ms,loss=5%" 5 0.2
 }
 
 # size FILE: its size in bytes (0 if none yet).

@@ -153,13 +153,13 @@ install -y -qq --no-install-recommends socat" ]
 }
 
 # Issue 19 asks for under 100 KB: not met. Reached 130000 bytes before
-# the encryption was linked, 157 040 with it (RESULTS, "The static
+# the encryption was linked, 157 040 with it, 168 752 with the new -R transport (RESULTS, "The static
 # binary"). This guards that figure against growth.
-@test "the static pnc is under 160 KB stripped (issue 19 asks 100 KB: not met)" {
+@test "the static pnc is under 180 KB stripped (issue 19 asks 100 KB: not met)" {
 	[ -x "$ROOT/pnc-static" ] || make -C "$ROOT" static
 	size=$(stat -c %s "$ROOT/pnc-static")
-	echo "pnc-static: $size bytes stripped; guard 163840, target 102400"
-	[ "$size" -lt 163840 ]
+	echo "pnc-static: $size bytes stripped; guard 184320, target 102400"
+	[ "$size" -lt 184320 ]
 }
 
 # ---- the systemd unit ----------------------------------------------------
@@ -249,12 +249,22 @@ verify_unit() {
 	done
 	grep -q serving "$T/med.log"
 	base=$(ls "/proc/$mp/fd" | wc -l)
+	# The mediator takes 16 connections from one address: 15 from each
+	# of enough loopback addresses (all of 127/8 is this host's).
 	(ulimit -n 4096
-	 for i in $(seq $((maxtcp + 6))); do
-		exec {fd}<>"/dev/tcp/127.0.0.1/$port" || exit 1
-	 done
-	 echo up >"$T/up"
-	 while :; do sleep 1; done) 3>&- &
+	 exec python3 -c '
+import socket, sys, time
+port, n, up = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+held = []
+for i in range(n):
+    s = socket.socket()
+    s.bind(("127.2.%d.%d" % (i // 15 // 250, i // 15 % 250 + 1), 0))
+    s.connect(("127.0.0.1", port))
+    held.append(s)
+open(up, "w").write("up\n")
+while True:
+    time.sleep(1)
+' "$port" $((maxtcp + 6)) "$T/up") 3>&- &
 	hp=$!
 	for i in $(seq 200); do
 		[ -e "$T/up" ] &&
