@@ -1068,11 +1068,19 @@ rel_done(const struct rel *R)
 	return R->fin_sent && R->una == R->nxt && R->peer_fin_done;
 }
 
-/* How long to answer resends once done: our last ack may be lost. */
+/*
+ * How long to answer resends once done: our last ack may be lost, and
+ * the peer, which cannot end well without it, resends its FIN on a timer
+ * that doubles. Four of its resends (1 + 2 + 4 + 8 timeouts of about
+ * ours) must fit, so that only four lost acks in a row end it badly;
+ * 3 rto was one resend, and under load the peer's often came later.
+ */
 int64_t
 rel_linger(const struct rel *R)
 {
-	return 3 * R->rto / 1000 > 100 ? 3 * R->rto / 1000 : 100;
+	int64_t ms = 15 * R->rto / 1000;
+
+	return ms < 200 ? 200 : ms > 3000 ? 3000 : ms;
 }
 
 /* The session's keepalive: an ack, which also repeats our window. */
