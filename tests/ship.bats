@@ -153,13 +153,14 @@ install -y -qq --no-install-recommends socat" ]
 }
 
 # Issue 19 asks for under 100 KB: not met. Reached 130000 bytes before
-# the encryption was linked, 157 040 with it, 168 752 with the new -R transport (RESULTS, "The static
-# binary"). This guards that figure against growth.
-@test "the static pnc is under 180 KB stripped (issue 19 asks 100 KB: not met)" {
+# the encryption was linked, 157 040 with it, 187 696 with the new -R
+# transport and port mapping (RESULTS, "The static binary"). This
+# guards that figure against growth.
+@test "the static pnc is under 200 KB stripped (issue 19 asks 100 KB: not met)" {
 	[ -x "$ROOT/pnc-static" ] || make -C "$ROOT" static
 	size=$(stat -c %s "$ROOT/pnc-static")
-	echo "pnc-static: $size bytes stripped; guard 184320, target 102400"
-	[ "$size" -lt 184320 ]
+	echo "pnc-static: $size bytes stripped; guard 204800, target 102400"
+	[ "$size" -lt 204800 ]
 }
 
 # ---- the systemd unit ----------------------------------------------------
@@ -249,8 +250,10 @@ verify_unit() {
 	done
 	grep -q serving "$T/med.log"
 	base=$(ls "/proc/$mp/fd" | wc -l)
-	# The mediator takes 16 connections from one address: 15 from each
-	# of enough loopback addresses (all of 127/8 is this host's).
+	# The mediator takes 16 connections from one address, counted in
+	# 4096 buckets by a keyed hash (two addresses can share one): 2 from
+	# each of 515 loopback addresses (all of 127/8 is this host's), so
+	# that no bucket fills.
 	(ulimit -n 4096
 	 exec python3 -c '
 import socket, sys, time
@@ -258,7 +261,7 @@ port, n, up = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 held = []
 for i in range(n):
     s = socket.socket()
-    s.bind(("127.2.%d.%d" % (i // 15 // 250, i // 15 % 250 + 1), 0))
+    s.bind(("127.2.%d.%d" % (i // 2 // 250, i // 2 % 250 + 1), 0))
     s.connect(("127.0.0.1", port))
     held.append(s)
 open(up, "w").write("up\n")
@@ -266,13 +269,15 @@ while True:
     time.sleep(1)
 ' "$port" $((maxtcp + 6)) "$T/up") 3>&- &
 	hp=$!
-	for i in $(seq 200); do
-		[ -e "$T/up" ] &&
-		    [ "$(ls "/proc/$mp/fd" | wc -l)" -eq $((base + maxtcp)) ] &&
-		    break
-		sleep 0.05
+	# The peak: a connection that sends no frame is closed after 10 s,
+	# so under load the first may go before the last came.
+	held=0
+	for i in $(seq 400); do
+		cur=$(ls "/proc/$mp/fd" | wc -l)
+		((cur > held)) && held=$cur
+		((held == base + maxtcp)) && [ -e "$T/up" ] && break
+		sleep 0.025
 	done
-	held=$(ls "/proc/$mp/fd" | wc -l)
 	kill "$mp"
 	wait "$mp" || true
 	kill "$hp"
