@@ -205,10 +205,12 @@ rate_run() {
 	wait_for 10 lab_pid_dead "$flood"
 	[ "$(wstat A 'a>b' qdrop)" -gt 1000 ]
 	# The queue was full (about 40 ms of it) and never more than that:
-	# unbounded, 4 s at twice the rate would queue 2 s. 20 + 40 ms and a
-	# little slack for a loaded machine.
+	# unbounded, 4 s at twice the rate would queue 2 s. The median is
+	# 20 + 40 ms and a little slack; the worst of 300 probes also holds
+	# the machine's scheduling (133 ms once, under the full suite in CI
+	# with two cores busy), still far below the 2 s of no bound.
 	within "$(field rtt_med "$out")" 50 63
-	within "$(field rtt_max "$out")" 20 75
+	within "$(field rtt_max "$out")" 20 250
 	# drop-tail at arrival takes a probe when there is room: some do
 	# get through a queue the flood keeps full
 	[ "$(field recv "$out")" -ge 20 ]
