@@ -2390,14 +2390,11 @@ receive(struct server *sv, int k, int64_t now)
 static int
 open_socket(const struct ep *bindto, int wildcard)
 {
-	int fd, one = 1, save;
+	int fd, one = 1;
 
-	if ((fd = socket(bindto->u.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, IPPROTO_UDP)) == -1)
+	if ((fd = sock_bound(bindto, SOCK_DGRAM, SK_REUSEADDR)) == -1)
 		return -1;
 	if (bindto->u.sa.sa_family == AF_INET6) {
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-		    sizeof(one));
 		if (wildcard)
 			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO,
 			    &one, sizeof(one));
@@ -2411,14 +2408,6 @@ open_socket(const struct ep *bindto, int wildcard)
 		(void)setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one,
 		    sizeof(one));
 	}
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&bindto->u, bindto->len)
-	    == -1) {
-		save = errno;
-		close(fd);
-		errno = save;
-		return -1;
-	}
 	return fd;
 }
 
@@ -2426,17 +2415,11 @@ open_socket(const struct ep *bindto, int wildcard)
 static int
 tcp_listen(const struct ep *e)
 {
-	int fd, one = 1;
+	int fd;
 
-	if ((fd = socket(e->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1)
+	if ((fd = sock_bound(e, SOCK_STREAM, SK_REUSEADDR)) == -1)
 		return -1;
-	if (e->u.sa.sa_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-		    sizeof(one));
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&e->u, e->len) == -1 ||
-	    listen(fd, 128) == -1) {
+	if (listen(fd, 128) == -1) {
 		close(fd);
 		return -1;
 	}

@@ -358,6 +358,8 @@ int		 ep_equal_addr(const struct ep *, const struct ep *);
 int		 ep_is_loopback(const struct ep *);
 #define SK_REUSE	0x01	/* SO_REUSEADDR and SO_REUSEPORT */
 #define SK_BIGBUF	0x02	/* 4 MB socket buffers */
+#define SK_REUSEADDR	0x04	/* SO_REUSEADDR alone: a server's socket,
+				   which must not share its port */
 int		 sock_bound(const struct ep *, int, int);
 int		 udp_socket(int, int);
 int		 tcp_socket(int, int);

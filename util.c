@@ -362,12 +362,12 @@ sock_bound(const struct ep *bindto, int type, int flags)
 	if (bindto->u.sa.sa_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 		    sizeof(one));
-	if (flags & SK_REUSE) {
+	if (flags & (SK_REUSE | SK_REUSEADDR))
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 		    sizeof(one));
+	if (flags & SK_REUSE)
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
 		    sizeof(one));
-	}
 	/*
 	 * Large buffers, because nc -u semantics lose whatever does not fit
 	 * when a burst arrives while stdout is slow. Root may exceed
