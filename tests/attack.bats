@@ -386,14 +386,15 @@ ackcopy() {
 }
 
 # either side may control the punch: each runs three times
-@test "copied ACKs from a third address, first: never nominated, the session stays on the peer, intact" {
+# copies_never_nominated [-a]: ackcopy (-a: ACKs only) until the victim
+# hP has been the controlling side (nominates) and the controlled one
+# (takes nominations), 3 to 8 runs; each run intact, on the real peer.
+copies_never_nominated() {
 	randfile "$T/f" 100000
-	# Run until the victim hP has been the controlling side (nominates)
-	# and the controlled one (takes nominations), 3 to 8 runs.
 	ctl=0 ctd=0 i=0
 	while ((i < 3 || ((ctl == 0 || ctd == 0) && i < 8))); do
 		i=$((i + 1))
-		ackcopy "$PNC" "$MED1" -a
+		ackcopy "$PNC" "$MED1" "$@"
 		[ "$(kv ack rx-nominations)" = 0 ]
 		[ "$(kv ack rx-session)" = 0 ]
 		[ "$RCC" -eq 0 ]
@@ -408,26 +409,12 @@ ackcopy() {
 	((ctl > 0 && ctd > 0))
 }
 
+@test "copied ACKs from a third address, first: never nominated, the session stays on the peer, intact" {
+	copies_never_nominated -a
+}
+
 @test "copied PROBEs and ACKs from a third address, first: never nominated, the session stays on the peer, intact" {
-	randfile "$T/f" 100000
-	# Run until the victim hP has been the controlling side (nominates)
-	# and the controlled one (takes nominations), 3 to 8 runs.
-	ctl=0 ctd=0 i=0
-	while ((i < 3 || ((ctl == 0 || ctd == 0) && i < 8))); do
-		i=$((i + 1))
-		ackcopy "$PNC" "$MED1"
-		[ "$(kv ack rx-nominations)" = 0 ]
-		[ "$(kv ack rx-session)" = 0 ]
-		[ "$RCC" -eq 0 ]
-		[ "$RCL" -eq 0 ]
-		cmp "$T/f" "$T/l.out"
-		absent 'peer-reflexive) in' "$T/l.err"
-		if grep -q '(controlling side)' "$T/l.err"; then ctl=$((ctl + 1)); fi
-		if grep -q '(controlled side)' "$T/l.err"; then ctd=$((ctd + 1)); fi
-		lab_exec core nft delete table ip attack
-	done
-	echo "runs $i: victim controlling $ctl, controlled $ctd"
-	((ctl > 0 && ctd > 0))
+	copies_never_nominated
 }
 
 @test "CONTROL copied ACKs: v2 takes the third address as its path (nominates it, or sends the session there)" {
