@@ -1196,6 +1196,34 @@ register_same_source(const struct slot *s, const struct reg *rg,
 	    !v.have_alt || ep_equal_addr(from, &v.alt);
 }
 
+/* Does rg announce other candidates than slot s holds? */
+static int
+locals_differ(const struct slot *s, const struct reg *rg)
+{
+	struct slotv v;
+
+	slot_unpack(s, &v);
+	return s->nloc != rg->nloc || s->loclen != rg->loclen ||
+	    (rg->loclen > 0 && memcmp(v.locals, rg->locals, rg->loclen) != 0);
+}
+
+/*
+ * A client of introduced pair e changed its candidates (a port mapping
+ * its gateway granted after the introduction, punch.c): slot o, the
+ * other side, hears them in a repeated introduction, resent until it
+ * acknowledges. A controlling side not introduced yet will get them
+ * with its introduction.
+ */
+static void
+reannounce(struct mediator *m, struct entry *e, int o, int64_t now)
+{
+	if (e->s[o] == NULL || (o == ctl_slot(e) && !e->intro_ctl))
+		return;
+	e->s[o]->acked = 0;
+	send_peer(m, e, o);
+	rexmit_start(m, e, now);
+}
+
 static void
 handle_register(struct mediator *m, const struct reg *rg,
     const struct ep *from, const struct med_via *via, int64_t now)
@@ -1203,7 +1231,7 @@ handle_register(struct mediator *m, const struct reg *rg,
 	struct entry *e;
 	struct slot *s;
 	struct pfx p;
-	int i, fresh_alt, isnew;
+	int i, fresh_alt, isnew, newcands;
 
 	if ((e = register_admit(m, rg, from, via, &p, now)) == NULL ||
 	    (i = register_slot(m, e, rg, from, via, now)) == -1)
@@ -1218,6 +1246,7 @@ handle_register(struct mediator *m, const struct reg *rg,
 	}
 	if (isnew)
 		slot_release(m, s);	/* a dead client's, reused */
+	newcands = !isnew && e->introduced && !rg->alt && locals_differ(s, rg);
 	fresh_alt = rg->alt && (isnew || !slot_have_alt(s));
 	if ((s = slot_update(s, rg, from, via, now)) == NULL) {
 		m->st.refused++;
@@ -1231,6 +1260,8 @@ handle_register(struct mediator *m, const struct reg *rg,
 	entry_touch(m, e, now);
 	if (slot_have_pub(s))	/* else only the copy to P+1 so far */
 		register_answer(m, e, i, rg, from, via, fresh_alt, now);
+	if (newcands)
+		reannounce(m, e, 1 - i, now);
 }
 
 /* The padding of a request: zero bytes to its end. 0 or -1. */

@@ -1151,6 +1151,34 @@ peer_ack(struct punch *p, int k, int flags, int64_t now)
 	send_register_to(p, T_PEERACK, k, 0, flags);
 }
 
+/*
+ * A repeated introduction while probing may carry a port mapping the
+ * peer's gateway granted after we were introduced (its mediator repeats
+ * the introduction then): probe it, and give it the time a mapping
+ * needs. Only a mapping: nothing else changes after the introduction.
+ */
+static void
+late_mapping(struct punch *p, const struct intro *in, int64_t now)
+{
+	int i;
+
+	if (p->state != P_PROBE || p->peer_mapped)
+		return;
+	for (i = 0; i < in->nlocals; i++)
+		if (strcmp(local_kind(p, in, i), "mapped") == 0 &&
+		    cand_find(p, &in->locals[i], -1) == -1 &&
+		    cand_add(p, &in->locals[i], -1, "mapped") != -1)
+			p->peer_mapped = 1;
+	if (!p->peer_mapped)
+		return;
+	vlog("the peer announced a port mapping after the introduction: "
+	    "probing it");
+	p->txgap = PROBE_GAP0;
+	p->next_tx = now;
+	if (p->deadline != 0 && p->deadline - now < BOTH_EPDEP_MS)
+		p->deadline = now + BOTH_EPDEP_MS;
+}
+
 /* T_PEER from mediator k: the introduction, or a repeat of it. */
 static void
 on_peer(struct punch *p, struct rd *r, int k, int64_t now)
@@ -1170,8 +1198,10 @@ on_peer(struct punch *p, struct rd *r, int k, int64_t now)
 		p->txgap = PROBE_GAP0;	/* full-TTL probes now */
 		p->next_tx = now;
 	}
-	if (p->state != P_REGISTER)
-		return;		/* a retransmitted introduction */
+	if (p->state != P_REGISTER) {
+		late_mapping(p, &in, now);	/* or a retransmission */
+		return;
+	}
 	if (pmap_hold(p, now))
 		p->pm.ack_held = 1;	/* before introduced() plans */
 	introduced(p, &in, k, now);
@@ -1787,15 +1817,20 @@ pmap_granted(struct punch *p, int proto, const struct ep *ext,
 	    (long long)(now - pm->start));
 	if (p->cfg.name == NULL)
 		return;		/* the NAT check: nothing to announce */
-	if (p->state != P_REGISTER && !(p->state == P_PROBE && pm->ack_held)) {
-		if (p->state == P_PROBE)
-			vlog("the peer was introduced before the mapping: "
-			    "not announced");
+	if (p->state != P_REGISTER && p->state != P_PROBE)
 		return;
-	}
 	if (p->nlocals == MAX_LOCALS)
 		p->nlocals--;		/* the mapping matters more */
 	p->locals[p->nlocals++] = *ext;
+	if (p->state == P_PROBE && !pm->ack_held) {
+		/*
+		 * Introduced already (the gateway was slow): the mediator
+		 * repeats the peer's introduction with it (PROTOCOL 5.3).
+		 */
+		vlog("announcing the mapping after the introduction");
+		send_register_to(p, T_REGISTER, p->med_from, 0, 0);
+		return;
+	}
 	p->pm.held = 1;		/* announce it now, held or not */
 	pmap_release(p, now);
 }
@@ -1810,6 +1845,8 @@ pmap_natpmp(struct punch *p, const struct pmap_reply *r, int64_t now)
 	if (r->op == PMAP_OP_ADDR && r->result == 0 && r->have_ext) {
 		pm->natpmp_addr = 1;
 		pm->ext = r->ext;	/* the address; the port comes later */
+		if (now - pm->start >= PMAP_GAP0)
+			pm->pcp_no = 1;	/* PCP had its time: map now */
 	} else if (r->op == PMAP_OP_ADDR)
 		pm->natpmp_no = 1;
 	else if (!pm->natpmp_asked && r->result == 1)
