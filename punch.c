@@ -40,6 +40,7 @@
 
 #include <netinet/in.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -1648,6 +1649,32 @@ punch_pollfds(struct punch *p, struct pollfd *pfd)
 /* ---- port mapping: PCP (RFC 6887) and NAT-PMP (RFC 6886) ---- */
 
 /*
+ * Destination, gateway and flags of a /proc/net/route line: "Iface
+ * Destination Gateway Flags ...", hex. By hand, not sscanf: scanf is
+ * 10 KB of a static binary. 0, or -1 (the header, or not a route).
+ */
+static int
+route_line(const char *s, unsigned long *dst, unsigned long *via,
+    unsigned long *flags)
+{
+	unsigned long *v[3] = { dst, via, flags };
+	char *end;
+	int i;
+
+	s += strcspn(s, " \t");			/* the interface */
+	for (i = 0; i < 3; i++) {
+		s += strspn(s, " \t");
+		if (!isxdigit((unsigned char)*s))
+			return -1;
+		*v[i] = strtoul(s, &end, 16);
+		if (end == s || (*end != ' ' && *end != '\t'))
+			return -1;
+		s = end;
+	}
+	return 0;
+}
+
+/*
  * The default IPv4 gateway, from the kernel's routing table (Linux:
  * /proc/net/route, addresses in hex as the kernel holds them). 0, or
  * -1 when there is none.
@@ -1655,7 +1682,7 @@ punch_pollfds(struct punch *p, struct pollfd *pfd)
 static int
 gateway4(struct ep *gw)
 {
-	char line[256], ifn[64];
+	char line[256];
 	unsigned long dst, via, flags;
 	FILE *f;
 	int found = 0;
@@ -1663,8 +1690,8 @@ gateway4(struct ep *gw)
 	if ((f = fopen("/proc/net/route", "re")) == NULL)
 		return -1;
 	while (!found && fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "%63s %lx %lx %lx", ifn, &dst, &via,
-		    &flags) == 4 && dst == 0 && (flags & 0x3) == 0x3) {
+		if (route_line(line, &dst, &via, &flags) == 0 && dst == 0 &&
+		    (flags & 0x3) == 0x3) {
 			memset(gw, 0, sizeof(*gw));	/* RTF_UP|RTF_GATEWAY */
 			gw->u.in.sin_family = AF_INET;
 			gw->u.in.sin_addr.s_addr = (uint32_t)via;
