@@ -2134,10 +2134,9 @@ check_input(struct punch *p, struct natcheck *chk, const unsigned char *buf,
     size_t len, int which, const struct ep *from)
 {
 	struct rd r;
-	int version, type, got, n;
+	struct bound b;
+	int version, type;
 	uint64_t id;
-	uint32_t tx;
-	struct ep mapped;
 
 	if (p->cfg.natstun) {
 		check_stun_input(p, chk, buf, len, which, from);
@@ -2151,20 +2150,17 @@ check_input(struct punch *p, struct natcheck *chk, const unsigned char *buf,
 		chk->answered[NAT_HAIRPIN] = 1;	/* our own request, hairpinned */
 		return;
 	}
-	if (type != T_BOUND)
+	if (type != T_BOUND || rd_bound(&r, &b) == -1 || b.tx >= NAT_N)
 		return;
-	tx = rd_u32(&r);
-	got = rd_u8(&r);
-	if (rd_ep(&r, &mapped) == -1 || tx >= NAT_N)
-		return;
-	n = rd_u8(&r);
-	if (n == 1 && rd_ep(&r, &chk->other) == 0 && !r.bad)
+	if (b.have_other) {
+		chk->other = b.other;
 		chk->have_other = 1;
-	if ((tx >= NAT_FILT_ANY) != (which == 1) || chk->answered[tx])
+	}
+	if ((b.tx >= NAT_FILT_ANY) != (which == 1) || chk->answered[b.tx])
 		return;
-	chk->answered[tx] = 1;
-	chk->mapped[tx] = mapped;
-	chk->got[tx] = got;
+	chk->answered[b.tx] = 1;
+	chk->mapped[b.tx] = b.seen;
+	chk->got[b.tx] = b.got;
 }
 
 static int
