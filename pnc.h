@@ -459,6 +459,30 @@ int		 rd_registered(struct rd *, struct ep *, int *,
 		    const unsigned char **);
 int		 rd_error(struct rd *, int *, const unsigned char **, size_t *);
 int		 rd_bound(struct rd *, struct bound *);
+
+/* -R's messages (PROTOCOL 5). */
+#define RACK_SACK	16	/* SACK ranges an ack carries at most */
+#define RDATA_FIN	0x01	/* rdata.flags: the last, no data */
+
+/* T_RDATA: packet pn, sent at ts (us, mod 2^32), its data. */
+struct rdata {
+	uint32_t		 pn, ts;
+	int			 flags;		/* RDATA_* */
+	const unsigned char	*data;
+	size_t			 len;
+};
+
+/* T_RACK: all below cum, the receive limit, an echo, SACK [a, b). */
+struct rack {
+	uint32_t	 cum, limit, ts;
+	int		 n;
+	uint32_t	 sack[RACK_SACK][2];
+};
+
+void		 wr_rdata(struct wr *, uint64_t, const struct rdata *);
+int		 rd_rdata(struct rd *, struct rdata *);
+void		 wr_rack(struct wr *, uint64_t, const struct rack *);
+int		 rd_rack(struct rd *, struct rack *);
 int		 rd_zeros(struct rd *);
 int		 rd_reg(struct rd *, struct reg *, int);
 int		 rd_bind(struct rd *, uint32_t *, int *);

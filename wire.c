@@ -372,6 +372,68 @@ wr_bound(struct wr *w, uint64_t id, const struct bound *b)
 		wr_ep(w, &b->other);
 }
 
+/* ---- -R, the reliable transport (PROTOCOL 5) ---- */
+
+void
+wr_rdata(struct wr *w, uint64_t id, const struct rdata *d)
+{
+	wr_hdr(w, T_RDATA, id);
+	wr_u32(w, d->pn);
+	wr_u32(w, d->ts);
+	wr_u8(w, (uint8_t)d->flags);
+	wr_bytes(w, d->data, d->len);
+}
+
+/* After the header; the data is the rest (none with FIN). 0 or -1. */
+int
+rd_rdata(struct rd *r, struct rdata *d)
+{
+	d->pn = rd_u32(r);
+	d->ts = rd_u32(r);
+	d->flags = rd_u8(r);
+	d->data = r->p;
+	d->len = r->left;
+	if (r->bad || d->len > MAX_PAYLOAD ||
+	    ((d->flags & RDATA_FIN) && d->len != 0))
+		return -1;
+	return 0;
+}
+
+void
+wr_rack(struct wr *w, uint64_t id, const struct rack *a)
+{
+	int i;
+
+	wr_hdr(w, T_RACK, id);
+	wr_u32(w, a->cum);
+	wr_u32(w, a->limit);
+	wr_u32(w, a->ts);
+	wr_u8(w, (uint8_t)a->n);
+	for (i = 0; i < a->n; i++) {
+		wr_u32(w, a->sack[i][0]);
+		wr_u32(w, a->sack[i][1]);
+	}
+}
+
+/* After the header: exactly n ranges, n at most RACK_SACK. 0 or -1. */
+int
+rd_rack(struct rd *r, struct rack *a)
+{
+	int i;
+
+	a->cum = rd_u32(r);
+	a->limit = rd_u32(r);
+	a->ts = rd_u32(r);
+	a->n = rd_u8(r);
+	if (r->bad || a->n > RACK_SACK || (size_t)a->n * 8 != r->left)
+		return -1;
+	for (i = 0; i < a->n; i++) {
+		a->sack[i][0] = rd_u32(r);
+		a->sack[i][1] = rd_u32(r);
+	}
+	return r->bad ? -1 : 0;
+}
+
 /* ---- TCP framing: a 2-byte length before each message ---- */
 
 /* Frame msg into out. Returns the framed length, or 0 if it cannot fit. */
