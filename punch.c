@@ -1629,6 +1629,19 @@ punch_input(struct punch *p, const unsigned char *buf, size_t len,
 /* ---- relay, then direct (PROTOCOL 8.1) ---- */
 
 /*
+ * Candidate i, to check and to hear records from once relayed: one
+ * the mediator gave, or a peer-reflexive one that answered a probe of
+ * ours (a PROBE copied from a third address makes one that never does).
+ */
+static int
+cand_direct(const struct punch *p, int i)
+{
+	return p->cands[i].sock < 0 && med_index(p, &p->cands[i].ep) == -1 &&
+	    (p->cands[i].acked ||
+	    strcmp(p->cands[i].kind, "peer-reflexive") != 0);
+}
+
+/*
  * A relayed session's checks of its direct candidates that are due now:
  * up to max of them in pc (where each goes, its nonce), for the session
  * to seal (T_PATHCHK) and send with punch_sendto. Each candidate keeps
@@ -1643,8 +1656,8 @@ punch_checks(struct punch *p, int64_t now, struct pathchk *pc, int max)
 	if (!p->upgrading || now < p->up_next)
 		return 0;
 	for (i = 0; i < p->ncands && n < max; i++) {
-		if (p->cands[i].sock >= 0 || med_index(p, &p->cands[i].ep) != -1)
-			continue;	/* a birthday socket (closed), the relay */
+		if (!cand_direct(p, i))
+			continue;
 		while (p->up_nonce[i] == 0)
 			p->up_nonce[i] = random64();
 		pc[n].nonce = p->up_nonce[i];
@@ -1708,7 +1721,8 @@ punch_check_ok(struct punch *p, const struct ep *from,
 	int i;
 
 	if (!p->upgrading || (i = cand_find(p, from, -1)) == -1 ||
-	    p->up_nonce[i] == 0 || pc->nonce != p->up_nonce[i])
+	    !cand_direct(p, i) || p->up_nonce[i] == 0 ||
+	    pc->nonce != p->up_nonce[i])
 		return 0;
 	if (!punch_own(p, &pc->ep)) {
 		vlog("path check: %s saw it come from %s, not from us: not "
@@ -1736,12 +1750,14 @@ punch_check_ok(struct punch *p, const struct ep *from,
 int
 punch_heard(const struct punch *p, const struct ep *from, int cand)
 {
+	int i;
+
 	if (ep_equal(from, &p->path.peer))
 		return 1;
 	if (p->relay_ep.len == 0)
 		return 0;
 	return ep_equal(from, &p->relay_ep) || (cand &&
-	    cand_find(p, from, -1) != -1 && med_index(p, from) == -1);
+	    (i = cand_find(p, from, -1)) != -1 && cand_direct(p, i));
 }
 
 /* Did from come through a relay (a mediator's address)? */

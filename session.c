@@ -1311,8 +1311,10 @@ static void	path_input(struct session *, int, const unsigned char *,
  * A record from the agreed peer (a datagram): opened, then to the
  * transport. A record that opens at an initiator still waiting for the
  * responder's ACK proves our FINISH arrived: the transport starts.
+ * Returns 1 for a path check (its own timer: no sign that the session
+ * is busy, which would keep a linger going), else 0.
  */
-static void
+static int
 rec_input(struct session *s, const unsigned char *in, size_t len,
     const struct ep *from, int64_t now)
 {
@@ -1322,20 +1324,21 @@ rec_input(struct session *s, const unsigned char *in, size_t len,
 	int type;
 
 	if (len > sizeof(buf))
-		return;
+		return 0;
 	memcpy(buf, in, len);
 	if (rec_open(s, buf, len, &type, &body, &n) == -1)
-		return;		/* counted: -v reports it */
+		return 0;	/* counted: -v reports it */
 	if (s->phase == PH_HS)
 		hs_done(s, now);
 	if (type == T_PATHCHK || type == T_PATHOK) {
 		path_input(s, type, body, n, from, now);
-		return;
+		return 1;
 	}
 	/* The peer's records come direct: it has moved; we check now. */
 	if (punch_upgrading(s->p) && !punch_heard(s->p, from, 0))
 		punch_checks_soon(s->p, now);
 	transport_input(s, type, body, n, now);
+	return 0;
 }
 
 
@@ -1440,6 +1443,7 @@ net_datagram(struct session *s, const unsigned char *buf, size_t len,
 	struct rd rd;
 	int version, type;
 	uint64_t id;
+	int64_t quiet;
 
 	if (sock < 0 && punch_gateway(s->p, buf, len, from, now))
 		return;		/* PCP, NAT-PMP: the port mapping's answer */
@@ -1464,11 +1468,12 @@ net_datagram(struct session *s, const unsigned char *buf, size_t len,
 			s->stray++;	/* -v: not opened, whatever it holds */
 		return;
 	}
+	quiet = s->quiet_since;
 	s->quiet_since = now;
 	if (type == T_HS)
 		hs_input(s, in + HDR_LEN, inlen - HDR_LEN, now);
-	else if (type == T_REC)
-		rec_input(s, in, inlen, from, now);
+	else if (type == T_REC && rec_input(s, in, inlen, from, now) == 1)
+		s->quiet_since = quiet;	/* a path check: its own timer */
 	/* Anything else, plain, is not taken from a peer in version 3. */
 }
 
