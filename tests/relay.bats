@@ -330,3 +330,14 @@ both_direct() {
 	grep -q "moved to the direct path $WAN_B:[0-9]* (public)" "$T/l.err"
 	lab_exec core nft delete table ip attack
 }
+
+@test "PATHCHK and PATHOK codec: PROTOCOL 8.1's layout, truncations, bad fields, random input under ASan/UBSan" {
+	cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g \
+	    -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -o "$T/pathchk" "$BATS_TEST_DIRNAME/pathchk.c" \
+	    "$BATS_TEST_DIRNAME/../wire.c" "$BATS_TEST_DIRNAME/../util.c"
+	run "$T/pathchk"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == "ok "* ]]
+}
