@@ -1740,12 +1740,11 @@ punch_check_ok(struct punch *p, const struct ep *from,
 }
 
 /*
- * Do the peer's records from from count (any, for T_REC, with cand)?
- * From the agreed path; once relayed, also from the relay (what was in
- * flight there when the session moved) and, for a record (cand), from
- * a direct candidate (the peer moved first). A record is the peer's
- * only if it opens: from where it came matters for where we send, and
- * that moves only by punch_check_ok.
+ * Does a session message from from count (a record: cand 1)? From the
+ * agreed path; once relayed, also from the relay (what was in flight
+ * there when the session moved) and, a record, from a direct candidate
+ * (the peer moved first). A record is the peer's only if it opens; and
+ * where it came from never moves where we send: punch_check_ok does.
  */
 int
 punch_heard(const struct punch *p, const struct ep *from, int cand)

@@ -1396,9 +1396,8 @@ path_checks(struct session *s, int64_t now)
 
 /* The session moved off the relay: once on stderr, -R's estimates anew. */
 static void
-path_moved(struct session *s, int64_t now)
+path_moved(struct session *s)
 {
-	(void)now;
 	warnx("a direct path opened: the session is direct now");
 	if (s->rel != NULL)
 		rel_newpath(s->rel, now_us());
@@ -1423,7 +1422,7 @@ path_input(struct session *s, int type, const unsigned char *body, size_t n,
 		return;
 	if (type == T_PATHOK) {
 		if (punch_check_ok(s->p, from, &pc, now))
-			path_moved(s, now);
+			path_moved(s);
 		return;
 	}
 	if (!punch_own(s->p, &pc.ep))
