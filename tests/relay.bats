@@ -290,14 +290,17 @@ both_direct() {
 	((DIRECT_END < 100000))
 }
 
-# An on-path copier on core (evil ackcopy -r) sends a copy of every
-# PROBE, ACK and record from hB's NAT to hP from core's own address
-# first, the original 20 ms later: the copies, path checks among them,
-# come from an address that is not the peer's.
-@test "relay, then direct: records and path checks copied from a third address first never move the session there; it moves to the peer" {
+# copier_run BIN: an on-path copier on core (evil ackcopy -r) sends a
+# copy of every PROBE, ACK and record from hB's NAT to hP from core's
+# own address first, the original 20 ms later: the copies, path checks
+# among them, come from an address that is not the peer's. hP (BIN
+# listen -R) sends 1 MB to hB (BIN connect -R), relayed until rB lets
+# the outside in. RCC, RCL; evil's report in $T/ack.out.
+copier_run() {
+	local n
 	EVIL=$BATS_FILE_TMPDIR/evil
-	cc -O2 -Wall -Wextra -Werror -o "$EVIL" "$BATS_TEST_DIRNAME/evil.c" \
-	    "$BATS_TEST_DIRNAME/../crypto.c"
+	[ -x "$EVIL" ] || cc -O2 -Wall -Wextra -Werror -o "$EVIL" \
+	    "$BATS_TEST_DIRNAME/evil.c" "$BATS_TEST_DIRNAME/../crypto.c"
 	upgrade_lab -b 300000
 	n=$(uname_)
 	randfile "$T/f" 1000000
@@ -311,28 +314,47 @@ both_direct() {
 	EOF
 	bgrun core ack "$EVIL" ackcopy -r "$WAN_B" "$HP" "$CORE_P:$((40000 + RANDOM % 1000))" 60
 	wait_for 5 grep -q 'evil: copying' "$T/ack.err"
-	bgrun_in hP l "$T/f" "$PNC" listen -v -R -m "$MED1" -w 20 "$n"
-	bgrun_in hB c /dev/null "$PNC" connect -v -R -m "$MED1" -w 20 "$n"
+	bgrun_in hP l "$T/f" "$1" listen -v -R -m "$MED1" -w 10 "$n"
+	bgrun_in hB c /dev/null "$1" connect -v -R -m "$MED1" -w 10 "$n"
 	wait_for 20 grep -q "$RELAYED" "$T/c.err"
 	wait_for 5 grep -q "$RELAYED" "$T/l.err"
 	unblock
-	wait_tag c 60; rcc=$RC
-	wait_tag l 60; rcl=$RC
+	wait_tag c 60; RCC=$RC
+	wait_tag l 60; RCL=$RC
 	kill -TERM "${PIDS[ack]}"
 	wait_tag ack 5
 	show l c
 	cat "$T/ack.out"
-	[ "$rcc" -eq 0 ]
-	[ "$rcl" -eq 0 ]
-	[ "$(sum "$T/c.out")" = "$(sum "$T/f")" ]
-	# the copies came, first, and the victim opened none of them ...
 	(($(awk '$1 == "copied" { print $2 }' "$T/ack.out") > 0))
+}
+
+@test "relay, then direct: records and path checks copied from a third address first never move the session there; it moves to the peer" {
+	copier_run "$PNC"
+	[ "$RCC" -eq 0 ]
+	[ "$RCL" -eq 0 ]
+	[ "$(sum "$T/c.out")" = "$(sum "$T/f")" ]
+	# the copies came first, and the victim opened none of them ...
 	grep -q 'dropped: [1-9][0-9]* record(s) with the peer.s id from an address not on its path' "$T/l.err"
 	# ... sent nothing to the third address, and moved to the peer
 	[ "$(awk '$1 == "rx-session" { print $2 }' "$T/ack.out")" = 0 ]
 	! grep -q "moved to the direct path $CORE_P" "$T/l.err"
 	grep -q "moved to the direct path $WAN_B:[0-9]* (public)" "$T/l.err"
-	lab_exec core nft delete table ip attack
+}
+
+# The first cut of this feature (6071482) heard records from every
+# candidate, a peer-reflexive one that copied PROBEs had made included.
+@test "CONTROL copier: a first cut that heard records from any candidate opens the copies and answers the third address" {
+	mkdir -p "$BATS_FILE_TMPDIR/cut"
+	git -C "$BATS_TEST_DIRNAME/.." archive 6071482 |
+	    tar -x -C "$BATS_FILE_TMPDIR/cut"
+	make -C "$BATS_FILE_TMPDIR/cut" pnc >/dev/null 2>&1
+	copier_run "$BATS_FILE_TMPDIR/cut/pnc"
+	# the copies made the third address a candidate, their records
+	# opened there first (the originals came as replays), and the
+	# victim sent records to it: what the test above must not see
+	grep -q "peer candidate $CORE_P:[0-9]* (peer-reflexive)" "$T/l.err"
+	(($(awk '$1 == "rx-session" { print $2 }' "$T/ack.out") > 0))
+	grep -q 'dropped: 0 forged, [1-9][0-9]* replayed' "$T/l.err"
 }
 
 @test "PATHCHK and PATHOK codec: PROTOCOL 8.1's layout, truncations, bad fields, random input under ASan/UBSan" {
