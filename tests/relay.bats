@@ -238,6 +238,9 @@ both_direct() {
 	grep -q "moved to the direct path $WAN_A:[0-9]* (public)" "$T/c.err"
 	grep -q "moved to the direct path $WAN_B:[0-9]* (public)" "$T/l.err"
 	((MOVED_MS >= 0))
+	# -v: the sender's bytes each way
+	grep -q 'sent: [0-9]* bytes through the relay, [1-9][0-9]* direct' "$T/c.err"
+	grep 'sent: ' "$T/c.err" | sed 's/^/# connect: /' >&3
 	# the relay carried at most what was in flight after the move, and
 	# the most of the file went direct
 	((RELAY_END - RELAY_AT_MOVE < 200000))
