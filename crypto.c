@@ -2057,13 +2057,16 @@ chacha20poly1305_open(unsigned char *m, const unsigned char *c, size_t clen,
 	ok = ct_equal(tag, c + clen, AEAD_TAG_LEN);
 	declassify(&ok, sizeof(ok));	/* public: the peer sees a drop */
 	crypto_wipe(tag, sizeof(tag));
-	if (ok) {
-		memcpy(m, buf + 64, k);
-		chacha20_stream(m + k, c + k, clen - k, st);
+	if (!ok) {
+		crypto_wipe(buf, sizeof(buf));
+		crypto_wipe(st, sizeof(st));
+		return -1;
 	}
+	memcpy(m, buf + 64, k);
+	chacha20_stream(m + k, c + k, clen - k, st);
 	crypto_wipe(buf, sizeof(buf));
 	crypto_wipe(st, sizeof(st));
-	return ok ? 0 : -1;
+	return 0;
 }
 
 /*
