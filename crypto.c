@@ -6,7 +6,8 @@
  * Written for pnc rather than borrowed so that the tool stays libc-only.
  * Byte order is handled byte by byte, never by casting buffers to
  * uint32_t, so the code is the same on any host and never reads
- * unaligned memory.
+ * unaligned memory; ChaCha20's vectors and Poly1305's loads use memcpy
+ * instead, and only where the host is known to be little-endian.
  *
  * The _final functions wipe their context: it held key-derived state.
  * Call _init again to reuse it.
@@ -1486,7 +1487,9 @@ xor4x4(unsigned char *out, const unsigned char *in, v4u32 a, v4u32 b,
 
 /*
  * out = in XOR four blocks of keystream (256 bytes). The state lives in
- * sixteen vector variables, not an array, so that it stays in registers.
+ * sixteen vector variables, not an array, so that it stays in registers
+ * (what the compiler spills to the stack is not wiped, as in any C
+ * code; the caller wipes the input state).
  */
 static void
 chacha20_xor4(unsigned char *out, const unsigned char *in,
