@@ -29,12 +29,13 @@ drops() {
 
 # one PNC: "MB/s rx-cpu-s tx-cpu-s drops", or "fail"
 one() {
-	local b=$1 n=rc$RANDOM t0 t1 d0 d1 mpid p pl
+	local b=$1 n=rc$RANDOM t0 t1 d0 d1 mpid= p pl
 	ip netns exec "$LAB-core" "$b" mediate -s "$MED1" >/dev/null 2>&1 &
 	disown
 	wait_udp_port core 7321
 	for p in $(ip netns pids "$LAB-core"); do
-		[[ $(cat "/proc/$p/comm" 2>/dev/null) == pnc ]] && mpid=$p
+		[[ $(cat "/proc/$p/comm" 2>/dev/null) == "$(basename "$b" |
+		    cut -c1-15)" ]] && mpid=$p
 	done
 	d0=$(drops)
 	t0=${EPOCHREALTIME/./}
