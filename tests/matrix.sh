@@ -57,8 +57,15 @@ tmp=$(mktemp -d)
 trap 'lab_down; if [[ -n ${KEEPTMP:-} ]]; then echo "$tmp" >&2; else rm -rf "$tmp"; fi' EXIT
 trap 'exit 130' INT TERM HUP
 
+# The mediator's options (besides -v and its two addresses). The relay
+# column's allows 1024 sessions (-x), so that a network's share (a
+# sixteenth) is 64, not 4: a relayed session keeps its place until 30 s
+# after its last datagram (the clients do not say that they are done),
+# and a row's back-to-back trials from the same two addresses would meet
+# that budget from their fifth on ("too many sessions from your network").
+MEDOPTS=
 case ${RELAY:+relay}${PROTO_FLAG:-} in
-relay*)	SECTION="matrix relay" ENVS="RELAY=1 " ;;
+relay*)	SECTION="matrix relay" ENVS="RELAY=1 " MEDOPTS="-r -x 1024" ;;
 -t)	SECTION="matrix tcp" ENVS="PROTO_FLAG=-t " ;;
 -a)	SECTION="matrix auto" ENVS="PROTO_FLAG=-a " ;;
 "")	SECTION="matrix udp" ENVS= ;;
@@ -185,6 +192,20 @@ trial() {
 	fi
 }
 
+# why_session RL RC: why a session failed (RL, RC: listen's and connect's
+# exit status): the last line of the first side that failed (its error),
+# or when both exited 0, listen's line that says what was lost.
+why_session() {
+	if (($1 != 0)); then
+		tail -n1 "$tmp/l.err"
+	elif (($2 != 0)); then
+		tail -n1 "$tmp/c.err"
+	else
+		grep -m1 'were lost' "$tmp/l.err" ||
+		    echo "listen's output differs from connect's input"
+	fi
+}
+
 # trial_session A B NAME: listen on A, connect on B, one line across;
 # prints "direct", "mapped", "relayed", "?" or "failed WHY".
 trial_session() {
@@ -203,7 +224,7 @@ trial_session() {
 		path_of "$tmp/l.err" "$tmp/c.err"
 	else
 		WHAT="$name: exits $ra $rb; $ENVS$row" keep
-		echo "failed $(tail -qn1 "$tmp/l.err" "$tmp/c.err" | head -1)"
+		echo "failed $(why_session "$ra" "$rb")"
 	fi
 }
 
@@ -295,8 +316,9 @@ COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- . ':(exclude)RESULTS' ':(exclude)README' \
     2>/dev/null || COMMIT+=+
 START=$SECONDS
-out '%s, %s cores, commit %s: %sW=%s %s (%s trials per topology, -w %s)\n' \
-    "$(date -u +%F)" "$(nproc)" "$COMMIT" "$ENVS" "$W" "$CMD" "$N" "$W"
+out '%s, %s cores, commit %s: %sW=%s %s (%s trials per topology, -w %s%s)\n' \
+    "$(date -u +%F)" "$(nproc)" "$COMMIT" "$ENVS" "$W" "$CMD" "$N" "$W" \
+    "${MEDOPTS:+, mediate $MEDOPTS}"
 if [[ -n ${RELAY:-} ]]; then
 	out '%-38s %7s %7s %8s %7s\n' topology direct mapped relayed failed
 else
@@ -309,8 +331,9 @@ for row in "${TOPOS[@]}"; do
 	# shellcheck disable=SC2086
 	lab_up $opts >/dev/null || { out '%s: lab_up failed\n' "$name"; continue; }
 	[[ $loss != 0 ]] && lab_loss "$loss"
+	# shellcheck disable=SC2086 # MEDOPTS: words
 	lab_bg core "$tmp/med.log" "$PNC" mediate -v -s "$MED1" -s "$MED2" \
-	    ${RELAY:+-r}
+	    $MEDOPTS
 	wait_udp_port core 7321
 	NOTES=()
 	[[ -n $pmap ]] && portmap
