@@ -974,7 +974,7 @@ lab_portmap() {
 	lab_bg "$r" "$dir/upnp.log" nice -n -15 miniupnpd -d \
 		-f "$dir/miniupnpd.conf" -P "$dir/miniupnpd.pid"
 	LAB_PORTMAP_PID=$LAB_BG_PID
-	wait_for 10 grep -q "Listening for NAT-PMP/PCP" "$dir/upnp.log"
+	wait_for 10 grep -qs "Listening for NAT-PMP/PCP" "$dir/upnp.log"
 }
 
 # lab_portmap_ready DIR
