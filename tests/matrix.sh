@@ -9,7 +9,8 @@
 # tests/matrix.sh 10. PROTO_FLAG=-t runs the TCP column (pnc punch -t),
 # -a TCP-then-UDP. RELAY=1 runs the relay column instead: the mediator
 # with -r, and each trial a listen/connect pair that passes one line; a
-# row counts how many sessions went direct, mapped, relayed, or failed.
+# row counts how many sessions went direct, mapped, relayed, moved from
+# the relay to a direct path, or failed.
 #
 # A path is what the clients' stderr says (session.c, punch.c):
 # "relayed" when a side says "the session is relayed by the mediator"
@@ -17,8 +18,10 @@
 # "punched through to ADDR:PORT (mapped)" (the peer's candidate is a
 # port mapping its router granted), "direct" when a side punched
 # through to another candidate or has a "TCP connection with" the peer,
-# "?" when neither side said. A pair is counted by its most remote
-# side: relayed, else mapped, else direct.
+# "moved" when a side says "the session is direct now" (relayed first,
+# then direct: issue 18's relay-then-direct work), "?" when neither side
+# said. A pair is counted by its most remote side: relayed, else mapped,
+# else direct.
 #
 # Rows with a port-mapping field run miniupnpd (NAT-PMP, PCP) on that
 # side's router (lab_portmap); "nat-pmp" drops PCP there, so that the
@@ -118,7 +121,9 @@ stamp() {
 path_of() {
 	local kinds
 	kinds=$(sed -n 's/.*punched through to [^ ]* (\([a-z-]*\)).*/\1/p' "$@")
-	if grep -q 'the session is relayed by the mediator' "$@" ||
+	if grep -q 'the session is direct now' "$@"; then
+		echo moved
+	elif grep -q 'the session is relayed by the mediator' "$@" ||
 	    grep -qx relay <<<"$kinds"; then
 		echo relayed
 	elif grep -qx mapped <<<"$kinds"; then
@@ -207,7 +212,7 @@ why_session() {
 }
 
 # trial_session A B NAME: listen on A, connect on B, one line across;
-# prints "direct", "mapped", "relayed", "?" or "failed WHY".
+# prints "direct", "mapped", "relayed", "moved", "?" or "failed WHY".
 trial_session() {
 	local a=$1 b=$2 name=$3 pa pb ra rb
 	rm -f "$tmp"/*.err
@@ -251,18 +256,19 @@ portmap() {
 
 # The trials of one row in the relay column.
 row_relay() {
-	local nd=0 nm=0 nr=0 nf=0 nq=0 why='' i res rest
+	local nd=0 nm=0 nr=0 nv=0 nf=0 nq=0 why='' i res rest
 	for i in $(seq "$N"); do
 		read -r res rest < <(trial_session "$a" "$b" "r$i-$RANDOM")
 		case $res in
 		direct) nd=$((nd + 1)) ;;
 		mapped) nm=$((nm + 1)) ;;
 		relayed) nr=$((nr + 1)) ;;
+		moved) nv=$((nv + 1)) ;;
 		'?') nq=$((nq + 1)) ;;
 		*) nf=$((nf + 1)); why=$rest ;;
 		esac
 	done
-	out '%-38s %7d %7d %8d %7d\n' "$name" "$nd" "$nm" "$nr" "$nf"
+	out '%-38s %7d %7d %8d %6d %7d\n' "$name" "$nd" "$nm" "$nr" "$nv" "$nf"
 	((nq > 0)) && out '    %d session(s) did not say their path\n' "$nq"
 	[[ -n $why ]] && out '    %s\n' "$why"
 }
@@ -320,7 +326,8 @@ out '%s, %s cores, commit %s: %sW=%s %s (%s trials per topology, -w %s%s)\n' \
     "$(date -u +%F)" "$(nproc)" "$COMMIT" "$ENVS" "$W" "$CMD" "$N" "$W" \
     "${MEDOPTS:+, mediate $MEDOPTS}"
 if [[ -n ${RELAY:-} ]]; then
-	out '%-38s %7s %7s %8s %7s\n' topology direct mapped relayed failed
+	out '%-38s %7s %7s %8s %6s %7s\n' topology direct mapped relayed \
+	    moved failed
 else
 	out '%-38s %-8s %-7s %9s %9s  %s\n' topology expected result \
 	    median_ms worst_ms path
