@@ -20,8 +20,9 @@
 # through to another candidate or has a "TCP connection with" the peer,
 # "moved" when a side says "the session is direct now" (relayed first,
 # then direct: issue 18's relay-then-direct work), "?" when neither side
-# said. A pair is counted by its most remote side: relayed, else mapped,
-# else direct.
+# said. A pair is counted by its most remote side: moved, else relayed,
+# else mapped, else direct. In the TCP column, rows with a symmetric NAT
+# are expected to fail: TCP punches none, and maps no port.
 #
 # Rows with a port-mapping field run miniupnpd (NAT-PMP, PCP) on that
 # side's router (lab_portmap); "nat-pmp" drops PCP there, so that the
@@ -32,7 +33,8 @@
 # answers padded requests only (issue 16).
 #
 # The table goes to stdout in the format of RESULTS (a first line with
-# the date, the commit and the command, then one row per topology, then
+# the date, this tree's commit ("+": changed; PNC=path runs another
+# build, which the line does not name) and the command, then one row per topology, then
 # how long the run took); RESULTS=update also writes it into RESULTS's
 # section for this column ([matrix udp], [matrix tcp], [matrix auto] or
 # [matrix relay]), and into README's when README has that section; it
