@@ -66,6 +66,8 @@
 #define T_KEEPALIVE	0x23	/* nothing */
 #define T_RDATA		0x24	/* -R: pn(4) ts(4) flags(1: FIN) payload */
 #define T_RACK		0x25	/* -R: cum(4) limit(4) ts(4) n(1) [a(4) b(4)]*n */
+#define T_PATHCHK	0x26	/* record: nonce(8) ep(to): a direct path? */
+#define T_PATHOK	0x27	/* record: nonce(8) ep(seen): it works */
 #define T_THELLO	0x30	/* TCP: toid(8), first on a new connection */
 #define T_TUSE		0x31	/* TCP: (controlling) this connection */
 
@@ -419,15 +421,86 @@ struct probe {
 	struct ep	 seen;		/* ACK: where the PROBE came from */
 };
 
+/*
+ * T_REGISTER, T_PEERACK, T_RELAYREQ as the mediator reads them: rd_reg
+ * fills role, name and (REGISTER) the candidates, kept packed as they
+ * came, and the cookie; the mediator the rest, from the header and
+ * the socket.
+ */
+struct reg {
+	uint64_t		 id;
+	int			 role;
+	const char		*name;
+	size_t			 namelen;
+	uint8_t			 nloc;
+	const unsigned char	*locals;
+	size_t			 loclen;
+	int			 ttl;
+	int			 alt;		/* arrived on port P+1 */
+	int			 tcp;		/* arrived over TCP */
+	const unsigned char	*cookie;
+	size_t			 len;		/* of the whole datagram */
+};
+
+/* T_BOUND: the answer to a NAT check's T_BIND. */
+struct bound {
+	uint32_t	 tx;		/* the request it answers */
+	int		 got;		/* BIND_* it was sent from */
+	struct ep	 seen;		/* where the request came from */
+	int		 have_other;	/* the mediator has another address: */
+	struct ep	 other;
+};
+
+/* T_PATHCHK, T_PATHOK: a relayed session checks a direct path. */
+struct pathchk {
+	uint64_t	 nonce;		/* the check's, echoed */
+	struct ep	 ep;		/* CHK: sent to; OK: the CHK came from */
+};
+
 void		 wr_register(struct wr *, int, uint64_t, int, const char *,
 		    const struct ep *, int, const unsigned char *, int);
 void		 wr_bind(struct wr *, uint64_t, uint32_t, int);
 void		 wr_probe(struct wr *, int, uint64_t, const struct probe *);
 int		 rd_probe(struct rd *, int, struct probe *);
+void		 wr_pathchk(struct wr *, int, uint64_t, const struct pathchk *);
+int		 rd_pathchk(struct rd *, struct pathchk *);
 int		 rd_intro(struct rd *, struct intro *);
 int		 rd_registered(struct rd *, struct ep *, int *,
 		    const unsigned char **);
 int		 rd_error(struct rd *, int *, const unsigned char **, size_t *);
+int		 rd_bound(struct rd *, struct bound *);
+
+/* -R's messages (PROTOCOL 5). */
+#define RACK_SACK	16	/* SACK ranges an ack carries at most */
+#define RDATA_FIN	0x01	/* rdata.flags: the last, no data */
+
+/* T_RDATA: packet pn, sent at ts (us, mod 2^32), its data. */
+struct rdata {
+	uint32_t		 pn, ts;
+	int			 flags;		/* RDATA_* */
+	const unsigned char	*data;
+	size_t			 len;
+};
+
+/* T_RACK: all below cum, the receive limit, an echo, SACK [a, b). */
+struct rack {
+	uint32_t	 cum, limit, ts;
+	int		 n;
+	uint32_t	 sack[RACK_SACK][2];
+};
+
+void		 wr_rdata(struct wr *, uint64_t, const struct rdata *);
+int		 rd_rdata(struct rd *, struct rdata *);
+void		 wr_rack(struct wr *, uint64_t, const struct rack *);
+int		 rd_rack(struct rd *, struct rack *);
+int		 rd_zeros(struct rd *);
+int		 rd_reg(struct rd *, struct reg *, int);
+int		 rd_bind(struct rd *, uint32_t *, int *);
+void		 wr_intro(struct wr *, uint64_t, const struct intro *);
+void		 wr_registered(struct wr *, uint64_t, const struct ep *, int,
+		    const unsigned char *);
+void		 wr_error(struct wr *, uint64_t, int, const char *, size_t);
+void		 wr_bound(struct wr *, uint64_t, const struct bound *);
 size_t		 frame_put(unsigned char *, size_t, const void *, size_t);
 int		 frame_get(const unsigned char *, size_t, size_t *);
 
@@ -545,6 +618,17 @@ int	 punch_unwrap(const struct punch *, const unsigned char **, size_t *,
 ssize_t	 punch_send(struct punch *, const void *, size_t);
 int	 punch_pollfds(struct punch *, struct pollfd *);
 int	 punch_events(struct punch *, const struct pollfd *, int, int64_t);
+int	 punch_checks(struct punch *, int64_t, struct pathchk *, int);
+int64_t	 punch_checks_next(const struct punch *, int64_t);
+void	 punch_checks_soon(struct punch *, int64_t);
+int	 punch_check_ok(struct punch *, const struct ep *,
+	    const struct pathchk *, int64_t);
+int	 punch_own(const struct punch *, const struct ep *);
+int	 punch_heard(const struct punch *, const struct ep *, int);
+int	 punch_upgrading(const struct punch *);
+int	 punch_via_relay(const struct punch *, const struct ep *);
+ssize_t	 punch_sendto(struct punch *, const struct ep *, const void *,
+	    size_t);
 
 /* The NAT check: pnc punch without a name. */
 struct natcheck {
@@ -608,6 +692,7 @@ uint64_t rel_unconfirmed(const struct rel *);
 void	 rel_counts(const struct rel *, uint64_t *, uint64_t *, int64_t *);
 struct outbox *rel_outbox(struct rel *);
 void	 rel_report(const struct rel *);
+void	 rel_newpath(struct rel *, int64_t);
 
 /* ---- session.c: the one client loop ---- */
 

@@ -40,6 +40,7 @@
 
 #include <netinet/in.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -73,6 +74,9 @@
 #define PMAP_GAP0	60	/* ms before the first resend; doubles */
 #define PMAP_LIFE	120	/* s a mapping lives unrenewed: a crash's */
 #define PMAP_RENEW	30	/* s between renewals: 3 may be lost */
+#define UP_GAP0		250	/* ms: a relayed session's first path
+				   checks; doubles ... */
+#define UP_GAPMAX	2000	/* ... up to this, for the session's life */
 
 /* Port mapping (RFC 6886, RFC 6887), asked of the default gateway. */
 enum { PM_OFF, PM_ASK, PM_GOT, PM_GONE };
@@ -177,6 +181,13 @@ struct punch {
 	struct pmap	 pm;		/* ours */
 	unsigned char	 sprayed_to[65536 / 8];	/* bit n: sent to port n */
 	int64_t		 done_at;
+	/* relay, then direct: a relayed session checks the direct
+	   candidates with sealed records (the session seals them) */
+	int		 upgrading;	/* relayed, no direct path yet */
+	int64_t		 up_next, up_gap;
+	uint64_t	 up_nonce[MAX_CANDS];	/* each candidate's check */
+	struct ep	 relay_ep;	/* the relay we began on (len 0: none):
+					   what is in flight there still counts */
 	struct tpunch	*tp;		/* -t */
 	char		 why[256];	/* reason for P_FAILED */
 };
@@ -983,6 +994,12 @@ done(struct punch *p, int ci, int64_t now)
 	p->state = P_DONE;
 	p->done_at = now;
 	p->next_tx = now + NOMINATE_GAP;
+	if (p->path.relayed) {		/* relay, then direct */
+		p->relay_ep = c->ep;
+		p->upgrading = p->cfg.role != ROLE_PUNCH;
+		p->up_gap = UP_GAP0;
+		p->up_next = now + UP_GAP0;
+	}
 	vlog("punched through to %s (%s) in %lld ms (%s side)",
 	    ep_str(&p->path.peer, a, sizeof(a)), c->kind,
 	    (long long)(now - p->start),
@@ -1151,6 +1168,53 @@ peer_ack(struct punch *p, int k, int flags, int64_t now)
 	send_register_to(p, T_PEERACK, k, 0, flags);
 }
 
+/*
+ * A repeated introduction while probing may carry a port mapping the
+ * peer's gateway granted after we were introduced (its mediator repeats
+ * the introduction then): probe it, and give it the time a mapping
+ * needs. Only a mapping: nothing else changes after the introduction.
+ */
+static void
+late_mapping(struct punch *p, const struct intro *in, int64_t now)
+{
+	int i;
+
+	if (p->state != P_PROBE || p->peer_mapped)
+		return;
+	for (i = 0; i < in->nlocals; i++)
+		if (strcmp(local_kind(p, in, i), "mapped") == 0 &&
+		    cand_find(p, &in->locals[i], -1) == -1 &&
+		    cand_add(p, &in->locals[i], -1, "mapped") != -1)
+			p->peer_mapped = 1;
+	if (!p->peer_mapped)
+		return;
+	vlog("the peer announced a port mapping after the introduction: "
+	    "probing it");
+	p->txgap = PROBE_GAP0;
+	p->next_tx = now;
+	if (p->deadline != 0 && p->deadline - now < BOTH_EPDEP_MS)
+		p->deadline = now + BOTH_EPDEP_MS;
+}
+
+/*
+ * A relayed session hears the peer's candidates again (a PEER repeated
+ * by the mediator, with what the peer announced since, such as a port
+ * mapping): new ones are checked too.
+ */
+static void
+learn(struct punch *p, const struct intro *in)
+{
+	int i, n = p->ncands;
+
+	cand_add(p, &in->them, -1, "public");
+	for (i = 0; i < in->nlocals; i++)
+		cand_add(p, &in->locals[i], -1, local_kind(p, in, i));
+	if (p->ncands > n) {
+		p->up_gap = UP_GAP0;
+		p->up_next = p->done_at;	/* overdue: check them now */
+	}
+}
+
 /* T_PEER from mediator k: the introduction, or a repeat of it. */
 static void
 on_peer(struct punch *p, struct rd *r, int k, int64_t now)
@@ -1170,8 +1234,12 @@ on_peer(struct punch *p, struct rd *r, int k, int64_t now)
 		p->txgap = PROBE_GAP0;	/* full-TTL probes now */
 		p->next_tx = now;
 	}
-	if (p->state != P_REGISTER)
-		return;		/* a retransmitted introduction */
+	if (p->state == P_DONE && p->upgrading)
+		learn(p, &in);	/* candidates the peer announced later */
+	if (p->state != P_REGISTER) {
+		late_mapping(p, &in, now);	/* or a retransmission */
+		return;
+	}
 	if (pmap_hold(p, now))
 		p->pm.ack_held = 1;	/* before introduced() plans */
 	introduced(p, &in, k, now);
@@ -1589,6 +1657,166 @@ punch_input(struct punch *p, const unsigned char *buf, size_t len,
 	return input(p, buf, len, from, sock, now);
 }
 
+/* ---- relay, then direct (PROTOCOL 8.1) ---- */
+
+/*
+ * Candidate i, to check and to hear records from once relayed: one
+ * the mediator gave, or a peer-reflexive one that answered a probe of
+ * ours (a PROBE copied from a third address makes one that never does).
+ */
+static int
+cand_direct(const struct punch *p, int i)
+{
+	return p->cands[i].sock < 0 && med_index(p, &p->cands[i].ep) == -1 &&
+	    (p->cands[i].acked ||
+	    strcmp(p->cands[i].kind, "peer-reflexive") != 0);
+}
+
+/*
+ * A relayed session's checks of its direct candidates that are due now:
+ * up to max of them in pc (where each goes, its nonce), for the session
+ * to seal (T_PATHCHK) and send with punch_sendto. Each candidate keeps
+ * one nonce; rounds come UP_GAP0 apart, doubling up to UP_GAPMAX, for
+ * as long as the session is relayed. Returns how many.
+ */
+int
+punch_checks(struct punch *p, int64_t now, struct pathchk *pc, int max)
+{
+	int i, n = 0;
+
+	if (!p->upgrading || now < p->up_next)
+		return 0;
+	for (i = 0; i < p->ncands && n < max; i++) {
+		if (!cand_direct(p, i))
+			continue;
+		while (p->up_nonce[i] == 0)
+			p->up_nonce[i] = random64();
+		pc[n].nonce = p->up_nonce[i];
+		pc[n++].ep = p->cands[i].ep;
+	}
+	p->up_next = now + p->up_gap;
+	if (p->up_gap < UP_GAPMAX)
+		p->up_gap *= 2;
+	return n;
+}
+
+/* Milliseconds until punch_checks has some due (0: now; -1: never). */
+int64_t
+punch_checks_next(const struct punch *p, int64_t now)
+{
+	if (!p->upgrading)
+		return -1;
+	return p->up_next > now ? p->up_next - now : 0;
+}
+
+/*
+ * Check again now, and back off from the start: the peer's own check,
+ * or its records, came direct (it found the path; we may too).
+ */
+void
+punch_checks_soon(struct punch *p, int64_t now)
+{
+	if (!p->upgrading || p->up_gap == UP_GAP0)
+		return;		/* a round is on its way already */
+	p->up_gap = UP_GAP0;
+	p->up_next = now;
+}
+
+/* Is e one of ours: our public endpoint, a local one, our mapping? */
+int
+punch_own(const struct punch *p, const struct ep *e)
+{
+	int i;
+
+	if (ep_equal(e, &p->self_pub) || (p->pm.state == PM_GOT &&
+	    ep_equal(e, &p->pm.ext)))
+		return 1;
+	for (i = 0; i < p->nlocals; i++)
+		if (ep_equal(e, &p->locals[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * A T_PATHOK (opened: the peer sealed it) from from: it answers our
+ * check of from if it echoes that candidate's nonce, and the peer saw
+ * the check come from one of our own endpoints (a check passed on by a
+ * third address is seen from there). Then the session moves: from is
+ * its path, direct. Returns 1 then, else 0.
+ */
+int
+punch_check_ok(struct punch *p, const struct ep *from,
+    const struct pathchk *pc, int64_t now)
+{
+	char a[80], b[80];
+	int i;
+
+	if (!p->upgrading || (i = cand_find(p, from, -1)) == -1 ||
+	    !cand_direct(p, i) || p->up_nonce[i] == 0 ||
+	    pc->nonce != p->up_nonce[i])
+		return 0;
+	if (!punch_own(p, &pc->ep)) {
+		vlog("path check: %s saw it come from %s, not from us: not "
+		    "taken", ep_str(from, a, sizeof(a)),
+		    ep_str(&pc->ep, b, sizeof(b)));
+		return 0;
+	}
+	p->path.peer = *from;
+	p->path.relayed = 0;
+	p->upgrading = 0;
+	vlog("moved to the direct path %s (%s) after %lld ms on the relay",
+	    ep_str(from, a, sizeof(a)), p->cands[i].kind,
+	    (long long)(now - p->done_at));
+	return 1;
+}
+
+/*
+ * Does a session message from from count (a record: cand 1)? From the
+ * agreed path; once relayed, also from the relay (what was in flight
+ * there when the session moved) and, a record, from a direct candidate
+ * (the peer moved first). A record is the peer's only if it opens; and
+ * where it came from never moves where we send: punch_check_ok does.
+ */
+int
+punch_heard(const struct punch *p, const struct ep *from, int cand)
+{
+	int i;
+
+	if (ep_equal(from, &p->path.peer))
+		return 1;
+	if (p->relay_ep.len == 0)
+		return 0;
+	return ep_equal(from, &p->relay_ep) || (cand &&
+	    (i = cand_find(p, from, -1)) != -1 && cand_direct(p, i));
+}
+
+/* Did from come through a relay (a mediator's address)? */
+int
+punch_via_relay(const struct punch *p, const struct ep *from)
+{
+	return med_index(p, from) != -1;
+}
+
+/* Is the session relayed and still looking for a direct path? */
+int
+punch_upgrading(const struct punch *p)
+{
+	return p->upgrading;
+}
+
+/* A sealed path check (or its answer) to to, direct, never relayed. */
+ssize_t
+punch_sendto(struct punch *p, const struct ep *to, const void *buf,
+    size_t len)
+{
+	if (med_index(p, to) != -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	return sendto(p->path.fd, buf, len, 0, (const struct sockaddr *)&to->u,
+	    to->len);
+}
+
 static int	tpunch_pollfds(struct tpunch *, struct pollfd *);
 
 /*
@@ -1618,6 +1846,32 @@ punch_pollfds(struct punch *p, struct pollfd *pfd)
 /* ---- port mapping: PCP (RFC 6887) and NAT-PMP (RFC 6886) ---- */
 
 /*
+ * Destination, gateway and flags of a /proc/net/route line: "Iface
+ * Destination Gateway Flags ...", hex. By hand, not sscanf: scanf is
+ * 10 KB of a static binary. 0, or -1 (the header, or not a route).
+ */
+static int
+route_line(const char *s, unsigned long *dst, unsigned long *via,
+    unsigned long *flags)
+{
+	unsigned long *v[3] = { dst, via, flags };
+	char *end;
+	int i;
+
+	s += strcspn(s, " \t");			/* the interface */
+	for (i = 0; i < 3; i++) {
+		s += strspn(s, " \t");
+		if (!isxdigit((unsigned char)*s))
+			return -1;
+		*v[i] = strtoul(s, &end, 16);
+		if (end == s || (*end != ' ' && *end != '\t'))
+			return -1;
+		s = end;
+	}
+	return 0;
+}
+
+/*
  * The default IPv4 gateway, from the kernel's routing table (Linux:
  * /proc/net/route, addresses in hex as the kernel holds them). 0, or
  * -1 when there is none.
@@ -1625,7 +1879,7 @@ punch_pollfds(struct punch *p, struct pollfd *pfd)
 static int
 gateway4(struct ep *gw)
 {
-	char line[256], ifn[64];
+	char line[256];
 	unsigned long dst, via, flags;
 	FILE *f;
 	int found = 0;
@@ -1633,8 +1887,8 @@ gateway4(struct ep *gw)
 	if ((f = fopen("/proc/net/route", "re")) == NULL)
 		return -1;
 	while (!found && fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "%63s %lx %lx %lx", ifn, &dst, &via,
-		    &flags) == 4 && dst == 0 && (flags & 0x3) == 0x3) {
+		if (route_line(line, &dst, &via, &flags) == 0 && dst == 0 &&
+		    (flags & 0x3) == 0x3) {
 			memset(gw, 0, sizeof(*gw));	/* RTF_UP|RTF_GATEWAY */
 			gw->u.in.sin_family = AF_INET;
 			gw->u.in.sin_addr.s_addr = (uint32_t)via;
@@ -1787,15 +2041,20 @@ pmap_granted(struct punch *p, int proto, const struct ep *ext,
 	    (long long)(now - pm->start));
 	if (p->cfg.name == NULL)
 		return;		/* the NAT check: nothing to announce */
-	if (p->state != P_REGISTER && !(p->state == P_PROBE && pm->ack_held)) {
-		if (p->state == P_PROBE)
-			vlog("the peer was introduced before the mapping: "
-			    "not announced");
+	if (p->state != P_REGISTER && p->state != P_PROBE)
 		return;
-	}
 	if (p->nlocals == MAX_LOCALS)
 		p->nlocals--;		/* the mapping matters more */
 	p->locals[p->nlocals++] = *ext;
+	if (p->state == P_PROBE && !pm->ack_held) {
+		/*
+		 * Introduced already (the gateway was slow): the mediator
+		 * repeats the peer's introduction with it (PROTOCOL 5.3).
+		 */
+		vlog("announcing the mapping after the introduction");
+		send_register_to(p, T_REGISTER, p->med_from, 0, 0);
+		return;
+	}
 	p->pm.held = 1;		/* announce it now, held or not */
 	pmap_release(p, now);
 }
@@ -1810,6 +2069,8 @@ pmap_natpmp(struct punch *p, const struct pmap_reply *r, int64_t now)
 	if (r->op == PMAP_OP_ADDR && r->result == 0 && r->have_ext) {
 		pm->natpmp_addr = 1;
 		pm->ext = r->ext;	/* the address; the port comes later */
+		if (now - pm->start >= PMAP_GAP0)
+			pm->pcp_no = 1;	/* PCP had its time: map now */
 	} else if (r->op == PMAP_OP_ADDR)
 		pm->natpmp_no = 1;
 	else if (!pm->natpmp_asked && r->result == 1)
@@ -2070,10 +2331,9 @@ check_input(struct punch *p, struct natcheck *chk, const unsigned char *buf,
     size_t len, int which, const struct ep *from)
 {
 	struct rd r;
-	int version, type, got, n;
+	struct bound b;
+	int version, type;
 	uint64_t id;
-	uint32_t tx;
-	struct ep mapped;
 
 	if (p->cfg.natstun) {
 		check_stun_input(p, chk, buf, len, which, from);
@@ -2087,20 +2347,17 @@ check_input(struct punch *p, struct natcheck *chk, const unsigned char *buf,
 		chk->answered[NAT_HAIRPIN] = 1;	/* our own request, hairpinned */
 		return;
 	}
-	if (type != T_BOUND)
+	if (type != T_BOUND || rd_bound(&r, &b) == -1 || b.tx >= NAT_N)
 		return;
-	tx = rd_u32(&r);
-	got = rd_u8(&r);
-	if (rd_ep(&r, &mapped) == -1 || tx >= NAT_N)
-		return;
-	n = rd_u8(&r);
-	if (n == 1 && rd_ep(&r, &chk->other) == 0 && !r.bad)
+	if (b.have_other) {
+		chk->other = b.other;
 		chk->have_other = 1;
-	if ((tx >= NAT_FILT_ANY) != (which == 1) || chk->answered[tx])
+	}
+	if ((b.tx >= NAT_FILT_ANY) != (which == 1) || chk->answered[b.tx])
 		return;
-	chk->answered[tx] = 1;
-	chk->mapped[tx] = mapped;
-	chk->got[tx] = got;
+	chk->answered[b.tx] = 1;
+	chk->mapped[b.tx] = b.seen;
+	chk->got[b.tx] = b.got;
 }
 
 static int
