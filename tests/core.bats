@@ -455,10 +455,14 @@ lg_val() {
 	[ "$rcb" -eq 0 ]
 	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/a.out"
 	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/b.out"
-	# None answering: exit 1, and it says so.
-	run lab_exec hA "$PNC" punch -m "$MED1:7400" -m "$MED2:7500" -w 0.5 "$n-x"
+	# None answering: exit 1, and it says so. The second joins after
+	# 1 s (FAILOVER_MS); before, only the first was tried.
+	run lab_exec hA "$PNC" punch -m "$MED1:7400" -m "$MED2:7500" -w 1.5 "$n-x"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"none of 2 mediators answered"* ]]
+	run lab_exec hA "$PNC" punch -m "$MED1:7400" -m "$MED2:7500" -w 0.5 "$n-x"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *" did not answer"* ]]
 	run "$PNC" punch -m a -m b -m c -m d -m e x
 	[ "$status" -eq 2 ]
 }
