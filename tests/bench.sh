@@ -26,15 +26,18 @@
 #     pnc does, from one of 64 loopback addresses (a mediator gives one
 #     address at most 1/64 of its table); the mediators run without a
 #     rate limit (-l 0). Beside it, in the same run, the mediator before
-#     issue 16's defences (built from git, BASE), and two mediators on
-#     the two CPUs, names split by rendezvous hashing (scale_out).
+#     issue 16's defences (built from git, BASE).
+# 3s. scale-out: one mediator process against two (CPU 0 and CPU 1), the
+#     names split by pnc's rendezvous hashing (scale_out): pairs/s, and
+#     the mediators' and the load generator's CPU per pair.
 #  4. footprint: stripped binary size, and peak VmRSS of a client in the
 #     throughput sessions of 2, beside socat and nc.
 #  5. relay: BENCH_MB MB with -R through the mediator's relay (both NATs
 #     symmetric, mediate -r with no rate cap) against the same direct
 #     (home NATs), and the mediator's CPU time per relayed megabyte.
 # BENCH_REP (3) runs of 2, 3 and 5 are taken; medians are printed.
-# BENCH_ONLY="1 2" runs only those sections (all by default).
+# BENCH_ONLY="1 2" runs only those sections (all by default); "3s" the
+# scale-out rows of 3 alone.
 #
 # The table goes to stdout at the end, in the format of RESULTS (a first
 # line with the date and the machine); RESULTS=update also writes it into
@@ -319,33 +322,90 @@ stop_server() {
 	wait "$SRV" 2>/dev/null
 }
 
-# scale_out REP: two mediators, on CPU 0 (port 7400) and CPU 1 (7410), the
-# load generator on either core, splitting names between them by
-# rendezvous hashing (loadgen's hrw_pick, as DOC-NOTES proposes for
-# clients), against one mediator on CPU 0 (the load on CPU 1). Appends
-# "rate cpu_busiest share0" to $tmp/so2 and "rate cpu" to $tmp/so1.
+# scale_out: one mediator process on CPU 0, the load generator pinned
+# to CPU 1; then two mediator processes, ports 7400 on CPU 0 and 7410 on
+# CPU 1, the load generator (unpinned: there is no third core) sending
+# each name to the one pnc would register it with first (loadgen's
+# hrw_pick: pnc's rendezvous hashing). SCALE_W pairs in flight in both.
+# Appends "rate cpu lgcpu" to $tmp/so1 and "rate cpu0 cpu1 share0 lgcpu"
+# to $tmp/so2: rendezvous/s, each mediator's and the load generator's
+# share of a core.
+SCALE_W=512
 scale_out() {
-	local c0 c1 d0 d1 t0 t1 out s2
+	local c0 c1 d0 d1 t0 t1 out s2 hz
+	hz=$(getconf CLK_TCK)
+	start_server "$PNC" mediate -s 127.0.0.1 -p 7400 -n $BIG -l 0
+	c0=$(cpu_ticks "$SRV") t0=$EPOCHREALTIME
+	out=$(ip netns exec "$LAB-hC" taskset -c 1 "$LG" rate 7400 3 $SCALE_W)
+	t1=$EPOCHREALTIME c1=$(cpu_ticks "$SRV")
+	stop_server
+	awk -v o="$out" -v a=$((c1 - c0)) -v hz="$hz" \
+	    -v t="$(f "$t1 - $t0")" 'BEGIN {
+		n = split(o, w, /[ \n]/)
+		for (i = 1; i < n; i++) if (w[i] == "cpu_ms") l = w[i + 1]
+		printf "%s %.3f %.3f\n", w[6], a / hz / t, l / 1000 / t }' \
+	    >>"$tmp/so1"
 	start_server "$PNC" mediate -s 127.0.0.1 -p 7400 -n $BIG -l 0
 	ip netns exec "$LAB-hC" taskset -c 1 "$PNC" mediate -s 127.0.0.1 \
 	    -p 7410 -n $BIG -l 0 </dev/null >/dev/null 2>&1 &
 	s2=$!
 	wait_udp_port hC 7410 || die "second mediator did not start"
 	c0=$(cpu_ticks "$SRV") d0=$(cpu_ticks "$s2") t0=$EPOCHREALTIME
-	out=$(ip netns exec "$LAB-hC" "$LG" rate 7400,7410 3 64)
+	out=$(ip netns exec "$LAB-hC" "$LG" rate 7400,7410 3 $SCALE_W)
 	t1=$EPOCHREALTIME c1=$(cpu_ticks "$SRV") d1=$(cpu_ticks "$s2")
 	kill "$s2" 2>/dev/null
 	wait "$s2" 2>/dev/null
 	stop_server
-	awk -v o="$out" -v a=$((c1 - c0)) -v b=$((d1 - d0)) \
-	    -v hz="$(getconf CLK_TCK)" -v t="$(f "$t1 - $t0")" 'BEGIN {
-		n = split(o, w, /[ \n]/); m = (a > b ? a : b) / hz / t
+	awk -v o="$out" -v a=$((c1 - c0)) -v b=$((d1 - d0)) -v hz="$hz" \
+	    -v t="$(f "$t1 - $t0")" 'BEGIN {
+		n = split(o, w, /[ \n]/)
 		for (i = 1; i < n; i++) if (w[i] == "med0") s0 = w[i + 1]
 		for (i = 1; i < n; i++) if (w[i] == "med1") s1 = w[i + 1]
-		printf "%s %.3f %.3f\n", w[6], m, s0 / (s0 + s1) }' >>"$tmp/so2"
-	start_server "$PNC" mediate -s 127.0.0.1 -p 7400 -n $BIG -l 0
-	drive "$LG" rate 7400 3 64 >>"$tmp/so1"
-	stop_server
+		for (i = 1; i < n; i++) if (w[i] == "cpu_ms") l = w[i + 1]
+		printf "%s %.3f %.3f %.3f %.3f\n", w[6], a / hz / t,
+		    b / hz / t, s0 / (s0 + s1), l / 1000 / t }' >>"$tmp/so2"
+}
+
+# scale_block: REP runs of scale_out, then their rows (medians).
+scale_block() {
+	local i
+	: >"$tmp/so1"
+	: >"$tmp/so2"
+	for ((i = 1; i <= REP; i++)); do
+		scale_out
+	done
+	scale_rows
+}
+
+# scale_rows: the scale-out rows from $tmp/so1 and $tmp/so2.
+scale_rows() {
+	local p1 p2 u1 u2 l1 l2
+	awk '{ print $1 }' "$tmp/so1" >"$tmp/s1"
+	awk '{ print $1 }' "$tmp/so2" >"$tmp/s2"
+	p1=$(q "$tmp/s1" 50) p2=$(q "$tmp/s2" 50)
+	# Mediator CPU per rendezvous, us: all mediator processes together.
+	awk '{ print ($1 > 0 ? $2 * 1e6 / $1 : 0) }' "$tmp/so1" >"$tmp/s3"
+	awk '{ print ($1 > 0 ? ($2 + $3) * 1e6 / $1 : 0) }' "$tmp/so2" >"$tmp/s4"
+	u1=$(q "$tmp/s3" 50) u2=$(q "$tmp/s4" 50)
+	awk '{ print ($1 > 0 ? $3 * 1e6 / $1 : 0) }' "$tmp/so1" >"$tmp/s5"
+	awk '{ print ($1 > 0 ? $5 * 1e6 / $1 : 0) }' "$tmp/so2" >"$tmp/s6"
+	l1=$(q "$tmp/s5" 50) l2=$(q "$tmp/s6" 50)
+	# What each process gives at a full core: the busiest one saturates
+	# first.
+	awk '{ print ($2 > 0 ? $1 / $2 : 0) }' "$tmp/so1" >"$tmp/s7"
+	awk '{ m = ($2 > $3 ? $2 : $3); print (m > 0 ? $1 / m : 0) }' \
+	    "$tmp/so2" >"$tmp/s8"
+	awk '{ print $4 * 100 }' "$tmp/so2" >"$tmp/s9"
+	row "2 mediator processes: pairs/s" "$(r0 "$p2")" "1 process" "$(r0 "$p1")" "$(ratio "$p2" "$p1")"
+	row "  mediator CPU us per pair" "$(r1 "$u2")" "1 process" "$(r1 "$u1")" "$(ratio "$u2" "$u1")"
+	row "  load generator CPU us per pair" "$(r1 "$l2")" "1 process" "$(r1 "$l1")" "$(ratio "$l2" "$l1")"
+	row "  pairs per busiest mediator CPU-s" "$(r0 "$(q "$tmp/s8" 50)")" "1 process, per CPU-s" "$(r0 "$(q "$tmp/s7" 50)")" \
+	    "$(ratio "$(q "$tmp/s8" 50)" "$(q "$tmp/s7" 50)")"
+	row "  names on the first process %" "$(r1 "$(q "$tmp/s9" 50)")" "" "" ""
+	note "(each name on the process pnc's rendezvous hashing ranks first, $SCALE_W pairs in"
+	note " flight; 2 cores: with two mediators the load generator shares their cores, and it"
+	note " costs about what a mediator does per pair, so pairs/s cannot double here; the"
+	note " capacity is the CPU per pair, the same in one process or two, and the even split)"
 }
 
 # drive CMD...: runs the load on CPU 1; prints "rate cpu dgrams_per_cpu_s
@@ -370,8 +430,6 @@ mediator_block() {
 	: >"$tmp/mr"
 	: >"$tmp/ff"
 	: >"$tmp/mb"
-	: >"$tmp/so1"
-	: >"$tmp/so2"
 	for ((i = 1; i <= REP; i++)); do
 		start_server "$PNC" mediate -s 127.0.0.1 -p 7400 -n $BIG -l 0
 		drive "$LG" rate 7400 3 32 >>"$tmp/mr"
@@ -382,7 +440,6 @@ mediator_block() {
 			LOADGEN_VERSION=2 drive "$LG" rate 7400 3 32 >>"$tmp/mb"
 			stop_server
 		fi
-		scale_out
 		start_server "$LG" reflect 7400
 		drive "$LG" echo 7400 3 32 >>"$tmp/ff"
 		stop_server
@@ -411,20 +468,6 @@ mediator_block() {
 	else
 		note "(no git: the mediator before the defences, $BASE, not measured)"
 	fi
-	# Scale-out: what the busiest of two mediators' cores allows, the
-	# names split by rendezvous hashing, beside one mediator's core.
-	awk '{ print ($2 > 0 ? $1 / $2 : 0) }' "$tmp/so2" >"$tmp/c10"
-	awk '{ print ($2 > 0 ? $1 / $2 : 0) }' "$tmp/so1" >"$tmp/c11"
-	awk '{ print $1 }' "$tmp/so2" >"$tmp/c12"
-	awk '{ print $1 }' "$tmp/so1" >"$tmp/c13"
-	awk '{ print $3 * 100 }' "$tmp/so2" >"$tmp/c14"
-	row "2 mediators: rendezvous/busiest CPU-s" "$(r0 "$(q "$tmp/c10" 50)")" "1 mediator, per CPU-s" "$(r0 "$(q "$tmp/c11" 50)")" \
-	    "$(ratio "$(q "$tmp/c10" 50)" "$(q "$tmp/c11" 50)")"
-	row "  measured rendezvous/s" "$(r0 "$(q "$tmp/c12" 50)")" "1 mediator" "$(r0 "$(q "$tmp/c13" 50)")" \
-	    "$(ratio "$(q "$tmp/c12" 50)" "$(q "$tmp/c13" 50)")"
-	row "  names on the first mediator %" "$(r1 "$(q "$tmp/c14" 50)")" "" "" ""
-	note "(two mediators on CPUs 0 and 1 with the load generator on either: the measured rate"
-	note " is the load generator's, sharing the cores; the first row is the capacity a core each gives)"
 	row "datagrams in+out per CPU-s" "$(r0 "$(q "$tmp/c4" 50)")" "UDP reflector (batched)" "$(r0 "$(q "$tmp/c5" 50)")" \
 	    "$(ratio "$(q "$tmp/c4" 50)" "$(q "$tmp/c5" 50)")"
 	row "  echoes per reflector CPU-s" "$(r0 "$(q "$tmp/c7" 50)")" "" "" ""
@@ -519,6 +562,11 @@ if only 3; then
 echo "bench: 3/5 mediator capacity on loopback" >&2
 section "3. mediator on loopback, one core (loadgen on the other); -n $BIG"
 mediator_block
+fi
+if only 3 || only 3s; then
+echo "bench: 3s/5 scale-out: one mediator process or two" >&2
+section "3s. scale-out: 1 mediator process (CPU 0) or 2 (CPUs 0, 1), loopback"
+scale_block
 fi
 
 if only 4; then

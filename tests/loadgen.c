@@ -18,7 +18,8 @@
  *       both have their T_PEER and the controlling side its "ready".
  *       "intros" counts the T_PEER datagrams of the completed pairs,
  *       "early" their controlling sides introduced before "ready",
- *       "badrole" pairs where the lower id was told it controls.
+ *       "badrole" pairs where the lower id was told it controls,
+ *       "cpu_ms" the CPU time loadgen itself used (user and system).
  *       PORT may be a list, PORT,PORT,...: a mediator on each; each
  *       name goes to the one pnc would register it with first
  *       (hrw_pick, the same rendezvous hashing), and a second line says
@@ -70,6 +71,7 @@
 #define _GNU_SOURCE
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -511,6 +513,18 @@ tx(struct gen *g, size_t slot, int side, int extra)
 /* Start a new pair (or registration) in slot, if the run wants one. */
 static void	usage(void);
 
+/* The CPU time this process has used, user and system, in ms. */
+static long long
+cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == -1)
+		return -1;
+	return (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
 #define ROTL(x, b)	(uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 #define SIPROUND do { \
 	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
@@ -916,7 +930,7 @@ run_clients(const char *ports, int sides, int64_t secs, uint64_t count,
 	}
 	printf("%s %llu secs %.3f per_sec %.0f p50_ms %.2f p99_ms %.2f "
 	    "first_try %llu resent %llu errors %llu stale %llu cookies %llu "
-	    "intros %llu early %llu badrole %llu\n",
+	    "intros %llu early %llu badrole %llu cpu_ms %lld\n",
 	    sides == 2 ? "rendezvous" : "registered",
 	    (unsigned long long)g.completed, (double)(now - t0) / 1e6,
 	    (double)g.completed * 1e6 / (double)(now - t0),
@@ -926,7 +940,7 @@ run_clients(const char *ports, int sides, int64_t secs, uint64_t count,
 	    (unsigned long long)g.resent, (unsigned long long)g.errors,
 	    (unsigned long long)g.stale, (unsigned long long)g.cookies,
 	    (unsigned long long)g.intros, (unsigned long long)g.early,
-	    (unsigned long long)g.badrole);
+	    (unsigned long long)g.badrole, cpu_ms());
 	if (g.nmeds > 1) {	/* how the names split, started pairs */
 		for (i = 0; i < (size_t)g.nmeds; i++)
 			printf("%smed%zu %llu", i ? " " : "", i,
