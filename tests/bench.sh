@@ -322,90 +322,95 @@ stop_server() {
 	wait "$SRV" 2>/dev/null
 }
 
-# scale_out: one mediator process on CPU 0, the load generator pinned
-# to CPU 1; then two mediator processes, ports 7400 on CPU 0 and 7410 on
-# CPU 1, the load generator (unpinned: there is no third core) sending
-# each name to the one pnc would register it with first (loadgen's
-# hrw_pick: pnc's rendezvous hashing). SCALE_W pairs in flight in both.
-# Appends "rate cpu lgcpu" to $tmp/so1 and "rate cpu0 cpu1 share0 lgcpu"
-# to $tmp/so2: rendezvous/s, each mediator's and the load generator's
-# share of a core.
+# scale_run TAG LGCPU MEDCPU...: a mediator process pinned to each
+# MEDCPU (ports 7400, 7410, ...), the load generator pinned to LGCPU
+# (a list: it may move), SCALE_W pairs in flight, each name sent to the
+# mediator pnc would register it with first (loadgen's hrw_pick: pnc's
+# rendezvous hashing). Appends to $tmp/so.TAG "rate cpu busiest share0
+# lgcpu": rendezvous/s; the mediators' CPU, all together and the
+# busiest one's, and the load generator's, in cores; the names' share
+# on the first mediator.
 SCALE_W=512
-scale_out() {
-	local c0 c1 d0 d1 t0 t1 out s2 hz
+scale_run() {
+	local tag=$1 lgc=$2 c i=0 pids=() ports=() t0 t1 out hz ticks0=()
 	hz=$(getconf CLK_TCK)
-	start_server "$PNC" mediate -s 127.0.0.1 -p 7400 -n $BIG -l 0
-	c0=$(cpu_ticks "$SRV") t0=$EPOCHREALTIME
-	out=$(ip netns exec "$LAB-hC" taskset -c 1 "$LG" rate 7400 3 $SCALE_W)
-	t1=$EPOCHREALTIME c1=$(cpu_ticks "$SRV")
-	stop_server
-	awk -v o="$out" -v a=$((c1 - c0)) -v hz="$hz" \
+	shift 2
+	for c in "$@"; do
+		ports+=($((7400 + 10 * i)))
+		ip netns exec "$LAB-hC" taskset -c "$c" "$PNC" mediate \
+		    -s 127.0.0.1 -p "${ports[i]}" -n $BIG -l 0 </dev/null \
+		    >/dev/null 2>&1 &
+		pids+=($!)
+		wait_udp_port hC "${ports[i]}" || die "mediator ${ports[i]} did not start"
+		i=$((i + 1))
+	done
+	for i in "${!pids[@]}"; do ticks0[i]=$(cpu_ticks "${pids[i]}"); done
+	t0=$EPOCHREALTIME
+	out=$(ip netns exec "$LAB-hC" taskset -c "$lgc" "$LG" rate \
+	    "$(IFS=,; echo "${ports[*]}")" 3 $SCALE_W)
+	t1=$EPOCHREALTIME
+	for i in "${!pids[@]}"; do
+		ticks0[i]=$(($(cpu_ticks "${pids[i]}") - ticks0[i]))
+	done
+	kill "${pids[@]}" 2>/dev/null
+	wait "${pids[@]}" 2>/dev/null
+	awk -v o="$out" -v c="${ticks0[*]}" -v hz="$hz" \
 	    -v t="$(f "$t1 - $t0")" 'BEGIN {
-		n = split(o, w, /[ \n]/)
-		for (i = 1; i < n; i++) if (w[i] == "cpu_ms") l = w[i + 1]
-		printf "%s %.3f %.3f\n", w[6], a / hz / t, l / 1000 / t }' \
-	    >>"$tmp/so1"
-	start_server "$PNC" mediate -s 127.0.0.1 -p 7400 -n $BIG -l 0
-	ip netns exec "$LAB-hC" taskset -c 1 "$PNC" mediate -s 127.0.0.1 \
-	    -p 7410 -n $BIG -l 0 </dev/null >/dev/null 2>&1 &
-	s2=$!
-	wait_udp_port hC 7410 || die "second mediator did not start"
-	c0=$(cpu_ticks "$SRV") d0=$(cpu_ticks "$s2") t0=$EPOCHREALTIME
-	out=$(ip netns exec "$LAB-hC" "$LG" rate 7400,7410 3 $SCALE_W)
-	t1=$EPOCHREALTIME c1=$(cpu_ticks "$SRV") d1=$(cpu_ticks "$s2")
-	kill "$s2" 2>/dev/null
-	wait "$s2" 2>/dev/null
-	stop_server
-	awk -v o="$out" -v a=$((c1 - c0)) -v b=$((d1 - d0)) -v hz="$hz" \
-	    -v t="$(f "$t1 - $t0")" 'BEGIN {
-		n = split(o, w, /[ \n]/)
+		n = split(o, w, /[ \n]/); k = split(c, x, " ")
+		for (i = 1; i <= k; i++) { a += x[i]; if (x[i] > m) m = x[i] }
+		s0 = 1; s1 = 0
 		for (i = 1; i < n; i++) if (w[i] == "med0") s0 = w[i + 1]
 		for (i = 1; i < n; i++) if (w[i] == "med1") s1 = w[i + 1]
 		for (i = 1; i < n; i++) if (w[i] == "cpu_ms") l = w[i + 1]
 		printf "%s %.3f %.3f %.3f %.3f\n", w[6], a / hz / t,
-		    b / hz / t, s0 / (s0 + s1), l / 1000 / t }' >>"$tmp/so2"
+		    m / hz / t, s0 / (s0 + s1), l / 1000 / t }' >>"$tmp/so.$tag"
 }
 
-# scale_block: REP runs of scale_out, then their rows (medians).
+# scale_block: REP runs of each arrangement, then their rows (medians):
+# one mediator process (CPU 0; the load on CPU 1), two on CPU 0 (the
+# load on CPU 1: what splitting the names costs by itself), two on CPUs
+# 0 and 1 (the load on either core: there is no third).
 scale_block() {
 	local i
-	: >"$tmp/so1"
-	: >"$tmp/so2"
+	: >"$tmp/so.one"
+	: >"$tmp/so.two0"
+	: >"$tmp/so.two"
 	for ((i = 1; i <= REP; i++)); do
-		scale_out
+		scale_run one 1 0
+		scale_run two0 1 0 0
+		scale_run two 0,1 0 1
 	done
 	scale_rows
 }
 
-# scale_rows: the scale-out rows from $tmp/so1 and $tmp/so2.
+# sq TAG EXPR: the median over the runs of TAG of an awk expression of
+# $1 rate, $2 cpu, $3 busiest, $4 share0, $5 lgcpu.
+sq() {
+	awk "{ print (\$1 > 0 ? $2 : 0) }" "$tmp/so.$1" >"$tmp/sq"
+	q "$tmp/sq" 50
+}
+
 scale_rows() {
-	local p1 p2 u1 u2 l1 l2
-	awk '{ print $1 }' "$tmp/so1" >"$tmp/s1"
-	awk '{ print $1 }' "$tmp/so2" >"$tmp/s2"
-	p1=$(q "$tmp/s1" 50) p2=$(q "$tmp/s2" 50)
-	# Mediator CPU per rendezvous, us: all mediator processes together.
-	awk '{ print ($1 > 0 ? $2 * 1e6 / $1 : 0) }' "$tmp/so1" >"$tmp/s3"
-	awk '{ print ($1 > 0 ? ($2 + $3) * 1e6 / $1 : 0) }' "$tmp/so2" >"$tmp/s4"
-	u1=$(q "$tmp/s3" 50) u2=$(q "$tmp/s4" 50)
-	awk '{ print ($1 > 0 ? $3 * 1e6 / $1 : 0) }' "$tmp/so1" >"$tmp/s5"
-	awk '{ print ($1 > 0 ? $5 * 1e6 / $1 : 0) }' "$tmp/so2" >"$tmp/s6"
-	l1=$(q "$tmp/s5" 50) l2=$(q "$tmp/s6" 50)
-	# What each process gives at a full core: the busiest one saturates
-	# first.
-	awk '{ print ($2 > 0 ? $1 / $2 : 0) }' "$tmp/so1" >"$tmp/s7"
-	awk '{ m = ($2 > $3 ? $2 : $3); print (m > 0 ? $1 / m : 0) }' \
-	    "$tmp/so2" >"$tmp/s8"
-	awk '{ print $4 * 100 }' "$tmp/so2" >"$tmp/s9"
+	local p1 p2 u1 u2 u0 l1 l2 b1 b2
+	p1=$(sq one '$1') p2=$(sq two '$1')
+	u1=$(sq one '$2 * 1e6 / $1') u2=$(sq two '$2 * 1e6 / $1')
+	u0=$(sq two0 '$2 * 1e6 / $1')
+	l1=$(sq one '$5 * 1e6 / $1') l2=$(sq two '$5 * 1e6 / $1')
+	b1=$(sq one '$1 / $3') b2=$(sq two '$1 / $3')
 	row "2 mediator processes: pairs/s" "$(r0 "$p2")" "1 process" "$(r0 "$p1")" "$(ratio "$p2" "$p1")"
 	row "  mediator CPU us per pair" "$(r1 "$u2")" "1 process" "$(r1 "$u1")" "$(ratio "$u2" "$u1")"
+	row "  ... 2 processes on CPU 0 alone" "$(r1 "$u0")" "1 process" "$(r1 "$u1")" "$(ratio "$u0" "$u1")"
 	row "  load generator CPU us per pair" "$(r1 "$l2")" "1 process" "$(r1 "$l1")" "$(ratio "$l2" "$l1")"
-	row "  pairs per busiest mediator CPU-s" "$(r0 "$(q "$tmp/s8" 50)")" "1 process, per CPU-s" "$(r0 "$(q "$tmp/s7" 50)")" \
-	    "$(ratio "$(q "$tmp/s8" 50)" "$(q "$tmp/s7" 50)")"
-	row "  names on the first process %" "$(r1 "$(q "$tmp/s9" 50)")" "" "" ""
-	note "(each name on the process pnc's rendezvous hashing ranks first, $SCALE_W pairs in"
-	note " flight; 2 cores: with two mediators the load generator shares their cores, and it"
-	note " costs about what a mediator does per pair, so pairs/s cannot double here; the"
-	note " capacity is the CPU per pair, the same in one process or two, and the even split)"
+	row "  pairs per busiest mediator CPU-s" "$(r0 "$b2")" "1 process, per CPU-s" "$(r0 "$b1")" "$(ratio "$b2" "$b1")"
+	row "  names on the first process %" "$(r1 "$(sq two '$4 * 100')")" "" "" ""
+	note "(loopback in hC, $SCALE_W pairs in flight, each name on the process pnc's rendezvous"
+	note " hashing ranks first. 1 process: CPU 0, the load generator on CPU 1. 2 processes:"
+	note " CPUs 0 and 1, the load generator on either, for there is no third core; it costs"
+	note " about what a mediator does per pair, so the pairs/s cannot double on 2 cores."
+	note " The capacity is the mediators' CPU per pair and the split: two processes on CPU 0"
+	note " alone cost what one does; on two cores a pair costs a little more, for the load"
+	note " generator moves between them; pairs per busiest CPU-s is what the two give when"
+	note " the busier saturates)"
 }
 
 # drive CMD...: runs the load on CPU 1; prints "rate cpu dgrams_per_cpu_s
