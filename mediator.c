@@ -1098,7 +1098,9 @@ register_admit(struct mediator *m, const struct reg *rg,
 		    SIZE_MAX);
 		return NULL;
 	}
-	if (!quota_ok(m, p)) {
+	/* Over its share of a full table: the table is what to say. */
+	if (!quota_ok(m, p) && (m->count < m->max ||
+	    *entry_ref(m, group, rg->name, rg->namelen) != NULL)) {
 		m->st.ratelimited++;
 		send_error(m, from, via, rg->id, E_RATE,
 		    "too many names from your network, try later", SIZE_MAX);
