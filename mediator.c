@@ -1935,7 +1935,9 @@ relay_init(struct mediator *m, const struct med_config *c)
 	m->rs_share[0] = share((size_t)m->rs_max, RELAY_SHARE, 2);
 	m->rs_share[1] = share((size_t)m->rs_max, RELAY_SHARE / COARSE,
 	    2 * COARSE);
-	m->rs_share[2] = (uint32_t)m->rs_max;	/* an IPv4 /16: no cap */
+	if (m->rs_share[1] < 2)	/* a session's two sides in one /24 or /48 */
+		m->rs_share[1] = 2;
+	m->rs_share[2] = 2 * (uint32_t)m->rs_max;	/* an IPv4 /16: no cap */
 	for (m->rs_nhash = 2; m->rs_nhash < 2 * (uint32_t)m->rs_max;)
 		m->rs_nhash *= 2;
 	m->rs = calloc((size_t)m->rs_max, sizeof(*m->rs));

@@ -366,6 +366,48 @@ scale_run() {
 		    m / hz / t, s0 / (s0 + s1), l / 1000 / t }' >>"$tmp/so.$tag"
 }
 
+# scale_cores TAG N: N cores, each with a mediator process (port 7400,
+# 7410, ...) and a load generator playing the names pnc's rendezvous
+# hashing takes to that mediator (LOADGEN_SHARD), pinned together: what N
+# cores serve when the clients' own work is elsewhere, as it is for a
+# real mediator (on loopback a core also carries its clients' half).
+# Appends "rate cpu busiest share0 lgcpu" to $tmp/so.TAG, as scale_run.
+scale_cores() {
+	local tag=$1 n=$2 i pids=() lgs=() ports t0 t1 hz ticks0=() out=()
+	hz=$(getconf CLK_TCK)
+	ports=$(seq -s, 7400 10 $((7400 + 10 * (n - 1))))
+	for ((i = 0; i < n; i++)); do
+		ip netns exec "$LAB-hC" taskset -c "$i" "$PNC" mediate \
+		    -s 127.0.0.1 -p $((7400 + 10 * i)) -n $BIG -l 0 </dev/null \
+		    >/dev/null 2>&1 &
+		pids+=($!)
+		wait_udp_port hC $((7400 + 10 * i)) || die "mediator did not start"
+	done
+	for i in "${!pids[@]}"; do ticks0[i]=$(cpu_ticks "${pids[i]}"); done
+	t0=$EPOCHREALTIME
+	for ((i = 0; i < n; i++)); do
+		ip netns exec "$LAB-hC" env LOADGEN_SHARD=$i taskset -c "$i" \
+		    "$LG" rate "$ports" 3 $((SCALE_W / n)) >"$tmp/lg.$i" &
+		lgs+=($!)
+	done
+	wait "${lgs[@]}"
+	t1=$EPOCHREALTIME
+	for i in "${!pids[@]}"; do
+		ticks0[i]=$(($(cpu_ticks "${pids[i]}") - ticks0[i]))
+	done
+	kill "${pids[@]}" 2>/dev/null
+	wait "${pids[@]}" 2>/dev/null
+	for ((i = 0; i < n; i++)); do out+=("$(head -1 "$tmp/lg.$i")"); done
+	printf '%s\n' "${out[@]}" | awk -v c="${ticks0[*]}" -v hz="$hz" \
+	    -v t="$(f "$t1 - $t0")" '{
+		for (i = 1; i < NF; i++) if ($i == "cpu_ms") l += $(i + 1)
+		r += $6; if (NR == 1) r0 = $6 }
+	    END { k = split(c, x, " ")
+		for (i = 1; i <= k; i++) { a += x[i]; if (x[i] > m) m = x[i] }
+		printf "%s %.3f %.3f %.3f %.3f\n", r, a / hz / t, m / hz / t,
+		    r0 / r, l / 1000 / t }' >>"$tmp/so.$tag"
+}
+
 # scale_block: REP runs of each arrangement, then their rows (medians):
 # one mediator process (CPU 0; the load on CPU 1), two on CPU 0 (the
 # load on CPU 1: what splitting the names costs by itself), two on CPUs
@@ -375,10 +417,14 @@ scale_block() {
 	: >"$tmp/so.one"
 	: >"$tmp/so.two0"
 	: >"$tmp/so.two"
+	: >"$tmp/so.core1"
+	: >"$tmp/so.core2"
 	for ((i = 1; i <= REP; i++)); do
 		scale_run one 1 0
 		scale_run two0 1 0 0
 		scale_run two 0,1 0 1
+		scale_cores core1 1
+		scale_cores core2 2
 	done
 	scale_rows
 }
@@ -403,6 +449,11 @@ scale_rows() {
 	row "  load generator CPU us per pair" "$(r1 "$l2")" "1 process" "$(r1 "$l1")" "$(ratio "$l2" "$l1")"
 	row "  pairs per busiest mediator CPU-s" "$(r0 "$b2")" "1 process, per CPU-s" "$(r0 "$b1")" "$(ratio "$b2" "$b1")"
 	row "  names on the first process %" "$(r1 "$(sq two '$4 * 100')")" "" "" ""
+	p1=$(sq core1 '$1') p2=$(sq core2 '$1')
+	u1=$(sq core1 '$2 * 1e6 / $1') u2=$(sq core2 '$2 * 1e6 / $1')
+	row "2 cores, med+load each: pairs/s" "$(r0 "$p2")" "1 core" "$(r0 "$p1")" "$(ratio "$p2" "$p1")"
+	row "  mediator CPU us per pair" "$(r1 "$u2")" "1 core" "$(r1 "$u1")" "$(ratio "$u2" "$u1")"
+	row "  pairs on the first core %" "$(r1 "$(sq core2 '$4 * 100')")" "" "" ""
 	note "(loopback in hC, $SCALE_W pairs in flight, each name on the process pnc's rendezvous"
 	note " hashing ranks first. 1 process: CPU 0, the load generator on CPU 1. 2 processes:"
 	note " CPUs 0 and 1, the load generator on either, for there is no third core; it costs"
@@ -410,7 +461,8 @@ scale_rows() {
 	note " The capacity is the mediators' CPU per pair and the split: two processes on CPU 0"
 	note " alone cost what one does; on two cores a pair costs a little more, for the load"
 	note " generator moves between them; pairs per busiest CPU-s is what the two give when"
-	note " the busier saturates)"
+	note " the busier saturates. Last: each core runs a mediator and a load generator"
+	note " for the names hashed to it, against one core running both for all names)"
 }
 
 # drive CMD...: runs the load on CPU 1; prints "rate cpu dgrams_per_cpu_s

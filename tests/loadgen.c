@@ -294,6 +294,10 @@ get64(const unsigned char *b)
  */
 static int version = VERSION;
 
+/* LOADGEN_SHARD k: rate plays only the names pnc would take to the k-th
+ * mediator of PORT,PORT,... (one load generator per mediator); -1: all. */
+static int shard = -1;
+
 /* The 12-byte header of protocol version 3. */
 static void
 hdr(unsigned char *b, int type, uint64_t id)
@@ -650,10 +654,12 @@ pair_start(struct gen *g, size_t slot, int64_t now)
 		return;
 	}
 	p->gen++;
-	p->seq = g->next_seq++;
-	n = snprintf(name, sizeof(name), "lg%04x-%llu", g->salt,
-	    (unsigned long long)p->seq);
-	p->med = (uint8_t)hrw_pick(g, name, (size_t)n);
+	do {	/* LOADGEN_SHARD: only the names hashed to that mediator */
+		p->seq = g->next_seq++;
+		n = snprintf(name, sizeof(name), "lg%04x-%llu", g->salt,
+		    (unsigned long long)p->seq);
+		p->med = (uint8_t)hrw_pick(g, name, (size_t)n);
+	} while (shard >= 0 && p->med != shard);
 	g->per_med[p->med]++;
 	p->start = p->tx = now;
 	p->got[0] = p->got[1] = 0;
@@ -894,6 +900,11 @@ run_clients(const char *ports, int sides, int64_t secs, uint64_t count,
 		g.nmeds++;
 		if (strchr(c, ',') == NULL)
 			break;
+	}
+	if (shard >= g.nmeds) {
+		fprintf(stderr, "loadgen: LOADGEN_SHARD %d of %d mediators\n",
+		    shard, g.nmeds);
+		return 2;
 	}
 	/*
 	 * Each socket on an address of its own, 127.1.0.1, 127.2.0.1 and
@@ -1633,6 +1644,8 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (getenv("LOADGEN_VERSION") != NULL)
 		version = (int)num(getenv("LOADGEN_VERSION"), 1, 255);
+	if (getenv("LOADGEN_SHARD") != NULL)
+		shard = (int)num(getenv("LOADGEN_SHARD"), 0, MAX_MEDS - 1);
 	if ((strcmp(m, "rate") == 0 || strcmp(m, "fill") == 0 ||
 	    strcmp(m, "echo") == 0) && argc >= 5)
 		w = num(argv[4], 1, 1 << 22);
