@@ -82,13 +82,17 @@
 #define RL_SLOTS	4096	/* rate limiter buckets, by source prefix */
 #define RATE_DEFAULT	20	/* new registrations per second per address */
 #define STUN_RATE	20	/* STUN answers per second per address */
-#define COARSE		4	/* an IPv6 /48 gets this many times a /64's
-				   rate (and a larger share, below) */
+#define COARSE		4	/* an IPv6 /48 or IPv4 /24 gets this many
+				   times a /64's or an address's rate (and
+				   a larger share, below); an IPv4 /16
+				   COARSE times a /24's */
+#define PFX_LEVELS	3	/* prefixes of a source at most (struct pfx) */
 #define QSLOTS		65536	/* live-name and relay counters, by prefix
 				   (a slot keeps uint16_t indices) */
 #define SHARE_FINE	64	/* an IPv4 address or IPv6 /64 holds at most
 				   1/64 of the table ... */
-#define SHARE_COARSE	16	/* ... and an IPv6 /48 at most 1/16 */
+#define SHARE_COARSE	16	/* ... an IPv6 /48 or IPv4 /24 at most 1/16 */
+#define SHARE_WIDE	4	/* ... and an IPv4 /16 at most 1/4 */
 #define MAX_NAMES	65536	/* -n: names at once */
 #define RELAY_MAX	64	/* relayed sessions at once (-x) */
 #define RELAY_RATE	(2 * 1024 * 1024)	/* bytes/s per session (-b) */
@@ -122,7 +126,7 @@ struct slot {
 	uint8_t		nloc;
 	uint8_t		loclen;
 	uint8_t		nq;		/* counters of q charged for it */
-	uint16_t	q[2];		/* its prefixes' live-name counters */
+	uint16_t	q[PFX_LEVELS];	/* its prefixes' live-name counters */
 	unsigned char	b[];		/* pub, alt, dst, locals */
 };
 
@@ -184,7 +188,7 @@ struct rsess {
 	int32_t		 hnext[2];	/* id chains: session * 2 + side */
 	int32_t		 older, newer;	/* use list; older: next free */
 	uint8_t		 nq[2];
-	uint32_t	 q[2][2];	/* each side's prefix counters */
+	uint32_t	 q[2][PFX_LEVELS];	/* each side's prefix counters */
 };
 
 /* A rate limiter bucket (GCRA): when the next registration is due. */
@@ -194,14 +198,15 @@ struct rl {
 };
 
 /*
- * A source's prefixes, as keyed hashes: an IPv4 address; an IPv6 /64
- * and its /48. Budgets go by these, not by the whole address: an
- * attacker has one IPv4 address or a /64 (or a /48) as cheaply as one
- * IPv6 address.
+ * A source's prefixes, as keyed hashes, finest first: an IPv4 address,
+ * its /24 and its /16; an IPv6 /64 and its /48. Budgets go by these, not
+ * by the whole address: an attacker has one IPv4 address or a /64 (or a
+ * /48) as cheaply as one IPv6 address, and many IPv4 addresses only
+ * from a few /24s of one /16 (AnyIP on a routed block).
  */
 struct pfx {
 	int		n;
-	uint32_t	k[2];
+	uint32_t	k[PFX_LEVELS];
 };
 
 /* The re-introductions: a queue per try, each in order of due time. */
@@ -234,7 +239,7 @@ struct mediator {
 	int		 rate;		/* new registrations/s per prefix */
 	struct rl	*stun_rl;	/* STUN's own budget, RL_SLOTS */
 	uint32_t	*live;		/* QSLOTS: live names per prefix */
-	uint32_t	 share[2];	/* most a prefix, fine, coarse, holds */
+	uint32_t	 share[PFX_LEVELS];	/* most a prefix holds, by level */
 	struct rsess	*rs;		/* relay sessions, or NULL: no relay */
 	int		 rs_max;
 	int32_t		*rs_hash;	/* rs_nhash chains, by client id */
@@ -242,7 +247,7 @@ struct mediator {
 	int32_t		 rs_free;	/* free sessions, by older */
 	int32_t		 rs_oldest, rs_newest;	/* by last use */
 	uint32_t	*rs_src;	/* QSLOTS: sessions per prefix */
-	uint32_t	 rs_share[2];
+	uint32_t	 rs_share[PFX_LEVELS];
 	int64_t		 rs_rate;	/* bytes per second per session */
 	int64_t		 rs_cap;	/* bytes per session, 0: no cap */
 	int64_t		 rs_grate;	/* bytes per second, all sessions */
@@ -894,7 +899,11 @@ pfx_hash(const uint64_t key[2], const struct ep *from, struct pfx *p)
 		a[0] = 0xff;
 		memcpy(a + 1, &from->u.in.sin_addr, 4);
 		p->k[0] = (uint32_t)siphash24(key, a, 1 + 4);
-		p->n = 1;
+		a[0] = 0xfe;
+		p->k[1] = (uint32_t)siphash24(key, a, 1 + 3);
+		a[0] = 0xfb;
+		p->k[2] = (uint32_t)siphash24(key, a, 1 + 2);
+		p->n = 3;
 	}
 }
 
@@ -904,21 +913,28 @@ pfx_of(const struct mediator *m, const struct ep *from, struct pfx *p)
 	pfx_hash(m->hash_key, from, p);
 }
 
+/* A prefix of level i (struct pfx) gets this many times a finest one's. */
+static int
+coarse(int i)
+{
+	return i == 0 ? 1 : i == 1 ? COARSE : COARSE * COARSE;
+}
+
 /*
  * At most rate a second per prefix (not port: ports are free to vary;
- * an IPv6 /48 COARSE times a /64's) from table tab, GCRA with a
+ * a coarser prefix coarse() times a finest one's) from table tab, GCRA with a
  * second's burst. Prefixes share a bucket when their hashes collide; a
  * busy bucket is then shared, which errs on the side of refusing.
  */
 static int
 rate_ok(struct rl *tab, int rate, const struct pfx *p, int64_t now)
 {
-	struct rl *b[2];
-	int64_t t = now * 1000, gap[2];
+	struct rl *b[PFX_LEVELS];
+	int64_t t = now * 1000, gap[PFX_LEVELS];
 	int i, r;
 
 	for (i = 0; i < p->n; i++) {
-		r = rate * (i ? COARSE : 1);
+		r = rate * coarse(i);
 		gap[i] = 1000000 / r;
 		b[i] = &tab[p->k[i] % RL_SLOTS];
 		if (b[i]->key != p->k[i] && b[i]->tat <= t)
@@ -1082,7 +1098,9 @@ register_admit(struct mediator *m, const struct reg *rg,
 		    SIZE_MAX);
 		return NULL;
 	}
-	if (!quota_ok(m, p)) {
+	/* Over its share of a full table: the table is what to say. */
+	if (!quota_ok(m, p) && (m->count < m->max ||
+	    *entry_ref(m, group, rg->name, rg->namelen) != NULL)) {
 		m->st.ratelimited++;
 		send_error(m, from, via, rg->id, E_RATE,
 		    "too many names from your network, try later", SIZE_MAX);
@@ -1917,6 +1935,9 @@ relay_init(struct mediator *m, const struct med_config *c)
 	m->rs_share[0] = share((size_t)m->rs_max, RELAY_SHARE, 2);
 	m->rs_share[1] = share((size_t)m->rs_max, RELAY_SHARE / COARSE,
 	    2 * COARSE);
+	if (m->rs_share[1] < 2)	/* a session's two sides in one /24 or /48 */
+		m->rs_share[1] = 2;
+	m->rs_share[2] = 2 * (uint32_t)m->rs_max;	/* an IPv4 /16: no cap */
 	for (m->rs_nhash = 2; m->rs_nhash < 2 * (uint32_t)m->rs_max;)
 		m->rs_nhash *= 2;
 	m->rs = calloc((size_t)m->rs_max, sizeof(*m->rs));
@@ -1962,6 +1983,7 @@ mediator_init(const struct med_config *c, const struct med_local *locals,
 	}
 	m->share[0] = share(m->max, SHARE_FINE, 8);
 	m->share[1] = share(m->max, SHARE_COARSE, 32);
+	m->share[2] = share(m->max, SHARE_WIDE, 128);
 	m->rs_free = m->rs_oldest = m->rs_newest = -1;
 	if (c->relay && relay_init(m, c) == -1) {
 		mediator_free(m);
@@ -2413,7 +2435,7 @@ tcp_close(struct server *sv, int k)
 		sv->tc_end--;
 }
 
-/* Room for one more connection from p (an IPv6 /48: COARSE times). */
+/* Room for one more connection from p (a coarser prefix: coarse()). */
 static int
 tcp_room(const struct server *sv, const struct pfx *p)
 {
@@ -2421,7 +2443,7 @@ tcp_room(const struct server *sv, const struct pfx *p)
 
 	for (i = 0; i < p->n; i++)
 		if (sv->tcp_src[p->k[i] % TCP_SLOTS] >=
-		    TCP_PER_SRC * (i ? COARSE : 1))
+		    TCP_PER_SRC * coarse(i))
 			return 0;
 	return 1;
 }

@@ -54,6 +54,8 @@
 #define PROBE_GAPMAX	200	/* ... up to this */
 #define REG_GAP0	100
 #define REG_GAPMAX	2000	/* until the mediator first answers */
+#define MED_SPREAD	2	/* mediators a waiting name registers with */
+#define FAILOVER_MS	1000	/* ms before the next mediator joins */
 #define PUNCH_LIMIT	10000	/* probe phase bound when -w is not set */
 #define LOW_TTL_MAX	1000	/* ms of small-TTL probes at most */
 #define TTL_FULL	64
@@ -142,6 +144,10 @@ struct punch {
 	struct ep	 meds[MAX_MEDS][2];	/* every mediator's P and P+1 */
 	unsigned char	 cookies[MAX_MEDS][2][COOKIE_LEN];
 	int		 med_dead[MAX_MEDS];	/* it refused us */
+	int		 med_heard[MAX_MEDS];	/* it answered */
+	int64_t		 med_since[MAX_MEDS];	/* it joined meds_widen */
+	int		 nactive;	/* meds[0..nactive): registered with */
+	int64_t		 widen_at;	/* the next may join then */
 	struct ep	 self_pub;	/* as the mediator sees us */
 	struct ep	 locals[MAX_LOCALS];
 	int		 nlocals;
@@ -348,15 +354,55 @@ send_register(struct punch *p, int k, int64_t now)
 		send_register_to(p, T_REGISTER, k, 1, 0);
 }
 
-/* To every mediator that has not refused us. */
+/* To every mediator we register with that has not refused us. */
 static void
 register_all(struct punch *p, int64_t now)
 {
 	int k;
 
-	for (k = 0; k < p->cfg.nmeds; k++)
+	for (k = 0; k < p->nactive; k++)
 		if (!p->med_dead[k])
 			send_register(p, k, now);
+}
+
+/* Mediators that hold (or may yet hold) our registration. */
+static int
+meds_good(const struct punch *p, int64_t now)
+{
+	int k, n = 0;
+
+	for (k = 0; k < p->nactive; k++)
+		n += !p->med_dead[k] && (p->med_heard[k] ||
+		    now - p->med_since[k] < FAILOVER_MS);
+	return n;
+}
+
+/*
+ * Mediators join in weight order (meds_rank): the first at once; the
+ * next one each FAILOVER_MS while fewer than MED_SPREAD answer without
+ * having refused us, at once when none may. So a pair that meets within
+ * FAILOVER_MS costs one mediator; a waiting name lives on two; and a
+ * mediator that is down or refuses is passed over. Returns 1 when one
+ * joined.
+ */
+static int
+meds_widen(struct punch *p, int64_t now)
+{
+	int good, k = p->nactive;
+
+	if (k == p->cfg.nmeds || p->state != P_REGISTER)
+		return 0;
+	good = meds_good(p, now);
+	if (k > 0 && (good >= MED_SPREAD || (good > 0 && now < p->widen_at)))
+		return 0;
+	p->med_since[k] = now;
+	p->widen_at = now + FAILOVER_MS;
+	p->nactive++;
+	if (k > 0)
+		vlog("%s: registering with mediator %d, %s, too", good ?
+		    "no peer yet" : "no answer from the others", k + 1,
+		    p->cfg.medspecs[k]);
+	return 1;
 }
 
 /* PROBE or ACK (with seen) to a peer. */
@@ -515,6 +561,76 @@ cand_add(struct punch *p, const struct ep *e, int sock, const char *kind)
 	return p->ncands++;
 }
 
+/*
+ * Rendezvous (highest random weight) hashing: mediator e's weight for a
+ * name is SipHash-2-4 under the all-zero key of e in wire form (port P)
+ * followed by the name. The resolved address, not what the user typed,
+ * so that both peers rank a list alike however they wrote it.
+ */
+static uint64_t
+med_weight(const struct ep *e, const char *name)
+{
+	static const uint64_t zero[2];
+	unsigned char buf[32 + NAME_MAX_LEN];
+	struct wr w;
+
+	wr_init(&w, buf, sizeof(buf));
+	wr_ep(&w, e);
+	wr_bytes(&w, name, strlen(name));
+	return siphash24(zero, buf, w.len);
+}
+
+/* Does mediator a rank above b for name (ties: by their wire bytes)? */
+static int
+med_above(const struct ep *a, const struct ep *b, const char *name)
+{
+	uint64_t wa = med_weight(a, name), wb = med_weight(b, name);
+	unsigned char ba[32] = { 0 }, bb[32] = { 0 };
+	struct wr w1, w2;
+
+	if (wa != wb)
+		return wa > wb;
+	wr_init(&w1, ba, sizeof(ba));
+	wr_init(&w2, bb, sizeof(bb));
+	wr_ep(&w1, a);
+	wr_ep(&w2, b);
+	return memcmp(ba, bb, sizeof(ba)) < 0;
+}
+
+/*
+ * Order the mediators by their weight for our name, highest first: the
+ * order they join in (meds_widen). The same for both peers whatever the
+ * order of their lists. Not for the NAT check, which has no name.
+ */
+static void
+meds_rank(struct punch *p)
+{
+	struct ep e[2];
+	const char *spec;
+	char a[80];
+	int i, j;
+
+	if (p->cfg.name == NULL || p->cfg.natstun)
+		return;
+	for (i = 1; i < p->cfg.nmeds; i++) {
+		e[0] = p->meds[i][0];
+		e[1] = p->meds[i][1];
+		spec = p->cfg.medspecs[i];
+		for (j = i; j > 0 && med_above(&e[0], &p->meds[j - 1][0],
+		    p->cfg.name); j--) {
+			p->meds[j][0] = p->meds[j - 1][0];
+			p->meds[j][1] = p->meds[j - 1][1];
+			p->cfg.medspecs[j] = p->cfg.medspecs[j - 1];
+		}
+		p->meds[j][0] = e[0];
+		p->meds[j][1] = e[1];
+		p->cfg.medspecs[j] = spec;
+	}
+	for (i = 0; i < p->cfg.nmeds && p->cfg.nmeds > 1; i++)
+		vlog("mediator %d for \"%s\": %s (%s)", i + 1, p->cfg.label,
+		    ep_str(&p->meds[i][0], a, sizeof(a)), p->cfg.medspecs[i]);
+}
+
 /* Resolve every mediator, each at its port P and P+1. 0, or -1 (why). */
 static int
 resolve_meds(struct punch *p)
@@ -535,6 +651,7 @@ resolve_meds(struct punch *p)
 		ep_set_port(&p->meds[k][1], (ep_port(&p->meds[k][0]) + 1) &
 		    0xffff);
 	}
+	meds_rank(p);
 	p->med = p->meds[0][0];
 	p->med_alt = p->meds[0][1];
 	return 0;
@@ -566,6 +683,7 @@ punch_new(const struct punch_cfg *cfg, int64_t now)
 	p->ttl_low = 2;
 	if (resolve_meds(p) == -1)
 		p->state = P_FAILED;
+	meds_widen(p, now);
 	return p;
 }
 
@@ -709,6 +827,9 @@ punch_next(struct punch *p, int64_t now)
 	if (p->state == P_PROBE && !p->heard_peer &&
 	    p->peer_at + QUIET_MS - now < t)
 		t = p->peer_at + QUIET_MS - now;
+	if (p->state == P_REGISTER && p->nactive < p->cfg.nmeds &&
+	    p->widen_at - now < t)
+		t = p->widen_at - now;
 	if (p->state == P_PROBE && p->relay_offer && (p->relay_state == 0 ||
 	    p->relay_state == 1) && p->relay_at - now < t)
 		t = p->relay_at - now;
@@ -768,9 +889,9 @@ timed_out(struct punch *p)
 
 	if (p->state == P_REGISTER && p->rate_limited)
 		snprintf(msg, sizeof(msg), "%s", p->why);
-	else if (p->state == P_REGISTER && p->med_seen == 0 && p->cfg.nmeds > 1)
+	else if (p->state == P_REGISTER && p->med_seen == 0 && p->nactive > 1)
 		snprintf(msg, sizeof(msg), "none of %d mediators answered",
-		    p->cfg.nmeds);
+		    p->nactive);
 	else if (p->state == P_REGISTER && p->med_seen == 0)
 		snprintf(msg, sizeof(msg), "mediator %s did not answer",
 		    ep_str(&p->med, a, sizeof(a)));
@@ -926,6 +1047,8 @@ punch_tick(struct punch *p, int64_t now)
 		relay_tick(p, now);
 	if (p->state == P_PROBE)
 		spray_tick(p, now);
+	if (meds_widen(p, now))
+		p->next_tx = now;	/* it hears from us at once */
 	if (now < p->next_tx)
 		return 0;
 	if (p->state == P_REGISTER) {
@@ -1325,9 +1448,11 @@ on_refused(struct punch *p, struct rd *r, int k, int64_t now)
 		text_clean(msg + strlen(msg), sizeof(msg) - strlen(msg), t, n);
 	if (code != E_RATE) {
 		p->med_dead[k] = 1;
-		for (k = 0; k < p->cfg.nmeds && p->med_dead[k]; k++)
+		if (meds_widen(p, now))
+			register_all(p, now);
+		for (k = 0; k < p->nactive && p->med_dead[k]; k++)
 			;
-		if (k == p->cfg.nmeds)
+		if (k == p->nactive)
 			return fail(p, msg);
 		vlog("%s; going on with the other mediator(s)", msg);
 		return 0;
@@ -1371,6 +1496,7 @@ static int
 on_mediator(struct punch *p, struct rd *r, int type, int k, int alt,
     int64_t now)
 {
+	p->med_heard[k] = 1;
 	if (type == T_REGISTERED && p->state == P_REGISTER)
 		on_registered(p, r, k, alt, now);
 	else if (type == T_PEER)

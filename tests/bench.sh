@@ -26,15 +26,18 @@
 #     pnc does, from one of 64 loopback addresses (a mediator gives one
 #     address at most 1/64 of its table); the mediators run without a
 #     rate limit (-l 0). Beside it, in the same run, the mediator before
-#     issue 16's defences (built from git, BASE), and two mediators on
-#     the two CPUs, names split by rendezvous hashing (scale_out).
+#     issue 16's defences (built from git, BASE).
+# 3s. scale-out: one mediator process against two (CPU 0 and CPU 1), the
+#     names split by pnc's rendezvous hashing (scale_out): pairs/s, and
+#     the mediators' and the load generator's CPU per pair.
 #  4. footprint: stripped binary size, and peak VmRSS of a client in the
 #     throughput sessions of 2, beside socat and nc.
 #  5. relay: BENCH_MB MB with -R through the mediator's relay (both NATs
 #     symmetric, mediate -r with no rate cap) against the same direct
 #     (home NATs), and the mediator's CPU time per relayed megabyte.
 # BENCH_REP (3) runs of 2, 3 and 5 are taken; medians are printed.
-# BENCH_ONLY="1 2" runs only those sections (all by default).
+# BENCH_ONLY="1 2" runs only those sections (all by default); "3s" the
+# scale-out rows of 3 alone.
 #
 # The table goes to stdout at the end, in the format of RESULTS (a first
 # line with the date and the machine); RESULTS=update also writes it into
@@ -319,33 +322,147 @@ stop_server() {
 	wait "$SRV" 2>/dev/null
 }
 
-# scale_out REP: two mediators, on CPU 0 (port 7400) and CPU 1 (7410), the
-# load generator on either core, splitting names between them by
-# rendezvous hashing (loadgen's hrw_pick, as DOC-NOTES proposes for
-# clients), against one mediator on CPU 0 (the load on CPU 1). Appends
-# "rate cpu_busiest share0" to $tmp/so2 and "rate cpu" to $tmp/so1.
-scale_out() {
-	local c0 c1 d0 d1 t0 t1 out s2
-	start_server "$PNC" mediate -s 127.0.0.1 -p 7400 -n $BIG -l 0
-	ip netns exec "$LAB-hC" taskset -c 1 "$PNC" mediate -s 127.0.0.1 \
-	    -p 7410 -n $BIG -l 0 </dev/null >/dev/null 2>&1 &
-	s2=$!
-	wait_udp_port hC 7410 || die "second mediator did not start"
-	c0=$(cpu_ticks "$SRV") d0=$(cpu_ticks "$s2") t0=$EPOCHREALTIME
-	out=$(ip netns exec "$LAB-hC" "$LG" rate 7400,7410 3 64)
-	t1=$EPOCHREALTIME c1=$(cpu_ticks "$SRV") d1=$(cpu_ticks "$s2")
-	kill "$s2" 2>/dev/null
-	wait "$s2" 2>/dev/null
-	stop_server
-	awk -v o="$out" -v a=$((c1 - c0)) -v b=$((d1 - d0)) \
-	    -v hz="$(getconf CLK_TCK)" -v t="$(f "$t1 - $t0")" 'BEGIN {
-		n = split(o, w, /[ \n]/); m = (a > b ? a : b) / hz / t
+# scale_run TAG LGCPU MEDCPU...: a mediator process pinned to each
+# MEDCPU (ports 7400, 7410, ...), the load generator pinned to LGCPU
+# (a list: it may move), SCALE_W pairs in flight, each name sent to the
+# mediator pnc would register it with first (loadgen's hrw_pick: pnc's
+# rendezvous hashing). Appends to $tmp/so.TAG "rate cpu busiest share0
+# lgcpu": rendezvous/s; the mediators' CPU, all together and the
+# busiest one's, and the load generator's, in cores; the names' share
+# on the first mediator.
+SCALE_W=512
+scale_run() {
+	local tag=$1 lgc=$2 c i=0 pids=() ports=() t0 t1 out hz ticks0=()
+	hz=$(getconf CLK_TCK)
+	shift 2
+	for c in "$@"; do
+		ports+=($((7400 + 10 * i)))
+		ip netns exec "$LAB-hC" taskset -c "$c" "$PNC" mediate \
+		    -s 127.0.0.1 -p "${ports[i]}" -n $BIG -l 0 </dev/null \
+		    >/dev/null 2>&1 &
+		pids+=($!)
+		wait_udp_port hC "${ports[i]}" || die "mediator ${ports[i]} did not start"
+		i=$((i + 1))
+	done
+	for i in "${!pids[@]}"; do ticks0[i]=$(cpu_ticks "${pids[i]}"); done
+	t0=$EPOCHREALTIME
+	out=$(ip netns exec "$LAB-hC" taskset -c "$lgc" "$LG" rate \
+	    "$(IFS=,; echo "${ports[*]}")" 3 $SCALE_W)
+	t1=$EPOCHREALTIME
+	for i in "${!pids[@]}"; do
+		ticks0[i]=$(($(cpu_ticks "${pids[i]}") - ticks0[i]))
+	done
+	kill "${pids[@]}" 2>/dev/null
+	wait "${pids[@]}" 2>/dev/null
+	awk -v o="$out" -v c="${ticks0[*]}" -v hz="$hz" \
+	    -v t="$(f "$t1 - $t0")" 'BEGIN {
+		n = split(o, w, /[ \n]/); k = split(c, x, " ")
+		for (i = 1; i <= k; i++) { a += x[i]; if (x[i] > m) m = x[i] }
+		s0 = 1; s1 = 0
 		for (i = 1; i < n; i++) if (w[i] == "med0") s0 = w[i + 1]
 		for (i = 1; i < n; i++) if (w[i] == "med1") s1 = w[i + 1]
-		printf "%s %.3f %.3f\n", w[6], m, s0 / (s0 + s1) }' >>"$tmp/so2"
-	start_server "$PNC" mediate -s 127.0.0.1 -p 7400 -n $BIG -l 0
-	drive "$LG" rate 7400 3 64 >>"$tmp/so1"
-	stop_server
+		for (i = 1; i < n; i++) if (w[i] == "cpu_ms") l = w[i + 1]
+		printf "%s %.3f %.3f %.3f %.3f\n", w[6], a / hz / t,
+		    m / hz / t, s0 / (s0 + s1), l / 1000 / t }' >>"$tmp/so.$tag"
+}
+
+# scale_cores TAG N: N cores, each with a mediator process (port 7400,
+# 7410, ...) and a load generator playing the names pnc's rendezvous
+# hashing takes to that mediator (LOADGEN_SHARD), pinned together: what N
+# cores serve when the clients' own work is elsewhere, as it is for a
+# real mediator (on loopback a core also carries its clients' half).
+# Appends "rate cpu busiest share0 lgcpu" to $tmp/so.TAG, as scale_run.
+scale_cores() {
+	local tag=$1 n=$2 i pids=() lgs=() ports t0 t1 hz ticks0=() out=()
+	hz=$(getconf CLK_TCK)
+	ports=$(seq -s, 7400 10 $((7400 + 10 * (n - 1))))
+	for ((i = 0; i < n; i++)); do
+		ip netns exec "$LAB-hC" taskset -c "$i" "$PNC" mediate \
+		    -s 127.0.0.1 -p $((7400 + 10 * i)) -n $BIG -l 0 </dev/null \
+		    >/dev/null 2>&1 &
+		pids+=($!)
+		wait_udp_port hC $((7400 + 10 * i)) || die "mediator did not start"
+	done
+	for i in "${!pids[@]}"; do ticks0[i]=$(cpu_ticks "${pids[i]}"); done
+	t0=$EPOCHREALTIME
+	for ((i = 0; i < n; i++)); do
+		ip netns exec "$LAB-hC" env LOADGEN_SHARD=$i taskset -c "$i" \
+		    "$LG" rate "$ports" 3 $((SCALE_W / n)) >"$tmp/lg.$i" &
+		lgs+=($!)
+	done
+	wait "${lgs[@]}"
+	t1=$EPOCHREALTIME
+	for i in "${!pids[@]}"; do
+		ticks0[i]=$(($(cpu_ticks "${pids[i]}") - ticks0[i]))
+	done
+	kill "${pids[@]}" 2>/dev/null
+	wait "${pids[@]}" 2>/dev/null
+	for ((i = 0; i < n; i++)); do out+=("$(head -1 "$tmp/lg.$i")"); done
+	printf '%s\n' "${out[@]}" | awk -v c="${ticks0[*]}" -v hz="$hz" \
+	    -v t="$(f "$t1 - $t0")" '{
+		for (i = 1; i < NF; i++) if ($i == "cpu_ms") l += $(i + 1)
+		r += $6; if (NR == 1) r0 = $6 }
+	    END { k = split(c, x, " ")
+		for (i = 1; i <= k; i++) { a += x[i]; if (x[i] > m) m = x[i] }
+		printf "%s %.3f %.3f %.3f %.3f\n", r, a / hz / t, m / hz / t,
+		    r0 / r, l / 1000 / t }' >>"$tmp/so.$tag"
+}
+
+# scale_block: REP runs of each arrangement, then their rows (medians):
+# one mediator process (CPU 0; the load on CPU 1), two on CPU 0 (the
+# load on CPU 1: what splitting the names costs by itself), two on CPUs
+# 0 and 1 (the load on either core: there is no third).
+scale_block() {
+	local i
+	: >"$tmp/so.one"
+	: >"$tmp/so.two0"
+	: >"$tmp/so.two"
+	: >"$tmp/so.core1"
+	: >"$tmp/so.core2"
+	for ((i = 1; i <= REP; i++)); do
+		scale_run one 1 0
+		scale_run two0 1 0 0
+		scale_run two 0,1 0 1
+		scale_cores core1 1
+		scale_cores core2 2
+	done
+	scale_rows
+}
+
+# sq TAG EXPR: the median over the runs of TAG of an awk expression of
+# $1 rate, $2 cpu, $3 busiest, $4 share0, $5 lgcpu.
+sq() {
+	awk "{ print (\$1 > 0 ? $2 : 0) }" "$tmp/so.$1" >"$tmp/sq"
+	q "$tmp/sq" 50
+}
+
+scale_rows() {
+	local p1 p2 u1 u2 u0 l1 l2 b1 b2
+	p1=$(sq one '$1') p2=$(sq two '$1')
+	u1=$(sq one '$2 * 1e6 / $1') u2=$(sq two '$2 * 1e6 / $1')
+	u0=$(sq two0 '$2 * 1e6 / $1')
+	l1=$(sq one '$5 * 1e6 / $1') l2=$(sq two '$5 * 1e6 / $1')
+	b1=$(sq one '$1 / $3') b2=$(sq two '$1 / $3')
+	row "2 mediator processes: pairs/s" "$(r0 "$p2")" "1 process" "$(r0 "$p1")" "$(ratio "$p2" "$p1")"
+	row "  mediator CPU us per pair" "$(r1 "$u2")" "1 process" "$(r1 "$u1")" "$(ratio "$u2" "$u1")"
+	row "  ... 2 processes on CPU 0 alone" "$(r1 "$u0")" "1 process" "$(r1 "$u1")" "$(ratio "$u0" "$u1")"
+	row "  load generator CPU us per pair" "$(r1 "$l2")" "1 process" "$(r1 "$l1")" "$(ratio "$l2" "$l1")"
+	row "  pairs per busiest mediator CPU-s" "$(r0 "$b2")" "1 process, per CPU-s" "$(r0 "$b1")" "$(ratio "$b2" "$b1")"
+	row "  names on the first process %" "$(r1 "$(sq two '$4 * 100')")" "" "" ""
+	p1=$(sq core1 '$1') p2=$(sq core2 '$1')
+	u1=$(sq core1 '$2 * 1e6 / $1') u2=$(sq core2 '$2 * 1e6 / $1')
+	row "2 cores, med+load each: pairs/s" "$(r0 "$p2")" "1 core" "$(r0 "$p1")" "$(ratio "$p2" "$p1")"
+	row "  mediator CPU us per pair" "$(r1 "$u2")" "1 core" "$(r1 "$u1")" "$(ratio "$u2" "$u1")"
+	row "  pairs on the first core %" "$(r1 "$(sq core2 '$4 * 100')")" "" "" ""
+	note "(loopback in hC, $SCALE_W pairs in flight, each name on the process pnc's rendezvous"
+	note " hashing ranks first. 1 process: CPU 0, the load generator on CPU 1. 2 processes:"
+	note " CPUs 0 and 1, the load generator on either, for there is no third core; it costs"
+	note " about what a mediator does per pair, so the pairs/s cannot double on 2 cores."
+	note " The capacity is the mediators' CPU per pair and the split: two processes on CPU 0"
+	note " alone cost what one does; on two cores a pair costs a little more, for the load"
+	note " generator moves between them; pairs per busiest CPU-s is what the two give when"
+	note " the busier saturates. Last: each core runs a mediator and a load generator"
+	note " for the names hashed to it, against one core running both for all names)"
 }
 
 # drive CMD...: runs the load on CPU 1; prints "rate cpu dgrams_per_cpu_s
@@ -370,8 +487,6 @@ mediator_block() {
 	: >"$tmp/mr"
 	: >"$tmp/ff"
 	: >"$tmp/mb"
-	: >"$tmp/so1"
-	: >"$tmp/so2"
 	for ((i = 1; i <= REP; i++)); do
 		start_server "$PNC" mediate -s 127.0.0.1 -p 7400 -n $BIG -l 0
 		drive "$LG" rate 7400 3 32 >>"$tmp/mr"
@@ -382,7 +497,6 @@ mediator_block() {
 			LOADGEN_VERSION=2 drive "$LG" rate 7400 3 32 >>"$tmp/mb"
 			stop_server
 		fi
-		scale_out
 		start_server "$LG" reflect 7400
 		drive "$LG" echo 7400 3 32 >>"$tmp/ff"
 		stop_server
@@ -411,20 +525,6 @@ mediator_block() {
 	else
 		note "(no git: the mediator before the defences, $BASE, not measured)"
 	fi
-	# Scale-out: what the busiest of two mediators' cores allows, the
-	# names split by rendezvous hashing, beside one mediator's core.
-	awk '{ print ($2 > 0 ? $1 / $2 : 0) }' "$tmp/so2" >"$tmp/c10"
-	awk '{ print ($2 > 0 ? $1 / $2 : 0) }' "$tmp/so1" >"$tmp/c11"
-	awk '{ print $1 }' "$tmp/so2" >"$tmp/c12"
-	awk '{ print $1 }' "$tmp/so1" >"$tmp/c13"
-	awk '{ print $3 * 100 }' "$tmp/so2" >"$tmp/c14"
-	row "2 mediators: rendezvous/busiest CPU-s" "$(r0 "$(q "$tmp/c10" 50)")" "1 mediator, per CPU-s" "$(r0 "$(q "$tmp/c11" 50)")" \
-	    "$(ratio "$(q "$tmp/c10" 50)" "$(q "$tmp/c11" 50)")"
-	row "  measured rendezvous/s" "$(r0 "$(q "$tmp/c12" 50)")" "1 mediator" "$(r0 "$(q "$tmp/c13" 50)")" \
-	    "$(ratio "$(q "$tmp/c12" 50)" "$(q "$tmp/c13" 50)")"
-	row "  names on the first mediator %" "$(r1 "$(q "$tmp/c14" 50)")" "" "" ""
-	note "(two mediators on CPUs 0 and 1 with the load generator on either: the measured rate"
-	note " is the load generator's, sharing the cores; the first row is the capacity a core each gives)"
 	row "datagrams in+out per CPU-s" "$(r0 "$(q "$tmp/c4" 50)")" "UDP reflector (batched)" "$(r0 "$(q "$tmp/c5" 50)")" \
 	    "$(ratio "$(q "$tmp/c4" 50)" "$(q "$tmp/c5" 50)")"
 	row "  echoes per reflector CPU-s" "$(r0 "$(q "$tmp/c7" 50)")" "" "" ""
@@ -519,6 +619,11 @@ if only 3; then
 echo "bench: 3/5 mediator capacity on loopback" >&2
 section "3. mediator on loopback, one core (loadgen on the other); -n $BIG"
 mediator_block
+fi
+if only 3 || only 3s; then
+echo "bench: 3s/5 scale-out: one mediator process or two" >&2
+section "3s. scale-out: 1 mediator process (CPU 0) or 2 (CPUs 0, 1), loopback"
+scale_block
 fi
 
 if only 4; then

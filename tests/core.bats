@@ -455,10 +455,14 @@ lg_val() {
 	[ "$rcb" -eq 0 ]
 	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/a.out"
 	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/b.out"
-	# None answering: exit 1, and it says so.
-	run lab_exec hA "$PNC" punch -m "$MED1:7400" -m "$MED2:7500" -w 0.5 "$n-x"
+	# None answering: exit 1, and it says so. The second joins after
+	# 1 s (FAILOVER_MS); before, only the first was tried.
+	run lab_exec hA "$PNC" punch -m "$MED1:7400" -m "$MED2:7500" -w 1.5 "$n-x"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"none of 2 mediators answered"* ]]
+	run lab_exec hA "$PNC" punch -m "$MED1:7400" -m "$MED2:7500" -w 0.5 "$n-x"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *" did not answer"* ]]
 	run "$PNC" punch -m a -m b -m c -m d -m e x
 	[ "$status" -eq 2 ]
 }
@@ -486,4 +490,127 @@ lg_val() {
 	run grep -q "introduced $n" "$T/m1.log"
 	[ "$status" -eq 1 ]
 	grep -Eq '^[0-9]+ [0-9.]+ [0-9]+$' "$T/b.out"
+}
+
+# --- several mediators: a name on a subset (rendezvous hashing) -----------
+
+SPREAD_BASE=6880194	# the merge-base: registers with every mediator
+
+# three_meds PORT...: a verbose mediator on core for each of 7601 (on
+# MED1), 7611 (MED2), 7621 (MED1) named in PORT..., logs $T/m<PORT>.log.
+# Sets MEDS (the list, as -m takes it) and RANK (the list in the order
+# tests/loadgen.c's independent hash ranks it for $n).
+three_meds() {
+	local port lg=$BATS_FILE_TMPDIR/loadgen
+	[ -x "$lg" ] || cc -O2 -std=c11 -Wall -Wextra -o "$lg" \
+	    "$BATS_TEST_DIRNAME/loadgen.c" || return 1
+	MEDS=("$MED1:7601" "$MED2:7611" "$MED1:7621")
+	MPIDS=()
+	for port in "$@"; do
+		lab_bg core "$T/m$port.log" "$PNC" mediate -v -p "$port" \
+		    -s "$([ "$port" = 7611 ] && echo "$MED2" || echo "$MED1")"
+		MPIDS+=("$LAB_BG_PID")
+		wait_udp_port core "$port" || return 1
+	done
+	mapfile -t RANK < <("$lg" rank "$n" "${MEDS[@]}")
+	[ "${#RANK[@]}" -eq 3 ]
+}
+
+# mlog RANK_INDEX: the log of the mediator ranked there.
+mlog() {
+	echo "$T/m${RANK[$1]##*:}.log"
+}
+
+# mflags LIST...: -m for each.
+mflags() {
+	local m
+	for m in "$@"; do printf -- '-m\n%s\n' "$m"; done
+}
+
+@test "several mediators: a waiting name lives on the two its hash ranks first of three, the same for both peers; the merge-base put it on all three" {
+	n=$(uname_)
+	three_meds 7601 7611 7621
+	mapfile -t fwd < <(mflags "${MEDS[@]}")
+	mapfile -t rev < <(mflags "${MEDS[2]}" "${MEDS[1]}" "${MEDS[0]}")
+	bgrun hA a "$PNC" punch -v "${fwd[@]}" -w 15 "$n"
+	# A waits: the first at once, the second after 1 s without a peer.
+	wait_for 10 grep -q "registered $n role" "$(mlog 1)"
+	grep -q "registered $n role" "$(mlog 0)"
+	# B's list in the other order.
+	bgrun hB b "$PNC" punch -v "${rev[@]}" -w 10 "$n"
+	wait_tag a; rca=$RC
+	wait_tag b; rcb=$RC
+	show a b
+	[ "$rca" -eq 0 ]
+	[ "$rcb" -eq 0 ]
+	# Both ranked as loadgen's own SipHash does, whatever their order.
+	for t in a b; do
+		for i in 0 1 2; do
+			grep -q "mediator $((i + 1)) for \"$n\": ${RANK[$i]} " \
+			    "$T/$t.err"
+		done
+	done
+	# B came to the first: met there; A alone on the second; never
+	# on the third.
+	grep -q "introduced $n:" "$(mlog 0)"
+	[ "$(grep -c "registered $n role" "$(mlog 0)")" -eq 2 ]
+	[ "$(grep -c "registered $n role" "$(mlog 1)")" -eq 1 ]
+	run grep -c "$n" "$(mlog 2)"
+	[ "$output" -eq 0 ]
+	# The control: the merge-base registers with all three at once.
+	local old=$BATS_FILE_TMPDIR/spread-base
+	if [ ! -x "$old/pnc" ]; then
+		mkdir -p "$old"
+		git -C "$BATS_TEST_DIRNAME/.." archive "$SPREAD_BASE" |
+		    tar -x -C "$old"
+		make -C "$old" pnc >/dev/null 2>&1
+	fi
+	bgrun hA c "$old/pnc" punch -v "${fwd[@]}" -w 10 "$n-b"
+	for i in 0 1 2; do
+		wait_for 10 grep -q "registered $n-b role" "$(mlog $i)"
+	done
+	bgrun hB d "$old/pnc" punch -v "${rev[@]}" -w 10 "$n-b"
+	wait_tag c; [ "$RC" -eq 0 ]
+	wait_tag d; [ "$RC" -eq 0 ]
+	kill "${MPIDS[@]}"
+	for i in 0 1 2; do
+		grep -q "introduced $n-b:" "$(mlog $i)"
+	done
+}
+
+@test "several mediators: the first of a name's mediators down, the pair meets at the second after 1 s; both down, at the third" {
+	n=$(uname_)
+	three_meds
+	# Only the second and the third of $n's ranking run.
+	for i in 1 2; do
+		port=${RANK[$i]##*:}
+		lab_bg core "$T/m$port.log" "$PNC" mediate -v -p "$port" \
+		    -s "${RANK[$i]%:*}"
+		MPIDS+=("$LAB_BG_PID")
+		wait_udp_port core "$port"
+	done
+	mapfile -t fwd < <(mflags "${MEDS[@]}")
+	bgrun hA a "$PNC" punch -v "${fwd[@]}" -w 10 "$n"
+	bgrun hB b "$PNC" punch -v "${fwd[@]}" -w 10 "$n"
+	wait_tag a; rca=$RC
+	wait_tag b; rcb=$RC
+	show a b
+	[ "$rca" -eq 0 ]
+	[ "$rcb" -eq 0 ]
+	grep -q "introduced $n:" "$(mlog 1)"
+	for t in a b; do
+		grep -q "no answer from the others: registering with mediator 2, ${RANK[1]}, too" "$T/$t.err"
+	done
+	# Now the second down too: the third, after 2 s.
+	kill "${MPIDS[0]}"
+	bgrun hA a "$PNC" punch -v "${fwd[@]}" -w 10 "$n"
+	bgrun hB b "$PNC" punch -v "${fwd[@]}" -w 10 "$n"
+	wait_tag a; rca=$RC
+	wait_tag b; rcb=$RC
+	kill "${MPIDS[1]}"
+	show a b
+	[ "$rca" -eq 0 ]
+	[ "$rcb" -eq 0 ]
+	grep -q "introduced $n:" "$(mlog 2)"
+	grep -q "registering with mediator 3, ${RANK[2]}, too" "$T/a.err"
 }

@@ -287,12 +287,13 @@ stunlock(void)
 }
 
 /*
- * Names from n sources: IPv6 in one /64 (kind 6), one /48 with a /64
- * each (48), or n IPv4 addresses (4); 100 new names a second from
- * each. Then a bystander from elsewhere registers.
+ * n names: from n IPv6 addresses in one /64 (kind 6), one /48 with a
+ * /64 each (48), the first addrs IPv4 addresses from 10.0.0.0 in turn
+ * (4: 256 in each /24), or the 256 addresses of 10.0.0/24 in turn (24);
+ * 100 new names a second. Then a bystander from elsewhere registers.
  */
 static int
-fill(int kind, int n)
+fill(int kind, int n, int addrs)
 {
 	struct ep e;
 	char name[32];
@@ -301,7 +302,8 @@ fill(int kind, int n)
 	for (i = 0; i < n; i++) {
 		e = kind == 6 ? ep6(1, 1, (uint64_t)i + 1, 5000) :
 		    kind == 48 ? ep6(1, (unsigned)i, 1, 5000) :
-		    ep4(0x0a000000 + (uint32_t)i, 5000);
+		    kind == 24 ? ep4(0x0a000000 + (uint32_t)i % 256, 5000) :
+		    ep4(0x0a000000 + (uint32_t)(i % addrs), 5000);
 		snprintf(name, sizeof(name), "f%d", i);
 		r = reg(&e, (uint64_t)i + 100, name, ROLE_PUNCH);
 		ok += r == 1;
@@ -602,7 +604,8 @@ main(int argc, char **argv)
 		return stunlock();
 	if (strncmp(s, "fill", 4) == 0 && argc >= 2)
 		return fill(atoi(s + 4), atoi(getenv("SOURCES") ?
-		    getenv("SOURCES") : "6000"));
+		    getenv("SOURCES") : "6000"), atoi(getenv("ADDRS") ?
+		    getenv("ADDRS") : "1000000"));
 	if (strcmp(s, "move") == 0)
 		return move();
 	if (strcmp(s, "ackspoof") == 0)

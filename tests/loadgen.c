@@ -18,10 +18,12 @@
  *       both have their T_PEER and the controlling side its "ready".
  *       "intros" counts the T_PEER datagrams of the completed pairs,
  *       "early" their controlling sides introduced before "ready",
- *       "badrole" pairs where the lower id was told it controls.
+ *       "badrole" pairs where the lower id was told it controls,
+ *       "cpu_ms" the CPU time loadgen itself used (user and system).
  *       PORT may be a list, PORT,PORT,...: a mediator on each; each
- *       name goes to one of them by rendezvous hashing (hrw_pick), and
- *       a second line says how many pairs each was given (med0 N ...).
+ *       name goes to the one pnc would register it with first
+ *       (hrw_pick, the same rendezvous hashing), and a second line says
+ *       how many pairs each was given (med0 N ...).
  *   loadgen rate PORT SECS WINDOW mute  the same, but the controlled
  *       side never acknowledges its T_PEER: a pair is done when both
  *       have one (the controlling side's then without "ready").
@@ -52,6 +54,8 @@
  *       (rx_*), the bytes sent and received, the longest request and
  *       reply, and "over": replies longer than the request that drew
  *       them. "loadgen: flooding" on stderr when the flood proper starts.
+ *   loadgen rank NAME ADDR:PORT...      the mediators (IPv4) in the order
+ *       pnc ranks them for NAME (hrw_weight), one a line.
  *   loadgen amp ADDR PORT               from fresh sockets (sources that
  *       never showed a cookie), one request of each kind (AMP_CASES),
  *       well-formed and not; collect every reply until the replies have
@@ -67,6 +71,7 @@
 #define _GNU_SOURCE
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -146,7 +151,6 @@ struct gen {
 	int		 fds[NSOCKS];
 	struct outq	*q;		/* one per socket */
 	struct sockaddr_in med[MAX_MEDS][2];	/* each one's P and P+1 */
-	char		 medspec[MAX_MEDS][24];	/* "127.0.0.1:P": hashed */
 	int		 nmeds;
 	uint64_t	 per_med[MAX_MEDS];	/* pairs started on each */
 	uint16_t	 salt;
@@ -289,6 +293,10 @@ get64(const unsigned char *b)
  * make bench can load a mediator of an older protocol the same way.
  */
 static int version = VERSION;
+
+/* LOADGEN_SHARD k: rate plays only the names pnc would take to the k-th
+ * mediator of PORT,PORT,... (one load generator per mediator); -1: all. */
+static int shard = -1;
 
 /* The 12-byte header of protocol version 3. */
 static void
@@ -507,33 +515,80 @@ tx(struct gen *g, size_t slot, int side, int extra)
 }
 
 /* Start a new pair (or registration) in slot, if the run wants one. */
-/*
- * Rendezvous hashing (highest random weight) of a name over the
- * mediators, as DOC-NOTES proposes for clients given a list: each
- * mediator's weight is FNV-1a 64 of the name, a zero byte and the
- * mediator as the user wrote it, through splitmix64's finalizer; the
- * highest wins (the next is the fallback). Both peers, with the same
- * list, pick the same one; a mediator added or removed moves only the
- * names it wins or held.
- */
-static uint64_t
-hrw_weight(const char *name, size_t n, const char *med)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
+static void	usage(void);
 
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
-	h *= 0x100000001b3ULL;		/* the zero byte */
-	for (; *med != '\0'; med++)
-		h = (h ^ (unsigned char)*med) * 0x100000001b3ULL;
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	return h ^ (h >> 31);
+/* The CPU time this process has used, user and system, in ms. */
+static long long
+cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == -1)
+		return -1;
+	return (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
 }
 
+#define ROTL(x, b)	(uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND do { \
+	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
+	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2; \
+	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0; \
+	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
+} while (0)
+
+/* SipHash-2-4 under the all-zero key, written apart from crypto.c's. */
+static uint64_t
+siphash0(const unsigned char *m, size_t n)
+{
+	uint64_t v0 = 0x736f6d6570736575ULL, v1 = 0x646f72616e646f6dULL;
+	uint64_t v2 = 0x6c7967656e657261ULL, v3 = 0x7465646279746573ULL;
+	uint64_t b = (uint64_t)n << 56, w;
+	size_t i, j;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		for (w = 0, j = 0; j < 8; j++)
+			w |= (uint64_t)m[i + j] << (8 * j);
+		v3 ^= w;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= w;
+	}
+	for (j = 0; i + j < n; j++)
+		b |= (uint64_t)m[i + j] << (8 * j);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/*
+ * Rendezvous hashing (highest random weight) as pnc ranks its mediators
+ * for a name (punch.c: med_weight; PROTOCOL 2.1, "Several mediators"):
+ * SipHash-2-4 under the zero key of the mediator's endpoint in wire
+ * form (family 4, port P, the 4 address bytes) and the name.
+ */
+static uint64_t
+hrw_weight(const char *name, size_t n, const struct sockaddr_in *med)
+{
+	unsigned char b[7 + 64];
+
+	if (n > 64)
+		n = 64;
+	b[0] = 4;
+	memcpy(b + 1, &med->sin_port, 2);
+	memcpy(b + 3, &med->sin_addr, 4);
+	memcpy(b + 7, name, n);
+	return siphash0(b, 7 + n);
+}
+
+/* The mediator that ranks first for the name: the one a pair meets at. */
 static int
 hrw_pick(const struct gen *g, const char *name, size_t n)
 {
@@ -541,12 +596,48 @@ hrw_pick(const struct gen *g, const char *name, size_t n)
 	int i, k = 0;
 
 	for (i = 0; i < g->nmeds; i++)
-		if ((w = hrw_weight(name, n, g->medspec[i])) > best ||
+		if ((w = hrw_weight(name, n, &g->med[i][0])) > best ||
 		    i == 0) {
 			best = w;
 			k = i;
 		}
 	return k;
+}
+
+/*
+ * loadgen rank NAME ADDR:PORT...: the mediators in pnc's order for NAME,
+ * one a line, as given.
+ */
+static int
+run_rank(const char *name, int n, char **meds)
+{
+	struct sockaddr_in e[MAX_MEDS];
+	int i, j, done[MAX_MEDS] = { 0 }, best;
+	char host[64], *colon;
+
+	if (n > MAX_MEDS)
+		usage();
+	for (i = 0; i < n; i++) {
+		snprintf(host, sizeof(host), "%s", meds[i]);
+		if ((colon = strrchr(host, ':')) == NULL)
+			usage();
+		*colon = '\0';
+		memset(&e[i], 0, sizeof(e[i]));
+		e[i].sin_family = AF_INET;
+		e[i].sin_port = htons((uint16_t)num(colon + 1, 1, 65535));
+		if (inet_pton(AF_INET, host, &e[i].sin_addr) != 1)
+			usage();
+	}
+	for (i = 0; i < n; i++) {
+		for (best = -1, j = 0; j < n; j++)
+			if (!done[j] && (best == -1 || hrw_weight(name,
+			    strlen(name), &e[j]) > hrw_weight(name,
+			    strlen(name), &e[best])))
+				best = j;
+		done[best] = 1;
+		printf("%s\n", meds[best]);
+	}
+	return 0;
 }
 
 static void
@@ -563,10 +654,12 @@ pair_start(struct gen *g, size_t slot, int64_t now)
 		return;
 	}
 	p->gen++;
-	p->seq = g->next_seq++;
-	n = snprintf(name, sizeof(name), "lg%04x-%llu", g->salt,
-	    (unsigned long long)p->seq);
-	p->med = (uint8_t)hrw_pick(g, name, (size_t)n);
+	do {	/* LOADGEN_SHARD: only the names hashed to that mediator */
+		p->seq = g->next_seq++;
+		n = snprintf(name, sizeof(name), "lg%04x-%llu", g->salt,
+		    (unsigned long long)p->seq);
+		p->med = (uint8_t)hrw_pick(g, name, (size_t)n);
+	} while (shard >= 0 && p->med != shard);
 	g->per_med[p->med]++;
 	p->start = p->tx = now;
 	p->got[0] = p->got[1] = 0;
@@ -804,20 +897,24 @@ run_clients(const char *ports, int sides, int64_t secs, uint64_t count,
 		g.med[g.nmeds][0].sin_port = htons((uint16_t)port);
 		g.med[g.nmeds][1] = g.med[g.nmeds][0];
 		g.med[g.nmeds][1].sin_port = htons((uint16_t)(port + 1));
-		snprintf(g.medspec[g.nmeds], sizeof(g.medspec[0]),
-		    "127.0.0.1:%d", port);
 		g.nmeds++;
 		if (strchr(c, ',') == NULL)
 			break;
 	}
+	if (shard >= g.nmeds) {
+		fprintf(stderr, "loadgen: LOADGEN_SHARD %d of %d mediators\n",
+		    shard, g.nmeds);
+		return 2;
+	}
 	/*
-	 * Each socket on an address of its own, 127.1.0.1 and up (all of
-	 * 127/8 is the loopback's): the mediator gives one address at most
-	 * 1/64 of its table, so NSOCKS sources can fill it, as many users
-	 * would.
+	 * Each socket on an address of its own, 127.1.0.1, 127.2.0.1 and
+	 * up (all of 127/8 is the loopback's): the mediator gives one
+	 * address at most 1/64 of its table, a /24 1/16 and a /16 1/4, so
+	 * NSOCKS sources in as many /16s can fill it, as many users would.
 	 */
 	for (i = 0; i < NSOCKS; i++) {
-		if ((g.fds[i] = udp_open(0x7f010001 + (uint32_t)i, 0, 1))
+		if ((g.fds[i] = udp_open(0x7f000001 + (((uint32_t)i + 1) << 16),
+		    0, 1))
 		    == -1) {
 			perror("loadgen: socket");
 			return 1;
@@ -844,7 +941,7 @@ run_clients(const char *ports, int sides, int64_t secs, uint64_t count,
 	}
 	printf("%s %llu secs %.3f per_sec %.0f p50_ms %.2f p99_ms %.2f "
 	    "first_try %llu resent %llu errors %llu stale %llu cookies %llu "
-	    "intros %llu early %llu badrole %llu\n",
+	    "intros %llu early %llu badrole %llu cpu_ms %lld\n",
 	    sides == 2 ? "rendezvous" : "registered",
 	    (unsigned long long)g.completed, (double)(now - t0) / 1e6,
 	    (double)g.completed * 1e6 / (double)(now - t0),
@@ -854,7 +951,7 @@ run_clients(const char *ports, int sides, int64_t secs, uint64_t count,
 	    (unsigned long long)g.resent, (unsigned long long)g.errors,
 	    (unsigned long long)g.stale, (unsigned long long)g.cookies,
 	    (unsigned long long)g.intros, (unsigned long long)g.early,
-	    (unsigned long long)g.badrole);
+	    (unsigned long long)g.badrole, cpu_ms());
 	if (g.nmeds > 1) {	/* how the names split, started pairs */
 		for (i = 0; i < (size_t)g.nmeds; i++)
 			printf("%smed%zu %llu", i ? " " : "", i,
@@ -1533,7 +1630,8 @@ usage(void)
 	    "       loadgen xchg LPORT ADDR PORT [MS]\n"
 	    "       loadgen sink\n"
 	    "       loadgen flood ADDR PORT COUNT SECS [cookie|nocookie]\n"
-	    "       loadgen amp ADDR PORT\n");
+	    "       loadgen amp ADDR PORT\n"
+	    "       loadgen rank NAME ADDR:PORT...\n");
 	exit(2);
 }
 
@@ -1546,6 +1644,8 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (getenv("LOADGEN_VERSION") != NULL)
 		version = (int)num(getenv("LOADGEN_VERSION"), 1, 255);
+	if (getenv("LOADGEN_SHARD") != NULL)
+		shard = (int)num(getenv("LOADGEN_SHARD"), 0, MAX_MEDS - 1);
 	if ((strcmp(m, "rate") == 0 || strcmp(m, "fill") == 0 ||
 	    strcmp(m, "echo") == 0) && argc >= 5)
 		w = num(argv[4], 1, 1 << 22);
@@ -1576,6 +1676,8 @@ main(int argc, char **argv)
 		    argc == 6 || strcmp(argv[6], "cookie") == 0);
 	if (strcmp(m, "amp") == 0 && argc == 4)
 		return run_amp(argv[2], argv[3]);
+	if (strcmp(m, "rank") == 0 && argc >= 4)
+		return run_rank(argv[2], argc - 3, argv + 3);
 	usage();
 	return 2;
 }

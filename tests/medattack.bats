@@ -15,6 +15,7 @@
 load helpers
 
 BASE=2988964		# the merge-base: the mediator before the defences
+PREV=6880194		# budgets by IPv4 address only, no /24 or /16
 
 setup_file() {
 	local top=$BATS_TEST_DIRNAME/..
@@ -28,10 +29,16 @@ setup_file() {
 	    "$top/tests/guard.c" "$top"/{mediator,util,wire,crypto}.c
 	cc -O2 -std=c11 -D_GNU_SOURCE -I"$B" -o "$GB" "$top/tests/guard.c" \
 	    "$B"/{mediator,util,wire,crypto}.c
+	P=$BATS_FILE_TMPDIR/prev
+	GP=$BATS_FILE_TMPDIR/guard-prev
+	mkdir -p "$P"
+	git -C "$top" archive "$PREV" | tar -x -C "$P"
+	cc -O2 -std=c11 -D_GNU_SOURCE -I"$P" -o "$GP" "$top/tests/guard.c" \
+	    "$P"/{mediator,util,wire,crypto}.c
 	EVIL=$BATS_FILE_TMPDIR/evil
 	cc -O2 -Wall -Wextra -Werror -o "$EVIL" "$top/tests/evil.c" \
 	    "$top/crypto.c"
-	export B G GB EVIL
+	export B G GB GP EVIL
 	lab_up --public-host --ipv6 >/dev/null
 }
 
@@ -188,9 +195,45 @@ v6fill() {
 	both fill6
 	[ "$(val registered "$base")" -eq 6000 ]
 	[ "$(val registered "$now")" -le 40 ]
-	# The bound this does not give: 6000 IPv4 addresses are 6000 sources.
+}
+
+# 6000 IPv4 addresses (AnyIP on a routed block: 10.0.0.0 to 10.0.23.111,
+# one /16) are 6000 sources, each under its own 1/64 of the table: 11
+# names from each fill 65 536. The /24 and /16 are budgets of their own.
+@test "6000 IPv4 sources of one /16 hold at most 1/4 of the table, one /24 at most 1/16; before, they filled it" {
+	export SOURCES=66000 ADDRS=6000
 	both fill4 -l 0
-	[ "$(val registered "$now")" -eq 6000 ]
+	prev=$("$GP" fill4 -l 0)
+	echo "# fill4 -l 0: by address only ($PREV): $prev" >&3
+	# Before, with or without budgets by address: full, and the
+	# bystander refused (E_FULL).
+	[ "$(val names "$base")" -eq 65536 ]
+	[ "$(val bystander "$base")" -eq -2 ]
+	[ "$(val names "$prev")" -eq 65536 ]
+	[ "$(val registered "$prev")" -eq 65536 ]
+	[ "$(val bystander "$prev")" -eq -2 ]
+	[ "$(val registered "$now")" -le 16384 ]
+	[ "$(val registered "$now")" -ge 16000 ]
+	[ "$(val err4 "$now")" -eq $((66000 - $(val registered "$now"))) ]
+	[ "$(val bystander "$now")" -eq 1 ]
+	# One /24: its 256 addresses take turns (26 names each, under
+	# their 1/64); at most 1/16 of the table (-n 4096: 256).
+	export SOURCES=6000
+	both fill24 -l 0 -n 4096
+	prev=$("$GP" fill24 -l 0 -n 4096)
+	echo "# fill24 -l 0 -n 4096: by address only: $prev" >&3
+	[ "$(val names "$base")" -eq 4096 ]
+	[ "$(val names "$prev")" -eq 4096 ]
+	[ "$(val bystander "$prev")" -eq -2 ]
+	[ "$(val registered "$now")" -le 256 ]
+	[ "$(val registered "$now")" -ge 250 ]
+	[ "$(val bystander "$now")" -eq 1 ]
+	# The rate: a /24 gets 4 times an address's (80 new names/s and
+	# a second's burst), a /16 16 times. The same 6000 names at
+	# 10 000/s (0.6 s) from the /24: its burst and 0.6 s of its rate.
+	both fill24
+	[ "$(val registered "$base")" -ge 4000 ]
+	[ "$(val registered "$now")" -le $((80 + 48 + 1)) ]
 }
 
 @test "a live registration never moves to another source, cookie or not" {

@@ -250,10 +250,11 @@ verify_unit() {
 	done
 	grep -q serving "$T/med.log"
 	base=$(ls "/proc/$mp/fd" | wc -l)
-	# The mediator takes 16 connections from one address, counted in
-	# 4096 buckets by a keyed hash (two addresses can share one): 2 from
-	# each of 515 loopback addresses (all of 127/8 is this host's), so
-	# that no bucket fills.
+	# The mediator takes 16 connections from one address, 64 from a
+	# /24, 256 from a /16, counted in 4096 buckets by a keyed hash (two
+	# prefixes can share one): 2 from each of 515 loopback addresses
+	# (all of 127/8 is this host's), each in a /24 of its own, at most
+	# 3 in a /16, so that no bucket fills.
 	(ulimit -n 4096
 	 exec python3 -c '
 import socket, sys, time
@@ -261,7 +262,7 @@ port, n, up = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 held = []
 for i in range(n):
     s = socket.socket()
-    s.bind(("127.2.%d.%d" % (i // 2 // 250, i // 2 % 250 + 1), 0))
+    s.bind(("127.%d.%d.1" % (i // 2 % 250 + 2, i // 2 // 250), 0))
     s.connect(("127.0.0.1", port))
     held.append(s)
 open(up, "w").write("up\n")
