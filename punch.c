@@ -2014,7 +2014,7 @@ pmap_proto(const struct punch *p)
 	return p->pm.state == PM_GOT ? p->pm.proto : PMAP_NONE;
 }
 
-/* ---- both families at once: IPv4 and IPv6 (PROTOCOL 3.5) ---- */
+/* ---- both families at once: IPv4 and IPv6 (PROTOCOL 3.4) ---- */
 
 /* 0 for IPv4, 1 for IPv6: the index into struct dual's pairs. */
 static int
