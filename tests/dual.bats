@@ -246,3 +246,30 @@ session() {
 	[ "$RCA" -ne 0 ]
 	grep -q "cannot resolve mediator" "$T/a.err"
 }
+
+@test "compatibility: main's client (one family) meets a client of both in its own family" {
+	med_lab
+	n=$(uname_)
+	# main's client takes med.lab's first address, IPv6
+	bgrun hA a "$PNC" punch -w 5 -m med.lab "$n"
+	bgrun hB b "$OLD" punch -w 5 -m med.lab "$n"
+	wait_tag a; RCA=$RC
+	wait_tag b; RCB=$RC
+	show a b
+	[ "$RCA" -eq 0 ]
+	[ "$RCB" -eq 0 ]
+	read -r _ pa _ <"$T/a.out"
+	[ "$pa" = "$HB6" ]
+	# main's client with -4: IPv4, through both NATs
+	bgrun hA a "$PNC" punch -w 5 -m med.lab "$n-4"
+	bgrun hB b "$OLD" punch -4 -w 5 -m med.lab "$n-4"
+	wait_tag a; RCA=$RC
+	wait_tag b; RCB=$RC
+	show a b
+	[ "$RCA" -eq 0 ]
+	[ "$RCB" -eq 0 ]
+	read -r _ pa _ <"$T/a.out"
+	read -r _ pb _ <"$T/b.out"
+	[ "$pa" = "$WAN_B" ]
+	[ "$pb" = "$WAN_A" ]
+}
