@@ -41,7 +41,7 @@ teardown() {
 	done
 	lab_exec hB ip route replace default via "$RB_LAN" 2>/dev/null || true
 	lab_exec hB ip -6 route replace default via "$RB6_LAN" 2>/dev/null || true
-	[ -z "${XPIDS-}" ] || kill $XPIDS 2>/dev/null || true
+	[ -z "${XPIDS[*]-}" ] || kill "${XPIDS[@]}" 2>/dev/null || true
 	rm -rf "/etc/netns/$LAB-hA" "/etc/netns/$LAB-hB"
 }
 
@@ -228,9 +228,9 @@ session() {
 
 @test "a mediator per family (an IPv4 one, an IPv6 one): the pair meets over IPv6 when IPv4 is dropped; main's client refuses the list" {
 	lab_bg core "$T/m4.log" "$PNC" mediate -4 -p 7400
-	XPIDS=$LAB_BG_PID
+	XPIDS=("$LAB_BG_PID")
 	lab_bg core "$T/m6.log" "$PNC" mediate -6 -p 7500
-	XPIDS+=" $LAB_BG_PID"
+	XPIDS+=("$LAB_BG_PID")
 	wait_udp_port core 7400
 	wait_udp_port core 7500
 	drop4
