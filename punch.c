@@ -2285,15 +2285,16 @@ dual_tick(struct punch *p, int64_t now)
 /*
  * Happy eyeballs (RFC 8305's spirit): an IPv4 path that answers first
  * is nominated HE_DELAY ms later, unless an IPv6 path answers by then,
- * when there is one to wait for (the relay is none). 1: wait; he_tick
- * nominates.
+ * when there is one to wait for (the relay is none; none when we could
+ * not send over IPv6 at all, dual_ask). 1: wait; he_tick nominates.
  */
 static int
 he_wait(struct punch *p, int i, int64_t now)
 {
 	int j;
 
-	if (!p->dual.on || fam(&p->cands[i].ep))
+	if (!p->dual.on || fam(&p->cands[i].ep) ||
+	    (p->dual.known[1] && p->dual.pub[1].len == 0))
 		return 0;
 	for (j = 0; j < p->ncands; j++)
 		if (fam(&p->cands[j].ep) && med_index(p, &p->cands[j].ep) == -1)
