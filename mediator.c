@@ -669,10 +669,7 @@ send_error(struct mediator *m, const struct ep *to, const struct med_via *via,
 	size_t n = strlen(text);
 
 	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, T_ERROR, id);
-	wr_u8(&w, (uint8_t)code);
-	wr_u8(&w, (uint8_t)n);
-	wr_bytes(&w, text, n);
+	wr_error(&w, id, code, text, n);
 	if (!w.bad)
 		reply_capped(m, to, via, buf, w.len, cap);
 }
@@ -687,10 +684,7 @@ send_registered(struct mediator *m, const struct ep *to,
 
 	cookie_make(m, to, now / COOKIE_EPOCH, c);
 	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, T_REGISTERED, id);
-	wr_ep(&w, to);
-	wr_u16(&w, (uint16_t)ttl);
-	wr_bytes(&w, c, sizeof(c));
+	wr_registered(&w, id, to, ttl, c);
 	if (!w.bad)
 		reply_capped(m, to, via, buf, w.len, cap);
 }
@@ -716,39 +710,55 @@ ctl_slot(const struct entry *e)
 	return e->s[0]->id > e->s[1]->id ? 0 : 1;
 }
 
-/* Tell slot i of e about the other slot. */
-static void
-send_peer(struct mediator *m, const struct entry *e, int i)
+/* The flags of slot i's introduction (PEER_*). */
+static int
+peer_flags(const struct mediator *m, const struct entry *e, int i,
+    const struct slotv *mv, const struct slotv *pv)
 {
-	const struct slot *me = e->s[i], *peer = e->s[1 - i];
-	struct slotv mv, pv;
-	unsigned char buf[256];
-	struct wr w;
 	int flags = 0;
 
-	if (me == NULL || peer == NULL)
-		return;
-	slot_unpack(me, &mv);
-	slot_unpack(peer, &pv);
 	if (i == ctl_slot(e))
 		flags |= PEER_CONTROLLING;
-	if (slot_epdep(&mv))
+	if (slot_epdep(mv))
 		flags |= PEER_YOU_EPDEP;
-	if (slot_epdep(&pv))
+	if (slot_epdep(pv))
 		flags |= PEER_THEY_EPDEP;
 	if (i == ctl_slot(e) && e->ready)
 		flags |= PEER_READY;
 	if (m->rs != NULL && e->group < GROUP_TCP)
 		flags |= PEER_RELAY;
+	return flags;
+}
+
+/*
+ * Tell slot i of e about the other slot. The peer's locals were checked
+ * when it registered (rd_reg): read back, they cannot fail.
+ */
+static void
+send_peer(struct mediator *m, const struct entry *e, int i)
+{
+	const struct slot *me = e->s[i], *peer = e->s[1 - i];
+	struct slotv mv, pv;
+	struct intro in;
+	unsigned char buf[256];
+	struct wr w;
+	struct rd r;
+
+	if (me == NULL || peer == NULL)
+		return;
+	slot_unpack(me, &mv);
+	slot_unpack(peer, &pv);
+	in.flags = peer_flags(m, e, i, &mv, &pv);
+	in.ttl = me->ttl;
+	in.peer_id = peer->id;
+	in.you = mv.pub;
+	in.them = pv.pub;
+	rd_init(&r, pv.locals, peer->loclen);
+	for (in.nlocals = 0; in.nlocals < peer->nloc; in.nlocals++)
+		if (rd_ep(&r, &in.locals[in.nlocals]) == -1)
+			return;
 	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, T_PEER, me->id);
-	wr_u8(&w, (uint8_t)flags);
-	wr_u8(&w, me->ttl);
-	wr_u64(&w, peer->id);
-	wr_ep(&w, &mv.pub);
-	wr_ep(&w, &pv.pub);
-	wr_u8(&w, peer->nloc);
-	wr_bytes(&w, pv.locals, peer->loclen);
+	wr_intro(&w, me->id, &in);
 	if (!w.bad)
 		reply(m, &mv.pub, &mv.via, buf, w.len);
 }
@@ -949,21 +959,6 @@ quota_take(struct mediator *m, struct slot *s, const struct pfx *p)
 	}
 	s->nq = (uint8_t)p->n;
 }
-
-struct reg {
-	uint64_t		 id;
-	int			 role;
-	const char		*name;
-	size_t			 namelen;
-	uint8_t			 nloc;
-	const unsigned char	*locals;
-	size_t			 loclen;
-	int			 ttl;
-	int			 alt;		/* arrived on port P+1 */
-	int			 tcp;		/* arrived over TCP */
-	const unsigned char	*cookie;
-	size_t			 len;		/* of the whole datagram */
-};
 
 /* Which clients meet: punch with punch, listen with connect, by transport. */
 static int
@@ -1196,6 +1191,34 @@ register_same_source(const struct slot *s, const struct reg *rg,
 	    !v.have_alt || ep_equal_addr(from, &v.alt);
 }
 
+/* Does rg announce other candidates than slot s holds? */
+static int
+locals_differ(const struct slot *s, const struct reg *rg)
+{
+	struct slotv v;
+
+	slot_unpack(s, &v);
+	return s->nloc != rg->nloc || s->loclen != rg->loclen ||
+	    (rg->loclen > 0 && memcmp(v.locals, rg->locals, rg->loclen) != 0);
+}
+
+/*
+ * A client of introduced pair e changed its candidates (a port mapping
+ * its gateway granted after the introduction, punch.c): slot o, the
+ * other side, hears them in a repeated introduction, resent until it
+ * acknowledges. A controlling side not introduced yet will get them
+ * with its introduction.
+ */
+static void
+reannounce(struct mediator *m, struct entry *e, int o, int64_t now)
+{
+	if (e->s[o] == NULL || (o == ctl_slot(e) && !e->intro_ctl))
+		return;
+	e->s[o]->acked = 0;
+	send_peer(m, e, o);
+	rexmit_start(m, e, now);
+}
+
 static void
 handle_register(struct mediator *m, const struct reg *rg,
     const struct ep *from, const struct med_via *via, int64_t now)
@@ -1203,7 +1226,7 @@ handle_register(struct mediator *m, const struct reg *rg,
 	struct entry *e;
 	struct slot *s;
 	struct pfx p;
-	int i, fresh_alt, isnew;
+	int i, fresh_alt, isnew, newcands;
 
 	if ((e = register_admit(m, rg, from, via, &p, now)) == NULL ||
 	    (i = register_slot(m, e, rg, from, via, now)) == -1)
@@ -1218,6 +1241,7 @@ handle_register(struct mediator *m, const struct reg *rg,
 	}
 	if (isnew)
 		slot_release(m, s);	/* a dead client's, reused */
+	newcands = !isnew && e->introduced && !rg->alt && locals_differ(s, rg);
 	fresh_alt = rg->alt && (isnew || !slot_have_alt(s));
 	if ((s = slot_update(s, rg, from, via, now)) == NULL) {
 		m->st.refused++;
@@ -1231,55 +1255,8 @@ handle_register(struct mediator *m, const struct reg *rg,
 	entry_touch(m, e, now);
 	if (slot_have_pub(s))	/* else only the copy to P+1 so far */
 		register_answer(m, e, i, rg, from, via, fresh_alt, now);
-}
-
-/* The padding of a request: zero bytes to its end. 0 or -1. */
-static int
-zeros(struct rd *r)
-{
-	while (r->left > 0)
-		if (rd_u8(r) != 0)
-			return -1;
-	return 0;
-}
-
-/* Parse role, name, and (for REGISTER) candidates and cookie. 0 or -1. */
-static int
-parse_reg(struct rd *r, struct reg *rg, int with_cands)
-{
-	const unsigned char *start;
-	size_t i;
-	struct ep e;
-
-	rg->role = rd_u8(r);
-	rg->namelen = rd_u8(r);
-	rg->name = (const char *)rd_bytes(r, rg->namelen);
-	if (r->bad || rg->role < ROLE_PUNCH || rg->role > ROLE_CONNECT ||
-	    rg->namelen == 0 || rg->namelen > NAME_MAX_LEN)
-		return -1;
-	for (i = 0; i < rg->namelen; i++)
-		if (rg->name[i] <= ' ' || rg->name[i] > '~')
-			return -1;
-	rg->nloc = 0;
-	rg->locals = NULL;
-	rg->loclen = 0;
-	if (!with_cands)	/* PEERACK's, RELAYREQ's flags: not needed */
-		(void)rd_u8(r);
-	if (with_cands) {
-		rg->nloc = rd_u8(r);
-		if (r->bad || rg->nloc > MAX_LOCALS)
-			return -1;
-		start = r->p;
-		for (i = 0; i < rg->nloc; i++)
-			if (rd_ep(r, &e) == -1)
-				return -1;
-		rg->locals = start;
-		rg->loclen = (size_t)(r->p - start);
-		rg->cookie = rd_bytes(r, COOKIE_LEN);
-		if (r->bad || zeros(r) == -1)
-			return -1;
-	}
-	return r->left == 0 && !r->bad ? 0 : -1;
+	if (newcands)
+		reannounce(m, e, 1 - i, now);
 }
 
 /* From where slot s registered, on P or P+1? */
@@ -1363,31 +1340,29 @@ static void
 handle_bind(struct mediator *m, struct rd *r, uint64_t id,
     const struct ep *from, const struct med_via *via, size_t len)
 {
-	uint32_t tx = rd_u32(r);
-	int want = rd_u8(r), got = 0, k;
+	struct bound b;
 	unsigned char buf[128];
 	struct med_via v = *via;
 	struct wr w;
+	int want, k;
 
-	if (r->bad || zeros(r) == -1)
+	if (rd_bind(r, &b.tx, &want) == -1)
 		return drop(m, from, "malformed BIND");
+	b.got = 0;
 	if (want & (BIND_OTHER_PORT | BIND_OTHER_ADDR)) {
 		k = other_socket(m, via->sock, (want & BIND_OTHER_PORT) != 0,
 		    (want & BIND_OTHER_ADDR) != 0);
 		if (k != -1) {
 			v.sock = k;
-			got = want & (BIND_OTHER_PORT | BIND_OTHER_ADDR);
+			b.got = want & (BIND_OTHER_PORT | BIND_OTHER_ADDR);
 		}
 	}
-	wr_init(&w, buf, sizeof(buf));
-	wr_hdr(&w, T_BOUND, id);
-	wr_u32(&w, tx);
-	wr_u8(&w, (uint8_t)got);
-	wr_ep(&w, from);
+	b.seen = *from;
 	k = other_socket(m, via->sock, 0, 1);
-	wr_u8(&w, k != -1);
-	if (k != -1)
-		wr_ep(&w, &m->locals[k].bound);
+	if ((b.have_other = k != -1))
+		b.other = m->locals[k].bound;
+	wr_init(&w, buf, sizeof(buf));
+	wr_bound(&w, id, &b);
 	if (!w.bad)
 		reply_capped(m, from, &v, buf, w.len, len);
 }
@@ -1727,12 +1702,9 @@ handle_message(struct mediator *m, const unsigned char *buf, size_t len,
 
 		m->st.badversion++;
 		wr_init(&w, e, sizeof(e));
-		wr_hdr(&w, T_ERROR, id);
+		wr_error(&w, id, E_VERSION, why, sizeof(why) - 1);
 		if (version >= 1 && version < PROTO_VERSION)
 			e[2] = (unsigned char)version;
-		wr_u8(&w, E_VERSION);
-		wr_u8(&w, sizeof(why) - 1);
-		wr_bytes(&w, why, sizeof(why) - 1);
 		if (!w.bad)
 			reply_capped(m, from, via, e, w.len, len);
 		return drop(m, from, "unknown protocol version");
@@ -1751,18 +1723,18 @@ handle_message(struct mediator *m, const unsigned char *buf, size_t len,
 	if (type == T_RELAY)
 		return handle_relay(m, buf, len, id, from, now);
 	if (type == T_RELAYREQ) {
-		if (parse_reg(&r, &rg, 0) == -1)
+		if (rd_reg(&r, &rg, 0) == -1)
 			return drop(m, from, "malformed RELAYREQ");
 		return handle_relayreq(m, &rg, from, via, now);
 	}
 	if (type == T_REGISTER) {
-		if (parse_reg(&r, &rg, 1) == -1)
+		if (rd_reg(&r, &rg, 1) == -1)
 			return drop(m, from, "malformed REGISTER");
 		handle_register(m, &rg, from, via, now);
 	} else if (type == T_BIND) {
 		handle_bind(m, &r, id, from, via, len);
 	} else if (type == T_PEERACK) {
-		if (parse_reg(&r, &rg, 0) == -1)
+		if (rd_reg(&r, &rg, 0) == -1)
 			return drop(m, from, "malformed PEERACK");
 		handle_peerack(m, &rg, from, now);
 	} else

@@ -423,6 +423,36 @@ struct probe {
 	struct ep	 seen;		/* ACK: where the PROBE came from */
 };
 
+/*
+ * T_REGISTER, T_PEERACK, T_RELAYREQ as the mediator reads them: rd_reg
+ * fills role, name and (REGISTER) the candidates, kept packed as they
+ * came, and the cookie; the mediator the rest, from the header and
+ * the socket.
+ */
+struct reg {
+	uint64_t		 id;
+	int			 role;
+	const char		*name;
+	size_t			 namelen;
+	uint8_t			 nloc;
+	const unsigned char	*locals;
+	size_t			 loclen;
+	int			 ttl;
+	int			 alt;		/* arrived on port P+1 */
+	int			 tcp;		/* arrived over TCP */
+	const unsigned char	*cookie;
+	size_t			 len;		/* of the whole datagram */
+};
+
+/* T_BOUND: the answer to a NAT check's T_BIND. */
+struct bound {
+	uint32_t	 tx;		/* the request it answers */
+	int		 got;		/* BIND_* it was sent from */
+	struct ep	 seen;		/* where the request came from */
+	int		 have_other;	/* the mediator has another address: */
+	struct ep	 other;
+};
+
 void		 wr_register(struct wr *, int, uint64_t, int, const char *,
 		    const struct ep *, int, const unsigned char *, int);
 void		 wr_bind(struct wr *, uint64_t, uint32_t, int);
@@ -432,6 +462,39 @@ int		 rd_intro(struct rd *, struct intro *);
 int		 rd_registered(struct rd *, struct ep *, int *,
 		    const unsigned char **);
 int		 rd_error(struct rd *, int *, const unsigned char **, size_t *);
+int		 rd_bound(struct rd *, struct bound *);
+
+/* -R's messages (PROTOCOL 5). */
+#define RACK_SACK	16	/* SACK ranges an ack carries at most */
+#define RDATA_FIN	0x01	/* rdata.flags: the last, no data */
+
+/* T_RDATA: packet pn, sent at ts (us, mod 2^32), its data. */
+struct rdata {
+	uint32_t		 pn, ts;
+	int			 flags;		/* RDATA_* */
+	const unsigned char	*data;
+	size_t			 len;
+};
+
+/* T_RACK: all below cum, the receive limit, an echo, SACK [a, b). */
+struct rack {
+	uint32_t	 cum, limit, ts;
+	int		 n;
+	uint32_t	 sack[RACK_SACK][2];
+};
+
+void		 wr_rdata(struct wr *, uint64_t, const struct rdata *);
+int		 rd_rdata(struct rd *, struct rdata *);
+void		 wr_rack(struct wr *, uint64_t, const struct rack *);
+int		 rd_rack(struct rd *, struct rack *);
+int		 rd_zeros(struct rd *);
+int		 rd_reg(struct rd *, struct reg *, int);
+int		 rd_bind(struct rd *, uint32_t *, int *);
+void		 wr_intro(struct wr *, uint64_t, const struct intro *);
+void		 wr_registered(struct wr *, uint64_t, const struct ep *, int,
+		    const unsigned char *);
+void		 wr_error(struct wr *, uint64_t, int, const char *, size_t);
+void		 wr_bound(struct wr *, uint64_t, const struct bound *);
 size_t		 frame_put(unsigned char *, size_t, const void *, size_t);
 int		 frame_get(const unsigned char *, size_t, size_t *);
 

@@ -40,6 +40,7 @@
 
 #include <netinet/in.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -1204,6 +1205,34 @@ peer_ack(struct punch *p, int k, int flags, int64_t now)
 	send_register_to(p, T_PEERACK, k, 0, flags);
 }
 
+/*
+ * A repeated introduction while probing may carry a port mapping the
+ * peer's gateway granted after we were introduced (its mediator repeats
+ * the introduction then): probe it, and give it the time a mapping
+ * needs. Only a mapping: nothing else changes after the introduction.
+ */
+static void
+late_mapping(struct punch *p, const struct intro *in, int64_t now)
+{
+	int i;
+
+	if (p->state != P_PROBE || p->peer_mapped)
+		return;
+	for (i = 0; i < in->nlocals; i++)
+		if (strcmp(local_kind(p, in, i), "mapped") == 0 &&
+		    cand_find(p, &in->locals[i], -1) == -1 &&
+		    cand_add(p, &in->locals[i], -1, "mapped") != -1)
+			p->peer_mapped = 1;
+	if (!p->peer_mapped)
+		return;
+	vlog("the peer announced a port mapping after the introduction: "
+	    "probing it");
+	p->txgap = PROBE_GAP0;
+	p->next_tx = now;
+	if (p->deadline != 0 && p->deadline - now < BOTH_EPDEP_MS)
+		p->deadline = now + BOTH_EPDEP_MS;
+}
+
 /* T_PEER from mediator k: the introduction, or a repeat of it. */
 static void
 on_peer(struct punch *p, struct rd *r, int k, int64_t now)
@@ -1223,9 +1252,11 @@ on_peer(struct punch *p, struct rd *r, int k, int64_t now)
 		p->txgap = PROBE_GAP0;	/* full-TTL probes now */
 		p->next_tx = now;
 	}
-	dual_merge(p, &in, k, now);
-	if (p->state != P_REGISTER)
-		return;		/* a retransmitted introduction */
+	if (p->state != P_REGISTER) {
+		late_mapping(p, &in, now);	/* or a retransmission */
+		dual_merge(p, &in, k, now);
+		return;
+	}
 	if (pmap_hold(p, now))
 		p->pm.ack_held = 1;	/* before introduced() plans */
 	introduced(p, &in, k, now);
@@ -1676,6 +1707,32 @@ punch_pollfds(struct punch *p, struct pollfd *pfd)
 /* ---- port mapping: PCP (RFC 6887) and NAT-PMP (RFC 6886) ---- */
 
 /*
+ * Destination, gateway and flags of a /proc/net/route line: "Iface
+ * Destination Gateway Flags ...", hex. By hand, not sscanf: scanf is
+ * 10 KB of a static binary. 0, or -1 (the header, or not a route).
+ */
+static int
+route_line(const char *s, unsigned long *dst, unsigned long *via,
+    unsigned long *flags)
+{
+	unsigned long *v[3] = { dst, via, flags };
+	char *end;
+	int i;
+
+	s += strcspn(s, " \t");			/* the interface */
+	for (i = 0; i < 3; i++) {
+		s += strspn(s, " \t");
+		if (!isxdigit((unsigned char)*s))
+			return -1;
+		*v[i] = strtoul(s, &end, 16);
+		if (end == s || (*end != ' ' && *end != '\t'))
+			return -1;
+		s = end;
+	}
+	return 0;
+}
+
+/*
  * The default IPv4 gateway, from the kernel's routing table (Linux:
  * /proc/net/route, addresses in hex as the kernel holds them). 0, or
  * -1 when there is none.
@@ -1683,7 +1740,7 @@ punch_pollfds(struct punch *p, struct pollfd *pfd)
 static int
 gateway4(struct ep *gw)
 {
-	char line[256], ifn[64];
+	char line[256];
 	unsigned long dst, via, flags;
 	FILE *f;
 	int found = 0;
@@ -1691,8 +1748,8 @@ gateway4(struct ep *gw)
 	if ((f = fopen("/proc/net/route", "re")) == NULL)
 		return -1;
 	while (!found && fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "%63s %lx %lx %lx", ifn, &dst, &via,
-		    &flags) == 4 && dst == 0 && (flags & 0x3) == 0x3) {
+		if (route_line(line, &dst, &via, &flags) == 0 && dst == 0 &&
+		    (flags & 0x3) == 0x3) {
 			memset(gw, 0, sizeof(*gw));	/* RTF_UP|RTF_GATEWAY */
 			gw->u.in.sin_family = AF_INET;
 			gw->u.in.sin_addr.s_addr = (uint32_t)via;
@@ -1845,15 +1902,20 @@ pmap_granted(struct punch *p, int proto, const struct ep *ext,
 	    (long long)(now - pm->start));
 	if (p->cfg.name == NULL)
 		return;		/* the NAT check: nothing to announce */
-	if (p->state != P_REGISTER && !(p->state == P_PROBE && pm->ack_held)) {
-		if (p->state == P_PROBE)
-			vlog("the peer was introduced before the mapping: "
-			    "not announced");
+	if (p->state != P_REGISTER && p->state != P_PROBE)
 		return;
-	}
 	if (p->nlocals == MAX_LOCALS)
 		p->nlocals--;		/* the mapping matters more */
 	p->locals[p->nlocals++] = *ext;
+	if (p->state == P_PROBE && !pm->ack_held) {
+		/*
+		 * Introduced already (the gateway was slow): the mediator
+		 * repeats the peer's introduction with it (PROTOCOL 5.3).
+		 */
+		vlog("announcing the mapping after the introduction");
+		send_register_to(p, T_REGISTER, p->med_from, 0, 0);
+		return;
+	}
 	p->pm.held = 1;		/* announce it now, held or not */
 	pmap_release(p, now);
 }
@@ -1868,6 +1930,8 @@ pmap_natpmp(struct punch *p, const struct pmap_reply *r, int64_t now)
 	if (r->op == PMAP_OP_ADDR && r->result == 0 && r->have_ext) {
 		pm->natpmp_addr = 1;
 		pm->ext = r->ext;	/* the address; the port comes later */
+		if (now - pm->start >= PMAP_GAP0)
+			pm->pcp_no = 1;	/* PCP had its time: map now */
 	} else if (r->op == PMAP_OP_ADDR)
 		pm->natpmp_no = 1;
 	else if (!pm->natpmp_asked && r->result == 1)
@@ -2477,10 +2541,9 @@ check_input(struct punch *p, struct natcheck *chk, const unsigned char *buf,
     size_t len, int which, const struct ep *from)
 {
 	struct rd r;
-	int version, type, got, n;
+	struct bound b;
+	int version, type;
 	uint64_t id;
-	uint32_t tx;
-	struct ep mapped;
 
 	if (p->cfg.natstun) {
 		check_stun_input(p, chk, buf, len, which, from);
@@ -2494,20 +2557,17 @@ check_input(struct punch *p, struct natcheck *chk, const unsigned char *buf,
 		chk->answered[NAT_HAIRPIN] = 1;	/* our own request, hairpinned */
 		return;
 	}
-	if (type != T_BOUND)
+	if (type != T_BOUND || rd_bound(&r, &b) == -1 || b.tx >= NAT_N)
 		return;
-	tx = rd_u32(&r);
-	got = rd_u8(&r);
-	if (rd_ep(&r, &mapped) == -1 || tx >= NAT_N)
-		return;
-	n = rd_u8(&r);
-	if (n == 1 && rd_ep(&r, &chk->other) == 0 && !r.bad)
+	if (b.have_other) {
+		chk->other = b.other;
 		chk->have_other = 1;
-	if ((tx >= NAT_FILT_ANY) != (which == 1) || chk->answered[tx])
+	}
+	if ((b.tx >= NAT_FILT_ANY) != (which == 1) || chk->answered[b.tx])
 		return;
-	chk->answered[tx] = 1;
-	chk->mapped[tx] = mapped;
-	chk->got[tx] = got;
+	chk->answered[b.tx] = 1;
+	chk->mapped[b.tx] = b.seen;
+	chk->got[b.tx] = b.got;
 }
 
 static int

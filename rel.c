@@ -57,10 +57,8 @@
  */
 #define REL_PAYLOAD	MAX_PAYLOAD
 #define WIN_MIN		1024	/* packets: each ring's first size */
-#define MAX_SACK	16
 #define RTO_MIN		2	/* ms; poll() can time no finer than 1 */
 #define RTO_MAX		2000
-#define F_FIN		0x01
 
 /* BBR's constants (v1): gains, filter lengths. */
 #define STARTUP_GAIN	2.885	/* 2/ln 2: doubles the rate each round */
@@ -143,7 +141,7 @@ struct rel {
 	uint32_t	 cum;		/* every pn < cum received */
 	uint32_t	 high;		/* every pn received is < high */
 	uint32_t	 ts_echo;
-	uint32_t	 recent[MAX_SACK];	/* arrivals since the last ack */
+	uint32_t	 recent[RACK_SACK];	/* arrivals since the last ack */
 	int		 nrecent;
 	int		 ack_pending, peer_fin_done, out_open;
 	uint64_t	 bytes_out;
@@ -255,60 +253,53 @@ range_of(const struct rel *R, uint32_t pn, uint32_t *a, uint32_t *b)
 		;
 }
 
-/* Is pn in one of the n ranges written so far (at buf + at)? */
+/* Is pn in one of the ranges of a so far? */
 static int
-in_ranges(const unsigned char *p, int n, uint32_t pn)
+in_ranges(const struct rack *a, uint32_t pn)
 {
-	struct rd rd;
-	uint32_t a, b;
+	int i;
 
-	rd_init(&rd, p, (size_t)n * 8);
-	while (n-- > 0) {
-		a = rd_u32(&rd);
-		b = rd_u32(&rd);
-		if ((int32_t)(pn - a) >= 0 && (int32_t)(pn - b) < 0)
+	for (i = 0; i < a->n; i++)
+		if ((int32_t)(pn - a->sack[i][0]) >= 0 &&
+		    (int32_t)(pn - a->sack[i][1]) < 0)
 			return 1;
-	}
 	return 0;
 }
 
 /*
  * SACK ranges above cum: first those around what arrived since the last
  * ack, newest first (a repair deep in the window is news too), then the
- * highest ones. Returns how many were written.
+ * highest ones, into k (k->n of them).
  */
-static int
-sack_ranges(struct rel *R, struct wr *w)
+static void
+sack_ranges(struct rel *R, struct rack *k)
 {
-	const unsigned char *p = w->p + w->len;
 	uint32_t a, b, pn;
-	int n = 0, i;
+	int i;
 
-	for (i = R->nrecent - 1; i >= 0 && n < MAX_SACK; i--) {
+	k->n = 0;
+	for (i = R->nrecent - 1; i >= 0 && k->n < RACK_SACK; i--) {
 		pn = R->recent[i];
 		if ((int32_t)(pn - R->cum) < 0 || (int32_t)(pn - R->high) >= 0 ||
-		    !R->r[pn % R->rcap].have || in_ranges(p, n, pn))
+		    !R->r[pn % R->rcap].have || in_ranges(k, pn))
 			continue;
 		range_of(R, pn, &a, &b);
-		wr_u32(w, a);
-		wr_u32(w, b);
-		n++;
+		k->sack[k->n][0] = a;
+		k->sack[k->n++][1] = b;
 	}
 	R->nrecent = 0;
-	for (b = R->high; n < MAX_SACK; b = a) {
+	for (b = R->high; k->n < RACK_SACK; b = a) {
 		while ((int32_t)(b - R->cum) > 0 &&
 		    !R->r[(b - 1) % R->rcap].have)
 			b--;
 		if ((int32_t)(b - R->cum) <= 0)
 			break;
 		range_of(R, b - 1, &a, &pn);
-		if (!in_ranges(p, n, b - 1)) {
-			wr_u32(w, a);
-			wr_u32(w, b);
-			n++;
+		if (!in_ranges(k, b - 1)) {
+			k->sack[k->n][0] = a;
+			k->sack[k->n++][1] = b;
 		}
 	}
-	return n;
 }
 
 /* An ack: cum, limit, the newest send time seen, SACK ranges. */
@@ -316,20 +307,18 @@ static void
 send_ack_r(struct rel *R)
 {
 	unsigned char *buf = out_slot(R);
+	struct rack k;
 	struct wr w;
-	size_t nat;
 
 	if (buf == NULL)
 		return;		/* the outbox is full: the next one goes */
+	k.cum = R->cum;
+	k.limit = rcv_limit(R);
+	k.ts = R->ts_echo;
+	sack_ranges(R, &k);
 	/* Small enough that the record (SEC_OVERHEAD more) fits a datagram. */
-	wr_init(&w, buf, HDR_LEN + 13 + 8 * MAX_SACK);
-	wr_hdr(&w, T_RACK, R->id);
-	wr_u32(&w, R->cum);
-	wr_u32(&w, rcv_limit(R));
-	wr_u32(&w, R->ts_echo);
-	nat = w.len;
-	wr_u8(&w, 0);
-	buf[nat] = (unsigned char)sack_ranges(R, &w);
+	wr_init(&w, buf, HDR_LEN + 13 + 8 * RACK_SACK);
+	wr_rack(&w, R->id, &k);
 	rsend(R, w.len);
 	R->ack_pending = 0;
 }
@@ -338,16 +327,18 @@ static void
 send_pkt(struct rel *R, struct spkt *sp, int64_t now_us)
 {
 	unsigned char *buf = out_slot(R);
+	struct rdata d;
 	struct wr w;
 
 	if (buf == NULL)
 		return;		/* never: callers leave room (OUT_SPARE) */
+	d.pn = sp->pn;
+	d.ts = (uint32_t)now_us;
+	d.flags = sp->fin ? RDATA_FIN : 0;
+	d.data = R->sd[sp->pn % R->scap];
+	d.len = sp->len;
 	wr_init(&w, buf, HDR_LEN + 9 + MAX_PAYLOAD);
-	wr_hdr(&w, T_RDATA, R->id);
-	wr_u32(&w, sp->pn);
-	wr_u32(&w, (uint32_t)now_us);
-	wr_u8(&w, sp->fin ? F_FIN : 0);
-	wr_bytes(&w, R->sd[sp->pn % R->scap], sp->len);
+	wr_rdata(&w, R->id, &d);
 	rsend(R, w.len);
 	if (R->inflight == 0)	/* from idle: rate samples start now */
 		R->first_us = R->deliv_us = now_us;
@@ -785,22 +776,21 @@ detect_loss(struct rel *R, int64_t now_us)
 static void
 on_rack(struct rel *R, struct rd *rd, int64_t now_us)
 {
-	uint32_t cum = rd_u32(rd), limit = rd_u32(rd), ts = rd_u32(rd);
+	struct rack k;
 	uint32_t newly = 0, pn, a, b;
 	const struct spkt *newest = NULL;
 	uint64_t round = R->round;
-	int n = rd_u8(rd), i;
+	int i;
 
-	if (rd->bad || n > MAX_SACK || (size_t)n * 8 != rd->left ||
-	    (int32_t)(cum - R->nxt) > 0)
+	if (rd_rack(rd, &k) == -1 || (int32_t)(k.cum - R->nxt) > 0)
 		return;		/* malformed, or acks what was never sent */
-	if ((int32_t)(limit - R->peer_limit) > 0)
-		R->peer_limit = limit;
-	for (pn = R->una; (int32_t)(pn - cum) < 0; pn++)
+	if ((int32_t)(k.limit - R->peer_limit) > 0)
+		R->peer_limit = k.limit;
+	for (pn = R->una; (int32_t)(pn - k.cum) < 0; pn++)
 		mark_acked(R, pn, &newly, &newest);
-	for (i = 0; i < n; i++) {
-		a = rd_u32(rd);
-		b = rd_u32(rd);
+	for (i = 0; i < k.n; i++) {
+		a = k.sack[i][0];
+		b = k.sack[i][1];
 		if ((int32_t)(b - a) <= 0 || (int32_t)(a - R->una) < 0 ||
 		    (int32_t)(b - R->nxt) > 0)
 			continue;
@@ -812,8 +802,8 @@ on_rack(struct rel *R, struct rd *rd, int64_t now_us)
 			R->una++;
 		return;
 	}
-	if (ts != 0) {
-		int64_t rtt = (int64_t)(uint32_t)((uint32_t)now_us - ts);
+	if (k.ts != 0) {
+		int64_t rtt = (int64_t)(uint32_t)((uint32_t)now_us - k.ts);
 
 		rtt_sample(R, rtt, now_us);
 		check_delay(R, rtt, now_us);
@@ -931,13 +921,13 @@ rel_out_ended(const struct rel *R)
 static void
 on_rdata(struct rel *R, struct rd *rd)
 {
-	uint32_t pn = rd_u32(rd), ts = rd_u32(rd), d, cap;
-	int flags = rd_u8(rd);
+	struct rdata m;
+	uint32_t pn, d, cap;
 	struct rpkt *rp;
 
-	if (rd->bad || rd->left > MAX_PAYLOAD ||
-	    ((flags & F_FIN) && rd->left != 0))
+	if (rd_rdata(rd, &m) == -1)
 		return;
+	pn = m.pn;
 	R->ack_pending = 1;
 	if ((int32_t)(pn - R->rcv) < 0 || (d = pn - R->rcv) >= R->rmax)
 		return;		/* a duplicate, or beyond what we offered */
@@ -948,15 +938,15 @@ on_rdata(struct rel *R, struct rd *rd)
 	rp = &R->r[pn % R->rcap];
 	if (!rp->have) {
 		rp->have = 1;
-		rp->fin = (flags & F_FIN) != 0;
-		rp->len = (uint16_t)rd->left;
+		rp->fin = (m.flags & RDATA_FIN) != 0;
+		rp->len = (uint16_t)m.len;
 		rp->off = 0;
-		memcpy(R->rdata[pn % R->rcap], rd->p, rd->left);
+		memcpy(R->rdata[pn % R->rcap], m.data, m.len);
 	}
-	R->ts_echo = ts;
-	if (R->nrecent == MAX_SACK)
+	R->ts_echo = m.ts;
+	if (R->nrecent == RACK_SACK)
 		memmove(R->recent, R->recent + 1,
-		    (MAX_SACK - 1) * sizeof(R->recent[0]));
+		    (RACK_SACK - 1) * sizeof(R->recent[0]));
 	else
 		R->nrecent++;
 	R->recent[R->nrecent - 1] = pn;

@@ -233,6 +233,207 @@ rd_error(struct rd *r, int *code, const unsigned char **text, size_t *len)
 	return 0;
 }
 
+/*
+ * T_BOUND after its header. The other address is optional: a count
+ * byte of 1 and an endpoint. 0, or -1 when malformed.
+ */
+int
+rd_bound(struct rd *r, struct bound *b)
+{
+	b->tx = rd_u32(r);
+	b->got = rd_u8(r);
+	if (rd_ep(r, &b->seen) == -1)
+		return -1;
+	b->have_other = rd_u8(r) == 1 && rd_ep(r, &b->other) == 0 && !r->bad;
+	return 0;
+}
+
+/* ---- the messages a mediator reads and sends ---- */
+
+/* A request's padding: zero bytes to its end. 0, or -1. */
+int
+rd_zeros(struct rd *r)
+{
+	while (r->left > 0)
+		if (rd_u8(r) != 0)
+			return -1;
+	return 0;
+}
+
+/* A name: printable ASCII, no spaces, 1 to NAME_MAX_LEN bytes. */
+static int
+rd_name(struct rd *r, struct reg *rg)
+{
+	size_t i;
+
+	rg->namelen = rd_u8(r);
+	rg->name = (const char *)rd_bytes(r, rg->namelen);
+	if (r->bad || rg->namelen == 0 || rg->namelen > NAME_MAX_LEN)
+		return -1;
+	for (i = 0; i < rg->namelen; i++)
+		if (rg->name[i] <= ' ' || rg->name[i] > '~')
+			return -1;
+	return 0;
+}
+
+/*
+ * After the header: role and name, then (with_cands: REGISTER) the
+ * candidates, each checked, the cookie and zero padding, or else
+ * (PEERACK, RELAYREQ) a flags byte, not needed. 0, or -1.
+ */
+int
+rd_reg(struct rd *r, struct reg *rg, int with_cands)
+{
+	const unsigned char *start;
+	struct ep e;
+	size_t i;
+
+	rg->role = rd_u8(r);
+	if (r->bad || rg->role < ROLE_PUNCH || rg->role > ROLE_CONNECT ||
+	    rd_name(r, rg) == -1)
+		return -1;
+	rg->nloc = 0;
+	rg->locals = rg->cookie = NULL;
+	rg->loclen = 0;
+	if (!with_cands) {
+		(void)rd_u8(r);
+		return r->left == 0 && !r->bad ? 0 : -1;
+	}
+	rg->nloc = rd_u8(r);
+	if (r->bad || rg->nloc > MAX_LOCALS)
+		return -1;
+	start = r->p;
+	for (i = 0; i < rg->nloc; i++)
+		if (rd_ep(r, &e) == -1)
+			return -1;
+	rg->locals = start;
+	rg->loclen = (size_t)(r->p - start);
+	rg->cookie = rd_bytes(r, COOKIE_LEN);
+	return r->bad || rd_zeros(r) == -1 ? -1 : 0;
+}
+
+/* T_BIND after its header: tx and the flags, then padding. 0 or -1. */
+int
+rd_bind(struct rd *r, uint32_t *tx, int *want)
+{
+	*tx = rd_u32(r);
+	*want = rd_u8(r);
+	return r->bad || rd_zeros(r) == -1 ? -1 : 0;
+}
+
+/* T_PEER: the introduction rd_intro reads. */
+void
+wr_intro(struct wr *w, uint64_t id, const struct intro *in)
+{
+	int i;
+
+	wr_hdr(w, T_PEER, id);
+	wr_u8(w, (uint8_t)in->flags);
+	wr_u8(w, (uint8_t)in->ttl);
+	wr_u64(w, in->peer_id);
+	wr_ep(w, &in->you);
+	wr_ep(w, &in->them);
+	wr_u8(w, (uint8_t)in->nlocals);
+	for (i = 0; i < in->nlocals; i++)
+		wr_ep(w, &in->locals[i]);
+}
+
+/* T_REGISTERED: where the client was seen, a TTL (0: only the cookie). */
+void
+wr_registered(struct wr *w, uint64_t id, const struct ep *you, int ttl,
+    const unsigned char *cookie)
+{
+	wr_hdr(w, T_REGISTERED, id);
+	wr_ep(w, you);
+	wr_u16(w, (uint16_t)ttl);
+	wr_bytes(w, cookie, COOKIE_LEN);
+}
+
+/* T_ERROR: a code and n bytes of text (at most 255). */
+void
+wr_error(struct wr *w, uint64_t id, int code, const char *text, size_t n)
+{
+	wr_hdr(w, T_ERROR, id);
+	wr_u8(w, (uint8_t)code);
+	wr_u8(w, (uint8_t)(n > 255 ? 255 : n));
+	wr_bytes(w, text, n > 255 ? 255 : n);
+}
+
+/* T_BOUND, as rd_bound reads it. */
+void
+wr_bound(struct wr *w, uint64_t id, const struct bound *b)
+{
+	wr_hdr(w, T_BOUND, id);
+	wr_u32(w, b->tx);
+	wr_u8(w, (uint8_t)b->got);
+	wr_ep(w, &b->seen);
+	wr_u8(w, b->have_other != 0);
+	if (b->have_other)
+		wr_ep(w, &b->other);
+}
+
+/* ---- -R, the reliable transport (PROTOCOL 5) ---- */
+
+void
+wr_rdata(struct wr *w, uint64_t id, const struct rdata *d)
+{
+	wr_hdr(w, T_RDATA, id);
+	wr_u32(w, d->pn);
+	wr_u32(w, d->ts);
+	wr_u8(w, (uint8_t)d->flags);
+	wr_bytes(w, d->data, d->len);
+}
+
+/* After the header; the data is the rest (none with FIN). 0 or -1. */
+int
+rd_rdata(struct rd *r, struct rdata *d)
+{
+	d->pn = rd_u32(r);
+	d->ts = rd_u32(r);
+	d->flags = rd_u8(r);
+	d->data = r->p;
+	d->len = r->left;
+	if (r->bad || d->len > MAX_PAYLOAD ||
+	    ((d->flags & RDATA_FIN) && d->len != 0))
+		return -1;
+	return 0;
+}
+
+void
+wr_rack(struct wr *w, uint64_t id, const struct rack *a)
+{
+	int i;
+
+	wr_hdr(w, T_RACK, id);
+	wr_u32(w, a->cum);
+	wr_u32(w, a->limit);
+	wr_u32(w, a->ts);
+	wr_u8(w, (uint8_t)a->n);
+	for (i = 0; i < a->n; i++) {
+		wr_u32(w, a->sack[i][0]);
+		wr_u32(w, a->sack[i][1]);
+	}
+}
+
+/* After the header: exactly n ranges, n at most RACK_SACK. 0 or -1. */
+int
+rd_rack(struct rd *r, struct rack *a)
+{
+	int i;
+
+	a->cum = rd_u32(r);
+	a->limit = rd_u32(r);
+	a->ts = rd_u32(r);
+	a->n = rd_u8(r);
+	if (r->bad || a->n > RACK_SACK || (size_t)a->n * 8 != r->left)
+		return -1;
+	for (i = 0; i < a->n; i++) {
+		a->sack[i][0] = rd_u32(r);
+		a->sack[i][1] = rd_u32(r);
+	}
+	return r->bad ? -1 : 0;
+}
+
 /* ---- TCP framing: a 2-byte length before each message ---- */
 
 /* Frame msg into out. Returns the framed length, or 0 if it cannot fit. */

@@ -9,6 +9,7 @@ load helpers
 bats_require_minimum_version 1.5.0
 
 BASE=322a88e	# the merge-base: the control of the port mapping tests
+PREV=6880194	# before a mapping granted after the introduction was sent on
 
 setup_file() {
 	export OLD=$BATS_FILE_TMPDIR/old/pnc
@@ -16,6 +17,11 @@ setup_file() {
 	git -C "$BATS_TEST_DIRNAME/.." archive "$BASE" |
 	    tar -x -C "$BATS_FILE_TMPDIR/old"
 	make -C "$BATS_FILE_TMPDIR/old" pnc >/dev/null 2>&1
+	export PREVBIN=$BATS_FILE_TMPDIR/prev/pnc
+	mkdir -p "$BATS_FILE_TMPDIR/prev"
+	git -C "$BATS_TEST_DIRNAME/.." archive "$PREV" |
+	    tar -x -C "$BATS_FILE_TMPDIR/prev"
+	make -C "$BATS_FILE_TMPDIR/prev" pnc >/dev/null 2>&1
 }
 
 teardown() {
@@ -202,6 +208,48 @@ mapping_rules() {
 	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
 	grep -q "NAT-PMP mapping: $WAN_A:[0-9]*" "$T/l.err"
 	[ "$(mapping_rules)" -eq 0 ]
+}
+
+# late_pair PNC: a slow gateway. connect (hB) registers first; listen's
+# gateway (rA) drops its first NAT-PMP request (PCP never gets through),
+# so listen registers and is introduced before its mapping, granted at
+# the resend 60 ms later. RL, RC.
+late_pair() {
+	local bin=$1 n=m$RANDOM
+	lab_exec rA nft insert rule ip filter in udp dport 5351 @th,64,8 2 drop
+	lab_exec rA nft insert rule ip filter in udp dport 5351 \
+	    @th,64,8 0 quota until 31 bytes drop
+	randfile "$T/f" 300000
+	bgrun_in hB c "$T/f" "$bin" connect -v -m "$MED1" -w 10 "$n"
+	wait_for 10 grep -q "waiting for the peer" "$T/c.err"
+	bgrun_in hA l /dev/null "$bin" listen -v -m "$MED1" -w 10 "$n"
+	wait_tag c 30; RC=$RC
+	local rc=$RC
+	wait_tag l 30; RL=$RC
+	RC=$rc
+}
+
+@test "a mapping granted after the introduction still reaches the peer (a slow gateway)" {
+	mapped_lab
+	late_pair "$PNC"
+	show l c
+	grep -q "announcing the mapping after the introduction" "$T/l.err"
+	grep -q "the peer announced a port mapping after the introduction" \
+	    "$T/c.err"
+	[ "$RC" -eq 0 ]
+	[ "$RL" -eq 0 ]
+	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
+	grep -q "punched through to $WAN_A:[0-9]* (mapped)" "$T/c.err"
+	[ "$(mapping_rules)" -eq 0 ]
+}
+
+@test "a mapping granted after the introduction, control: before the fix the pair fails" {
+	MEDBIN=$PREVBIN mapped_lab
+	late_pair "$PREVBIN"
+	show l c
+	grep -q "NAT-PMP mapping: $WAN_A:[0-9]*" "$T/l.err"
+	[ "$RC" -eq 1 ]
+	! grep -q "punched through" "$T/c.err"
 }
 
 @test "port mapping: renewed while the session lives, at a quarter of a short granted lifetime" {
