@@ -168,7 +168,7 @@ session() {
 	[ "$RCB" -eq 1 ]
 }
 
-@test "IPv6 between the peers dropped: the pair punches IPv4 through both NATs; -6 and main's client (IPv6 first) fail" {
+@test "IPv6 between the peers dropped: the pair punches IPv4 through both NATs (and -R runs there); -6 and main's client (IPv6 first) fail" {
 	med_lab
 	drop6
 	n=$(uname_)
@@ -180,6 +180,12 @@ session() {
 	[ "$pa" = "$WAN_B" ]
 	[ "$pb" = "$WAN_A" ]
 	session "$n-s" -m med.lab
+	[ "$RCL" -eq 0 ]
+	[ "$RCC" -eq 0 ]
+	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
+	grep -q "punched through to $WAN_B:[0-9]* (.*, IPv4)" "$T/l.err"
+	# -R over IPv4 from the socket of both families
+	session "$n-R" -R -m med.lab
 	[ "$RCL" -eq 0 ]
 	[ "$RCC" -eq 0 ]
 	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
