@@ -2093,8 +2093,9 @@ fam(const struct ep *e)
  * span both: mediator k is registered with in IPv4 if it has an IPv4
  * address (IPv4 is where the NATs are, which its copy to P+1 sizes up),
  * and, if it has both, asked in the other for our endpoint there, which
- * the REGISTERs announce. Returns 1 if so, else 0: one family, as the
- * caller resolves it.
+ * the REGISTERs announce. With one family among them all, that one, as
+ * before. Returns 1 when the mediators are resolved, else 0: the caller
+ * resolves them (and says why one does not).
  */
 static int
 dual_resolve(struct punch *p)
@@ -2111,10 +2112,11 @@ dual_resolve(struct punch *p)
 			break;
 		all |= got;
 	}
-	if (k < p->cfg.nmeds || all != 3) {
+	if (k < p->cfg.nmeds) {
 		memset(d, 0, sizeof(*d));
 		return 0;
 	}
+	d->on = all == 3;
 	for (k = 0; k < p->cfg.nmeds; k++) {
 		f = d->addr[k][0].len ? 0 : 1;
 		d->picked[k] = !(d->addr[k][0].len && d->addr[k][1].len);
@@ -2124,7 +2126,8 @@ dual_resolve(struct punch *p)
 	}
 	p->med = p->meds[0][0];
 	p->med_alt = p->meds[0][1];
-	d->on = 1;
+	if (!d->on)
+		memset(d, 0, sizeof(*d));
 	return 1;
 }
 
