@@ -66,6 +66,8 @@
 #define T_KEEPALIVE	0x23	/* nothing */
 #define T_RDATA		0x24	/* -R: pn(4) ts(4) flags(1: FIN) payload */
 #define T_RACK		0x25	/* -R: cum(4) limit(4) ts(4) n(1) [a(4) b(4)]*n */
+#define T_PATHCHK	0x26	/* record: nonce(8) ep(to): a direct path? */
+#define T_PATHOK	0x27	/* record: nonce(8) ep(seen): it works */
 #define T_THELLO	0x30	/* TCP: toid(8), first on a new connection */
 #define T_TUSE		0x31	/* TCP: (controlling) this connection */
 
@@ -453,11 +455,19 @@ struct bound {
 	struct ep	 other;
 };
 
+/* T_PATHCHK, T_PATHOK: a relayed session checks a direct path. */
+struct pathchk {
+	uint64_t	 nonce;		/* the check's, echoed */
+	struct ep	 ep;		/* CHK: sent to; OK: the CHK came from */
+};
+
 void		 wr_register(struct wr *, int, uint64_t, int, const char *,
 		    const struct ep *, int, const unsigned char *, int);
 void		 wr_bind(struct wr *, uint64_t, uint32_t, int);
 void		 wr_probe(struct wr *, int, uint64_t, const struct probe *);
 int		 rd_probe(struct rd *, int, struct probe *);
+void		 wr_pathchk(struct wr *, int, uint64_t, const struct pathchk *);
+int		 rd_pathchk(struct rd *, struct pathchk *);
 int		 rd_intro(struct rd *, struct intro *);
 int		 rd_registered(struct rd *, struct ep *, int *,
 		    const unsigned char **);
@@ -612,6 +622,17 @@ int	 punch_unwrap(const struct punch *, const unsigned char **, size_t *,
 ssize_t	 punch_send(struct punch *, const void *, size_t);
 int	 punch_pollfds(struct punch *, struct pollfd *);
 int	 punch_events(struct punch *, const struct pollfd *, int, int64_t);
+int	 punch_checks(struct punch *, int64_t, struct pathchk *, int);
+int64_t	 punch_checks_next(const struct punch *, int64_t);
+void	 punch_checks_soon(struct punch *, int64_t);
+int	 punch_check_ok(struct punch *, const struct ep *,
+	    const struct pathchk *, int64_t);
+int	 punch_own(const struct punch *, const struct ep *);
+int	 punch_heard(const struct punch *, const struct ep *, int);
+int	 punch_upgrading(const struct punch *);
+int	 punch_via_relay(const struct punch *, const struct ep *);
+ssize_t	 punch_sendto(struct punch *, const struct ep *, const void *,
+	    size_t);
 
 /* The NAT check: pnc punch without a name. */
 struct natcheck {
@@ -675,6 +696,7 @@ uint64_t rel_unconfirmed(const struct rel *);
 void	 rel_counts(const struct rel *, uint64_t *, uint64_t *, int64_t *);
 struct outbox *rel_outbox(struct rel *);
 void	 rel_report(const struct rel *);
+void	 rel_newpath(struct rel *, int64_t);
 
 /* ---- session.c: the one client loop ---- */
 

@@ -74,6 +74,9 @@
 #define PMAP_GAP0	60	/* ms before the first resend; doubles */
 #define PMAP_LIFE	120	/* s a mapping lives unrenewed: a crash's */
 #define PMAP_RENEW	30	/* s between renewals: 3 may be lost */
+#define UP_GAP0		250	/* ms: a relayed session's first path
+				   checks; doubles ... */
+#define UP_GAPMAX	2000	/* ... up to this, for the session's life */
 
 #define DUAL_WAIT	50	/* ms the registration waits for the other
 				   family's answer, after the first answer */
@@ -199,6 +202,13 @@ struct punch {
 	struct dual	 dual;		/* IPv4 and IPv6 at once */
 	unsigned char	 sprayed_to[65536 / 8];	/* bit n: sent to port n */
 	int64_t		 done_at;
+	/* relay, then direct: a relayed session checks the direct
+	   candidates with sealed records (the session seals them) */
+	int		 upgrading;	/* relayed, no direct path yet */
+	int64_t		 up_next, up_gap;
+	uint64_t	 up_nonce[MAX_CANDS];	/* each candidate's check */
+	struct ep	 relay_ep;	/* the relay we began on (len 0: none):
+					   what is in flight there still counts */
 	struct tpunch	*tp;		/* -t */
 	char		 why[256];	/* reason for P_FAILED */
 };
@@ -1036,6 +1046,12 @@ done(struct punch *p, int ci, int64_t now)
 	p->state = P_DONE;
 	p->done_at = now;
 	p->next_tx = now + NOMINATE_GAP;
+	if (p->path.relayed) {		/* relay, then direct */
+		p->relay_ep = c->ep;
+		p->upgrading = p->cfg.role != ROLE_PUNCH;
+		p->up_gap = UP_GAP0;
+		p->up_next = now + UP_GAP0;
+	}
 	vlog("punched through to %s (%s%s) in %lld ms (%s side)",
 	    ep_str(&p->path.peer, a, sizeof(a)), c->kind, !p->dual.on ? "" :
 	    fam(&p->path.peer) ? ", IPv6" : ", IPv4",
@@ -1233,6 +1249,25 @@ late_mapping(struct punch *p, const struct intro *in, int64_t now)
 		p->deadline = now + BOTH_EPDEP_MS;
 }
 
+/*
+ * A relayed session hears the peer's candidates again (a PEER repeated
+ * by the mediator, with what the peer announced since, such as a port
+ * mapping): new ones are checked too.
+ */
+static void
+learn(struct punch *p, const struct intro *in)
+{
+	int i, n = p->ncands;
+
+	cand_add(p, &in->them, -1, "public");
+	for (i = 0; i < in->nlocals; i++)
+		cand_add(p, &in->locals[i], -1, local_kind(p, in, i));
+	if (p->ncands > n) {
+		p->up_gap = UP_GAP0;
+		p->up_next = p->done_at;	/* overdue: check them now */
+	}
+}
+
 /* T_PEER from mediator k: the introduction, or a repeat of it. */
 static void
 on_peer(struct punch *p, struct rd *r, int k, int64_t now)
@@ -1252,6 +1287,8 @@ on_peer(struct punch *p, struct rd *r, int k, int64_t now)
 		p->txgap = PROBE_GAP0;	/* full-TTL probes now */
 		p->next_tx = now;
 	}
+	if (p->state == P_DONE && p->upgrading)
+		learn(p, &in);	/* candidates the peer announced later */
 	if (p->state != P_REGISTER) {
 		late_mapping(p, &in, now);	/* or a retransmission */
 		dual_merge(p, &in, k, now);
@@ -1676,6 +1713,166 @@ punch_input(struct punch *p, const unsigned char *buf, size_t len,
     const struct ep *from, int sock, int64_t now)
 {
 	return input(p, buf, len, from, sock, now);
+}
+
+/* ---- relay, then direct (PROTOCOL 8.1) ---- */
+
+/*
+ * Candidate i, to check and to hear records from once relayed: one
+ * the mediator gave, or a peer-reflexive one that answered a probe of
+ * ours (a PROBE copied from a third address makes one that never does).
+ */
+static int
+cand_direct(const struct punch *p, int i)
+{
+	return p->cands[i].sock < 0 && med_index(p, &p->cands[i].ep) == -1 &&
+	    (p->cands[i].acked ||
+	    strcmp(p->cands[i].kind, "peer-reflexive") != 0);
+}
+
+/*
+ * A relayed session's checks of its direct candidates that are due now:
+ * up to max of them in pc (where each goes, its nonce), for the session
+ * to seal (T_PATHCHK) and send with punch_sendto. Each candidate keeps
+ * one nonce; rounds come UP_GAP0 apart, doubling up to UP_GAPMAX, for
+ * as long as the session is relayed. Returns how many.
+ */
+int
+punch_checks(struct punch *p, int64_t now, struct pathchk *pc, int max)
+{
+	int i, n = 0;
+
+	if (!p->upgrading || now < p->up_next)
+		return 0;
+	for (i = 0; i < p->ncands && n < max; i++) {
+		if (!cand_direct(p, i))
+			continue;
+		while (p->up_nonce[i] == 0)
+			p->up_nonce[i] = random64();
+		pc[n].nonce = p->up_nonce[i];
+		pc[n++].ep = p->cands[i].ep;
+	}
+	p->up_next = now + p->up_gap;
+	if (p->up_gap < UP_GAPMAX)
+		p->up_gap *= 2;
+	return n;
+}
+
+/* Milliseconds until punch_checks has some due (0: now; -1: never). */
+int64_t
+punch_checks_next(const struct punch *p, int64_t now)
+{
+	if (!p->upgrading)
+		return -1;
+	return p->up_next > now ? p->up_next - now : 0;
+}
+
+/*
+ * Check again now, and back off from the start: the peer's own check,
+ * or its records, came direct (it found the path; we may too).
+ */
+void
+punch_checks_soon(struct punch *p, int64_t now)
+{
+	if (!p->upgrading || p->up_gap == UP_GAP0)
+		return;		/* a round is on its way already */
+	p->up_gap = UP_GAP0;
+	p->up_next = now;
+}
+
+/* Is e one of ours: our public endpoint, a local one, our mapping? */
+int
+punch_own(const struct punch *p, const struct ep *e)
+{
+	int i;
+
+	if (ep_equal(e, &p->self_pub) || (p->pm.state == PM_GOT &&
+	    ep_equal(e, &p->pm.ext)))
+		return 1;
+	for (i = 0; i < p->nlocals; i++)
+		if (ep_equal(e, &p->locals[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * A T_PATHOK (opened: the peer sealed it) from from: it answers our
+ * check of from if it echoes that candidate's nonce, and the peer saw
+ * the check come from one of our own endpoints (a check passed on by a
+ * third address is seen from there). Then the session moves: from is
+ * its path, direct. Returns 1 then, else 0.
+ */
+int
+punch_check_ok(struct punch *p, const struct ep *from,
+    const struct pathchk *pc, int64_t now)
+{
+	char a[80], b[80];
+	int i;
+
+	if (!p->upgrading || (i = cand_find(p, from, -1)) == -1 ||
+	    !cand_direct(p, i) || p->up_nonce[i] == 0 ||
+	    pc->nonce != p->up_nonce[i])
+		return 0;
+	if (!punch_own(p, &pc->ep)) {
+		vlog("path check: %s saw it come from %s, not from us: not "
+		    "taken", ep_str(from, a, sizeof(a)),
+		    ep_str(&pc->ep, b, sizeof(b)));
+		return 0;
+	}
+	p->path.peer = *from;
+	p->path.relayed = 0;
+	p->upgrading = 0;
+	vlog("moved to the direct path %s (%s) after %lld ms on the relay",
+	    ep_str(from, a, sizeof(a)), p->cands[i].kind,
+	    (long long)(now - p->done_at));
+	return 1;
+}
+
+/*
+ * Does a session message from from count (a record: cand 1)? From the
+ * agreed path; once relayed, also from the relay (what was in flight
+ * there when the session moved) and, a record, from a direct candidate
+ * (the peer moved first). A record is the peer's only if it opens; and
+ * where it came from never moves where we send: punch_check_ok does.
+ */
+int
+punch_heard(const struct punch *p, const struct ep *from, int cand)
+{
+	int i;
+
+	if (ep_equal(from, &p->path.peer))
+		return 1;
+	if (p->relay_ep.len == 0)
+		return 0;
+	return ep_equal(from, &p->relay_ep) || (cand &&
+	    (i = cand_find(p, from, -1)) != -1 && cand_direct(p, i));
+}
+
+/* Did from come through a relay (a mediator's address)? */
+int
+punch_via_relay(const struct punch *p, const struct ep *from)
+{
+	return med_index(p, from) != -1;
+}
+
+/* Is the session relayed and still looking for a direct path? */
+int
+punch_upgrading(const struct punch *p)
+{
+	return p->upgrading;
+}
+
+/* A sealed path check (or its answer) to to, direct, never relayed. */
+ssize_t
+punch_sendto(struct punch *p, const struct ep *to, const void *buf,
+    size_t len)
+{
+	if (med_index(p, to) != -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	return sendto(p->path.fd, buf, len, 0, (const struct sockaddr *)&to->u,
+	    to->len);
 }
 
 static int	tpunch_pollfds(struct tpunch *, struct pollfd *);

@@ -1139,6 +1139,30 @@ rel_new(uint64_t id, int nostdin, size_t budget, int64_t now_us)
 	return R;
 }
 
+/*
+ * The session moved to another path (relay, then direct): its rate and
+ * delay are not the old one's, so the estimates start anew, from
+ * startup, as RFC 9000 9.4 resets a migrated connection's. What is in
+ * flight stays: acked or found lost as before (the RTO and RACK keep
+ * the old path's RTT, which is no shorter than what is in flight needs).
+ */
+void
+rel_newpath(struct rel *R, int64_t now_us)
+{
+	memset(R->bw, 0, sizeof(R->bw));
+	R->btlbw = R->full_bw = 0;
+	R->full_cnt = R->filled = 0;
+	R->delay_since = 0;
+	R->min_rtt = 0;
+	R->min_rtt_at = now_us;
+	R->round_end = R->delivered;
+	if (R->mode == M_PROBE_RTT)
+		R->cwnd = R->prior_cwnd;
+	if (R->cwnd < 10)
+		R->cwnd = 10;
+	set_mode(R, M_STARTUP, now_us);
+}
+
 void
 rel_report(const struct rel *R)
 {

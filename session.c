@@ -139,6 +139,8 @@ struct session {
 	struct tstream	*st;
 	int		 rel_out_closed;	/* -R: stdout closed at FIN */
 	int		 no_gso;	/* UDP GSO failed once: not again */
+	uint64_t	 tx_relay, tx_direct;	/* -v: bytes sent each way */
+	uint64_t	 stray;		/* -v: the peer's id, not from its path */
 	struct ends	 ends;		/* -q, -w, -v */
 	int64_t		 last_rx, last_tx;	/* the peer's, ours: ms */
 	int64_t		 linger;	/* answer resends this long at the end */
@@ -424,6 +426,9 @@ net_sendv(struct session *s, struct iovec *dg, int n)
 	}
 	if (i > 0)
 		s->last_tx = now_ms();
+	for (j = 0; j < i; j++)		/* -v: what went which way */
+		*(s->path->relayed ? &s->tx_relay : &s->tx_direct) +=
+		    dg[j].iov_len;
 	return i;
 }
 
@@ -1284,26 +1289,34 @@ ts_events(struct session *s, const struct pollfd *pfd, int64_t now)
 
 /* ---- datagrams from the network ---- */
 
-/* Is this from the agreed peer, on the agreed path? */
+/*
+ * Is this from the agreed peer, on the agreed path (or, relay then
+ * direct, on the one it left or, a record, a direct candidate)?
+ */
 static int
-from_peer(const struct session *s, const struct ep *from, uint64_t id)
+from_peer(const struct session *s, const struct ep *from, uint64_t id,
+    int type)
 {
-	return punch_state(s->p) == P_DONE && ep_equal(from, &s->path->peer) &&
-	    id == s->path->peer_id;
+	return punch_state(s->p) == P_DONE && id == s->path->peer_id &&
+	    punch_heard(s->p, from, type == T_REC);
 }
 
 static void	punched(struct session *, int64_t);
 static void	transport_input(struct session *, int, const unsigned char *,
 		    size_t, int64_t);
+static void	path_input(struct session *, int, const unsigned char *,
+		    size_t, const struct ep *, int64_t);
 
 /*
  * A record from the agreed peer (a datagram): opened, then to the
  * transport. A record that opens at an initiator still waiting for the
  * responder's ACK proves our FINISH arrived: the transport starts.
+ * Returns 1 for a path check (its own timer: no sign that the session
+ * is busy, which would keep a linger going), else 0.
  */
-static void
+static int
 rec_input(struct session *s, const unsigned char *in, size_t len,
-    int64_t now)
+    const struct ep *from, int64_t now)
 {
 	unsigned char buf[MAX_DGRAM];
 	const unsigned char *body;
@@ -1311,13 +1324,21 @@ rec_input(struct session *s, const unsigned char *in, size_t len,
 	int type;
 
 	if (len > sizeof(buf))
-		return;
+		return 0;
 	memcpy(buf, in, len);
 	if (rec_open(s, buf, len, &type, &body, &n) == -1)
-		return;		/* counted: -v reports it */
+		return 0;	/* counted: -v reports it */
 	if (s->phase == PH_HS)
 		hs_done(s, now);
+	if (type == T_PATHCHK || type == T_PATHOK) {
+		path_input(s, type, body, n, from, now);
+		return 1;
+	}
+	/* The peer's records come direct: it has moved; we check now. */
+	if (punch_upgrading(s->p) && !punch_heard(s->p, from, 0))
+		punch_checks_soon(s->p, now);
 	transport_input(s, type, body, n, now);
+	return 0;
 }
 
 
@@ -1339,6 +1360,78 @@ transport_input(struct session *s, int type, const unsigned char *body,
 	}
 }
 
+/* ---- relay, then direct: path checks, sealed (PROTOCOL 8.1) ---- */
+
+/* A T_PATHCHK or T_PATHOK, sealed with the session's keys, direct to to. */
+static void
+check_send(struct session *s, int type, const struct pathchk *pc,
+    const struct ep *to)
+{
+	unsigned char plain[HDR_LEN + 8 + EP_MAX_LEN];
+	unsigned char rec[sizeof(plain) + SEC_OVERHEAD];
+	size_t len;
+	struct wr w;
+
+	wr_init(&w, plain, sizeof(plain));
+	wr_pathchk(&w, type, s->path->id, pc);
+	if (w.bad || (len = rec_seal(s, plain, w.len, rec, sizeof(rec))) == 0)
+		return;
+	/* UDP: a lost check is one of a round; the next round goes again. */
+	(void)punch_sendto(s->p, to, rec, len);
+}
+
+/* A relayed session's checks of its direct candidates, when due. */
+static void
+path_checks(struct session *s, int64_t now)
+{
+	struct pathchk pc[MAX_CANDS];
+	int i, n;
+
+	if (s->phase != PH_DGRAM && s->phase != PH_REL)
+		return;
+	n = punch_checks(s->p, now, pc, MAX_CANDS);
+	for (i = 0; i < n; i++)
+		check_send(s, T_PATHCHK, &pc[i], &pc[i].ep);
+}
+
+/* The session moved off the relay: once on stderr, -R's estimates anew. */
+static void
+path_moved(struct session *s)
+{
+	warnx("a direct path opened: the session is direct now");
+	if (s->rel != NULL)
+		rel_newpath(s->rel, now_us());
+}
+
+/*
+ * A path check from the peer (opened: it holds the keys), or the
+ * answer to ours. A check is answered, direct to where it came from,
+ * when it was sent to one of our own endpoints (not passed on to us by
+ * a third address from its own), saying where it came from; one that
+ * came through the relay proves nothing about a direct path.
+ */
+static void
+path_input(struct session *s, int type, const unsigned char *body, size_t n,
+    const struct ep *from, int64_t now)
+{
+	struct pathchk pc;
+	struct rd rd;
+
+	rd_init(&rd, body, n);
+	if (rd_pathchk(&rd, &pc) == -1 || punch_via_relay(s->p, from))
+		return;
+	if (type == T_PATHOK) {
+		if (punch_check_ok(s->p, from, &pc, now))
+			path_moved(s);
+		return;
+	}
+	if (!punch_own(s->p, &pc.ep))
+		return;		/* not sent to us: a third address passed it on */
+	pc.ep = *from;
+	check_send(s, T_PATHOK, &pc, from);
+	punch_checks_soon(s->p, now);	/* it reaches us: our check too */
+}
+
 /* One datagram from the network, of whatever kind. */
 static void
 net_datagram(struct session *s, const unsigned char *buf, size_t len,
@@ -1350,6 +1443,7 @@ net_datagram(struct session *s, const unsigned char *buf, size_t len,
 	struct rd rd;
 	int version, type;
 	uint64_t id;
+	int64_t quiet;
 
 	ep_unmap(&f);		/* IPv4 on a socket of both families */
 	from = &f;
@@ -1370,13 +1464,18 @@ net_datagram(struct session *s, const unsigned char *buf, size_t len,
 	}
 	if (s->phase == PH_PUNCH)
 		punched(s, now);	/* the message that completed the punch */
-	if (!from_peer(s, from, id))
+	if (!from_peer(s, from, id, type)) {
+		if (type == T_REC && id == s->path->peer_id &&
+		    punch_state(s->p) == P_DONE)
+			s->stray++;	/* -v: not opened, whatever it holds */
 		return;
+	}
+	quiet = s->quiet_since;
 	s->quiet_since = now;
 	if (type == T_HS)
 		hs_input(s, in + HDR_LEN, inlen - HDR_LEN, now);
-	else if (type == T_REC)
-		rec_input(s, in, inlen, now);
+	else if (type == T_REC && rec_input(s, in, inlen, from, now) == 1)
+		s->quiet_since = quiet;	/* a path check: its own timer */
 	/* Anything else, plain, is not taken from a peer in version 3. */
 }
 
@@ -1717,6 +1816,7 @@ advance(struct session *s, int64_t now)
 		return -1;
 	if (s->phase == PH_HS && hs_timers(s, now) == -1)
 		return -1;
+	path_checks(s, now);
 	if (s->phase == PH_DGRAM)
 		rc = dg_timers(s, now);
 	else if (s->phase == PH_REL)
@@ -1777,6 +1877,9 @@ timeout(struct session *s, int64_t now)
 		t = rs_timeout(s, now);
 	else if (s->phase == PH_STREAM)
 		t = ends_next(s, now, -1);
+	if ((s->phase == PH_DGRAM || s->phase == PH_REL) &&
+	    punch_upgrading(s->p))
+		t = sooner(t, punch_checks_next(s->p, now));
 	if (pt >= 0 && (t < 0 || pt < t))
 		t = pt;
 	if (t < 0)
@@ -1998,6 +2101,13 @@ session_report(const struct session *s)
 		    (unsigned long long)s->sec.too_old,
 		    (unsigned long long)s->sec.early,
 		    (unsigned long long)s->sec.hs_dropped);
+	if (s->stray > 0)
+		vlog("dropped: %llu record(s) with the peer's id from an "
+		    "address not on its path", (unsigned long long)s->stray);
+	if (s->tx_relay > 0)
+		vlog("sent: %llu bytes through the relay, %llu direct",
+		    (unsigned long long)s->tx_relay,
+		    (unsigned long long)s->tx_direct);
 }
 
 /* The path: agreed once punched. */

@@ -209,6 +209,25 @@ rd_probe(struct rd *r, int type, struct probe *pr)
 	return r->bad || r->left != 0 ? -1 : 0;
 }
 
+/* T_PATHCHK or T_PATHOK (a record's inner type), header and body. */
+void
+wr_pathchk(struct wr *w, int type, uint64_t id, const struct pathchk *pc)
+{
+	wr_hdr(w, type, id);
+	wr_u64(w, pc->nonce);
+	wr_ep(w, &pc->ep);
+}
+
+/* A T_PATHCHK or T_PATHOK body, from an opened record. 0 or -1. */
+int
+rd_pathchk(struct rd *r, struct pathchk *pc)
+{
+	pc->nonce = rd_u64(r);
+	if (r->bad || pc->nonce == 0 || rd_ep(r, &pc->ep) == -1)
+		return -1;
+	return r->bad || r->left != 0 ? -1 : 0;
+}
+
 /* T_REGISTERED after its header. Returns 0, or -1 when malformed. */
 int
 rd_registered(struct rd *r, struct ep *you, int *ttl,

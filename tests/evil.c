@@ -12,7 +12,7 @@
  *	evil intro [-f flags] bind:port them:port secs cand:port...
  *	evil mitm [-f] [-w file] med[:port] secs
  *	evil capture file secs
- *	evil ackcopy [-a] peer victim third:port secs
+ *	evil ackcopy [-a | -r] peer victim third:port secs
  *	evil mangle [-c n] [-f n] [-p pct] [-k kinds] a b secs
  *
  * Every subcommand is bounded by its secs and prints "key value" lines
@@ -90,7 +90,7 @@ usage(void)
 	    "       evil sniff src dst secs\n"
 	    "       evil mitm [-f] [-w file] med[:port] secs\n"
 	    "       evil capture file secs\n"
-	    "       evil ackcopy [-a] peer victim third:port secs\n"
+	    "       evil ackcopy [-a | -r] peer victim third:port secs\n"
 	    "       evil mangle [-c n] [-f n] [-p pct] [-k dourtx] a b secs\n"
 	    "       evil intro [-f flags] bind:port them:port secs "
 	    "cand:port...\n");
@@ -1664,7 +1664,9 @@ capture_main(int argc, char **argv)
  * reach it); we see each on the AF_PACKET tap, send a copy of its UDP
  * payload first from our own socket on third, then, 20 ms later, the
  * original from the raw socket: the copy always arrives first. We answer
- * nothing. -a: copy only the ACKs (PROBEs pass untouched). Whatever the
+ * nothing. -a: copy only the ACKs (PROBEs pass untouched); -r: records
+ * (T_REC) too, the path checks of a relayed session among them (the
+ * test's nft rule must drop them too). Whatever the
  * victim then sends to third is counted: its
  * checks (PROBEs), nominations (PROBE flag 0x01), and session traffic
  * (data, EOF, handshake, records): the path it took through us.
@@ -1706,10 +1708,11 @@ ackcopy_main(int argc, char **argv)
 	int64_t end;
 	size_t n, ihl;
 	int sfd, acks_only = argc == 6 && strcmp(argv[1], "-a") == 0;
+	int recs = argc == 6 && strcmp(argv[1], "-r") == 0;
 
 	signal(SIGTERM, on_term);	/* report, then exit */
-	argc -= acks_only;
-	argv += acks_only;
+	argc -= acks_only + recs;
+	argv += acks_only + recs;
 	if (argc != 5)
 		usage();
 	memset(&a, 0, sizeof(a));
@@ -1730,7 +1733,8 @@ ackcopy_main(int argc, char **argv)
 		u = pkt + ihl;
 		p = u + 8;
 		if (n < ihl + 8 + HDR_LEN || p[0] != 'P' || p[1] != 'N' ||
-		    (p[3] != T_PROBE && p[3] != T_ACK))
+		    (p[3] != T_PROBE && p[3] != T_ACK && (!recs ||
+		    p[3] != T_REC)))
 			continue;
 		if (acks_only && p[3] != T_ACK) {
 			(void)raw_send(a.rfd, pkt, n);	/* on, untouched */
