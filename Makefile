@@ -40,7 +40,7 @@ all: pnc
 deps:
 	sh tests/deps.sh
 
-test sanitize fuzz bench: deps
+test sanitize fuzz bench matrix: deps
 
 pnc: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--gc-sections -o $@ $(OBJS)
@@ -116,6 +116,15 @@ bench:
 	bash tests/bench.sh
 	bash tests/wanbench.sh $${WANBENCH_MB:-20} $${WANBENCH_CAP:-30}
 
+# The traversal matrix (needs root): tests/matrix.sh's UDP, TCP and
+# relay columns, each written into its section of RESULTS (the relay
+# column into README's too): about 15 minutes, most of it the trials
+# that fail by design, each waiting out its -w.
+matrix: pnc
+	RESULTS=update bash tests/matrix.sh 20
+	RESULTS=update PROTO_FLAG=-t W=5 bash tests/matrix.sh 10
+	RESULTS=update RELAY=1 W=8 bash tests/matrix.sh 10
+
 # A fully static pnc for routers and rescue shells, with musl (Debian
 # musl-tools): optimised for size across files (-flto: 0.8 KB), every
 # object from OBJS, stripped. pnc formats no floats and parses no
@@ -154,5 +163,5 @@ uninstall:
 clean:
 	rm -rf pnc $(OBJS) san-logs fuzz-pnc fuzz-work pnc-static
 
-.PHONY: all deps test sanitize layers demo fuzz bench static dist install \
-	uninstall clean
+.PHONY: all deps test sanitize layers demo fuzz bench matrix static dist \
+	install uninstall clean

@@ -70,7 +70,6 @@
 #define QUIET_MS	5000	/* nothing from the peer this long: stop */
 #define PROBE_TOTAL	4096	/* probes a punch sends at most */
 #define PMAP_WAIT	250	/* ms the gateway has to grant a mapping */
-#define PMAP_QUICK	20	/* ... to answer at all, before we register */
 #define PMAP_GAP0	60	/* ms before the first resend; doubles */
 #define PMAP_LIFE	120	/* s a mapping lives unrenewed: a crash's */
 #define PMAP_RENEW	30	/* s between renewals: 3 may be lost */
@@ -2026,18 +2025,19 @@ pmap_send(struct punch *p, int proto, uint32_t life)
 
 /*
  * A REGISTER with a cookie (one that can get us introduced) waits for
- * the mapping, so that the introduction carries it: PMAP_QUICK for the
- * gateway to answer anything (NAT-PMP's address comes at once), then
- * until PMAP_WAIT while one that answered maps. 1: hold it (the timer
- * sends it, pmap_tick).
+ * the mapping, so that the introduction carries it, only once the
+ * gateway has answered (NAT-PMP's address comes at once), and until
+ * PMAP_WAIT. A silent gateway delays nothing: a mapping it grants
+ * later is announced then (pmap_granted). 1: hold it (the timer sends
+ * it, pmap_tick).
  */
 static int
 pmap_hold(struct punch *p, int64_t now)
 {
 	const struct pmap *pm = &p->pm;
 
-	if (pm->state != PM_ASK || p->cfg.name == NULL ||
-	    now - pm->start >= (pm->heard ? PMAP_WAIT : PMAP_QUICK))
+	if (pm->state != PM_ASK || p->cfg.name == NULL || !pm->heard ||
+	    now - pm->start >= PMAP_WAIT)
 		return 0;
 	p->pm.held = 1;
 	return 1;
@@ -2240,8 +2240,6 @@ pmap_next(const struct punch *p, int64_t now)
 	if (pm->state == PM_ASK) {
 		t = pm->next < pm->start + PMAP_WAIT ? pm->next :
 		    pm->start + PMAP_WAIT;
-		if (pm->held && !pm->heard && pm->start + PMAP_QUICK < t)
-			t = pm->start + PMAP_QUICK;
 		return t > now ? t - now : 0;
 	}
 	if (pm->state == PM_GOT)

@@ -861,12 +861,49 @@ lab_whoami() {
 # ---------------------------------------------------------------------------
 # Port mapping: miniupnpd on a home router
 
+# The STUN server that lab_portmap's miniupnpd asks: lab_stun_server
+# runs it on core, at MED1 and MED2, port LAB_STUN_PORT (and the port
+# after it). It is pnc's mediator as of LAB_STUN_BASE (issue 18's
+# merge-base; lab_build_at builds it): miniupnpd's check sends bare
+# Binding requests, and since issue 16 a mediator answers only padded
+# ones (it never sends more than it got from an unverified source), so
+# today's mediator leaves miniupnpd without an answer, and miniupnpd
+# then never listens for NAT-PMP/PCP.
+# shellcheck disable=SC2034 # used by the files that source this one
+LAB_STUN_BASE=322a88e
+LAB_STUN_PORT=7400
+
+# lab_build_at COMMIT DIR
+# pnc as of COMMIT (git archive of the repository this file is in),
+# built in DIR: DIR/pnc. Returns 0, or make's (or git's) failure.
+lab_build_at() {
+	local top
+	top=$(dirname "${BASH_SOURCE[0]}")/..
+	mkdir -p "$2" || return 1
+	git -C "$top" archive "$1" | tar -x -C "$2" || return 1
+	make -C "$2" pnc >/dev/null 2>&1
+}
+
+# lab_stun_server BIN LOG
+# BIN's mediator on core's two addresses at LAB_STUN_PORT, as the STUN
+# server of lab_portmap (BIN: a build of LAB_STUN_BASE, see above), its
+# output in LOG. Returns once it listens (0), or 1 after 5 s;
+# LAB_STUN_PID is its pid.
+lab_stun_server() {
+	lab_bg core "$2" "$1" mediate -s "$MED1" -s "$MED2" -p "$LAB_STUN_PORT"
+	# shellcheck disable=SC2034 # for the caller
+	LAB_STUN_PID=$LAB_BG_PID
+	wait_udp_port core "$LAB_STUN_PORT"
+}
+
 # lab_portmap A|B DIR [STUN_ADDR [STUN_PORT]]
 # Runs miniupnpd (Debian's nftables build) on rA or rB, serving NAT-PMP
 # and PCP (UDP 5351) to its LAN, with its config, log (DIR/upnp.log) and
 # lease file in DIR. It learns its public address with STUN from
-# STUN_ADDR:STUN_PORT (default: MED1:7321, a pnc mediator), since it
-# refuses to map while its WAN address is in a documentation range. The
+# STUN_ADDR:STUN_PORT (default: MED1:LAB_STUN_PORT, lab_stun_server's),
+# since it refuses to map while its WAN address is in a documentation
+# range; it maps only once that check says "Port forwarding is now
+# enabled" (see lab_portmap_ready). The
 # router gets what miniupnpd's nftables backend expects and does not
 # create (NAT-NOTES.md): a table inet miniupnpd with its chains and base
 # chains that jump into them; a forward rule that accepts what its DNAT
@@ -879,7 +916,8 @@ lab_whoami() {
 # listens (0), or 1 after 10 s; LAB_PORTMAP_PID is its pid. Lines in
 # LAB_PORTMAP_CONF are added to its configuration.
 lab_portmap() {
-	local side=$1 dir=$2 stun=${3:-$MED1} sport=${4:-7321} r lan wan
+	local side=$1 dir=$2 stun=${3:-$MED1} sport=${4:-$LAB_STUN_PORT}
+	local r lan wan
 	if [[ $side == A ]]; then r=rA lan=10.1.0.0/24 wan=$RA_WAN
 	else r=rB lan=10.2.0.0/24 wan=$RB_WAN; fi
 	mkdir -p "$dir"
@@ -936,5 +974,11 @@ lab_portmap() {
 	lab_bg "$r" "$dir/upnp.log" nice -n -15 miniupnpd -d \
 		-f "$dir/miniupnpd.conf" -P "$dir/miniupnpd.pid"
 	LAB_PORTMAP_PID=$LAB_BG_PID
-	wait_for 10 grep -q "Listening for NAT-PMP/PCP" "$dir/upnp.log"
+	wait_for 10 grep -qs "Listening for NAT-PMP/PCP" "$dir/upnp.log"
+}
+
+# lab_portmap_ready DIR
+# lab_portmap's miniupnpd in DIR has passed its STUN check: it maps.
+lab_portmap_ready() {
+	grep -q "Port forwarding is now enabled" "$1/upnp.log"
 }

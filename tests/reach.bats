@@ -8,20 +8,16 @@ load helpers
 
 bats_require_minimum_version 1.5.0
 
-BASE=322a88e	# the merge-base: the control of the port mapping tests
+# The merge-base (322a88e): the control of the port mapping tests, and
+# miniupnpd's STUN server (lab.bash).
+BASE=$LAB_STUN_BASE
 PREV=6880194	# before a mapping granted after the introduction was sent on
 
 setup_file() {
 	export OLD=$BATS_FILE_TMPDIR/old/pnc
-	mkdir -p "$BATS_FILE_TMPDIR/old"
-	git -C "$BATS_TEST_DIRNAME/.." archive "$BASE" |
-	    tar -x -C "$BATS_FILE_TMPDIR/old"
-	make -C "$BATS_FILE_TMPDIR/old" pnc >/dev/null 2>&1
+	lab_build_at "$BASE" "$BATS_FILE_TMPDIR/old"
 	export PREVBIN=$BATS_FILE_TMPDIR/prev/pnc
-	mkdir -p "$BATS_FILE_TMPDIR/prev"
-	git -C "$BATS_TEST_DIRNAME/.." archive "$PREV" |
-	    tar -x -C "$BATS_FILE_TMPDIR/prev"
-	make -C "$BATS_FILE_TMPDIR/prev" pnc >/dev/null 2>&1
+	lab_build_at "$PREV" "$BATS_FILE_TMPDIR/prev"
 }
 
 teardown() {
@@ -107,18 +103,15 @@ pairs() {
 # mediator's pnc ($PNC; a control's v2 client needs the v2 $OLD).
 # miniupnpd's STUN check sends bare requests, which today's mediator
 # leaves unanswered (padded STUN only, issue 16): it asks the merge-base
-# mediator on port STUNPORT instead.
-STUNPORT=7400
+# mediator (lab_stun_server, port LAB_STUN_PORT) instead: $OLD.
 mapped_lab() {
 	lab_up --nat-a symmetric --nat-b symmetric >/dev/null
 	lab_bg core "$T/med.log" "${MEDBIN:-$PNC}" mediate -v -s "$MED1" \
 	    -s "$MED2" "$@"
 	wait_udp_port core "$MPORT"
-	lab_bg core "$T/stun.log" "$OLD" mediate -s "$MED1" -s "$MED2" \
-	    -p "$STUNPORT"
-	wait_udp_port core "$STUNPORT"
-	lab_portmap A "$T/upnp" "$MED1" "$STUNPORT"
-	grep -q "Port forwarding is now enabled" "$T/upnp/upnp.log"
+	lab_stun_server "$OLD" "$T/stun.log"
+	lab_portmap A "$T/upnp"
+	lab_portmap_ready "$T/upnp"
 }
 
 # pair PNC [ARGS...]: listen on hA, connect on hB with 300 kB; RL, RC.
