@@ -351,6 +351,7 @@ int		 resolve(const char *, const char *, int, int, struct ep *);
 int		 split_hostport(const char *, const char *, char *, size_t,
 		    const char **);
 int		 parse_hostport(const char *, const char *, int, struct ep *);
+int		 parse_hostport_both(const char *, const char *, struct ep [2]);
 const char	*ep_str(const struct ep *, char *, size_t);
 const char	*ep_addr(const struct ep *, char *, size_t);
 int		 ep_port(const struct ep *);
@@ -358,12 +359,15 @@ void		 ep_set_port(struct ep *, int);
 int		 ep_equal(const struct ep *, const struct ep *);
 int		 ep_equal_addr(const struct ep *, const struct ep *);
 int		 ep_is_loopback(const struct ep *);
+void		 ep_unmap(struct ep *);
 #define SK_REUSE	0x01	/* SO_REUSEADDR and SO_REUSEPORT */
 #define SK_BIGBUF	0x02	/* 4 MB socket buffers */
 #define SK_REUSEADDR	0x04	/* SO_REUSEADDR alone: a server's socket,
 				   which must not share its port */
+#define SK_DUAL		0x08	/* an IPv6 socket that speaks IPv4 too */
 int		 sock_bound(const struct ep *, int, int);
 int		 udp_socket(int, int);
+int		 udp_dual(int);
 int		 tcp_socket(int, int);
 void		 tcp_abort(int);
 void		 tcp_keepalive(int, int64_t);

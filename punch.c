@@ -79,6 +79,26 @@
 				   checks; doubles ... */
 #define UP_GAPMAX	2000	/* ... up to this, for the session's life */
 
+#define DUAL_WAIT	50	/* ms the registration waits for the other
+				   family's answer, after the first answer */
+#define HE_DELAY	50	/* ms IPv6 may answer after IPv4 and win */
+
+/* Both families at once (dual_*): what IPv6 and IPv4 together add. */
+struct dual {
+	int		 on;		/* one socket (udp_dual) for both */
+	struct ep	 addr[MAX_MEDS][2];	/* mediator k's IPv4, IPv6
+						   address, port P; len 0:
+						   none */
+	int		 picked[MAX_MEDS];	/* k's family is decided */
+	unsigned char	 cookie[MAX_MEDS][COOKIE_LEN];	/* from the other */
+	struct ep	 pub[2];	/* we, as seen over IPv4, IPv6 */
+	int		 known[2];	/* ... told (or not to be had) */
+	int64_t		 first;		/* ms: the first mediator answer */
+	int		 held;		/* a REGISTER waits for both */
+	int		 decided;	/* DUAL_WAIT is over */
+	int64_t		 he_at;		/* ms: nominate an IPv4 path then */
+};
+
 /* Port mapping (RFC 6886, RFC 6887), asked of the default gateway. */
 enum { PM_OFF, PM_ASK, PM_GOT, PM_GONE };
 
@@ -184,6 +204,7 @@ struct punch {
 	int		 quiet;		/* stopped: nothing came for QUIET_MS */
 	int		 peer_mapped;	/* the peer announced a port mapping */
 	struct pmap	 pm;		/* ours */
+	struct dual	 dual;		/* IPv4 and IPv6 at once */
 	unsigned char	 sprayed_to[65536 / 8];	/* bit n: sent to port n */
 	int64_t		 done_at;
 	/* relay, then direct: a relayed session checks the direct
@@ -206,6 +227,24 @@ static int64_t	pmap_next(const struct punch *, int64_t);
 static void	register_all(struct punch *, int64_t);
 static void	both_epdep(struct punch *, int64_t);
 static int	mapped(const struct punch *);
+static int	has_cookie(const struct punch *, int, int);
+static void	main_ttl(struct punch *, int);
+static const char *local_kind(const struct punch *, const struct intro *,
+		    int);
+static int	fam(const struct ep *);
+static int	dual_resolve(struct punch *);
+static int	dual_locals(struct punch *);
+static int	reg_locals(const struct punch *, int, struct ep *);
+static void	dual_ask(struct punch *, int);
+static int	dual_hold(struct punch *, int, int64_t);
+static void	dual_learn(struct punch *, const struct ep *, int64_t);
+static int	dual_input(struct punch *, struct rd *, int, uint64_t,
+		    const struct ep *, int64_t);
+static void	dual_tick(struct punch *, int64_t);
+static int64_t	dual_next(const struct punch *, int64_t);
+static int	he_wait(struct punch *, int, int64_t);
+static void	he_tick(struct punch *, int64_t);
+static void	dual_merge(struct punch *, const struct intro *, int, int64_t);
 
 static int
 sock_fd(const struct punch *p, int sock)
@@ -224,8 +263,6 @@ med_index(const struct punch *p, const struct ep *e)
 			return k;
 	return -1;
 }
-
-static void	main_ttl(struct punch *, int);
 
 /*
  * Send a peer message. To a mediator it is the relay path (README
@@ -298,7 +335,8 @@ punch_unwrap(const struct punch *p, const unsigned char **buf, size_t *len,
 static void
 main_ttl(struct punch *p, int ttl)
 {
-	if (p->ttl_cur != ttl && set_ttl(p->path.fd, p->med.u.sa.sa_family, ttl) == 0)
+	if (p->ttl_cur != ttl && set_ttl(p->path.fd, p->dual.on ? AF_UNSPEC :
+	    p->med.u.sa.sa_family, ttl) == 0)
 		p->ttl_cur = ttl;
 }
 
@@ -318,9 +356,12 @@ static void
 reg_build(const struct punch *p, int type, int k, int alt, int flags,
     struct wr *w)
 {
+	struct ep locals[MAX_LOCALS];
+
 	/* P's cookie is good at P+1 unless our NAT maps anew. */
-	wr_register(w, type, p->path.id, p->cfg.role, p->cfg.name, p->locals,
-	    p->nlocals, p->cookies[k][alt && has_cookie(p, k, 1)], flags);
+	wr_register(w, type, p->path.id, p->cfg.role, p->cfg.name, locals,
+	    reg_locals(p, k, locals), p->cookies[k][alt && has_cookie(p, k, 1)],
+	    flags);
 }
 
 /* To mediator k's port P (alt 0) or P+1 (alt 1). */
@@ -347,7 +388,8 @@ send_register_to(struct punch *p, int type, int k, int alt, int flags)
 static void
 send_register(struct punch *p, int k, int64_t now)
 {
-	if (has_cookie(p, k, 0) && pmap_hold(p, now))
+	dual_ask(p, k);
+	if (has_cookie(p, k, 0) && (pmap_hold(p, now) || dual_hold(p, k, now)))
 		return;		/* the mapping comes first: pmap_granted */
 	send_register_to(p, T_REGISTER, k, 0, 0);
 	if (has_cookie(p, k, 0))
@@ -541,7 +583,8 @@ cand_add(struct punch *p, const struct ep *e, int sock, const char *kind)
 
 	if ((i = cand_find(p, e, sock)) != -1)
 		return i;
-	if (p->ncands == MAX_CANDS || e->u.sa.sa_family != p->med.u.sa.sa_family)
+	if (p->ncands == MAX_CANDS || (e->u.sa.sa_family !=
+	    p->med.u.sa.sa_family && !p->dual.on))
 		return -1;
 	if (!ep_probeable(e, &p->med)) {
 		vlog("not a candidate: %s (a special-purpose address)",
@@ -637,6 +680,8 @@ resolve_meds(struct punch *p)
 {
 	int k;
 
+	if (dual_resolve(p))
+		return 0;
 	for (k = 0; k < p->cfg.nmeds; k++) {
 		/* One socket: every mediator in the first one's family. */
 		if (parse_hostport(p->cfg.medspecs[k], PNC_PORT, k ?
@@ -702,8 +747,10 @@ punch_open(struct punch *p)
 	if (p->state == P_FAILED)
 		return -1;
 	self.len = sizeof(self.u);
-	if ((p->path.fd = udp_socket(p->med.u.sa.sa_family,
-	    p->path.lport)) == -1 ||
+	if (p->dual.on && (p->path.fd = udp_dual(p->path.lport)) == -1)
+		p->dual.on = 0;		/* no IPv6 here: IPv4 (meds[k]) */
+	if ((!p->dual.on && (p->path.fd = udp_socket(p->med.u.sa.sa_family,
+	    p->path.lport)) == -1) ||
 	    getsockname(p->path.fd, &self.u.sa, &self.len) == -1) {
 		snprintf(p->why, sizeof(p->why), "cannot bind UDP port %d: %s",
 		    p->path.lport, strerror(errno));
@@ -715,11 +762,12 @@ punch_open(struct punch *p)
 	 * public endpoint is then a loopback one, and probing the host's
 	 * other addresses would only send traffic off loopback for nothing.
 	 */
-	p->nlocals = ep_is_loopback(&p->med) ? 0 :
+	p->nlocals = ep_is_loopback(&p->med) ? 0 : p->dual.on ? dual_locals(p) :
 	    local_addrs(p->med.u.sa.sa_family, p->path.lport, p->locals,
 	    MAX_LOCALS);
-	vlog("local port %d, mediator %s%s, %d local candidate(s)",
-	    p->path.lport, ep_str(&p->med, a, sizeof(a)),
+	vlog("local port %d%s, mediator %s%s, %d local candidate(s)",
+	    p->path.lport, p->dual.on ? " (IPv4 and IPv6)" : "",
+	    ep_str(&p->med, a, sizeof(a)),
 	    p->cfg.nmeds > 1 ? " and others" : "", p->nlocals);
 	if (!p->cfg.tcp)
 		pmap_start(p, p->start);
@@ -809,6 +857,8 @@ punch_next(struct punch *p, int64_t now)
 		    tpunch_timeout(p->tp, now) : -1;
 
 	m = pmap_next(p, now);
+	if ((t = dual_next(p, now)) >= 0 && (m < 0 || t < m))
+		m = t;
 	if (p->state == P_DONE && !p->path.controlling && !p->released &&
 	    now < p->done_at + CONFIRM_MS && (m < 0 || p->next_tx - now < m))
 		m = p->next_tx > now ? p->next_tx - now : 0;
@@ -1049,6 +1099,8 @@ punch_tick(struct punch *p, int64_t now)
 		spray_tick(p, now);
 	if (meds_widen(p, now))
 		p->next_tx = now;	/* it hears from us at once */
+	dual_tick(p, now);
+	he_tick(p, now);
 	if (now < p->next_tx)
 		return 0;
 	if (p->state == P_REGISTER) {
@@ -1122,8 +1174,9 @@ done(struct punch *p, int ci, int64_t now)
 		p->up_gap = UP_GAP0;
 		p->up_next = now + UP_GAP0;
 	}
-	vlog("punched through to %s (%s) in %lld ms (%s side)",
-	    ep_str(&p->path.peer, a, sizeof(a)), c->kind,
+	vlog("punched through to %s (%s%s) in %lld ms (%s side)",
+	    ep_str(&p->path.peer, a, sizeof(a)), c->kind, !p->dual.on ? "" :
+	    fam(&p->path.peer) ? ", IPv6" : ", IPv4",
 	    (long long)(now - p->start),
 	    p->path.controlling ? "controlling" : "controlled");
 }
@@ -1135,10 +1188,10 @@ spray_open(struct punch *p, int64_t now)
 	int fd;
 
 	while (p->nspray < NSPRAY) {
-		if ((fd = udp_socket(p->med.u.sa.sa_family, 0)) == -1)
+		if ((fd = udp_socket(p->self_pub.u.sa.sa_family, 0)) == -1)
 			break;		/* out of descriptors: fewer sockets */
 		/* Small TTL: open our mapping, never touch the far NAT. */
-		(void)set_ttl(fd, p->med.u.sa.sa_family, p->ttl_low);
+		(void)set_ttl(fd, p->self_pub.u.sa.sa_family, p->ttl_low);
 		p->spray[p->nspray++] = fd;
 	}
 	p->spray_next = now;
@@ -1360,6 +1413,7 @@ on_peer(struct punch *p, struct rd *r, int k, int64_t now)
 		learn(p, &in);	/* candidates the peer announced later */
 	if (p->state != P_REGISTER) {
 		late_mapping(p, &in, now);	/* or a retransmission */
+		dual_merge(p, &in, k, now);
 		return;
 	}
 	if (pmap_hold(p, now))
@@ -1395,6 +1449,7 @@ on_registered(struct punch *p, struct rd *r, int k, int alt, int64_t now)
 
 	if (rd_registered(r, &you, &ttl, &c) == -1)
 		return;
+	dual_learn(p, &you, now);
 	if (ttl == 0) {
 		/*
 		 * Return routability: repeat at once with the cookie; a
@@ -1549,7 +1604,8 @@ on_probe(struct punch *p, struct rd *r, uint64_t from_id,
 		p->txgap = PROBE_GAP0;
 	}
 	if (sock >= 0)		/* a birthday socket's mapping was hit */
-		(void)set_ttl(p->spray[sock], p->med.u.sa.sa_family, TTL_FULL);
+		(void)set_ttl(p->spray[sock], p->self_pub.u.sa.sa_family,
+		    TTL_FULL);
 	else
 		main_ttl(p, TTL_FULL);
 	if (p->state == P_PROBE &&
@@ -1624,7 +1680,7 @@ on_ack(struct punch *p, struct rd *r, uint64_t from_id,
 	p->cands[i].acked = 1;
 	if (!p->path.controlling)
 		return 0;
-	if (p->nominated == -1) {
+	if (p->nominated == -1 && !he_wait(p, i, now)) {
 		p->nominated = i;
 		p->txgap = PROBE_GAP0;
 		p->next_tx = now;
@@ -1742,6 +1798,8 @@ input(struct punch *p, const unsigned char *buf, size_t len,
 			if (ep_equal(from, &p->meds[k][alt]))
 				return id == p->path.id ?
 				    on_mediator(p, &r, type, k, alt, now) : 0;
+	if (sock < 0 && dual_input(p, &r, type, id, from, now))
+		return 0;
 	return peer_input(p, buf, len, from, sock, now);
 }
 
@@ -2055,7 +2113,7 @@ pmap_start(struct punch *p, int64_t now)
 	uint32_t r2 = (uint32_t)random64();
 	char a[80];
 
-	if (p->cfg.tcp || p->med.u.sa.sa_family != AF_INET ||
+	if (p->cfg.tcp || (p->med.u.sa.sa_family != AF_INET && !p->dual.on) ||
 	    ep_is_loopback(&p->med) || gateway4(&pm->gw) == -1 ||
 	    source_toward(&pm->gw, &pm->self) == -1)
 		return;
@@ -2339,6 +2397,358 @@ static int
 pmap_proto(const struct punch *p)
 {
 	return p->pm.state == PM_GOT ? p->pm.proto : PMAP_NONE;
+}
+
+/* ---- both families at once: IPv4 and IPv6 (PROTOCOL 3.4) ---- */
+
+/* 0 for IPv4, 1 for IPv6: the index into struct dual's pairs. */
+static int
+fam(const struct ep *e)
+{
+	return e->u.sa.sa_family == AF_INET6;
+}
+
+/*
+ * Without -4, -6 and -t, for a rendezvous (not the NAT check): each
+ * mediator in both families. Both families at once when the addresses
+ * span both: mediator k is registered with in IPv4 if it has an IPv4
+ * address (IPv4 is where the NATs are, which its copy to P+1 sizes up),
+ * and, if it has both, asked in the other for our endpoint there, which
+ * the REGISTERs announce. With one family among them all, that one, as
+ * before. Returns 1 when the mediators are resolved, else 0: the caller
+ * resolves them (and says why one does not).
+ */
+static int
+dual_resolve(struct punch *p)
+{
+	struct dual *d = &p->dual;
+	int k, f, all = 0, got;
+
+	if (p->cfg.family != AF_UNSPEC || p->cfg.tcp || p->cfg.name == NULL ||
+	    p->cfg.natstun)
+		return 0;
+	for (k = 0; k < p->cfg.nmeds; k++) {
+		if ((got = parse_hostport_both(p->cfg.medspecs[k], PNC_PORT,
+		    d->addr[k])) == -1)
+			break;
+		all |= got;
+	}
+	if (k < p->cfg.nmeds) {
+		memset(d, 0, sizeof(*d));
+		return 0;
+	}
+	d->on = all == 3;
+	for (k = 0; k < p->cfg.nmeds; k++) {
+		f = d->addr[k][0].len ? 0 : 1;
+		d->picked[k] = !(d->addr[k][0].len && d->addr[k][1].len);
+		p->meds[k][0] = p->meds[k][1] = d->addr[k][f];
+		ep_set_port(&p->meds[k][1], (ep_port(&p->meds[k][0]) + 1) &
+		    0xffff);
+	}
+	p->med = p->meds[0][0];
+	p->med_alt = p->meds[0][1];
+	if (!d->on)
+		memset(d, 0, sizeof(*d));
+	return 1;
+}
+
+/* Our local candidates of both families, taken in turn. The count. */
+static int
+dual_locals(struct punch *p)
+{
+	struct ep l4[MAX_LOCALS], l6[MAX_LOCALS];
+	int n4, n6, i = 0, j = 0, n = 0;
+
+	n4 = local_addrs(AF_INET, p->path.lport, l4, MAX_LOCALS);
+	n6 = local_addrs(AF_INET6, p->path.lport, l6, MAX_LOCALS);
+	while (n < MAX_LOCALS && (i < n4 || j < n6)) {
+		if (i < n4)
+			p->locals[n++] = l4[i++];
+		if (j < n6 && n < MAX_LOCALS)
+			p->locals[n++] = l6[j++];
+	}
+	return n;
+}
+
+static int
+is_local(const struct punch *p, const struct ep *e)
+{
+	int i;
+
+	for (i = 0; i < p->nlocals; i++)
+		if (ep_equal(&p->locals[i], e))
+			return 1;
+	return 0;
+}
+
+/*
+ * What a REGISTER to mediator k announces: our locals and, both
+ * families at once, first our public endpoint in the family k does not
+ * see us in, unless it is a local one (no NAT there). A port mapping,
+ * the last local (pmap_granted), stays. Into out; the count.
+ */
+static int
+reg_locals(const struct punch *p, int k, struct ep *out)
+{
+	const struct ep *pub = &p->dual.pub[!fam(&p->meds[k][0])];
+	int i, n = 0, extra;
+
+	extra = p->dual.on && pub->len > 0 && !is_local(p, pub);
+	if (extra)
+		out[n++] = *pub;
+	for (i = 0; i < p->nlocals && n < MAX_LOCALS; i++)
+		if (!(extra && p->nlocals == MAX_LOCALS &&
+		    i == MAX_LOCALS - 2))
+			out[n++] = p->locals[i];
+	return n;
+}
+
+/* Mediator k's address that we do not register with. */
+static const struct ep *
+dual_other(const struct punch *p, int k)
+{
+	const struct dual *d = &p->dual;
+
+	return ep_equal(&p->meds[k][0], &d->addr[k][0]) ? &d->addr[k][1] :
+	    &d->addr[k][0];
+}
+
+/*
+ * Mediator k has both families and we have not picked one: a REGISTER
+ * without cookie to its IPv6 address too, with each one to its IPv4
+ * address (until that answers). Its answer (a cookie, which costs the
+ * mediator nothing) says where it sees us there. A family we cannot
+ * send in at all has nothing to tell.
+ */
+static void
+dual_ask(struct punch *p, int k)
+{
+	static const unsigned char zero[COOKIE_LEN];
+	const struct ep *to = &p->dual.addr[k][1];
+	unsigned char buf[256];
+	struct wr w;
+
+	if (!p->dual.on || p->dual.picked[k] || has_cookie(p, k, 0))
+		return;
+	wr_init(&w, buf, sizeof(buf));
+	wr_register(&w, T_REGISTER, p->path.id, p->cfg.role, p->cfg.name,
+	    p->locals, 0, zero, 0);
+	if (w.bad)
+		return;
+	main_ttl(p, TTL_FULL);
+	if (sendto(p->path.fd, buf, w.len, 0, &to->u.sa, to->len) == -1 &&
+	    (errno == ENETUNREACH || errno == EHOSTUNREACH ||
+	    errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT)) {
+		p->dual.known[1] = 1;	/* no IPv6 here: nothing to wait for */
+		p->dual.picked[k] = 1;
+	}
+}
+
+/*
+ * Both families at once, the registration: a REGISTER with a cookie
+ * (which can get us introduced, with what it announces) waits until a
+ * mediator has told us where it sees us in both families, at most
+ * DUAL_WAIT after the first answer. Then mediator k's family is the
+ * one that answered (IPv4 if both did). 1: hold it (dual_tick or
+ * dual_learn sends it).
+ */
+static int
+dual_hold(struct punch *p, int k, int64_t now)
+{
+	struct dual *d = &p->dual;
+
+	if (!d->on)
+		return 0;
+	if (!d->decided && !(d->known[0] && d->known[1]) && d->first != 0 &&
+	    now < d->first + DUAL_WAIT) {
+		d->held = 1;
+		return 1;
+	}
+	d->picked[k] = 1;	/* meds[k] answered: has_cookie(k, 0) */
+	return 0;
+}
+
+/* Mediator k answered only in its other family: register there. */
+static void
+dual_swap(struct punch *p, int k)
+{
+	struct dual *d = &p->dual;
+	char a[80];
+
+	p->meds[k][0] = p->meds[k][1] = *dual_other(p, k);
+	ep_set_port(&p->meds[k][1], (ep_port(&p->meds[k][0]) + 1) & 0xffff);
+	memcpy(p->cookies[k][0], d->cookie[k], COOKIE_LEN);
+	memset(p->cookies[k][1], 0, COOKIE_LEN);
+	d->picked[k] = 1;
+	if (k == 0) {
+		p->med = p->meds[0][0];
+		p->med_alt = p->meds[0][1];
+	}
+	vlog("mediator answered only at %s: registering there",
+	    ep_str(&p->meds[k][0], a, sizeof(a)));
+}
+
+/*
+ * A mediator saw us at you: our public endpoint in its family. Sends
+ * what waited for it (dual_hold), or, registered already, a REGISTER
+ * that announces it.
+ */
+static void
+dual_learn(struct punch *p, const struct ep *you, int64_t now)
+{
+	struct dual *d = &p->dual;
+	int f = fam(you);
+	char a[80];
+
+	if (!d->on || (d->pub[f].len > 0 && ep_equal(&d->pub[f], you)))
+		return;
+	if (d->first == 0)
+		d->first = now;
+	d->pub[f] = *you;
+	d->known[f] = 1;
+	vlog("seen over IPv%d as %s", f ? 6 : 4, ep_str(you, a, sizeof(a)));
+	if (p->state != P_REGISTER || (d->held && !(d->known[0] &&
+	    d->known[1])))
+		return;
+	if (d->held || p->med_seen) {
+		d->held = 0;
+		register_all(p, now);
+	}
+}
+
+/*
+ * A mediator's answer from its address we do not register with (a
+ * cookie, for dual_ask's REGISTER): where it sees us. 1 if from is
+ * such an address (the datagram is spent), else 0.
+ */
+static int
+dual_input(struct punch *p, struct rd *r, int type, uint64_t id,
+    const struct ep *from, int64_t now)
+{
+	struct dual *d = &p->dual;
+	const unsigned char *c;
+	struct ep you;
+	int k, ttl;
+
+	if (!d->on)
+		return 0;
+	for (k = 0; k < p->cfg.nmeds; k++)
+		if (d->addr[k][0].len > 0 && d->addr[k][1].len > 0 &&
+		    ep_equal(from, dual_other(p, k)))
+			break;
+	if (k == p->cfg.nmeds)
+		return 0;
+	if (id != p->path.id || type != T_REGISTERED ||
+	    rd_registered(r, &you, &ttl, &c) == -1 || fam(&you) != fam(from))
+		return 1;
+	if (!d->picked[k])
+		memcpy(d->cookie[k], c, COOKIE_LEN);
+	dual_learn(p, &you, now);
+	return 1;
+}
+
+/*
+ * DUAL_WAIT after the first answer: a mediator that answered only in
+ * its other family is registered with there, and what waited goes.
+ */
+static void
+dual_tick(struct punch *p, int64_t now)
+{
+	static const unsigned char zero[COOKIE_LEN];
+	struct dual *d = &p->dual;
+	int k;
+
+	if (!d->on || p->state != P_REGISTER || d->decided || d->first == 0 ||
+	    now < d->first + DUAL_WAIT)
+		return;
+	d->decided = 1;
+	for (k = 0; k < p->cfg.nmeds; k++)
+		if (!d->picked[k] && !has_cookie(p, k, 0) &&
+		    memcmp(d->cookie[k], zero, COOKIE_LEN) != 0)
+			dual_swap(p, k);
+	d->held = 0;
+	register_all(p, now);
+}
+
+/*
+ * Happy eyeballs (RFC 8305's spirit): an IPv4 path that answers first
+ * is nominated HE_DELAY ms later, unless an IPv6 path answers by then,
+ * when there is one to wait for (the relay is none; none when we could
+ * not send over IPv6 at all, dual_ask). 1: wait; he_tick nominates.
+ */
+static int
+he_wait(struct punch *p, int i, int64_t now)
+{
+	int j;
+
+	if (!p->dual.on || fam(&p->cands[i].ep) ||
+	    (p->dual.known[1] && p->dual.pub[1].len == 0))
+		return 0;
+	for (j = 0; j < p->ncands; j++)
+		if (fam(&p->cands[j].ep) && med_index(p, &p->cands[j].ep) == -1)
+			break;
+	if (j == p->ncands)
+		return 0;
+	if (p->dual.he_at == 0) {
+		p->dual.he_at = now + HE_DELAY;
+		vlog("an IPv4 path answered first: IPv6 has %d ms more",
+		    HE_DELAY);
+	}
+	return now < p->dual.he_at;
+}
+
+/* IPv6's head start is over: nominate the first path that answered. */
+static void
+he_tick(struct punch *p, int64_t now)
+{
+	int i;
+
+	if (!p->dual.on || p->state != P_PROBE || p->nominated != -1 ||
+	    p->dual.he_at == 0 || now < p->dual.he_at)
+		return;
+	for (i = 0; i < p->ncands && !p->cands[i].acked; i++)
+		;
+	if (i == p->ncands)
+		return;
+	p->nominated = i;
+	p->txgap = PROBE_GAP0;
+	p->next_tx = now;
+}
+
+/* When dual_tick or he_tick want to run: ms from now, or -1. */
+static int64_t
+dual_next(const struct punch *p, int64_t now)
+{
+	const struct dual *d = &p->dual;
+	int64_t at = -1;
+
+	if (!d->on)
+		return -1;
+	if (p->state == P_REGISTER && !d->decided && d->first != 0)
+		at = d->first + DUAL_WAIT;
+	if (p->state == P_PROBE && p->nominated == -1 && d->he_at != 0)
+		at = d->he_at;
+	return at < 0 ? -1 : at > now ? at - now : 0;
+}
+
+/*
+ * The peer introduced again by another of our mediators (one per
+ * family): its endpoints there are candidates too.
+ */
+static void
+dual_merge(struct punch *p, const struct intro *in, int k, int64_t now)
+{
+	int i, n = p->ncands;
+
+	if (!p->dual.on || p->state != P_PROBE || k == p->med_from)
+		return;
+	cand_add(p, &in->them, -1, "public");
+	for (i = 0; i < in->nlocals; i++)
+		cand_add(p, &in->locals[i], -1, local_kind(p, in, i));
+	if (p->ncands > n && p->nominated == -1) {
+		p->txgap = PROBE_GAP0;
+		p->next_tx = now;
+	}
 }
 
 /* ---- the NAT check: pnc punch without a name ---- */

@@ -1439,11 +1439,14 @@ net_datagram(struct session *s, const unsigned char *buf, size_t len,
 {
 	const unsigned char *in = buf;
 	size_t inlen = len;
+	struct ep f = *from;
 	struct rd rd;
 	int version, type;
 	uint64_t id;
 	int64_t quiet;
 
+	ep_unmap(&f);		/* IPv4 on a socket of both families */
+	from = &f;
 	if (sock < 0 && punch_gateway(s->p, buf, len, from, now))
 		return;		/* PCP, NAT-PMP: the port mapping's answer */
 	/* Relayed: the peer's datagram is inside (punch_input unwraps too). */

@@ -243,6 +243,61 @@ parse_hostport(const char *spec, const char *defport, int family,
 	return resolve(host, port, family, 0, out);
 }
 
+/*
+ * A host[:port] spec resolved in both families: out[0] its first IPv4
+ * address, out[1] its first IPv6 one (len 0: none). Returns which it
+ * has, bit 0 IPv4 and bit 1 IPv6 (never 0), or -1.
+ */
+int
+parse_hostport_both(const char *spec, const char *defport, struct ep out[2])
+{
+	struct addrinfo hints, *res, *ai;
+	char host[256];
+	const char *port;
+	int f, got = 0;
+
+	if (split_hostport(spec, defport, host, sizeof(host), &port) == -1)
+		return -1;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_protocol = IPPROTO_UDP;
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		return -1;
+	memset(out, 0, 2 * sizeof(*out));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		f = ai->ai_family == AF_INET6 ? 1 : 0;
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    (got & (1 << f)) || ai->ai_addrlen > sizeof(out[f].u))
+			continue;
+		memcpy(&out[f].u, ai->ai_addr, ai->ai_addrlen);
+		out[f].len = ai->ai_addrlen;
+		got |= 1 << f;
+	}
+	freeaddrinfo(res);
+	return got ? got : -1;
+}
+
+/*
+ * An IPv4 address as a udp_dual() socket reports it (::ffff:a.b.c.d)
+ * back to AF_INET, as everything else compares and sends it.
+ */
+void
+ep_unmap(struct ep *e)
+{
+	struct sockaddr_in in;
+
+	if (e->u.sa.sa_family != AF_INET6 ||
+	    !IN6_IS_ADDR_V4MAPPED(&e->u.in6.sin6_addr))
+		return;
+	memset(&in, 0, sizeof(in));
+	in.sin_family = AF_INET;
+	in.sin_port = e->u.in6.sin6_port;
+	memcpy(&in.sin_addr, e->u.in6.sin6_addr.s6_addr + 12, 4);
+	memset(&e->u, 0, sizeof(e->u));
+	e->u.in = in;
+	e->len = sizeof(in);
+}
+
 /* "addr:port" or "[v6addr]:port" for messages. */
 const char *
 ep_str(const struct ep *e, char *buf, size_t len)
@@ -348,20 +403,23 @@ ep_is_loopback(const struct ep *e)
 /*
  * The one socket maker: a non-blocking socket of type (SOCK_DGRAM,
  * SOCK_STREAM) bound to bindto, with flags SK_*. IPv6 sockets are
- * IPv6 only: the two families are kept apart. Returns the fd, or -1
+ * IPv6 only, the two families kept apart, unless SK_DUAL asks for both
+ * (IPv4 as v4-mapped addresses). Returns the fd, or -1
  * with errno kept and nothing left open.
  */
 int
 sock_bound(const struct ep *bindto, int type, int flags)
 {
-	int fd, one = 1, bufsz = 4 << 20, save;
+	int fd, one = 1, bufsz = 4 << 20, save, v6only;
 
 	if ((fd = socket(bindto->u.sa.sa_family, type | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
 		return -1;
-	if (bindto->u.sa.sa_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-		    sizeof(one));
+	if (bindto->u.sa.sa_family == AF_INET6) {
+		v6only = (flags & SK_DUAL) == 0;
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+		    sizeof(v6only));
+	}
 	if (flags & (SK_REUSE | SK_REUSEADDR))
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 		    sizeof(one));
@@ -411,6 +469,20 @@ udp_socket(int family, int port)
 }
 
 /*
+ * One UDP socket for both families: IPv6 on the wildcard with
+ * IPV6_V6ONLY off, so that IPv4 peers and mediators share its port
+ * (IPv4 addresses arrive v4-mapped: ep_unmap). Returns fd or -1.
+ */
+int
+udp_dual(int port)
+{
+	struct ep any;
+
+	ep_any(&any, AF_INET6, port);
+	return sock_bound(&any, SOCK_DGRAM, SK_BIGBUF | SK_DUAL);
+}
+
+/*
  * A TCP socket bound to the shared local port: SO_REUSEADDR and
  * SO_REUSEPORT let the mediator connection, the listener and every
  * connect toward the peer share it, so that the mediator sees the very
@@ -455,11 +527,17 @@ tcp_keepalive(int fd, int64_t ms)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
 }
 
-/* The IP TTL (IPv6 hop limit) of what fd sends from now on. 0 or -1. */
+/*
+ * The IP TTL (IPv6 hop limit) of what fd sends from now on; family
+ * AF_UNSPEC: both, for a udp_dual() socket. 0 or -1.
+ */
 int
 set_ttl(int fd, int family, int ttl)
 {
-	if (family == AF_INET6)
+	if (family == AF_UNSPEC && setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl,
+	    sizeof(ttl)) == -1)
+		return -1;
+	if (family == AF_INET6 || family == AF_UNSPEC)
 		return setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl,
 		    sizeof(ttl));
 	return setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));
