@@ -648,26 +648,42 @@ med_above(const struct ep *a, const struct ep *b, const char *name)
 static void
 meds_rank(struct punch *p)
 {
-	struct ep e[2];
+	struct ep key[MAX_MEDS], e[2], kk, da[2];
+	struct dual *d = &p->dual;
 	const char *spec;
 	char a[80];
-	int i, j;
+	int i, j, pk;
 
 	if (p->cfg.name == NULL || p->cfg.natstun)
 		return;
+	for (i = 0; i < p->cfg.nmeds; i++)	/* IPv4 first: both agree */
+		key[i] = !d->on ? p->meds[i][0] : d->addr[i][0].len ?
+		    d->addr[i][0] : d->addr[i][1];
 	for (i = 1; i < p->cfg.nmeds; i++) {
+		kk = key[i];
 		e[0] = p->meds[i][0];
 		e[1] = p->meds[i][1];
 		spec = p->cfg.medspecs[i];
-		for (j = i; j > 0 && med_above(&e[0], &p->meds[j - 1][0],
+		da[0] = d->addr[i][0];
+		da[1] = d->addr[i][1];
+		pk = d->picked[i];
+		for (j = i; j > 0 && med_above(&kk, &key[j - 1],
 		    p->cfg.name); j--) {
+			key[j] = key[j - 1];
 			p->meds[j][0] = p->meds[j - 1][0];
 			p->meds[j][1] = p->meds[j - 1][1];
 			p->cfg.medspecs[j] = p->cfg.medspecs[j - 1];
+			d->addr[j][0] = d->addr[j - 1][0];
+			d->addr[j][1] = d->addr[j - 1][1];
+			d->picked[j] = d->picked[j - 1];
 		}
+		key[j] = kk;
 		p->meds[j][0] = e[0];
 		p->meds[j][1] = e[1];
 		p->cfg.medspecs[j] = spec;
+		d->addr[j][0] = da[0];
+		d->addr[j][1] = da[1];
+		d->picked[j] = pk;
 	}
 	for (i = 0; i < p->cfg.nmeds && p->cfg.nmeds > 1; i++)
 		vlog("mediator %d for \"%s\": %s (%s)", i + 1, p->cfg.label,
@@ -680,8 +696,12 @@ resolve_meds(struct punch *p)
 {
 	int k;
 
-	if (dual_resolve(p))
+	if (dual_resolve(p)) {
+		meds_rank(p);
+		p->med = p->meds[0][0];
+		p->med_alt = p->meds[0][1];
 		return 0;
+	}
 	for (k = 0; k < p->cfg.nmeds; k++) {
 		/* One socket: every mediator in the first one's family. */
 		if (parse_hostport(p->cfg.medspecs[k], PNC_PORT, k ?
