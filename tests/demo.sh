@@ -34,5 +34,10 @@ $PNC punch "$name-p" | sed 's/^/           A: /' &
 a=$!
 $PNC punch "$name-p" | sed 's/^/           B: /'
 wait $a
-[ "$(cat "$dir/a.out")" = "hello from B" ] && [ "$(cat "$dir/b.out")" = "hello from A" ]
+if [ "$(cat "$dir/a.out")" != "hello from B" ] ||
+    [ "$(cat "$dir/b.out")" != "hello from A" ]; then
+	echo "demo failed; A's and B's stderr (-v):"
+	cat "$dir/a.err" "$dir/b.err"
+	exit 1
+fi
 echo "demo ok"

@@ -127,6 +127,11 @@ pair() {
 	RC=$rc
 }
 
+# no_mapping_rules: miniupnpd holds no DNAT rule on rA (for wait_for).
+no_mapping_rules() {
+	[ "$(mapping_rules)" -eq 0 ]
+}
+
 # mapping_rules: miniupnpd's DNAT rules on rA now.
 mapping_rules() {
 	lab_exec rA nft list chain inet miniupnpd prerouting_miniupnpd |
@@ -143,7 +148,7 @@ mapping_rules() {
 	grep -q "PCP mapping: $WAN_A:[0-9]* for 120 s" "$T/l.err"
 	grep -q "punched through to $WAN_A:[0-9]* (mapped)" "$T/c.err"
 	# deleted at the end of the session
-	[ "$(mapping_rules)" -eq 0 ]
+	wait_for 5 no_mapping_rules
 	grep -q "PCP: UDP port [0-9]* mapping removed" "$T/upnp/upnp.log"
 }
 
@@ -181,7 +186,8 @@ mapping_rules() {
 	echo "$output"; echo "$stderr"
 	[ "$status" -eq 0 ]
 	[[ $output == *$'\nport-mapping pcp'* ]]
-	[ "$(mapping_rules)" -eq 0 ]	# the check deletes what it got
+	# the check deletes what it got (miniupnpd may take a moment)
+	wait_for 5 no_mapping_rules
 	run --separate-stderr lab_exec hB "$PNC" punch -m "$MED1"
 	[ "$status" -eq 0 ]
 	[[ $output == *$'\nport-mapping none'* ]]
@@ -200,7 +206,7 @@ mapping_rules() {
 	[ "$RC" -eq 0 ]
 	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
 	grep -q "NAT-PMP mapping: $WAN_A:[0-9]*" "$T/l.err"
-	[ "$(mapping_rules)" -eq 0 ]
+	wait_for 5 no_mapping_rules
 }
 
 # late_pair PNC: a slow gateway. connect (hB) registers first; listen's
@@ -233,7 +239,7 @@ late_pair() {
 	[ "$RL" -eq 0 ]
 	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
 	grep -q "punched through to $WAN_A:[0-9]* (mapped)" "$T/c.err"
-	[ "$(mapping_rules)" -eq 0 ]
+	wait_for 5 no_mapping_rules
 }
 
 @test "a mapping granted after the introduction, control: before the fix the pair fails" {
