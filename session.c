@@ -84,6 +84,8 @@ struct ends {
 struct dgram {
 	/* stdin -> peer */
 	int		 in_open;	/* stdin still read */
+	int		 draining;	/* listen: the peer ended; stdin's */
+	size_t		 drain_left;	/* ... bytes ready then still go */
 	int		 eof_sent, eof_acked;
 	int64_t		 eof_next, eof_gap;
 	uint32_t	 sent;
@@ -610,6 +612,9 @@ dg_stdin(struct session *s)
 	}
 	d->inoff = 0;
 	d->inlen = (size_t)n;
+	if (d->draining)
+		d->drain_left -= (size_t)n < d->drain_left ? (size_t)n :
+		    d->drain_left;
 }
 
 /* What stdin gave, as sealed DATA datagrams in pend, as many as fit. */
@@ -769,12 +774,33 @@ dg_close_stdout(struct session *s, int64_t now)
 		    d->reordered);
 	stdout_end(s);
 	d->out_open = -1;	/* closed for good, not just discarding */
-	/* As nc -l: the listener is done when the connector is. */
-	if (s->cfg.punch.role == ROLE_LISTEN && d->in_open) {
-		d->in_open = 0;
-		s->ends.eof_at = now;
-		vlog("peer finished; ending our direction too");
+}
+
+/*
+ * As nc -l: the listener is done when the connector is, but what its
+ * stdin held at that moment still goes (a reply already in the pipe
+ * must not lose a race with the peer's quick end). FIONREAD counts it
+ * for a pipe, a socket or a terminal; elsewhere nothing is counted.
+ */
+static void
+dg_listen_done(struct session *s, int64_t now)
+{
+	struct dgram *d = s->dg;
+	int ready = 0;
+
+	if (s->cfg.punch.role != ROLE_LISTEN || !d->in_open ||
+	    d->out_open != -1)
+		return;
+	if (!d->draining) {
+		d->draining = 1;
+		if (ioctl(STDIN_FILENO, FIONREAD, &ready) == 0 && ready > 0)
+			d->drain_left = (size_t)ready;
 	}
+	if (d->drain_left > 0 || d->inlen > d->inoff)
+		return;
+	d->in_open = 0;
+	s->ends.eof_at = now;
+	vlog("peer finished; ending our direction too");
 }
 
 /* Our end of input, sent until acknowledged. */
@@ -803,6 +829,7 @@ dg_timers(struct session *s, int64_t now)
 	struct dgram *d = s->dg;
 
 	dg_close_stdout(s, now);
+	dg_listen_done(s, now);
 	/* We are not reading the peer while stdout is full: not silence. */
 	if (dg_full(d))
 		s->last_rx = now;

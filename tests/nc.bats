@@ -100,3 +100,24 @@ teardown() {
 	[ "$(grep -c ' out (' <<<"$output")" -ge 2 ]
 	[ "$(stat -c %s "$T/l.out")" -eq 3000000 ]
 }
+
+# A reply already in listen's stdin when the connector ends at once
+# (stdin /dev/null): "the listener is done when the connector is" must
+# not drop it. Before the fix (bd65753) 13 of 100 such replies were
+# lost on loopback: the peer's end was handled before stdin was read.
+@test "listen sends what its stdin already holds when the connector ends at once (20 of 20)" {
+	local i got=0 out
+	for i in $(seq 20); do
+		n=$(uname_)
+		printf 'reply %s\n' "$i" >"$T/r"
+		ip netns exec "$LAB-hA" bash -c "cat '$T/r' | '$PNC' listen \
+		    -m '$MED1' -w 10 '$n' >/dev/null 2>'$T/l.err'" &
+		PIDS[l]=$!
+		out=$(ip netns exec "$LAB-hB" "$PNC" connect -m "$MED1" -w 10 \
+		    "$n" </dev/null 2>"$T/c.err")
+		wait "${PIDS[l]}"
+		[ "$out" = "reply $i" ] && got=$((got + 1))
+	done
+	echo "# $got of 20 replies arrived" >&3
+	[ "$got" -eq 20 ]
+}
