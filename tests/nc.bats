@@ -110,8 +110,10 @@ teardown() {
 	for i in $(seq 20); do
 		n=$(uname_)
 		printf 'reply %s\n' "$i" >"$T/r"
-		ip netns exec "$LAB-hA" bash -c "cat '$T/r' | '$PNC' listen \
-		    -m '$MED1' -w 10 '$n' >/dev/null 2>'$T/l.err'" &
+		# stdin a file: its bytes are there before listen starts (a
+		# pipe's writer could be later than the connector's end)
+		ip netns exec "$LAB-hA" "$PNC" listen -m "$MED1" -w 10 "$n" \
+		    <"$T/r" >/dev/null 2>"$T/l.err" &
 		PIDS[l]=$!
 		out=$(ip netns exec "$LAB-hB" "$PNC" connect -m "$MED1" -w 10 \
 		    "$n" </dev/null 2>"$T/c.err")
