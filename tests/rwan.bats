@@ -129,7 +129,7 @@ size() {
 	r1=$(size "$T/l.out") t1=$(size "$T/tcp.got")
 	kill "${PIDS[c]}" "${PIDS[tc]}" "${PIDS[l]}" "${PIDS[t]}" 2>/dev/null
 	share=$(awk -v r=$((r1 - r0)) -v t=$((t1 - t0)) \
-	    'BEGIN { printf "%.2f", r / (r + t) }')
+	    'BEGIN { printf "%.3f", r / (r + t) }')
 	echo "# 15 s: -R $(((r1 - r0) / 1000)) kB, TCP $(((t1 - t0) / 1000)) kB: -R's share $share" >&3
 	echo "# link: $(lab_wan_stats A | tr '\n' ' ')" >&3
 	# together they fill most of the link (6.25 MB/s, 94 MB in 15 s)
