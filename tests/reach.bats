@@ -82,8 +82,12 @@ pairs() {
 	echo "# ms from result line to exit, A: $(paste -sd' ' "$T/delays.a")" >&3
 	echo "# B: $(paste -sd' ' "$T/delays.b"); median of the later side: $m" >&3
 	! grep -q fail "$T/delays.a" "$T/delays.b"
-	# before the release, the controlled side lingered 150 ms: median 150
-	awk -v m="$m" 'BEGIN { exit !(m < 10) }'
+	# before the release, the controlled side lingered 150 ms: median 150.
+	# Under make sanitize, ASan's leak check at exit alone takes 10 to
+	# 30 ms (CI of b3699fd: median 22.4): a bound of half the old linger.
+	local bound=10
+	[[ -z ${ASAN_OPTIONS-} ]] || bound=75
+	awk -v m="$m" -v b="$bound" 'BEGIN { exit !(m < b) }'
 }
 
 @test "exit at once under 30% loss: 10 of 10, the linger still covers a lost release" {
