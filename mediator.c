@@ -87,8 +87,7 @@
 				   a larger share, below); an IPv4 /16
 				   COARSE times a /24's */
 #define PFX_LEVELS	3	/* prefixes of a source at most (struct pfx) */
-#define QSLOTS		65536	/* live-name and relay counters, by prefix
-				   (a slot keeps uint16_t indices) */
+#define PT_FIRST	1024	/* a prefix count table's first size */
 #define SHARE_FINE	64	/* an IPv4 address or IPv6 /64 holds at most
 				   1/64 of the table ... */
 #define SHARE_COARSE	16	/* ... an IPv6 /48 or IPv4 /24 at most 1/16 */
@@ -126,7 +125,7 @@ struct slot {
 	uint8_t		nloc;
 	uint8_t		loclen;
 	uint8_t		nq;		/* counters of q charged for it */
-	uint16_t	q[PFX_LEVELS];	/* its prefixes' live-name counters */
+	uint64_t	q[PFX_LEVELS];	/* its prefixes' keys (struct ptab) */
 	unsigned char	b[];		/* pub, alt, dst, locals */
 };
 
@@ -188,12 +187,12 @@ struct rsess {
 	int32_t		 hnext[2];	/* id chains: session * 2 + side */
 	int32_t		 older, newer;	/* use list; older: next free */
 	uint8_t		 nq[2];
-	uint32_t	 q[2][PFX_LEVELS];	/* each side's prefix counters */
+	uint64_t	 q[2][PFX_LEVELS];	/* each side's prefix keys */
 };
 
 /* A rate limiter bucket (GCRA): when the next registration is due. */
 struct rl {
-	uint32_t	key;		/* hash of the source prefix */
+	uint64_t	key;		/* hash of the source prefix */
 	int64_t		tat;		/* theoretical arrival time, us */
 };
 
@@ -206,7 +205,22 @@ struct rl {
  */
 struct pfx {
 	int		n;
-	uint32_t	k[PFX_LEVELS];
+	uint64_t	k[PFX_LEVELS];	/* never 0 */
+};
+
+/*
+ * Counts by prefix key (live names, relay sessions), exact: open
+ * addressing with linear probing, at most half full, grown ahead of
+ * need (pt_reserve). A key of 0 marks an empty cell.
+ */
+struct pcount {
+	uint64_t	k;
+	uint32_t	n;
+};
+
+struct ptab {
+	struct pcount	*t;
+	uint32_t	 cap, used;	/* cap: a power of 2, or 0 */
 };
 
 /* The re-introductions: a queue per try, each in order of due time. */
@@ -238,7 +252,7 @@ struct mediator {
 	struct rl	*rl;		/* RL_SLOTS buckets, or NULL: no limit */
 	int		 rate;		/* new registrations/s per prefix */
 	struct rl	*stun_rl;	/* STUN's own budget, RL_SLOTS */
-	uint32_t	*live;		/* QSLOTS: live names per prefix */
+	struct ptab	 live;		/* live names per prefix */
 	uint32_t	 share[PFX_LEVELS];	/* most a prefix holds, by level */
 	struct rsess	*rs;		/* relay sessions, or NULL: no relay */
 	int		 rs_max;
@@ -246,7 +260,7 @@ struct mediator {
 	uint32_t	 rs_nhash;
 	int32_t		 rs_free;	/* free sessions, by older */
 	int32_t		 rs_oldest, rs_newest;	/* by last use */
-	uint32_t	*rs_src;	/* QSLOTS: sessions per prefix */
+	struct ptab	 rs_src;	/* sessions per prefix */
 	uint32_t	 rs_share[PFX_LEVELS];
 	int64_t		 rs_rate;	/* bytes per second per session */
 	int64_t		 rs_cap;	/* bytes per session, 0: no cap */
@@ -377,6 +391,98 @@ rexmit_push(struct mediator *m, struct entry *e, int n, int64_t at)
 
 static void	rs_close(struct mediator *, struct rsess *);
 
+/* The cell of key k in pt, or the empty cell where it would go. */
+static struct pcount *
+pt_cell(const struct ptab *pt, uint64_t k)
+{
+	uint32_t i, mask = pt->cap - 1;
+
+	for (i = (uint32_t)k & mask; pt->t[i].k != 0 && pt->t[i].k != k;
+	    i = (i + 1) & mask)
+		;
+	return &pt->t[i];
+}
+
+static uint32_t
+pt_get(const struct ptab *pt, uint64_t k)
+{
+	const struct pcount *c;
+
+	if (pt->cap == 0 || (c = pt_cell(pt, k))->k == 0)
+		return 0;
+	return c->n;
+}
+
+/*
+ * Room for more keys: the table grows (rehashed) before it would be half
+ * full. An exact count, where one hashed cell per prefix let two
+ * prefixes whose hashes met share one quota (of 63 addresses, two met in
+ * 6% of mediators and were refused before their share).
+ */
+static int
+pt_reserve(struct ptab *pt, uint32_t more)
+{
+	struct ptab nt;
+	uint32_t i;
+
+	if ((uint64_t)(pt->used + more) * 2 <= pt->cap)
+		return 0;
+	for (nt.cap = pt->cap ? pt->cap : PT_FIRST;
+	    (uint64_t)(pt->used + more) * 2 > nt.cap; nt.cap *= 2)
+		if (nt.cap >= UINT32_MAX / 4)
+			return -1;
+	if ((nt.t = calloc(nt.cap, sizeof(*nt.t))) == NULL)
+		return -1;
+	nt.used = pt->used;
+	for (i = 0; i < pt->cap; i++)
+		if (pt->t[i].k != 0)
+			*pt_cell(&nt, pt->t[i].k) = pt->t[i];
+	free(pt->t);
+	*pt = nt;
+	return 0;
+}
+
+/* Linear probing's deletion: later cells of the run shift back. */
+static void
+pt_del(struct ptab *pt, struct pcount *c)
+{
+	uint32_t i = (uint32_t)(c - pt->t), j = i, mask = pt->cap - 1;
+
+	pt->t[i].k = 0;
+	pt->used--;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (pt->t[j].k == 0)
+			return;
+		/* j's home is not cyclically in (i, j]: it may fill i */
+		if (((j - (uint32_t)pt->t[j].k) & mask) >= ((j - i) & mask)) {
+			pt->t[i] = pt->t[j];
+			pt->t[j].k = 0;
+			i = j;
+		}
+	}
+}
+
+/* Count d more for key k (d > 0 after pt_reserve; d < 0 for a key in). */
+static void
+pt_add(struct ptab *pt, uint64_t k, int d)
+{
+	struct pcount *c;
+
+	if (pt->cap == 0)
+		return;
+	if ((c = pt_cell(pt, k))->k == 0) {
+		if (d <= 0)
+			return;
+		c->k = k;
+		c->n = 0;
+		pt->used++;
+	}
+	c->n += (uint32_t)d;
+	if (c->n == 0)
+		pt_del(pt, c);
+}
+
 /* Give back what slot s holds of its prefixes' share; then free it. */
 static void
 slot_release(struct mediator *m, struct slot *s)
@@ -386,7 +492,7 @@ slot_release(struct mediator *m, struct slot *s)
 	if (s == NULL)
 		return;
 	for (i = 0; i < s->nq; i++)
-		m->live[s->q[i]]--;
+		pt_add(&m->live, s->q[i], -1);
 	s->nq = 0;
 }
 
@@ -882,6 +988,14 @@ cookie_ok(const struct mediator *m, const struct ep *from,
 	return ct_equal(c, cookie, COOKIE_LEN);
 }
 
+static uint64_t
+pfx_key(const uint64_t key[2], const unsigned char *a, size_t n)
+{
+	uint64_t k = siphash24(key, a, n);
+
+	return k != 0 ? k : 1;
+}
+
 /* The prefixes of from's address (struct pfx), hashed under key. */
 static void
 pfx_hash(const uint64_t key[2], const struct ep *from, struct pfx *p)
@@ -891,18 +1005,18 @@ pfx_hash(const uint64_t key[2], const struct ep *from, struct pfx *p)
 	if (from->u.sa.sa_family == AF_INET6) {
 		a[0] = 0xfd;	/* never a name's group (name_hash) */
 		memcpy(a + 1, &from->u.in6.sin6_addr, 8);
-		p->k[0] = (uint32_t)siphash24(key, a, 1 + 8);
+		p->k[0] = pfx_key(key, a, 1 + 8);
 		a[0] = 0xfc;
-		p->k[1] = (uint32_t)siphash24(key, a, 1 + 6);
+		p->k[1] = pfx_key(key, a, 1 + 6);
 		p->n = 2;
 	} else {
 		a[0] = 0xff;
 		memcpy(a + 1, &from->u.in.sin_addr, 4);
-		p->k[0] = (uint32_t)siphash24(key, a, 1 + 4);
+		p->k[0] = pfx_key(key, a, 1 + 4);
 		a[0] = 0xfe;
-		p->k[1] = (uint32_t)siphash24(key, a, 1 + 3);
+		p->k[1] = pfx_key(key, a, 1 + 3);
 		a[0] = 0xfb;
-		p->k[2] = (uint32_t)siphash24(key, a, 1 + 2);
+		p->k[2] = pfx_key(key, a, 1 + 2);
 		p->n = 3;
 	}
 }
@@ -959,7 +1073,7 @@ quota_ok(const struct mediator *m, const struct pfx *p)
 	int i;
 
 	for (i = 0; i < p->n; i++)
-		if (m->live[p->k[i] % QSLOTS] >= m->share[i])
+		if (pt_get(&m->live, p->k[i]) >= m->share[i])
 			return 0;
 	return 1;
 }
@@ -970,8 +1084,8 @@ quota_take(struct mediator *m, struct slot *s, const struct pfx *p)
 	int i;
 
 	for (i = 0; i < p->n; i++) {
-		s->q[i] = (uint16_t)(p->k[i] % QSLOTS);
-		m->live[s->q[i]]++;
+		s->q[i] = p->k[i];
+		pt_add(&m->live, s->q[i], 1);
 	}
 	s->nq = (uint8_t)p->n;
 }
@@ -1261,7 +1375,8 @@ handle_register(struct mediator *m, const struct reg *rg,
 		slot_release(m, s);	/* a dead client's, reused */
 	newcands = !isnew && e->introduced && !rg->alt && locals_differ(s, rg);
 	fresh_alt = rg->alt && (isnew || !slot_have_alt(s));
-	if ((s = slot_update(s, rg, from, via, now)) == NULL) {
+	if ((isnew && pt_reserve(&m->live, PFX_LEVELS) == -1) ||
+	    (s = slot_update(s, rg, from, via, now)) == NULL) {
 		m->st.refused++;
 		send_error(m, from, via, rg->id, E_FULL,
 		    "mediator out of memory, try later", SIZE_MAX);
@@ -1501,13 +1616,12 @@ static int
 rs_charge(struct mediator *m, struct rsess *rs, int d)
 {
 	int i, j, over = 0;
-	uint32_t *c;
 
 	for (j = 0; j < 2; j++)
 		for (i = 0; i < rs->nq[j]; i++) {
-			c = &m->rs_src[rs->q[j][i]];
-			*c += (uint32_t)d;
-			over |= *c > m->rs_share[i];
+			pt_add(&m->rs_src, rs->q[j][i], d);
+			over |= pt_get(&m->rs_src, rs->q[j][i]) >
+			    m->rs_share[i];
 		}
 	return over;
 }
@@ -1550,6 +1664,8 @@ rs_open(struct mediator *m, struct entry *e, const struct slotv *v,
 
 	if ((k = m->rs_free) == -1)
 		return "relay full: all sessions in use, try later";
+	if (pt_reserve(&m->rs_src, 2 * PFX_LEVELS) == -1)
+		return "relay: out of memory, try later";
 	rs = &m->rs[k];
 	next = rs->older;
 	memset(rs, 0, sizeof(*rs));
@@ -1558,7 +1674,7 @@ rs_open(struct mediator *m, struct entry *e, const struct slotv *v,
 		pfx_of(m, &v[j].pub, &p);
 		rs->nq[j] = (uint8_t)p.n;
 		for (i = 0; i < p.n; i++)
-			rs->q[j][i] = p.k[i] % QSLOTS;
+			rs->q[j][i] = p.k[i];
 	}
 	if (rs_charge(m, rs, 1)) {
 		(void)rs_charge(m, rs, -1);
@@ -1905,10 +2021,10 @@ mediator_free(struct mediator *m)
 	free(m->old);
 	free(m->rl);
 	free(m->stun_rl);
-	free(m->live);
+	free(m->live.t);
 	free(m->rs);
 	free(m->rs_hash);
-	free(m->rs_src);
+	free(m->rs_src.t);
 	free(m);
 }
 
@@ -1942,8 +2058,7 @@ relay_init(struct mediator *m, const struct med_config *c)
 		m->rs_nhash *= 2;
 	m->rs = calloc((size_t)m->rs_max, sizeof(*m->rs));
 	m->rs_hash = malloc(m->rs_nhash * sizeof(*m->rs_hash));
-	m->rs_src = calloc(QSLOTS, sizeof(*m->rs_src));
-	if (m->rs == NULL || m->rs_hash == NULL || m->rs_src == NULL)
+	if (m->rs == NULL || m->rs_hash == NULL)
 		return -1;
 	memset(m->rs_hash, 0xff, m->rs_nhash * sizeof(*m->rs_hash));
 	for (k = m->rs_max - 1; k >= 0; k--) {
@@ -1992,9 +2107,8 @@ mediator_init(const struct med_config *c, const struct med_local *locals,
 	if ((m->rate = c->rate) > 0)
 		m->rl = calloc(RL_SLOTS, sizeof(*m->rl));
 	m->stun_rl = calloc(RL_SLOTS, sizeof(*m->stun_rl));
-	m->live = calloc(QSLOTS, sizeof(*m->live));
 	m->buckets = calloc(m->nbuckets, sizeof(*m->buckets));
-	if (m->buckets == NULL || m->stun_rl == NULL || m->live == NULL ||
+	if (m->buckets == NULL || m->stun_rl == NULL ||
 	    (c->rate > 0 && m->rl == NULL)) {
 		mediator_free(m);
 		return NULL;

@@ -322,6 +322,44 @@ fill(int kind, int n, int addrs)
 }
 
 /*
+ * Quotas that two prefixes share by chance: in each of trials fresh
+ * mediators (a new hash key each), 63 IPv4 addresses, each of its own
+ * /16, register share names each (a 64th of the table, -n). Each should
+ * get all of them; a prefix whose counter met another's was refused
+ * before.
+ */
+static int
+shares(int argc, char **argv, int trials, int share)
+{
+	struct ep e;
+	char name[32];
+	int t, a, k, r, r0, ok = 0, refused = 0, bad = 0, other = 0;
+	uint64_t id = 100;
+
+	for (t = 0; t < trials; t++) {
+		if (t > 0) {
+			mediator_free(M);
+			setup(argc, argv);
+		}
+		r0 = refused;
+		for (a = 0; a < 63; a++) {
+			e = ep4((uint32_t)(11 + a) << 24 | 1, 5000);
+			for (k = 0; k < share; k++) {
+				snprintf(name, sizeof(name), "s%d-%d", a, k);
+				r = reg(&e, id++, name, ROLE_PUNCH);
+				ok += r == 1;
+				refused += r == -E_RATE;
+				other += r != 1 && r != -E_RATE;
+			}
+		}
+		bad += refused > r0;
+	}
+	printf("trials %d refused_trials %d registered %d refused %d "
+	    "other %d\n", trials, bad, ok, refused, other);
+	return 0;
+}
+
+/*
  * A live registration moved: the attacker, with a cookie of its own,
  * registers the victim's id from elsewhere; the peer is then told
  * whose endpoint?
@@ -608,6 +646,10 @@ main(int argc, char **argv)
 		    getenv("ADDRS") : "1000000"));
 	if (strcmp(s, "move") == 0)
 		return move();
+	if (strcmp(s, "shares") == 0)
+		return shares(argc - 1, argv + 1, atoi(getenv("TRIALS") ?
+		    getenv("TRIALS") : "30"), atoi(getenv("SHARE") ?
+		    getenv("SHARE") : "100"));
 	if (strcmp(s, "ackspoof") == 0)
 		return ackspoof();
 	if (strcmp(s, "hoard") == 0)
