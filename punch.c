@@ -141,18 +141,24 @@ struct tcand {
 	struct ep	 from;		/* of an accepted connection */
 };
 
+/* -t: the connection to mediator k (meds[k]), once it has joined. */
+struct tmed {
+	int		 fd, up;
+	int64_t		 retry, gap, refresh;
+	size_t		 len;
+	unsigned char	 buf[2 + MAX_DGRAM];
+};
+
 /* -t: the rendezvous over TCP and the simultaneous open. */
 struct tpunch {
 	struct punch	*p;
-	int		 lfd, mfd, mup;	/* listener; mediator connection */
-	int64_t		 mretry, mgap, mrefresh;
-	size_t		 mlen;
-	unsigned char	 mbuf[2 + MAX_DGRAM];
+	int		 lfd;		/* the listener */
+	struct tmed	 m[MAX_MEDS];	/* m[0..p->nactive) in use */
 	struct tcand	 c[MAX_TCONNS];
 	int		 chosen;	/* index into c, -1 */
 	unsigned	 syns, refused;
-	int		 map[2 + MAX_TCONNS];	/* pollfd i: -1 listener,
-						   -2 mediator, else c[] */
+	int		 map[1 + MAX_MEDS + MAX_TCONNS];	/* pollfd i:
+				   -1 listener, -2 - k mediator k, else c[] */
 };
 
 /* What the punch keeps: the caller's config, the result, the rest. */
@@ -165,6 +171,8 @@ struct punch {
 	unsigned char	 cookies[MAX_MEDS][2][COOKIE_LEN];
 	int		 med_dead[MAX_MEDS];	/* it refused us */
 	int		 med_heard[MAX_MEDS];	/* it answered */
+	int		 med_reg[MAX_MEDS];	/* it holds our registration */
+	int64_t		 med_refresh[MAX_MEDS];	/* when to refresh it */
 	int64_t		 med_since[MAX_MEDS];	/* it joined meds_widen */
 	int		 nactive;	/* meds[0..nactive): registered with */
 	int64_t		 widen_at;	/* the next may join then */
@@ -403,8 +411,55 @@ register_all(struct punch *p, int64_t now)
 	int k;
 
 	for (k = 0; k < p->nactive; k++)
-		if (!p->med_dead[k])
+		if (!p->med_dead[k]) {
 			send_register(p, k, now);
+			p->med_refresh[k] = now + REG_REFRESH;
+		}
+}
+
+/*
+ * The timer's: to a mediator that holds our registration when its
+ * refresh is due, to the others each time (backing off: meds_pending).
+ */
+static void
+register_due(struct punch *p, int64_t now)
+{
+	int k;
+
+	for (k = 0; k < p->nactive; k++)
+		if (!p->med_dead[k] && (!p->med_reg[k] ||
+		    now >= p->med_refresh[k])) {
+			send_register(p, k, now);
+			p->med_refresh[k] = now + REG_REFRESH;
+		}
+}
+
+/* When the next refresh is due, all of them holding our registration. */
+static int64_t
+refresh_next(const struct punch *p, int64_t now)
+{
+	int64_t t = now + REG_REFRESH;
+	int k;
+
+	for (k = 0; k < p->nactive; k++)
+		if (!p->med_dead[k] && p->med_refresh[k] < t)
+			t = p->med_refresh[k];
+	return t;
+}
+
+/*
+ * Mediators we register with that do not hold our registration yet: a
+ * late joiner whose first REGISTER was lost is retried in REG_GAP0 to
+ * REG_GAPMAX, not at the others' refresh 10 s on.
+ */
+static int
+meds_pending(const struct punch *p)
+{
+	int k, n = 0;
+
+	for (k = 0; k < p->nactive; k++)
+		n += !p->med_dead[k] && !p->med_reg[k];
+	return n;
 }
 
 /* Mediators that hold (or may yet hold) our registration. */
@@ -1117,15 +1172,18 @@ punch_tick(struct punch *p, int64_t now)
 		relay_tick(p, now);
 	if (p->state == P_PROBE)
 		spray_tick(p, now);
-	if (meds_widen(p, now))
+	if (meds_widen(p, now)) {
 		p->next_tx = now;	/* it hears from us at once */
+		p->txgap = REG_GAP0;
+	}
 	dual_tick(p, now);
 	he_tick(p, now);
 	if (now < p->next_tx)
 		return 0;
 	if (p->state == P_REGISTER) {
-		register_all(p, now);
-		p->next_tx = now + (p->med_seen ? REG_REFRESH : p->txgap);
+		register_due(p, now);
+		p->next_tx = meds_pending(p) ? now + p->txgap :
+		    refresh_next(p, now);
 		if (p->txgap < REG_GAPMAX)
 			p->txgap *= 2;
 		if (!p->med_seen && now - p->start >= 5000 && !p->warned)
@@ -1488,12 +1546,16 @@ on_registered(struct punch *p, struct rd *r, int k, int alt, int64_t now)
 	memcpy(p->cookies[k][alt], c, COOKIE_LEN);
 	if (alt)
 		return;
-	if (!p->med_seen) {
+	if (!p->med_reg[k]) {
+		p->med_reg[k] = 1;
+		p->med_refresh[k] = now + REG_REFRESH;
+	}
+	if (!p->med_seen)
 		vlog("registered \"%s\" with %s as %s; waiting for the peer",
 		    p->cfg.label, ep_str(&p->meds[k][0], m, sizeof(m)),
 		    ep_str(&you, a, sizeof(a)));
-		p->next_tx = now + REG_REFRESH;
-	}
+	if (!meds_pending(p))
+		p->next_tx = refresh_next(p, now);
 	p->med_seen = now;
 	p->self_pub = p->path.self_pub = you;
 }
@@ -3078,22 +3140,24 @@ tcp_write(int fd, const void *buf, size_t len)
 	return send(fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
-/* The same messages over TCP, behind a 2-byte length. */
+/* The same messages over TCP to mediator k, behind a 2-byte length. */
 static void
-tmed_send(struct tpunch *t, int type)
+tmed_send(struct tpunch *t, int k, int type)
 {
+	struct tmed *m = &t->m[k];
 	unsigned char msg[256], buf[2 + sizeof(msg)];
 	struct wr w;
 	size_t n;
 
 	wr_init(&w, msg, sizeof(msg));
 	/* No cookie: TCP proves the source. */
-	reg_build(t->p, type, 0, 0, t->p->peer_flags, &w);
+	reg_build(t->p, type, k, 0, t->p->peer_flags, &w);
 	if (w.bad || (n = frame_put(buf, sizeof(buf), msg, w.len)) == 0)
 		return;
-	if (tcp_write(t->mfd, buf, n) == -1) {
-		close(t->mfd);		/* reconnect */
-		t->mfd = -1;
+	if (tcp_write(m->fd, buf, n) == -1) {
+		close(m->fd);		/* reconnect */
+		m->fd = -1;
+		m->up = 0;
 	}
 }
 
@@ -3127,7 +3191,7 @@ tconn_hello(struct tpunch *t, struct tcand *c)
 static void	tpunch_timers(struct tpunch *, int64_t);
 
 static void
-on_tpeer(struct tpunch *t, struct rd *r, int64_t now)
+on_tpeer(struct tpunch *t, int k, struct rd *r, int64_t now)
 {
 	struct punch *p = t->p;
 	struct intro in;
@@ -3147,8 +3211,8 @@ on_tpeer(struct tpunch *t, struct rd *r, int64_t now)
 		p->path.controlling = flags & PEER_CONTROLLING;
 		p->self_pub = p->path.self_pub = in.you;
 		p->peer_at = now;
-		vlog("mediator introduced the peer after %lld ms over TCP; "
-		    "we are seen as %s", (long long)(now - p->start),
+		vlog("mediator %d introduced the peer after %lld ms over TCP; "
+		    "we are seen as %s", k + 1, (long long)(now - p->start),
 		    ep_str(&in.you, a, sizeof(a)));
 		cand_add(p, &in.them, -1, "public");
 		for (i = 0; i < in.nlocals; i++)
@@ -3163,32 +3227,34 @@ on_tpeer(struct tpunch *t, struct rd *r, int64_t now)
 			p->deadline = now + PUNCH_LIMIT;
 		tpunch_timers(t, now);	/* the first SYNs before the ack */
 	}
-	tmed_send(t, T_PEERACK);
+	tmed_send(t, k, T_PEERACK);
 }
 
-/* Frames from the mediator connection. */
+/* Frames from mediator k's connection. */
 static int
-tmed_read(struct tpunch *t, int64_t now)
+tmed_read(struct tpunch *t, int k, int64_t now)
 {
 	struct punch *p = t->p;
+	struct tmed *m = &t->m[k];
 	struct rd r;
 	ssize_t n;
 	size_t flen;
 	int version, type;
 	uint64_t id;
 
-	n = recv(t->mfd, t->mbuf + t->mlen, sizeof(t->mbuf) - t->mlen, 0);
+	n = recv(m->fd, m->buf + m->len, sizeof(m->buf) - m->len, 0);
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-		close(t->mfd);
-		t->mfd = -1;
-		t->mretry = now + t->mgap;
+		close(m->fd);
+		m->fd = -1;
+		m->up = 0;
+		m->retry = now + m->gap;
 		return 0;
 	}
 	if (n == -1)
 		return 0;
-	t->mlen += (size_t)n;
-	while (frame_get(t->mbuf, t->mlen, &flen) == 1) {
-		rd_init(&r, t->mbuf + 2, flen);
+	m->len += (size_t)n;
+	while (frame_get(m->buf, m->len, &flen) == 1) {
+		rd_init(&r, m->buf + 2, flen);
 		version = -1;
 		if (rd_hdr(&r, &version, &type, &id) == 0 &&
 		    version != PROTO_VERSION &&
@@ -3196,17 +3262,18 @@ tmed_read(struct tpunch *t, int64_t now)
 			return -1;
 		if (version == PROTO_VERSION && !r.bad && id == p->path.id) {
 			p->med_seen = now;
+			p->med_heard[k] = 1;
 			if (type == T_PEER)
-				on_tpeer(t, &r, now);
+				on_tpeer(t, k, &r, now);
 			else if (type == T_ERROR && p->state == P_REGISTER &&
-			    on_mediator(p, &r, type, 0, 0, now) == -1)
+			    on_mediator(p, &r, type, k, 0, now) == -1)
 				return -1;
 		}
-		t->mlen -= 2 + flen;
-		memmove(t->mbuf, t->mbuf + 2 + flen, t->mlen);
+		m->len -= 2 + flen;
+		memmove(m->buf, m->buf + 2 + flen, m->len);
 	}
-	if (t->mlen == sizeof(t->mbuf))
-		t->mlen = 0;	/* an oversized frame: resynchronise */
+	if (m->len == sizeof(m->buf))
+		m->len = 0;	/* an oversized frame: resynchronise */
 	return 0;
 }
 
@@ -3258,24 +3325,47 @@ tconn_read(struct tpunch *t, int k)
 	return type == T_TUSE && !p->path.controlling ? 1 : -1;
 }
 
+/*
+ * Each mediator that has joined (meds_widen: the next when the first
+ * has not answered in FAILOVER_MS, as over UDP): connect, and again
+ * after a backoff when it breaks; refresh the registration.
+ */
+static void
+tmed_timers(struct tpunch *t, int64_t now)
+{
+	struct punch *p = t->p;
+	struct tmed *m;
+	int k;
+
+	(void)meds_widen(p, now);
+	for (k = 0; k < p->nactive; k++) {
+		m = &t->m[k];
+		if (m->gap == 0)
+			m->gap = REG_GAP0;	/* it has just joined */
+		if (m->fd == -1 && now >= m->retry && !p->med_dead[k]) {
+			m->fd = tcp_connect(p->meds[k][0].u.sa.sa_family,
+			    p->path.lport, &p->meds[k][0], 0);
+			m->up = 0;
+			m->len = 0;
+			m->retry = now + m->gap;
+			if (m->gap < REG_GAPMAX)
+				m->gap *= 2;
+		}
+		if (m->up && now >= m->refresh) {
+			tmed_send(t, k, T_REGISTER);
+			m->refresh = now + REG_REFRESH;
+		}
+	}
+}
+
 static void
 tpunch_timers(struct tpunch *t, int64_t now)
 {
 	struct punch *p = t->p;
 	int fam = p->med.u.sa.sa_family, i;
 
-	if (t->mfd == -1 && p->state == P_REGISTER && now >= t->mretry) {
-		t->mfd = tcp_connect(fam, p->path.lport, &p->med, 0);
-		t->mup = 0;
-		t->mlen = 0;
-		t->mretry = now + t->mgap;
-		if (t->mgap < REG_GAPMAX)
-			t->mgap *= 2;
-	}
-	if (t->mup && now >= t->mrefresh && p->state == P_REGISTER) {
-		tmed_send(t, T_REGISTER);
-		t->mrefresh = now + REG_REFRESH;
-	}
+	if (p->state == P_REGISTER)
+		tmed_timers(t, now);
 	if (p->state != P_PROBE)
 		return;
 	for (i = 0; i < p->ncands; i++) {
@@ -3305,10 +3395,17 @@ tpunch_timeout(const struct tpunch *t, int64_t now)
 	int64_t w = 1000;
 	int i;
 
-	if (t->mfd == -1 && p->state == P_REGISTER)
-		w = t->mretry - now;
-	if (t->mup && p->state == P_REGISTER && t->mrefresh - now < w)
-		w = t->mrefresh - now;
+	for (i = 0; p->state == P_REGISTER && i < p->nactive; i++) {
+		const struct tmed *m = &t->m[i];
+
+		if (m->fd == -1 && !p->med_dead[i] && m->retry - now < w)
+			w = m->retry - now;
+		if (m->up && m->refresh - now < w)
+			w = m->refresh - now;
+	}
+	if (p->state == P_REGISTER && p->nactive < p->cfg.nmeds &&
+	    p->widen_at - now < w)
+		w = p->widen_at - now;
 	for (i = 0; p->state == P_PROBE && i < p->ncands; i++) {
 		const struct tcand *c = &t->c[i];
 
@@ -3398,9 +3495,12 @@ tpunch_finish(struct tpunch *t, int64_t now)
 			tcp_abort(t->c[i].fd);
 	if (t->lfd != -1)
 		close(t->lfd);
-	if (t->mfd != -1)
-		tcp_abort(t->mfd);
-	t->lfd = t->mfd = -1;
+	for (i = 0; i < MAX_MEDS; i++) {
+		if (t->m[i].fd != -1)
+			tcp_abort(t->m[i].fd);
+		t->m[i].fd = -1;
+	}
+	t->lfd = -1;
 	p->path.fd = t->c[t->chosen].fd;
 	for (i = 0; i < MAX_TCONNS; i++)
 		t->c[i].fd = -1;	/* closed, or the path's now */
@@ -3432,9 +3532,9 @@ tpunch_start(struct punch *p)
 		return -1;
 	}
 	t->p = p;
-	t->mfd = -1;
+	for (i = 0; i < MAX_MEDS; i++)
+		t->m[i].fd = -1;
 	t->chosen = -1;
-	t->mgap = REG_GAP0;
 	for (i = 0; i < MAX_TCONNS; i++)
 		t->c[i].fd = -1;
 	close(p->path.fd);		/* the UDP socket told us our port */
@@ -3473,11 +3573,12 @@ tpunch_pollfds(struct tpunch *t, struct pollfd *pfd)
 	pfd[n].fd = t->lfd;
 	pfd[n].events = POLLIN;
 	t->map[n++] = -1;
-	if (t->mfd != -1) {
-		pfd[n].fd = t->mfd;
-		pfd[n].events = t->mup ? POLLIN : POLLOUT;
-		t->map[n++] = -2;
-	}
+	for (i = 0; i < MAX_MEDS; i++)
+		if (t->m[i].fd != -1) {
+			pfd[n].fd = t->m[i].fd;
+			pfd[n].events = t->m[i].up ? POLLIN : POLLOUT;
+			t->map[n++] = -2 - i;
+		}
 	for (i = 0; i < MAX_TCONNS; i++)
 		if (t->c[i].fd != -1) {
 			pfd[n].fd = t->c[i].fd;
@@ -3489,22 +3590,24 @@ tpunch_pollfds(struct tpunch *t, struct pollfd *pfd)
 	return n;
 }
 
-/* The mediator connection is up (or failed): register over it. */
+/* Mediator k's connection is up (or failed): register over it. */
 static void
-tmed_connected(struct tpunch *t, int64_t now)
+tmed_connected(struct tpunch *t, int k, int64_t now)
 {
+	struct tmed *m = &t->m[k];
 	int e = 0;
 	socklen_t len = sizeof(e);
 
-	(void)getsockopt(t->mfd, SOL_SOCKET, SO_ERROR, &e, &len);
+	(void)getsockopt(m->fd, SOL_SOCKET, SO_ERROR, &e, &len);
 	if (e) {
-		close(t->mfd);
-		t->mfd = -1;
+		close(m->fd);
+		m->fd = -1;
 		return;
 	}
-	t->mup = 1;
-	t->mrefresh = now + REG_REFRESH;
-	tmed_send(t, T_REGISTER);
+	m->up = 1;
+	m->refresh = now + REG_REFRESH;
+	t->p->med_heard[k] = 1;		/* it took the connection */
+	tmed_send(t, k, T_REGISTER);
 }
 
 /*
@@ -3524,10 +3627,10 @@ punch_events(struct punch *p, const struct pollfd *pfd, int n, int64_t now)
 		k = t->map[i];
 		if (k == -1)
 			tpunch_accept(t);
-		else if (k == -2 && !t->mup)
-			tmed_connected(t, now);
-		else if (k == -2) {
-			if (tmed_read(t, now) == -1)
+		else if (k <= -2 && !t->m[-2 - k].up)
+			tmed_connected(t, -2 - k, now);
+		else if (k <= -2) {
+			if (tmed_read(t, -2 - k, now) == -1)
 				return -1;
 		} else if (!t->c[k].up)
 			tconn_connected(t, &t->c[k], now);
@@ -3557,8 +3660,9 @@ punch_free(struct punch *p)
 				tcp_abort(t->c[i].fd);
 		if (t->lfd != -1)
 			close(t->lfd);
-		if (t->mfd != -1)
-			tcp_abort(t->mfd);
+		for (i = 0; i < MAX_MEDS; i++)
+			if (t->m[i].fd != -1)
+				tcp_abort(t->m[i].fd);
 		free(t);
 	}
 	free(p);

@@ -619,3 +619,107 @@ mflags() {
 	grep -q "introduced $n:" "$(mlog 2)"
 	grep -q "registering with mediator 3, ${RANK[2]}, too" "$T/a.err"
 }
+
+TCPFO_BASE=b3699fd	# -t registered with the first mediator only
+# lost_join PNC TAG: A alone (PNC), name $n-TAG, with the two mediators
+# ranked first for it of three_meds' three, the second in rank behind a
+# drop rule on core until its first REGISTER has been dropped; then
+# $T/TAG.ms: ms from the rule's removal until the second logged the
+# registration, or "none" within 4 s. Two: a third joining would send
+# to all (and so again).
+lost_join() {
+	local bin=$1 tag=$2 nm=$n-$2 r port t0
+	mapfile -t r < <("$BATS_FILE_TMPDIR/loadgen" rank "$nm" "${MEDS[@]}")
+	port=${r[1]##*:}
+	mapfile -t fwd < <(mflags "${r[0]}" "${r[1]}")
+	lab_exec core nft -f - <<-EOF
+		table inet lostjoin {
+			counter m2 { }
+			chain in {
+				type filter hook input priority -10; policy accept;
+				udp dport $port counter name "m2" drop
+			}
+		}
+	EOF
+	bgrun hA "$tag" "$bin" punch -v "${fwd[@]}" -w 20 "$nm"
+	wait_for 10 dropped_m2
+	t0=$EPOCHREALTIME
+	lab_exec core nft delete table inet lostjoin
+	if wait_for 4 grep -q "registered $nm role" "$T/m$port.log"; then
+		awk -v a="$t0" -v b="$EPOCHREALTIME" \
+		    'BEGIN { printf "%d\n", (b - a) * 1000 }' >"$T/$tag.ms"
+	else
+		echo none >"$T/$tag.ms"
+	fi
+	kill "${PIDS[$tag]}" 2>/dev/null || true
+}
+
+dropped_m2() {
+	(($(lab_exec core nft list counter inet lostjoin m2 |
+	    awk '$1 == "packets" { print $2 }') >= 1))
+}
+
+@test "several mediators: a late joiner's lost first REGISTER is sent again within a second, not at the 10 s refresh" {
+	n=$(uname_)
+	three_meds 7601 7611 7621
+	lost_join "$PNC" a
+	echo "# now: registered with the second $(cat "$T/a.ms") ms after its path opened" >&3
+	[ "$(cat "$T/a.ms")" != none ]
+	[ "$(cat "$T/a.ms")" -lt 2000 ]
+	# The control: before, the next REGISTER went at the refresh, 10 s
+	# after the first mediator's answer.
+	local old=$BATS_FILE_TMPDIR/tcpfo-base
+	if [ ! -x "$old/pnc" ]; then
+		mkdir -p "$old"
+		git -C "$BATS_TEST_DIRNAME/.." archive "$TCPFO_BASE" |
+		    tar -x -C "$old"
+		make -C "$old" pnc >/dev/null 2>&1
+	fi
+	lost_join "$old/pnc" b
+	echo "# $TCPFO_BASE: $(cat "$T/b.ms")" >&3
+	kill "${MPIDS[@]}"
+	[ "$(cat "$T/b.ms")" = none ]
+}
+
+@test "several mediators, -t: the first of a name's mediators down, the pair meets over TCP at the second; before, -t never left the first" {
+	n=$(uname_)
+	three_meds
+	port=${RANK[1]##*:}
+	lab_bg core "$T/m$port.log" "$PNC" mediate -v -p "$port" \
+	    -s "${RANK[1]%:*}"
+	MPIDS+=("$LAB_BG_PID")
+	wait_udp_port core "$port"
+	mapfile -t fwd < <(mflags "${MEDS[@]}")
+	bgrun hA a "$PNC" punch -t -v "${fwd[@]}" -w 10 "$n"
+	bgrun hB b "$PNC" punch -t -v "${fwd[@]}" -w 10 "$n"
+	wait_tag a; rca=$RC
+	wait_tag b; rcb=$RC
+	show a b
+	[ "$rca" -eq 0 ]
+	[ "$rcb" -eq 0 ]
+	grep -q "introduced $n:" "$(mlog 1)"
+	for t in a b; do
+		grep -q "no answer from the others: registering with mediator 2, ${RANK[1]}, too" "$T/$t.err"
+		grep -q "mediator 2 introduced the peer after .* over TCP" "$T/$t.err"
+		grep -q "TCP connection with" "$T/$t.err"
+	done
+	# The control: the same with $TCPFO_BASE times out (-w 4).
+	local old=$BATS_FILE_TMPDIR/tcpfo-base
+	if [ ! -x "$old/pnc" ]; then
+		mkdir -p "$old"
+		git -C "$BATS_TEST_DIRNAME/.." archive "$TCPFO_BASE" |
+		    tar -x -C "$old"
+		make -C "$old" pnc >/dev/null 2>&1
+	fi
+	# The same name: another's rank could put the running one first.
+	before=$(grep -c "registered $n role" "$(mlog 1)")
+	bgrun hA c "$old/pnc" punch -t -v "${fwd[@]}" -w 4 "$n"
+	bgrun hB d "$old/pnc" punch -t -v "${fwd[@]}" -w 4 "$n"
+	wait_tag c; rcc=$RC
+	wait_tag d; rcd=$RC
+	kill "${MPIDS[@]}"
+	show c d
+	[ "$rcc" -eq 1 ]
+	[ "$rcd" -eq 1 ]
+	[ "$(grep -c "registered $n role" "$(mlog 1)")" -eq "$before" ]
+}
