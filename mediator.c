@@ -68,7 +68,6 @@
 #define GROUP_TCP	2	/* added: TCP clients meet TCP clients */
 #define MAXTCP		1024	/* TCP rendezvous connections at once */
 #define TCP_PER_SRC	16	/* ... from one IPv4 address or IPv6 /64 */
-#define TCP_SLOTS	4096	/* their counters, by prefix hash */
 #define TCP_FRAME_MS	5000	/* ms to complete a frame once begun */
 #define TCP_HELLO_MS	10000	/* ms for a first whole frame */
 #define TCP_PAUSE_MS	1000	/* ms the listeners rest out of fds */
@@ -209,9 +208,9 @@ struct pfx {
 };
 
 /*
- * Counts by prefix key (live names, relay sessions), exact: open
- * addressing with linear probing, at most half full, grown ahead of
- * need (pt_reserve). A key of 0 marks an empty cell.
+ * Counts by prefix key (live names, relay sessions, TCP clients), exact:
+ * open addressing with linear probing, at most half full, grown ahead
+ * of need (pt_reserve). A key of 0 marks an empty cell.
  */
 struct pcount {
 	uint64_t	k;
@@ -1760,6 +1759,27 @@ handle_relayreq(struct mediator *m, const struct reg *rg,
 }
 
 /*
+ * One side's session is over (T_RELAYEND, from its registered endpoint):
+ * the relay session ends now, not after 30 s idle, and its slot and its
+ * sources' shares go to the next pair. An attacker would need the id
+ * and the endpoint, as for RELAY itself.
+ */
+static void
+handle_relayend(struct mediator *m, size_t len, uint64_t id,
+    const struct ep *from)
+{
+	struct rsess *rs;
+	int j;
+
+	if (len != HDR_LEN)
+		return drop(m, from, "malformed RELAYEND");
+	if ((rs = rs_find(m, id, from, &j)) == NULL)
+		return drop(m, from, "relay end: not a relayed endpoint");
+	vlog("relay session ended by a side");
+	rs_close(m, rs);
+}
+
+/*
  * A datagram to relay: from one registered endpoint of a session, to
  * the other, as it is (the peers' own MACs, with -K, cover the inside),
  * if that side is itself sending through the relay. It keeps its
@@ -1856,6 +1876,8 @@ handle_message(struct mediator *m, const unsigned char *buf, size_t len,
 		return drop(m, from, "unexpected message over TCP");
 	if (type == T_RELAY)
 		return handle_relay(m, buf, len, id, from, now);
+	if (type == T_RELAYEND)
+		return handle_relayend(m, len, id, from);
 	if (type == T_RELAYREQ) {
 		if (rd_reg(&r, &rg, 0) == -1)
 			return drop(m, from, "malformed RELAYREQ");
@@ -2290,7 +2312,7 @@ struct server {
 	unsigned	 gen;
 	unsigned long	 tcp_refused;	/* TCP clients beyond the caps */
 	unsigned long	 tcp_timeouts;	/* closed for a deadline */
-	uint16_t	 tcp_src[TCP_SLOTS];	/* connections per prefix */
+	struct ptab	 tcp_src;	/* connections per prefix */
 	uint64_t	 tcp_key[2];	/* their hash's key */
 	int64_t		 listen_at;	/* poll the listeners again then */
 	struct rxb	*rxb;
@@ -2541,7 +2563,7 @@ tcp_close(struct server *sv, int k)
 	int i;
 
 	for (i = 0; i < c->p.n; i++)
-		sv->tcp_src[c->p.k[i] % TCP_SLOTS]--;
+		pt_add(&sv->tcp_src, c->p.k[i], -1);
 	close(c->fd);
 	free(c);
 	sv->tc[k] = NULL;
@@ -2556,8 +2578,8 @@ tcp_room(const struct server *sv, const struct pfx *p)
 	int i;
 
 	for (i = 0; i < p->n; i++)
-		if (sv->tcp_src[p->k[i] % TCP_SLOTS] >=
-		    TCP_PER_SRC * coarse(i))
+		if (pt_get(&sv->tcp_src, p->k[i]) >=
+		    (uint32_t)(TCP_PER_SRC * coarse(i)))
 			return 0;
 	return 1;
 }
@@ -2579,6 +2601,7 @@ tcp_add(struct server *sv, int fd, const struct sockaddr_storage *ss,
 	for (k = 0; k < MAXTCP && sv->tc[k] != NULL; k++)
 		;
 	if (k == MAXTCP || !tcp_room(sv, &p) ||
+	    pt_reserve(&sv->tcp_src, PFX_LEVELS) == -1 ||
 	    (c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
 	sv->tc[k] = c;
@@ -2590,7 +2613,7 @@ tcp_add(struct server *sv, int fd, const struct sockaddr_storage *ss,
 	c->from = from;
 	c->p = p;
 	for (i = 0; i < p.n; i++)
-		sv->tcp_src[p.k[i] % TCP_SLOTS]++;
+		pt_add(&sv->tcp_src, p.k[i], 1);
 	return 0;
 }
 
@@ -2892,6 +2915,7 @@ server_close(struct server *sv)
 			tcp_close(sv, k);
 	free(sv->rxb);
 	free(sv->txb);
+	free(sv->tcp_src.t);
 }
 
 int

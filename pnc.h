@@ -75,6 +75,7 @@
 #define T_RELAY		0x40	/* hdr(sender) then a whole peer datagram */
 #define T_RELAYREQ	0x41	/* role(1) namelen(1) name flags(1) */
 #define T_RELAYOK	0x42	/* nothing: relaying for this rendezvous */
+#define T_RELAYEND	0x43	/* nothing: this side's session is over */
 
 /* The secure channel (PROTOCOL 10), peer <-> peer, end to end. */
 #define T_HS		0x50	/* a handshake message (sec_hs_*) */
@@ -610,6 +611,7 @@ const char *punch_why(const struct punch *);
 int	 punch_stalled(struct punch *);
 void	 punch_release(struct punch *);
 void	 punch_unmap(struct punch *);
+void	 punch_relay_end(struct punch *);
 int	 punch_gateway(struct punch *, const unsigned char *, size_t,
 	    const struct ep *, int64_t);
 int	 punch_released(const struct punch *);

@@ -1134,6 +1134,30 @@ relay_tick(struct punch *p, int64_t now)
 }
 
 /*
+ * The session is over: the relay that carried it (now or before it moved
+ * direct) may end its relay session now rather than after 30 s idle,
+ * and give the slot to the next pair. Twice: nothing answers it. An
+ * older mediator drops it (an unknown type) and lets the session expire.
+ */
+void
+punch_relay_end(struct punch *p)
+{
+	unsigned char buf[HDR_LEN];
+	struct wr w;
+	int i;
+
+	if (p->cfg.tcp || p->relay_state != 2 || p->path.fd == -1)
+		return;
+	wr_init(&w, buf, sizeof(buf));
+	wr_hdr(&w, T_RELAYEND, p->path.id);
+	main_ttl(p, TTL_FULL);
+	for (i = 0; i < 2; i++)
+		(void)sendto(p->path.fd, buf, w.len, 0,
+		    (const struct sockaddr *)&p->meds[p->med_from][0].u,
+		    p->meds[p->med_from][0].len);
+}
+
+/*
  * Nothing at all came from the peer QUIET_MS after the introduction,
  * and no relay is coming: whatever the mediator said, no one is there
  * to punch toward (or nothing can reach us), so probing stops.

@@ -2167,6 +2167,7 @@ session_free(struct session *s, int abort)
 	}
 	path = punch_path(s->p);
 	punch_unmap(s->p);		/* while its socket is open */
+	punch_relay_end(s->p);
 	if (path->fd != -1) {
 		if (abort)
 			tcp_abort(path->fd);
