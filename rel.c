@@ -81,6 +81,20 @@
 #define PROBE_RTT_US	200000	/* ... refreshed by 200 ms at 4 packets */
 #define CWND_MIN	4
 #define NCYCLE		8
+/* A policer (BBR v1's long-term rate): sampled over LT_ROUNDS rounds and
+   LT_MIN_US at least, with more than 1/LT_LOSS lost; two samples within
+   1/4 of each other; then held for LT_HOLD_US. */
+#define LT_ROUNDS	4
+#define LT_MIN_US	50000
+#define LT_MAX_US	1000000
+#define LT_LOSS		2	/* more than half lost: random loss of 20%
+				   (reliable.bats), with a queue's on top,
+				   is not a policer */
+#define LT_HOLD_US	4000000	/* doubled each time it is found again,
+				   up to LT_HOLD_MAX */
+#define LT_HOLD_MAX	64000000
+#define LT_PACE		0.875	/* paced under it: a bucket's burst, taken
+				   in the samples, put the mean 20% over */
 
 enum { M_STARTUP, M_DRAIN, M_PROBE_BW, M_PROBE_RTT };
 
@@ -128,6 +142,12 @@ struct rel {
 	/* delivery rate and BBR */
 	uint64_t	 delivered, round, round_end;
 	uint32_t	 rnd_lost, rnd_acked;	/* this round's */
+	uint64_t	 lost_total;
+	/* a policer: the long-term rate (0: none seen) */
+	double		 lt_bw, lt_last;	/* packets per us */
+	int64_t		 lt_start_us, lt_until, lt_hold;
+	uint64_t	 lt_deliv, lt_lost, lt_round;
+	unsigned	 lt_found;	/* -v: times a policer was seen */
 	int64_t		 delay_since;	/* startup: RTTs high since */
 	int64_t		 deliv_us, first_us;
 	double		 bw[BW_ROUNDS], btlbw;	/* packets per us */
@@ -377,6 +397,9 @@ pace_rate(const struct rel *R)
 	int64_t rtt = R->srtt > 1000 ? R->srtt : 1000;
 	double w = 2 * R->cwnd / (double)rtt;
 
+	if (R->lt_bw > 0)	/* a policer's: under it, no probing */
+		return R->lt_bw * LT_PACE;
+
 	if (R->btlbw > 0 && (R->mode != M_STARTUP ||
 	    R->pacing_gain * R->btlbw > w))
 		return R->pacing_gain * R->btlbw;
@@ -389,8 +412,8 @@ pace_fill(struct rel *R, int64_t now_us)
 {
 	double rate = pace_rate(R), burst = rate * 2000;
 
-	if (burst < 16)
-		burst = 16;
+	if (burst < 16)		/* under a policer, its bucket: 2 */
+		burst = R->lt_bw > 0 ? 2 : 16;
 	R->tokens += (double)(now_us - R->pace_us) * rate;
 	R->pace_us = now_us;
 	if (R->tokens > burst)
@@ -585,6 +608,95 @@ rate_sample(struct rel *R, const struct spkt *p, int64_t now_us)
 	for (R->btlbw = 0, i = 0; i < BW_ROUNDS; i++)
 		if (R->bw[i] > R->btlbw)
 			R->btlbw = R->bw[i];
+	if (R->lt_bw > 0)
+		R->btlbw = R->lt_bw;
+}
+
+static void
+lt_restart(struct rel *R, int64_t now_us)
+{
+	R->lt_start_us = now_us;
+	R->lt_deliv = R->delivered;
+	R->lt_lost = R->lost_total;
+	R->lt_round = R->round;
+}
+
+/*
+ * Paced at a policer's rate and still losing more than 1 in 20: the
+ * samples that found it had the bucket's burst in them (a relay's -b:
+ * 100 ms of its rate; the first sample came out 48% over). What an
+ * interval at its rate delivers is the rate, bursts spent; by a quarter
+ * at most a step (an interval with a stall in it delivers less).
+ */
+static void
+lt_refine(struct rel *R, int64_t now_us)
+{
+	uint64_t d = R->delivered - R->lt_deliv, l = R->lost_total - R->lt_lost;
+	int64_t t = now_us - R->lt_start_us;
+
+	if (R->round - R->lt_round < LT_ROUNDS || t < LT_MIN_US)
+		return;
+	if (l * 20 > d + l && d > 0 && (double)d / (double)t < R->lt_bw) {
+		R->lt_bw = (double)d / (double)t;
+		if (R->lt_bw < R->btlbw * 0.75)
+			R->lt_bw = R->btlbw * 0.75;
+		R->btlbw = R->lt_bw;
+	}
+	lt_restart(R, now_us);
+}
+
+/*
+ * Once a round: is a policer dropping what is over a rate (a token
+ * bucket, as a relay's -b)? The rate filter takes the bucket's bursts
+ * for the path's rate, and on a short RTT sent 6 times what the relay
+ * let through (tests/relay.bats). Two intervals that lost more than
+ * half and delivered at rates within 1/4 of each other: the flow is
+ * paced at their mean for LT_HOLD_US, then probes again (BBR v1's
+ * long-term rate, timed in microseconds, not rounds, so that a 1 ms RTT
+ * holds it as long as a 100 ms one).
+ */
+static void
+lt_sample(struct rel *R, int64_t now_us)
+{
+	uint64_t d = R->delivered - R->lt_deliv, l = R->lost_total - R->lt_lost;
+	int64_t t = now_us - R->lt_start_us;
+	double bw;
+	int i;
+
+	if (R->lt_bw > 0 && now_us < R->lt_until) {
+		lt_refine(R, now_us);
+		return;
+	}
+	if (R->lt_bw > 0) {
+		/* probe again, from the policer's rate: the filter's
+		   samples of its bursts (160 times it) would overshoot */
+		for (i = 0; i < BW_ROUNDS; i++)
+			R->bw[i] = R->lt_bw * LT_PACE;
+		R->lt_bw = R->lt_last = 0;
+		lt_restart(R, now_us);
+		return;
+	}
+	if (R->round - R->lt_round < LT_ROUNDS || t < LT_MIN_US)
+		return;
+	if (l * LT_LOSS <= d + l || d == 0) {
+		if (t > LT_MAX_US) {
+			R->lt_last = 0;
+			lt_restart(R, now_us);
+		}
+		return;
+	}
+	bw = (double)d / (double)t;
+	if (R->lt_last > 0 && (bw > R->lt_last ? bw - R->lt_last :
+	    R->lt_last - bw) <= R->lt_last / 4) {
+		R->lt_bw = (bw + R->lt_last) / 2;
+		R->lt_hold = R->lt_hold == 0 ? LT_HOLD_US :
+		    R->lt_hold * 2 > LT_HOLD_MAX ? LT_HOLD_MAX : R->lt_hold * 2;
+		R->lt_until = now_us + R->lt_hold;
+		R->btlbw = R->lt_bw;
+		R->lt_found++;
+	} else
+		R->lt_last = bw;
+	lt_restart(R, now_us);
 }
 
 /*
@@ -663,8 +775,10 @@ check_full(struct rel *R)
 static void
 bbr_update(struct rel *R, int new_round, int64_t now_us)
 {
-	if (new_round)
+	if (new_round) {
 		check_full(R);
+		lt_sample(R, now_us);
+	}
 	if (R->mode == M_STARTUP && R->filled)
 		set_mode(R, M_DRAIN, now_us);
 	if (R->mode == M_DRAIN && R->inflight <= bdp(R))
@@ -773,6 +887,7 @@ detect_loss(struct rel *R, int64_t now_us)
 			R->inflight--;
 			R->nlost++;
 			R->rnd_lost++;
+			R->lost_total++;
 		} else if (R->rack_check_at == 0 || due < R->rack_check_at)
 			R->rack_check_at = due;
 	}
@@ -1016,6 +1131,7 @@ rto_fire(struct rel *R, int64_t now_us)
 			sp->inflight = 0;
 			sp->lost = 1;
 			R->nlost++;
+			R->lost_total++;
 		}
 	}
 	R->inflight = 0;
@@ -1140,6 +1256,7 @@ rel_new(uint64_t id, int nostdin, size_t budget, int64_t now_us)
 	R->rto = 200 * 1000;
 	R->peer_limit = WIN_MIN;
 	R->pace_us = R->deliv_us = R->first_us = now_us;
+	lt_restart(R, now_us);
 	set_mode(R, M_STARTUP, now_us);
 	return R;
 }
@@ -1156,6 +1273,9 @@ rel_newpath(struct rel *R, int64_t now_us)
 {
 	memset(R->bw, 0, sizeof(R->bw));
 	R->btlbw = R->full_bw = 0;
+	R->lt_bw = R->lt_last = 0;
+	R->lt_hold = 0;
+	lt_restart(R, now_us);
 	R->full_cnt = R->filled = 0;
 	R->delay_since = 0;
 	R->min_rtt = 0;
@@ -1181,6 +1301,10 @@ rel_report(const struct rel *R)
 	    (long long)R->min_rtt, rate10 / 10, rate10 % 10,
 	    (long long)(R->cwnd + 0.5),	/* integers, as human() */
 	    (unsigned long long)R->resent);
+	if (R->lt_found > 0)
+		vlog("reliable session: a rate limit that drops what is over "
+		    "it (a policer) seen %u time(s); paced at its rate",
+		    R->lt_found);
 }
 
 void
