@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include <netinet/in.h>
@@ -42,6 +43,8 @@
 #define IN_CHUNK	(DG_BATCH * MAX_PAYLOAD)	/* stdin read at once */
 #define REL_CHUNK	(64 * MAX_PAYLOAD)	/* ... with -R, at most */
 #define PUNCH_LINGER	150	/* ms: pnc punch's controlled side lingers */
+#define LISTEN_GRACE	1000	/* ms: listen's empty stdin pipe, at the
+				   peer's end, may still bring its reply */
 #define TBUF		(64 * 1024)	/* TCP: each direction's buffer */
 #define TREC		(MAX_DGRAM - HDR_LEN - SEC_OVERHEAD)	/* TCP: bytes a
 						   record, at most (a frame's) */
@@ -86,6 +89,7 @@ struct dgram {
 	int		 in_open;	/* stdin still read */
 	int		 draining;	/* listen: the peer ended; stdin's */
 	size_t		 drain_left;	/* ... bytes ready then still go */
+	int64_t		 drain_until;	/* ... an empty pipe's grace */
 	int		 eof_sent, eof_acked;
 	int64_t		 eof_next, eof_gap;
 	uint32_t	 sent;
@@ -780,12 +784,16 @@ dg_close_stdout(struct session *s, int64_t now)
  * As nc -l: the listener is done when the connector is, but what its
  * stdin held at that moment still goes (a reply already in the pipe
  * must not lose a race with the peer's quick end). FIONREAD counts it
- * for a pipe, a socket or a terminal; elsewhere nothing is counted.
+ * for a pipe, a socket, a file or a terminal. An empty pipe or socket
+ * gets LISTEN_GRACE to bring its reply or its end: `echo hi | pnc
+ * listen`'s echo, not yet run on a loaded machine, lost the race (make
+ * static's demo in CI, 1 run). A terminal's reader ends at once.
  */
 static void
 dg_listen_done(struct session *s, int64_t now)
 {
 	struct dgram *d = s->dg;
+	struct stat st;
 	int ready = 0;
 
 	if (s->cfg.punch.role != ROLE_LISTEN || !d->in_open ||
@@ -795,8 +803,11 @@ dg_listen_done(struct session *s, int64_t now)
 		d->draining = 1;
 		if (ioctl(STDIN_FILENO, FIONREAD, &ready) == 0 && ready > 0)
 			d->drain_left = (size_t)ready;
+		else if (fstat(STDIN_FILENO, &st) == 0 &&
+		    (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+			d->drain_until = now + LISTEN_GRACE;
 	}
-	if (d->drain_left > 0 || d->inlen > d->inoff)
+	if (d->drain_left > 0 || d->inlen > d->inoff || now < d->drain_until)
 		return;
 	d->in_open = 0;
 	s->ends.eof_at = now;
@@ -855,6 +866,8 @@ dg_next(const struct session *s, int64_t now)
 		t = d->eof_next - now;
 	if (d->peer_eof && d->out_open != -1 && d->olen == 0)
 		t = t < 20 ? t : 20;
+	if (d->in_open && d->drain_until > now && d->drain_until - now < t)
+		t = d->drain_until - now;
 	if (t < 0)
 		t = 0;
 	return ends_next(s, now, t);
