@@ -113,6 +113,7 @@ struct pmap {
 	int		 held;		/* a REGISTER waits for the mapping */
 	int		 ack_held;	/* ... or a PEERACK, to mediator ack_k */
 	int		 ack_k, ack_flags;
+	int		 epdep_wait;	/* the relay waits for the answer */
 	int		 iport;		/* our port, as mapped */
 	struct ep	 gw;		/* the gateway, port 5351 */
 	struct ep	 self;		/* our address toward it: PCP's */
@@ -1355,7 +1356,16 @@ plan_deadlines(struct punch *p, int64_t now)
 	else if (p->epdep_self && p->epdep_peer && p->pm.ack_held)
 		vlog("both NATs are endpoint-dependent; our gateway may "
 		    "map a port: waiting for it");
-	else
+	else if (p->epdep_self && p->epdep_peer && p->pm.state == PM_ASK) {
+		/*
+		 * The gateway has not answered yet (it has 250 ms): a
+		 * mapping granted 14 ms after a relay was asked for came
+		 * too late for the session (reach.bats under load).
+		 */
+		vlog("both NATs are endpoint-dependent; waiting for our "
+		    "gateway's answer before the relay");
+		p->pm.epdep_wait = 1;
+	} else
 		both_epdep(p, now);
 	if (p->deadline == 0)		/* listen without -w */
 		p->deadline = now + PUNCH_LIMIT;
@@ -2307,6 +2317,9 @@ pmap_none(struct punch *p, const char *why, int64_t now)
 	p->pm.state = PM_GONE;
 	vlog("no port mapping: %s", why);
 	pmap_release(p, now);
+	if (p->pm.epdep_wait && p->state == P_PROBE)
+		both_epdep(p, now);
+	p->pm.epdep_wait = 0;
 }
 
 /* Granted: one more candidate, announced by the next REGISTER. */
