@@ -51,6 +51,10 @@
 #define TFRAME		(2 + MAX_DGRAM)	/* ... and framed */
 #define TREAD		16		/* TCP: records one stdin read makes */
 #define HS_GAP0		100	/* ms: the initiator's first re-send ... */
+#define HS_GAP_RTT	20	/* ... or this over twice the punch's round
+				   trip, if less: at 10% loss a lost HELLO
+				   cost 100 ms on a 1 ms path (p95 of the
+				   punch 128-210 ms, 26 before protocol 3) */
 #define HS_GAPMAX	1000	/* ... doubling up to this */
 #define HS_LIMIT	10000	/* ms the handshake may take without -w */
 #define HS_MIN		2000	/* ... at least, whatever -w left of it */
@@ -334,7 +338,11 @@ path_send(struct session *s, const unsigned char *buf, size_t len)
 
 /*
  * How many of dg[i..n) go in one UDP GSO message: the same length, the
- * last one maybe shorter, GSO_MAX and GSO_BYTES at most. 1 without GSO.
+ * last one maybe shorter, GSO_MAX and GSO_BYTES at most. 1 without GSO,
+ * and for plain datagrams: nothing slows their sender to the receiver's
+ * pace but its own cost per datagram, and with GSO it outran a receiver
+ * as fast as itself (make bench, 50 MB in the lab: 22-35% lost at 190
+ * MB/s; without, 0 lost at 87 MB/s). -R has flow control: GSO there.
  */
 static int
 gso_run(const struct session *s, const struct iovec *dg, int i, int n)
@@ -342,7 +350,7 @@ gso_run(const struct session *s, const struct iovec *dg, int i, int n)
 	size_t len = dg[i].iov_len, sum = 0;
 	int k;
 
-	if (s->no_gso || s->cfg.no_gso)
+	if (s->no_gso || s->cfg.no_gso || s->rel == NULL)
 		return 1;
 	for (k = 0; i + k < n && k < GSO_MAX; k++) {
 		if (dg[i + k].iov_len > len || sum + dg[i + k].iov_len >
@@ -1668,7 +1676,9 @@ hs_start(struct session *s, int64_t now)
 	if (w.bad || sec_start(&s->sec, s->path->controlling, &sp) == -1)
 		return -1;
 	s->hs_gap = HS_GAP0;
-	s->hs_next = now + HS_GAP0;
+	if (s->path->rtt > 0 && 2 * s->path->rtt + HS_GAP_RTT < HS_GAP0)
+		s->hs_gap = 2 * s->path->rtt + HS_GAP_RTT;
+	s->hs_next = now + s->hs_gap;
 	s->hs_deadline = now + HS_LIMIT;
 	if (S->punch.deadline > 0)
 		s->hs_deadline = S->punch.deadline > now + HS_MIN ?

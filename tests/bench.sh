@@ -14,9 +14,10 @@
 #  2. UDP throughput: BENCH_MB (50) MB from hB to hA through a punched
 #     hole: `pnc connect` to `pnc listen`, and socat and `nc -u` over a
 #     hole from `pnc punch`. Rate is counted at the receiver, from its
-#     first byte to its last. Datagrams sent are counted on rB (packets
-#     from hB to A's public address), arrivals on rA, socket-buffer drops
-#     in hA's /proc/net/snmp.
+#     first byte to its last. Datagrams are counted in hA's
+#     /proc/net/snmp: those its UDP delivered to a socket and those the
+#     socket's buffer dropped (the routers cannot count them: with UDP
+#     GSO they forward a sender's bundle of datagrams as one packet).
 #  3. mediator capacity, on loopback inside a lab namespace, mediator
 #     pinned to CPU 0 and tests/loadgen to CPU 1: rendezvous per second
 #     (and per mediator CPU-second), beside a plain UDP reflector, the
@@ -230,8 +231,7 @@ transfer() {
 		read -r la _ pb <<<"$HOLE_A"
 		read -r lb _ pa <<<"$HOLE_B"
 	fi
-	read -r s0 _ < <(nft_count rB tx)
-	read -r a0 _ < <(nft_count rA rx)
+	a0=$(udp_stat hA InDatagrams)
 	d0=$(udp_stat hA RcvbufErrors)
 	"$LG" sink <"$tmp/fifo" >"$tmp/sink" &
 	sk=$!
@@ -282,14 +282,14 @@ transfer() {
 	kill "$rx" "$tx" 2>/dev/null
 	wait "$rx" "$tx" 2>/dev/null
 	wait "$sk"
-	read -r s1 _ < <(nft_count rB tx)
-	read -r a1 _ < <(nft_count rA rx)
+	a1=$(udp_stat hA InDatagrams)
 	d1=$(udp_stat hA RcvbufErrors)
-	# bytes secs -> MB/s; datagrams delivered = arrived - rcvbuf drops.
+	# bytes secs -> MB/s; the datagrams that reached hA: delivered to a
+	# socket (InDatagrams) and dropped by its buffer.
 	read -r _ by _ secs <"$tmp/sink"
-	out=$(awk -v by="$by" -v secs="$secs" -v s=$((s1 - s0)) \
-	    -v a=$((a1 - a0)) -v d=$((d1 - d0)) -v hr="$hr" -v ht="$ht" \
-	    'BEGIN { dl = a - d; if (secs <= 0) secs = 1e-9
+	out=$(awk -v by="$by" -v secs="$secs" -v s=$((a1 - a0 + d1 - d0)) \
+	    -v d=$((d1 - d0)) -v hr="$hr" -v ht="$ht" \
+	    'BEGIN { dl = s - d; if (secs <= 0) secs = 1e-9
 		printf "%.1f %.0f %.0f %d %d %d %d %d %d\n", by / secs / 1e6,
 		    dl / secs, dl ? by / dl : 0, by, s, s - dl, d, hr, ht }')
 	echo "$out" >>"$tmp/tp.$tool"
