@@ -84,8 +84,11 @@ within() {
 	out=$(lab_exec hA "$LAB_WANLINK" probe "$MED1" 9000 200 5000 100)
 	echo "# 25 ms each way: $out" >&3
 	[ "$(field recv "$out")" -eq 200 ]
+	# the minimum is the link's own delay (2 ms of room: it catches a
+	# wrong delay); the median adds the host's scheduling, which under
+	# the full suite's load reached 54.6 ms (CI of f2a19c1)
 	within "$(field rtt_min "$out")" 50 52
-	within "$(field rtt_med "$out")" 50 54
+	within "$(field rtt_med "$out")" 50 60
 	lab_down
 	lab_up --wan-a "delay=30ms/10ms"
 	echo_on_core
@@ -93,7 +96,7 @@ within() {
 	echo "# 30 ms up, 10 ms down: $out" >&3
 	[ "$(field recv "$out")" -eq 200 ]
 	within "$(field rtt_min "$out")" 40 42
-	within "$(field rtt_med "$out")" 40 44
+	within "$(field rtt_med "$out")" 40 50
 }
 
 @test "wan: the link survives lab_reset; lab_down stops it and removes all" {
