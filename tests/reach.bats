@@ -255,6 +255,76 @@ late_pair() {
 	! grep -q "punched through" "$T/c.err"
 }
 
+# race_pair PNC: a gateway that answers only a resend. rA lets listen's
+# port mapping requests through only once its second REGISTER (the one
+# with the cookie) has gone by: listen registers and waits, and its
+# mapping comes at the requests' resend, 60 ms after the first. connect
+# (hB) comes only then. RL, RC.
+race_pair() {
+	local bin=$1 n=m$RANDOM
+	lab_exec rA nft -f - <<-EOF
+		table ip race {
+			set reg1 { type ipv4_addr; flags dynamic; }
+			set reg2 { type ipv4_addr; flags dynamic; }
+			chain pre {
+				type filter hook prerouting priority -310; policy accept;
+				iifname "lan" udp dport $MPORT @th,88,8 1 ip saddr @reg1 add @reg2 { ip saddr }
+				iifname "lan" udp dport $MPORT @th,88,8 1 add @reg1 { ip saddr }
+				iifname "lan" udp dport 5351 ip saddr != @reg2 drop
+			}
+		}
+	EOF
+	randfile "$T/f" 300000
+	bgrun_in hA l /dev/null "$bin" listen -v -m "$MED1" -w 10 "$n"
+	wait_for 10 grep -q "PCP mapping: $WAN_A:" "$T/l.err"
+	bgrun_in hB c "$T/f" "$bin" connect -v -m "$MED1" -w 10 "$n"
+	wait_tag c 30; RC=$RC
+	local rc=$RC
+	wait_tag l 30; RL=$RC
+	RC=$rc
+}
+
+# l.err: listen registered and waited, and then its mapping came.
+mapped_after_register() {
+	local r m
+	r=$(grep -n "waiting for the peer" "$T/l.err" | head -1 | cut -d: -f1)
+	m=$(grep -n "PCP mapping: $WAN_A:" "$T/l.err" | head -1 | cut -d: -f1)
+	[[ -n $r && -n $m ]] && ((r < m))
+}
+
+@test "a mapping granted only at a resend (both first requests lost): used by the peer, and deleted at the end" {
+	mapped_lab
+	race_pair "$PNC"
+	show l c
+	mapped_after_register
+	[ "$RC" -eq 0 ]
+	[ "$RL" -eq 0 ]
+	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
+	grep -q "punched through to $WAN_A:[0-9]* (mapped)" "$T/c.err"
+	wait_for 5 no_mapping_rules
+	! grep -q "Unauthorized to remove" "$T/upnp/upnp.log"
+}
+
+# Before the fix, NAT-PMP's address (asked first at the resend) came a
+# moment before PCP's grant, 60 ms after our first request: taken for a
+# gateway without PCP, a NAT-PMP request went too, and miniupnpd let it
+# replace the PCP mapping; our PCP deletion was then refused, and the
+# mapping stayed after the session (its lifetime is 120 s).
+@test "a mapping granted only at a resend, control: before the fix (f4d92a5) it outlived the session" {
+	local old=$BATS_FILE_TMPDIR/race
+	mkdir -p "$old"
+	git -C "$BATS_TEST_DIRNAME/.." archive f4d92a5 | tar -x -C "$old"
+	make -C "$old" pnc >/dev/null 2>&1
+	mapped_lab
+	race_pair "$old/pnc"
+	show l c
+	mapped_after_register
+	[ "$RL" -eq 0 ]
+	grep -q "port mapping deleted" "$T/l.err"
+	wait_for 5 grep -q "Unauthorized to remove PCP mapping" "$T/upnp/upnp.log"
+	[ "$(mapping_rules)" -eq 1 ]
+}
+
 # Before the fix (e06e71d) the listener asked for the relay at once, its
 # gateway not having answered yet, and was relayed with a mapping 60 ms
 # on (make sanitize in CI: 66 of 250 datagrams lost through the relay).
