@@ -2362,16 +2362,18 @@ pmap_granted(struct punch *p, int proto, const struct ep *ext,
 	}
 	/*
 	 * Not held: a REGISTER went without it (the gateway had not
-	 * answered yet), and its introduction may be on the way. This one
-	 * updates our candidates at the mediator, which repeats the peer's
-	 * introduction with them if it has introduced us already. Else
-	 * they waited for the refresh, 10 s: granted at 15 ms, introduced
-	 * at 16 ms, the peer never heard of it (reach.bats under CI load).
+	 * answered yet), and its introduction may be on the way. The
+	 * refresh, due now, updates our candidates at the mediator, which
+	 * repeats the peer's introduction with them if it has introduced
+	 * us already. Left to its time, 10 s on: granted at 15 ms,
+	 * introduced at 16 ms, the peer never heard of it (reach.bats
+	 * under CI load).
 	 */
-	if (p->state == P_REGISTER && !pm->held)
+	if (p->state == P_REGISTER && !pm->held) {
 		for (k = 0; k < p->nactive; k++)
-			if (!p->med_dead[k] && has_cookie(p, k, 0))
-				send_register_to(p, T_REGISTER, k, 0, 0);
+			p->med_refresh[k] = now;
+		p->next_tx = now;
+	}
 	p->pm.held = 1;		/* announce it now, held or not */
 	pmap_release(p, now);
 }

@@ -210,11 +210,6 @@ udp_stat() {
 	    if (!h) { for (i = 2; i <= NF; i++) c[$i] = i; h = 1 }
 	    else print $c[f] }'
 }
-# nft_count NODE NAME: "packets bytes" of a lab_counter.
-nft_count() {
-	lab_exec "$1" nft list counter ip lab_count "$2" |
-	    awk '$1 == "packets" { print $2, $4 }'
-}
 # hwm PID: peak resident kB of a live process (VmHWM), or nothing.
 hwm() { awk '$1 == "VmHWM:" { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
@@ -223,7 +218,7 @@ hwm() { awk '$1 == "VmHWM:" { print $2 }' "/proc/$1/status" 2>/dev/null; }
 # to $tmp/tp.TOOL.
 transfer() {
 	local tool=$1 name="tp$2-$RANDOM" rx tx sk deadline h hr=0 ht=0 \
-	    s0 s1 a0 a1 d0 d1 la pb lb pa out
+	    a0 a1 d0 d1 la pb lb pa out
 	rm -f "$tmp/fifo"
 	mkfifo "$tmp/fifo"
 	if [[ $tool != pnc ]]; then
@@ -578,10 +573,6 @@ ip netns exec "$LAB-core" "$PNC" mediate -l 0 -s "$MED1" -s "$MED2" \
     </dev/null >/dev/null 2>"$tmp/med.err" &
 disown
 wait_udp_port core 7321 || die "mediator did not start"
-# Data datagrams only: pnc's probes and acks are shorter than 64 bytes.
-# (Counted after the router's defragmentation: whole datagrams.)
-lab_counter rB tx iifname '"lan"' ip daddr "$WAN_A" udp length '>' 64 || die "counter"
-lab_counter rA rx iifname '"wan"' ip saddr "$WAN_B" udp length '>' 64 || die "counter"
 
 if only 1; then
 echo "bench: 1/5 time to punch, $N trials x 2 paths" >&2

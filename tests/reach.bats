@@ -119,16 +119,21 @@ mapped_lab() {
 }
 
 # pair PNC [ARGS...]: listen on hA, connect on hB with 300 kB; RL, RC.
+# wait_pair: connect's exit status in RC, listen's in RL.
+wait_pair() {
+	local rc
+	wait_tag c 30; rc=$RC
+	wait_tag l 30; RL=$RC
+	RC=$rc
+}
+
 pair() {
 	local bin=$1 n=m$RANDOM
 	shift
 	randfile "$T/f" 300000
 	bgrun_in hA l /dev/null "$bin" listen -v -m "$MED1" -w 10 "$@" "$n"
 	bgrun_in hB c "$T/f" "$bin" connect -v -m "$MED1" -w 10 "$@" "$n"
-	wait_tag c 30; RC=$RC
-	local rc=$RC
-	wait_tag l 30; RL=$RC
-	RC=$rc
+	wait_pair
 }
 
 # no_mapping_rules: miniupnpd holds no DNAT rule on rA (for wait_for).
@@ -226,10 +231,7 @@ late_pair() {
 	bgrun_in hB c "$T/f" "$bin" connect -v -m "$MED1" -w 10 "$n"
 	wait_for 10 grep -q "waiting for the peer" "$T/c.err"
 	bgrun_in hA l /dev/null "$bin" listen -v -m "$MED1" -w 10 "$n"
-	wait_tag c 30; RC=$RC
-	local rc=$RC
-	wait_tag l 30; RL=$RC
-	RC=$rc
+	wait_pair
 }
 
 @test "a mapping granted after the introduction still reaches the peer (a slow gateway)" {
@@ -278,10 +280,7 @@ race_pair() {
 	bgrun_in hA l /dev/null "$bin" listen -v -m "$MED1" -w 10 "$n"
 	wait_for 10 grep -q "PCP mapping: $WAN_A:" "$T/l.err"
 	bgrun_in hB c "$T/f" "$bin" connect -v -m "$MED1" -w 10 "$n"
-	wait_tag c 30; RC=$RC
-	local rc=$RC
-	wait_tag l 30; RL=$RC
-	RC=$rc
+	wait_pair
 }
 
 # l.err: listen registered and waited, and then its mapping came.
