@@ -24,7 +24,11 @@
 # last (wanlink stamp), so the punch or the handshake is not counted;
 # every completed run is checked against the sent file's SHA-256. "-R
 # cpu s/GB" is user + system time of both pnc processes per GB moved.
-# ONLY=REGEX runs the paths whose name matches. Needs root, kcptun, socat.
+# Then two flows share a 50 Mbit/s bottleneck, four pairs: -R beside
+# TCP CUBIC and beside TCP BBR, and TCP beside TCP for scale.
+# ONLY=REGEX runs the paths whose name matches, and the sharing part if
+# "fair" matches it (ONLY=fair: that part alone). Needs root, kcptun,
+# socat.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 source tests/lab.bash
@@ -202,3 +206,72 @@ echo "MB/s: goodput at the receiver, first byte to last (MB = 10^6 bytes)."
 echo "TCP is CUBIC; R/TCP etc. are goodput ratios: above 1, -R was faster."
 echo "dnf X: did not finish in $CAP s, X delivered. Link counters per path:"
 cat "$tmp/links"
+[[ ${ONLY:-fair} =~ fair ]] || exit 0
+
+# flow NAME KIND PORT: a flow of zeros from hA over the link's a>b
+# direction into $tmp/NAME.got: KIND R is pnc -R to hB, cubic or bbr
+# kernel TCP (TCP_CONGESTION on the sender) to hP's PORT.
+flow() {
+	local name=$1 kind=$2 port=$3 n=wf$RANDOM
+	: >"$tmp/$name.got"
+	if [[ $kind == R ]]; then
+		ip netns exec "$LAB-hB" "$PNC" listen -R -m "$MED1" -w 30 "$n" \
+		    </dev/null >"$tmp/$name.got" 2>>"$tmp/err" &
+		FLOW_PIDS+=($!)
+		ip netns exec "$LAB-hA" sh -c "head -c 400000000 /dev/zero |
+		    timeout 40 $PNC connect -R -m $MED1 -w 30 $n" \
+		    >/dev/null 2>>"$tmp/err" &
+	else
+		ip netns exec "$LAB-hP" socat -u "TCP-LISTEN:$port,reuseaddr" \
+		    STDOUT </dev/null >"$tmp/$name.got" 2>>"$tmp/err" &
+		FLOW_PIDS+=($!)
+		wait_for 5 tcp_listening hP "$port"
+		ip netns exec "$LAB-hA" sh -c "head -c 400000000 /dev/zero |
+		    timeout 40 socat -u STDIN \
+		    TCP:$HP:$port,setsockopt-string=6:13:$kind" 2>>"$tmp/err" &
+	fi
+	FLOW_PIDS+=($!)
+}
+
+size_ge() {
+	(($(stat -c %s "$1" 2>/dev/null || echo 0) >= $2))
+}
+
+# fair A B: flows A and B at once through 50 Mbit/s, 20 ms each way and
+# a 40 ms drop-tail queue (tests/rwan.bats's fairness path): B starts
+# once A delivers, then 5 s to settle and 15 s measured. Prints A's
+# share of the bytes delivered, and both rates.
+fair() {
+	local a0 b0 a1 b1
+	FLOW_PIDS=()
+	lab_up --wan-a "delay=20ms,rate=50mbit,queue=40ms,seed=1" \
+	    --public-host >/dev/null || exit 1
+	lab_bg core "$tmp/med.log" "$PNC" mediate -s "$MED1"
+	wait_udp_port core 7321 || exit 1
+	flow a "$1" 5001
+	wait_for 10 size_ge "$tmp/a.got" 1
+	flow b "$2" 5002
+	wait_for 10 size_ge "$tmp/b.got" 1
+	sleep 5
+	a0=$(stat -c %s "$tmp/a.got") b0=$(stat -c %s "$tmp/b.got")
+	sleep 15
+	a1=$(stat -c %s "$tmp/a.got") b1=$(stat -c %s "$tmp/b.got")
+	kill "${FLOW_PIDS[@]}" 2>/dev/null
+	wait "${FLOW_PIDS[@]}" 2>/dev/null
+	lab_down
+	awk -v a=$((a1 - a0)) -v b=$((b1 - b0)) 'BEGIN {
+	    printf "%.3f  (%.2f + %.2f MB/s of 6.25)", a / (a + b),
+	    a / 15e6, b / 15e6 }'
+}
+
+echo
+echo "Sharing a bottleneck: 50 Mbit/s, 40 ms RTT, a one-RTT drop-tail queue;"
+echo "the first flow's share of 15 s, one run each (a third to two thirds:"
+echo "issue 17's bound). TCP beside TCP is the kernel's own, for scale."
+for p in "R cubic|-R beside CUBIC" "R bbr|-R beside BBR" \
+    "cubic bbr|CUBIC beside BBR" "cubic cubic|CUBIC beside CUBIC"; do
+	printf '  %-20s ' "${p#*|}"
+	# shellcheck disable=SC2086 # two words on purpose
+	fair ${p%|*}
+	echo
+done
