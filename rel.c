@@ -78,16 +78,18 @@
 #define CWND_GAIN	1.75
 /*
  * Beside a flow that keeps a queue full (a loss-based TCP: CUBIC), 1.75
- * took 63-72% of the link (7 runs, rwan.bats); 1.6 took 47-52%, 1.5
- * 39-42% (3 runs each, on a loaded machine). The other flow's queue is
+ * took 63-72% of the link (7 runs, rwan.bats); 1.6 took 48-56% (11
+ * runs), 1.5 39-42% (3), on a loaded machine. The other flow's queue is
  * told from ours by BBR's draining phase, which empties ours once a
  * cycle: windows of Q_ROUNDS rounds (and Q_MIN_US) whose least RTT
  * stayed more than a quarter of the path's delay (and Q_MIN_QUEUE)
- * above it, with a loss in them, Q_ENTER in a row; it is gone after
- * Q_LEAVE windows in a row with no such queue (longer than CUBIC's
- * cycle, a few seconds, in which the queue drains after each cut).
- * Only then: a lower gain alone lets a loaded machine's late acks
- * shrink a window-limited flow's rate samples, and its window with them.
+ * above it, Q_ENTER_LOSS in a row with a loss of ours among them, or
+ * Q_ENTER without (paced, -R may lose nothing for seconds where the
+ * bursty TCP loses); it is gone after Q_LEAVE windows in a row with no
+ * such queue (longer than CUBIC's cycle, a few seconds, in which the
+ * queue drains after each cut). Only then: a lower gain everywhere
+ * lets a loaded machine's late acks shrink a window-limited flow's
+ * rate samples, and its window with them.
  */
 #define CWND_GAIN_Q	1.6
 #define Q_ROUNDS	8
@@ -178,7 +180,9 @@ struct rel {
 	/* another flow's queue (CWND_GAIN_Q): windows with, without */
 	int		 compete, qhigh, qlow;
 	int64_t		 q_min, q_at;
-	uint64_t	 q_round, q_lost, q_lost0;
+	uint64_t	 q_round;
+	uint64_t	 q_lost, q_lost0;	/* lost_total when the run of
+					   windows, this window began */
 	int		 in_open, fin_sent;
 	uint32_t	 fin_pn;
 	uint64_t	 bytes_read, bytes_acked, resent;
