@@ -124,7 +124,7 @@ install -y -qq --no-install-recommends socat" ]
 		[ "$first" -lt "$other" ]
 	done
 	# One list in one place: .ci/run installs nothing by itself.
-	! grep -q 'apt-get' "$ROOT/.ci/run"
+	! grep -q 'apt-get' "$ROOT/.ci/run" || false
 	grep -q 'tests/deps.sh\|make deps' "$ROOT/.ci/run"
 }
 
@@ -140,8 +140,8 @@ install -y -qq --no-install-recommends socat" ]
 	[[ "$output" == *"statically linked"* ]]
 	[[ "$output" == *"stripped"* && "$output" != *"not stripped"* ]]
 	[[ "$output" != *interpreter* ]]
-	! readelf -lW "$bin" | grep -q INTERP
-	! readelf -dW "$bin" | grep -q NEEDED
+	! readelf -lW "$bin" | grep -q INTERP || false
+	! readelf -dW "$bin" | grep -q NEEDED || false
 	run "$bin" -V
 	[ "$status" -eq 0 ]
 	[[ "$output" == "pnc "*" (protocol "*")" ]]
@@ -219,8 +219,8 @@ verify_unit() {
 		grep -qx "$l" "$UNIT" || { echo "missing: $l"; false; }
 	done
 	# 7321 needs no CAP_NET_BIND_SERVICE; nothing else is granted.
-	! grep -E '^(AmbientCapabilities|CapabilityBoundingSet)=.' "$UNIT"
-	! grep -q '^User=' "$UNIT"
+	! grep -E '^(AmbientCapabilities|CapabilityBoundingSet)=.' "$UNIT" || false
+	! grep -q '^User=' "$UNIT" || false
 }
 
 # The descriptors a mediator on the wildcard (both families) holds with
@@ -308,7 +308,7 @@ while True:
 	echo "$stderr"
 	[ "$status" -eq 1 ]
 	[[ "${stderr_lines[0]}" == "pnc: local port "* ]]
-	! grep -q '^pnc: \[' <<<"$stderr"
+	! grep -q '^pnc: \[' <<<"$stderr" || false
 	run script -qec "$PNC punch -v -m 127.0.0.1:9 -w 0.3 n" /dev/null
 	echo "$output"
 	[[ "${lines[0]}" =~ ^pnc:\ \[[0-9]+\.[0-9]{3}\]\ local\ port ]]
