@@ -79,7 +79,7 @@
 /*
  * Beside a flow that keeps a queue full (a loss-based TCP: CUBIC), 1.75
  * took 63-72% of the link (7 runs, rwan.bats); 1.6 took 48-56% (11
- * runs), 1.5 39-42% (3), on a loaded machine. The other flow's queue is
+ * runs, 9 on a loaded machine), 1.5 39-42% (3). The other flow's queue is
  * told from ours by BBR's draining phase, which empties ours once a
  * cycle: windows of Q_ROUNDS rounds (and Q_MIN_US) whose least RTT
  * stayed more than a quarter of the path's delay (and Q_MIN_QUEUE)
@@ -175,7 +175,7 @@ struct rel {
 	double		 bw[BW_ROUNDS], btlbw;	/* packets per us */
 	int64_t		 min_rtt, min_rtt_at;
 	int		 mode, cycle, filled, full_cnt;
-	double		 full_bw, pacing_gain, cwnd_gain, prior_cwnd;
+	double		 full_bw, pacing_gain, prior_cwnd;
 	int64_t		 cycle_at, probe_rtt_end;
 	/* another flow's queue (CWND_GAIN_Q): windows with, without */
 	int		 compete, qhigh, qlow;
@@ -738,12 +738,18 @@ bdp(const struct rel *R)
 	return R->btlbw * (double)(R->min_rtt > 1000 ? R->min_rtt : 1000);
 }
 
+/* The window's gain: beside another flow's queue, less. */
+static double
+cwnd_gain(const struct rel *R)
+{
+	return R->mode != M_PROBE_BW ? STARTUP_GAIN :
+	    R->compete ? CWND_GAIN_Q : CWND_GAIN;
+}
+
 static void
 set_mode(struct rel *R, int mode, int64_t now_us)
 {
 	R->mode = mode;
-	R->cwnd_gain = mode != M_PROBE_BW ? STARTUP_GAIN :
-	    R->compete ? CWND_GAIN_Q : CWND_GAIN;
 	R->pacing_gain = mode == M_STARTUP ? STARTUP_GAIN :
 	    mode == M_DRAIN ? 1 / STARTUP_GAIN : 1;
 	if (mode == M_PROBE_BW) {
@@ -774,17 +780,14 @@ queue_check(struct rel *R, int64_t rtt, int64_t now_us)
 		R->qlow = 0;
 		if (R->qhigh++ == 0)
 			R->q_lost = R->q_lost0;
-		if (R->qhigh >= Q_ENTER_LOSS && R->lost_total > R->q_lost)
-			R->compete = 1;
-		if (R->qhigh >= Q_ENTER)
+		if (R->qhigh >= Q_ENTER || (R->qhigh >= Q_ENTER_LOSS &&
+		    R->lost_total > R->q_lost))
 			R->compete = 1;
 	} else {
 		R->qhigh = 0;
 		if (++R->qlow >= Q_LEAVE)
 			R->compete = 0;
 	}
-	if (R->mode == M_PROBE_BW)
-		R->cwnd_gain = R->compete ? CWND_GAIN_Q : CWND_GAIN;
 	R->q_min = 0;
 	R->q_round = R->round;
 	R->q_at = now_us;
@@ -878,7 +881,7 @@ bbr_update(struct rel *R, int new_round, int64_t now_us)
 static void
 cwnd_update(struct rel *R, uint32_t acked)
 {
-	double target = R->cwnd_gain * bdp(R) + 16;
+	double target = cwnd_gain(R) * bdp(R) + 16;
 
 	if (R->mode == M_PROBE_RTT) {
 		R->cwnd = CWND_MIN;
@@ -1348,6 +1351,7 @@ rel_newpath(struct rel *R, int64_t now_us)
 	R->min_rtt_at = now_us;
 	R->round_end = R->delivered;
 	R->compete = R->qhigh = R->qlow = 0;
+	R->q_min = 0;		/* the old path's RTTs are not this one's */
 	if (R->mode == M_PROBE_RTT)
 		R->cwnd = R->prior_cwnd;
 	if (R->cwnd < 10)

@@ -43,12 +43,8 @@ send_dgrams() {
 
 # Conditions for wait_for, which runs its command again at each try: a
 # "$(...)" among wait_for's own arguments is expanded once, before the
-# first try, so `wait_for 5 test "$(stat ...)" -ge N` never sees a change.
-
-# size_ge FILE N: FILE has at least N bytes.
-size_ge() {
-	(($(stat -c %s "$1" 2>/dev/null || echo 0) >= $2))
-}
+# first try, so `wait_for 5 test "$(stat ...)" -ge N` never sees a change
+# (size_ge, lab.bash, is one).
 
 # lines_cmp OP N PATTERN FILE: the count of FILE's lines matching PATTERN
 # (grep -c) compares to N with test's OP (-eq, -ge).

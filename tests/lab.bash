@@ -109,6 +109,11 @@ wait_for() {
 	done
 }
 
+# size_ge FILE N: FILE has at least N bytes (a condition for wait_for).
+size_ge() {
+	(($(stat -c %s "$1" 2>/dev/null || echo 0) >= $2))
+}
+
 # lab_exec NODE CMD...
 # Runs CMD in NODE's namespace (NODE is core, rA, rB, hA, hB, hC, cA, cB, hP).
 lab_exec() {

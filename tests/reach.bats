@@ -311,9 +311,7 @@ mapped_after_register() {
 # mapping stayed after the session (its lifetime is 120 s).
 @test "a mapping granted only at a resend, control: before the fix (f4d92a5) it outlived the session" {
 	local old=$BATS_FILE_TMPDIR/race
-	mkdir -p "$old"
-	git -C "$BATS_TEST_DIRNAME/.." archive f4d92a5 | tar -x -C "$old"
-	make -C "$old" pnc >/dev/null 2>&1
+	lab_build_at f4d92a5 "$old"
 	mapped_lab
 	race_pair "$old/pnc"
 	show l c
@@ -339,9 +337,7 @@ mapped_after_register() {
 	! grep -q 'relayed by the mediator' "$T/c.err" || false
 	wait_for 5 no_mapping_rules
 	local old=$BATS_FILE_TMPDIR/epwait
-	mkdir -p "$old"
-	git -C "$BATS_TEST_DIRNAME/.." archive e06e71d | tar -x -C "$old"
-	make -C "$old" pnc >/dev/null 2>&1
+	lab_build_at e06e71d "$old"
 	late_pair "$old/pnc"
 	grep -q 'relayed by the mediator' "$T/l.err"
 }

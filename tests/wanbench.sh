@@ -233,10 +233,6 @@ flow() {
 	FLOW_PIDS+=($!)
 }
 
-size_ge() {
-	(($(stat -c %s "$1" 2>/dev/null || echo 0) >= $2))
-}
-
 # fair A B: flows A and B at once through 50 Mbit/s, 20 ms each way and
 # a 40 ms drop-tail queue (tests/rwan.bats's fairness path): B starts
 # once A delivers, then 5 s to settle and 15 s measured. Prints A's
