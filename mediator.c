@@ -1115,9 +1115,11 @@ slot_update(struct slot *old, const struct reg *rg, const struct ep *from,
     const struct med_via *via, int64_t now)
 {
 	unsigned char tail[SLOT_TAIL_MAX], *p = tail;
+	const unsigned char *loc;
 	struct slot hdr, *s;
 	struct slotv v;
 	size_t n;
+	int keep;
 
 	if (old != NULL && old->id == rg->id) {
 		hdr = *old;		/* the fixed part */
@@ -1146,8 +1148,16 @@ slot_update(struct slot *old, const struct reg *rg, const struct ep *from,
 	hdr.tcp = (uint16_t)v.via.tcp;
 	hdr.gen = v.via.gen;
 	hdr.have_dst = v.via.have_dst != 0 && v.have_pub;
-	hdr.nloc = rg->nloc;
-	hdr.loclen = (uint8_t)rg->loclen;
+	/*
+	 * The candidates are P's to set: the copy to P+1 is read from
+	 * another socket, so a copy sent before a REGISTER with a new
+	 * candidate (a port mapping granted in between) can be read after
+	 * it, and would take the candidate back before the introduction.
+	 */
+	keep = rg->alt && v.have_pub;
+	loc = keep ? v.locals : rg->locals;
+	hdr.nloc = keep ? hdr.nloc : rg->nloc;
+	hdr.loclen = keep ? hdr.loclen : (uint8_t)rg->loclen;
 	p += cep_put(p, v.have_pub ? &v.pub : NULL);
 	p += cep_put(p, v.have_alt ? &v.alt : NULL);
 	if (hdr.have_dst) {	/* of pub's family, as slot_dstlen reads it */
@@ -1155,9 +1165,9 @@ slot_update(struct slot *old, const struct reg *rg, const struct ep *from,
 		memcpy(p, &v.via.dst, n);
 		p += n;
 	}
-	if (rg->loclen > 0)
-		memcpy(p, rg->locals, rg->loclen);
-	p += rg->loclen;
+	if (hdr.loclen > 0)
+		memcpy(p, loc, hdr.loclen);
+	p += hdr.loclen;
 	n = (size_t)(p - tail);
 	if ((s = realloc(old, offsetof(struct slot, b) + n)) == NULL)
 		return NULL;

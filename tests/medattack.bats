@@ -287,6 +287,17 @@ QBASE=b3699fd
 	[ "$(val told_peer_epdep "$now")" -eq 0 ]
 }
 
+@test "a copy to P+1 read after a newer REGISTER (a port mapping) leaves the introduction its candidates" {
+	both latecopy
+	# Before, the stale copy took the mapping back: the peer heard of
+	# the local candidate only, and was relayed (reach.bats, 1 in 25).
+	[ "$(val introduced "$base")" -eq 1 ]
+	[ "$(val mapping "$base")" -eq 0 ]
+	[ "$(val introduced "$now")" -eq 1 ]
+	[ "$(val candidates "$now")" -eq 2 ]
+	[ "$(val mapping "$now")" -eq 1 ]
+}
+
 @test "relay: one address cannot hoard the sessions (-x 64)" {
 	both hoard -r -l 0
 	[ "$(val sessions "$base")" -eq 64 ]
