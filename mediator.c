@@ -123,8 +123,7 @@ struct slot {
 	uint8_t		acked;		/* PEERACK for the introduction */
 	uint8_t		nloc;
 	uint8_t		loclen;
-	uint8_t		nq;		/* counters of q charged for it */
-	uint64_t	q[PFX_LEVELS];	/* its prefixes' keys (struct ptab) */
+	uint8_t		nq;		/* its prefixes charged (slot_pfx) */
 	unsigned char	b[];		/* pub, alt, dst, locals */
 };
 
@@ -482,16 +481,44 @@ pt_add(struct ptab *pt, uint64_t k, int d)
 		pt_del(pt, c);
 }
 
+static void	pfx_of(const struct mediator *, const struct ep *,
+		    struct pfx *);
+static void	slot_unpack(const struct slot *, struct slotv *);
+
+/*
+ * The prefixes slot s is charged to: its address's, on P or (only the
+ * copy so far) P+1. Computed, not kept: 24 bytes a slot, and the
+ * address a live slot holds never changes (register_same_source).
+ */
+static void
+slot_pfx(const struct mediator *m, const struct slot *s, struct pfx *p)
+{
+	struct slotv v;
+
+	slot_unpack(s, &v);
+	pfx_of(m, v.have_pub ? &v.pub : &v.alt, p);
+}
+
+/* Take back the charges p of a slot (slot_release, a moved slot). */
+static void
+pfx_give(struct mediator *m, const struct pfx *p, int n)
+{
+	int i;
+
+	for (i = 0; i < n && i < p->n; i++)
+		pt_add(&m->live, p->k[i], -1);
+}
+
 /* Give back what slot s holds of its prefixes' share; then free it. */
 static void
 slot_release(struct mediator *m, struct slot *s)
 {
-	int i;
+	struct pfx p;
 
-	if (s == NULL)
+	if (s == NULL || s->nq == 0)
 		return;
-	for (i = 0; i < s->nq; i++)
-		pt_add(&m->live, s->q[i], -1);
+	slot_pfx(m, s, &p);
+	pfx_give(m, &p, s->nq);
 	s->nq = 0;
 }
 
@@ -1082,10 +1109,8 @@ quota_take(struct mediator *m, struct slot *s, const struct pfx *p)
 {
 	int i;
 
-	for (i = 0; i < p->n; i++) {
-		s->q[i] = p->k[i];
-		pt_add(&m->live, s->q[i], 1);
-	}
+	for (i = 0; i < p->n; i++)
+		pt_add(&m->live, p->k[i], 1);
 	s->nq = (uint8_t)p->n;
 }
 
@@ -1366,8 +1391,9 @@ handle_register(struct mediator *m, const struct reg *rg,
 {
 	struct entry *e;
 	struct slot *s;
-	struct pfx p;
-	int i, fresh_alt, isnew, newcands;
+	struct pfx p, was;
+	struct slotv v;
+	int i, fresh_alt, isnew, newcands, moved = 0;
 
 	if ((e = register_admit(m, rg, from, via, &p, now)) == NULL ||
 	    (i = register_slot(m, e, rg, from, via, now)) == -1)
@@ -1382,16 +1408,27 @@ handle_register(struct mediator *m, const struct reg *rg,
 	}
 	if (isnew)
 		slot_release(m, s);	/* a dead client's, reused */
+	else if (s->nq != 0) {
+		/* A dead registration back from elsewhere: charged anew. */
+		slot_unpack(s, &v);
+		if ((moved = !ep_equal_addr(from, v.have_pub ? &v.pub :
+		    &v.alt)) != 0)
+			slot_pfx(m, s, &was);
+	}
 	newcands = !isnew && e->introduced && !rg->alt && locals_differ(s, rg);
 	fresh_alt = rg->alt && (isnew || !slot_have_alt(s));
-	if ((isnew && pt_reserve(&m->live, PFX_LEVELS) == -1) ||
+	if (((isnew || moved) && pt_reserve(&m->live, PFX_LEVELS) == -1) ||
 	    (s = slot_update(s, rg, from, via, now)) == NULL) {
 		m->st.refused++;
 		send_error(m, from, via, rg->id, E_FULL,
 		    "mediator out of memory, try later", SIZE_MAX);
 		return;
 	}
-	if (isnew)
+	if (moved) {
+		pfx_give(m, &was, s->nq);
+		pfx_of(m, from, &p);
+	}
+	if (isnew || moved)
 		quota_take(m, s, &p);
 	e->s[i] = s;
 	entry_touch(m, e, now);

@@ -1193,6 +1193,13 @@ ts_pollfds(struct session *s, struct pollfd *pfd)
 	pfd[SL_NET].events = (t->net_open && t->raw.len - t->raw.off < TBUF &&
 	    t->out.len - t->out.off <= TBUF - TREC ? POLLIN : 0) |
 	    (t->in.off < t->in.len ? POLLOUT : 0);
+	/*
+	 * Nothing asked: not polled at all, or a peer's FIN (POLLHUP,
+	 * which poll reports unasked) would wake us in a loop while the
+	 * buffers wait for stdout.
+	 */
+	if (pfd[SL_NET].events == 0)
+		pfd[SL_NET].fd = -1;
 	if (t->out_open == 1 && t->out.off < t->out.len)
 		pfd[SL_OUT].fd = STDOUT_FILENO;
 	return SL_PUNCH;
@@ -1275,6 +1282,30 @@ ts_frames(struct session *s, int64_t now)
 	return 0;
 }
 
+/*
+ * The connection is closed: over when lingering; else the peer's EOF
+ * must have come by the time the frames it left are read. Those wait
+ * while stdout is full (ts_frames): the EOF record may be among them.
+ * 0, or -1 when it failed.
+ */
+static int
+ts_closed(struct session *s)
+{
+	struct tstream *t = s->st;
+	size_t flen;
+
+	if (t->net_open)
+		return 0;
+	if (s->phase == PH_LINGER)
+		s->phase = PH_END;
+	else if (!t->peer_eof && frame_get(t->raw.b + t->raw.off,
+	    t->raw.len - t->raw.off, &flen) == 0)
+		return ts_fail(s, s->phase == PH_HS ? "connection to the "
+		    "peer closed during the handshake" : "connection to the "
+		    "peer closed before the peer's end of input");
+	return 0;
+}
+
 /* Read the connection, open what came. 0, or -1 when it failed. */
 static int
 ts_net(struct session *s, int64_t now)
@@ -1282,11 +1313,15 @@ ts_net(struct session *s, int64_t now)
 	struct tstream *t = s->st;
 	ssize_t n;
 
-	if (t->net_open) {
-		if (t->raw.off == t->raw.len)
-			t->raw.off = t->raw.len = 0;
-		else
-			(void)tbuf_room(&t->raw);
+	/*
+	 * Not with a full buffer: a recv of 0 bytes returns 0, which is
+	 * no end of the stream (the peer's FIN, POLLHUP, woke us with data
+	 * still queued: 1.5 MB lost at the end of 100 MB, the EOF record
+	 * with it).
+	 */
+	if (t->net_open && t->raw.off == t->raw.len)
+		t->raw.off = t->raw.len = 0;
+	if (t->net_open && tbuf_room(&t->raw) > 0) {
 		n = recv(s->path->fd, t->raw.b + t->raw.len,
 		    TBUF - t->raw.len, 0);
 		if (n > 0)
@@ -1298,13 +1333,7 @@ ts_net(struct session *s, int64_t now)
 	}
 	if (ts_frames(s, now) == -1)
 		return -1;
-	if (!t->net_open && s->phase == PH_LINGER)
-		s->phase = PH_END;
-	else if (!t->net_open && !t->peer_eof)
-		return ts_fail(s, s->phase == PH_HS ? "connection to the "
-		    "peer closed during the handshake" : "connection to the "
-		    "peer closed before the peer's end of input");
-	return 0;
+	return ts_closed(s);
 }
 
 static int
@@ -1333,7 +1362,10 @@ ts_events(struct session *s, const struct pollfd *pfd, int64_t now)
 		t->out_open = 0;	/* reader gone: discard */
 		t->out.off = t->out.len = 0;
 	}
-	return ts_frames(s, now);	/* stdout made room */
+	/* stdout made room: frames that waited for it */
+	if (ts_frames(s, now) == -1)
+		return -1;
+	return ts_closed(s);
 }
 
 /* ---- datagrams from the network ---- */

@@ -4,6 +4,14 @@
 
 load helpers
 
+# Before a full receive buffer was read as the peer's FIN (slow_pair).
+PREV=2c8d0cf
+
+setup_file() {
+	export PREVBIN=$BATS_FILE_TMPDIR/prev/pnc
+	lab_build_at "$PREV" "$BATS_FILE_TMPDIR/prev"
+}
+
 teardown() {
 	lab_down
 }
@@ -162,4 +170,46 @@ teardown() {
 	[ "$rc" -eq 0 ]
 	[ "$rl" -eq 0 ]
 	[ "$(sum "$T/l.out")" = "$(sum "$T/f")" ]
+}
+
+# slow_pair BIN: BIN listen -t sends 8 MB from hA; BIN connect -t on hB
+# writes them into a reader that takes at most 16 kB per 2 ms, so that
+# connect's buffers are full when the listener's FIN comes. RL, RC.
+slow_pair() {
+	randfile "$T/f" 8000000
+	cat >"$T/slow.py" <<-'EOF'
+		import sys, time
+		while True:
+		    b = sys.stdin.buffer.read1(16384)
+		    if not b:
+		        break
+		    sys.stdout.buffer.write(b)
+		    time.sleep(0.002)
+	EOF
+	bgrun_in hA l "$T/f" "$1" listen -t -v -m "$MED1" -w 10 slow
+	# shellcheck disable=SC2016 # the inner bash expands these
+	ip netns exec "$LAB-hB" bash -c '"$0" connect -t -v -m "$1" -w 10 \
+	    slow </dev/null 2>"$2/c.err" | python3 "$2/slow.py" >"$2/c.out"
+	    exit "${PIPESTATUS[0]}"' "$1" "$MED1" "$T" 3>&- &
+	PIDS[c]=$!
+	wait_tag l 60; RL=$RC
+	wait_tag c 60
+	show l c
+}
+
+@test "TCP into a slow reader: the listener's FIN comes while connect's buffers wait for stdout; all 8 MB arrive" {
+	lab
+	slow_pair "$PNC"
+	[ "$RL" -eq 0 ]
+	[ "$RC" -eq 0 ]
+	[ "$(sum "$T/c.out")" = "$(sum "$T/f")" ]
+	! grep -q "closed before" "$T/c.err" || false
+}
+
+@test "TCP into a slow reader, control: 2c8d0cf's connect takes a full buffer for the FIN and loses the tail" {
+	lab
+	slow_pair "$PREVBIN"
+	[ "$RL" -eq 0 ]
+	grep -q "connection to the peer closed before the peer's end of input" "$T/c.err"
+	[ "$(stat -c %s "$T/c.out")" -lt 8000000 ]
 }
