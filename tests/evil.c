@@ -1011,7 +1011,10 @@ udp_bound(const struct sockaddr_in *sin)
 
 	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
 		die("socket");
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	/* not for port 0: two sockets could get one port (loadgen.c) */
+	if (sin->sin_port != 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+		    sizeof(on));
 	if (bind(fd, (const struct sockaddr *)sin, sizeof(*sin)) == -1)
 		die("bind");
 	return fd;

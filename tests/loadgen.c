@@ -228,7 +228,14 @@ udp_open(uint32_t addr, int port, int nonblock)
 	fd = socket(AF_INET, SOCK_DGRAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
 	if (fd == -1)
 		return -1;
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/*
+	 * Only for a port of our choosing: with SO_REUSEADDR, two UDP
+	 * sockets bound to port 0 may get the same port (1 in 80 sets of
+	 * amp's 25 here), and one takes the other's replies.
+	 */
+	if (port != 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
 	/* Root may exceed rmem_max: lose nothing on our side. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)))
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
@@ -1550,7 +1557,9 @@ run_xchg(int lport, const char *addr, int port, int64_t ms)
 	/* Not udp_open: bind the wildcard, as pnc does, not loopback. */
 	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0)) == -1)
 		return 1;
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (lport != 0)		/* as udp_open */
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)lport);
