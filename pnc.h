@@ -690,7 +690,6 @@ void	 rel_write(struct rel *, const unsigned char *, size_t, int64_t);
 int	 rel_wants_input(const struct rel *, int64_t);
 int	 rel_output(struct rel *, struct iovec *, int, size_t);
 void	 rel_written(struct rel *, size_t);
-void	 rel_out_gone(struct rel *);
 int	 rel_out_ended(const struct rel *);
 int	 rel_done(const struct rel *);
 int64_t	 rel_linger(const struct rel *);

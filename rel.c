@@ -1092,14 +1092,6 @@ rel_written(struct rel *R, size_t n)
 	head(R);
 }
 
-/* stdout's reader went away: what comes is discarded from now on. */
-void
-rel_out_gone(struct rel *R)
-{
-	R->out_open = 0;
-	head(R);
-}
-
 /* The peer's stream has ended, and all of it went to stdout. */
 int
 rel_out_ended(const struct rel *R)

@@ -163,6 +163,8 @@ struct session {
 	unsigned char	 hs_abort[SEC_HS_MAX];	/* the initiator's last word */
 	size_t		 hs_abortlen;
 	int		 hs_aborts;	/* copies of it still to send */
+	int		 io_failed;	/* stdin or stdout failed: why says */
+	int		 out_failed;	/* ... stdout: nothing more to it */
 	char		 why[256];	/* SR_FAILED's reason */
 };
 
@@ -566,6 +568,45 @@ alive_next(const struct session *s, int64_t now)
 	return t < 0 ? 0 : t;
 }
 
+/*
+ * Reading stdin or writing stdout failed (not EAGAIN, EINTR): the
+ * session fails, exit 1, with why. A broken stdin is no end of input,
+ * so no end goes to the peer; a stdout that takes no more (ENOSPC, EIO,
+ * EPIPE: its reader gone) is data the peer sent and we did not deliver.
+ */
+static void
+local_error(struct session *s, const char *what)
+{
+	if (s->io_failed)
+		return;
+	s->io_failed = 1;
+	s->out_failed = strcmp(what, "stdout") == 0;
+	snprintf(s->why, sizeof(s->why), "%s: %s", what, strerror(errno));
+}
+
+/*
+ * The session is over: what came for stdout goes there first, blocking
+ * now (stdout is a blocking descriptor: pnc never sets O_NONBLOCK on
+ * it). 0, or -1 when stdout failed (why set).
+ */
+static int
+write_all(struct session *s, const unsigned char *b, size_t n)
+{
+	ssize_t k;
+
+	while (n > 0) {
+		if ((k = write(STDOUT_FILENO, b, n)) == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			local_error(s, "stdout");
+			return -1;
+		}
+		b += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
 /* The peer's stream has ended: stdout too, unless listen -k keeps it. */
 static void
 stdout_end(struct session *s)
@@ -611,10 +652,9 @@ dg_stdin(struct session *s)
 	ssize_t n;
 
 	if ((n = read(STDIN_FILENO, d->in, sizeof(d->in))) == -1) {
-		if (errno == EINTR || errno == EAGAIN)
-			return;
-		warn("stdin");
-		n = 0;		/* a broken stdin ends our direction */
+		if (errno != EINTR && errno != EAGAIN)
+			local_error(s, "stdin");
+		return;
 	}
 	if (n == 0) {
 		d->in_open = 0;
@@ -692,8 +732,9 @@ dg_obuf_put(struct dgram *d, const unsigned char *b, size_t n)
 }
 
 static void
-dg_stdout(struct dgram *d)
+dg_stdout(struct session *s)
 {
+	struct dgram *d = s->dg;
 	size_t k = d->olen < OBUF_SIZE - d->ohead ? d->olen :
 	    OBUF_SIZE - d->ohead;
 	ssize_t n;
@@ -702,15 +743,27 @@ dg_stdout(struct dgram *d)
 	if (k > PIPE_BUF)
 		k = PIPE_BUF;
 	if ((n = write(STDOUT_FILENO, d->obuf + d->ohead, k)) == -1) {
-		if (errno == EINTR || errno == EAGAIN)
-			return;
-		/* The reader went away (EPIPE): discard from now on. */
-		d->out_open = 0;
-		d->olen = 0;
+		if (errno != EINTR && errno != EAGAIN)
+			local_error(s, "stdout");
 		return;
 	}
 	d->ohead = (d->ohead + (size_t)n) % OBUF_SIZE;
 	d->olen -= (size_t)n;
+}
+
+/* The end: what waits for stdout goes now (write_all). */
+static void
+dg_flush(struct session *s)
+{
+	struct dgram *d = s->dg;
+	size_t k;
+
+	if (d->out_open != 1 || d->olen == 0)
+		return;
+	k = d->olen < OBUF_SIZE - d->ohead ? d->olen : OBUF_SIZE - d->ohead;
+	if (write_all(s, d->obuf + d->ohead, k) == 0)
+		(void)write_all(s, d->obuf, d->olen - k);
+	d->olen = 0;
 }
 
 /* No room for another datagram: leave the socket's queue unread. */
@@ -914,7 +967,7 @@ static void
 dg_events(struct session *s, const struct pollfd *pfd)
 {
 	if (pfd[SL_OUT].revents & (POLLOUT | POLLERR | POLLHUP))
-		dg_stdout(s->dg);
+		dg_stdout(s);
 	if (pfd[SL_NET].revents & POLLOUT)
 		dg_pend_flush(s);
 	if (pfd[SL_IN].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -1001,7 +1054,11 @@ rs_stdin(struct session *s)
 	n = read(STDIN_FILENO, buf, room);
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return;
-	if (n <= 0)
+	if (n == -1) {
+		local_error(s, "stdin");
+		return;
+	}
+	if (n == 0)
 		s->ends.eof_at = now_ms();
 	rel_write(s->rel, buf, n > 0 ? (size_t)n : 0, t);
 	outbox_flush(s, rel_outbox(s->rel));
@@ -1039,11 +1096,27 @@ rs_stdout(struct session *s)
 		return;
 	if ((n = writev(STDOUT_FILENO, iov, k)) == -1) {
 		if (errno != EAGAIN && errno != EINTR)
-			rel_out_gone(s->rel);	/* reader gone: discard */
+			local_error(s, "stdout");
 		return;
 	}
 	rel_written(s->rel, (size_t)n);
 	rs_fin(s);
+}
+
+/* The end: the in-order bytes that wait for stdout go now (write_all). */
+static void
+rs_flush(struct session *s)
+{
+	struct iovec iov[OUT_IOV];
+	int i, k;
+
+	while ((k = rel_output(s->rel, iov, OUT_IOV, OUT_MAX)) > 0) {
+		for (i = 0; i < k; i++)
+			if (write_all(s, iov[i].iov_base, iov[i].iov_len) == -1)
+				return;
+		for (i = 0; i < k; i++)
+			rel_written(s->rel, iov[i].iov_len);
+	}
 }
 
 static void
@@ -1124,7 +1197,11 @@ ts_stdin(struct session *s)
 	if ((n = read(STDIN_FILENO, buf, sizeof(buf))) == -1 &&
 	    (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0) {
+	if (n == -1) {
+		local_error(s, "stdin");
+		return;
+	}
+	if (n == 0) {
 		t->in_open = 0;
 		s->ends.eof_at = now_ms();
 		return;
@@ -1154,6 +1231,36 @@ ts_eof(struct session *s)
 		s->st->eof_queued = 1;
 }
 
+static int	ts_broken(struct session *);
+
+/*
+ * -q or -w ends a -t session: our direction first goes out as far as the
+ * socket takes it now (with the EOF record, after stdin's end). Read
+ * from stdin and not sent is a failure, as the peer's stream that did
+ * not all come is. 1 or -1.
+ */
+static int
+ts_end(struct session *s)
+{
+	struct tstream *t = s->st;
+
+	if (!t->in_open && !t->eof_queued)
+		ts_eof(s);
+	if (tbuf_drain(&t->in, s->path->fd, 1) == -1)
+		return ts_broken(s);
+	if (t->in.off < t->in.len || (!t->in_open && !t->eof_queued)) {
+		snprintf(s->why, sizeof(s->why), "%s ended the session "
+		    "before all we sent went out (%zu byte(s) of records "
+		    "unsent)", ender(s), t->in.len - t->in.off);
+		return -1;
+	}
+	if (t->eof_queued && !t->shut) {
+		(void)shutdown(s->path->fd, SHUT_WR);
+		t->shut = 1;
+	}
+	return t->peer_eof ? 1 : early_end(s);
+}
+
 /*
  * Both directions have ended? Unlike the datagram transport, a listener
  * does not stop at the connector's EOF: a TCP half-close is a request's
@@ -1167,7 +1274,7 @@ ts_timers(struct session *s, int64_t now)
 	struct tstream *t = s->st;
 
 	if (ends_due(s, now, t->nout, t->nin, 0))
-		return t->peer_eof ? 1 : early_end(s);
+		return ts_end(s);
 	if (!t->in_open && !t->eof_queued &&
 	    (!s->cfg.nostdin || t->peer_eof))
 		ts_eof(s);
@@ -1283,6 +1390,30 @@ ts_frames(struct session *s, int64_t now)
 }
 
 /*
+ * The end: the stream's data that waits for stdout goes now (write_all),
+ * and the complete records still in the receive buffer after it (they
+ * waited for room). A record that fails now keeps the first reason.
+ */
+static void
+ts_flush(struct session *s)
+{
+	struct tstream *t = s->st;
+	char why[sizeof(s->why)];
+
+	memcpy(why, s->why, sizeof(why));
+	while (t->out_open == 1 && t->out.off < t->out.len) {
+		if (write_all(s, t->out.b + t->out.off,
+		    t->out.len - t->out.off) == -1)
+			return;
+		t->out.off = t->out.len = 0;
+		if (ts_frames(s, now_ms()) == -1) {
+			memcpy(s->why, why, sizeof(why));
+			return;
+		}
+	}
+}
+
+/*
  * The connection is closed: over when lingering; else the peer's EOF
  * must have come by the time the frames it left are read. Those wait
  * while stdout is full (ts_frames): the EOF record may be among them.
@@ -1359,8 +1490,8 @@ ts_events(struct session *s, const struct pollfd *pfd, int64_t now)
 		return -1;
 	if (pfd[SL_OUT].revents && tbuf_drain(&t->out, STDOUT_FILENO, 0) ==
 	    -1) {
-		t->out_open = 0;	/* reader gone: discard */
-		t->out.off = t->out.len = 0;
+		local_error(s, "stdout");
+		return -1;
 	}
 	/* stdout made room: frames that waited for it */
 	if (ts_frames(s, now) == -1)
@@ -1895,7 +2026,7 @@ advance(struct session *s, int64_t now)
 	}
 	if (s->phase != PH_END && punch_timers(s, now) == -1)
 		return -1;
-	if (s->phase == PH_END && s->why[0] != '\0')
+	if ((s->phase == PH_END && s->why[0] != '\0') || s->io_failed)
 		return -1;
 	if (s->phase == PH_HS && hs_timers(s, now) == -1)
 		return -1;
@@ -2123,8 +2254,8 @@ session_tick(struct session *s, int64_t now)
  * (call again to go on: pnc punch prints the path first), SR_DONE at
  * the end, SR_FAILED with the reason in session_why().
  */
-int
-session_run(struct session *s)
+static int
+session_run_loop(struct session *s)
 {
 	struct pollfd pfd[NSLOTS];
 	int64_t now;
@@ -2151,6 +2282,39 @@ session_run(struct session *s)
 		if (events(s, pfd, n, now_ms()) == -1)
 			return SR_FAILED;
 	}
+}
+
+/*
+ * A session that ended, well or not, writes what it received before it
+ * goes: the transports write to stdout only as it takes it, and the end
+ * (-q, -w, a closed or lost peer, a failure) may come with some of it
+ * still buffered. Not after stdout itself failed.
+ */
+static void
+flush_out(struct session *s)
+{
+	if (s->out_failed)
+		return;
+	if (s->rel != NULL)
+		rs_flush(s);
+	else if (s->st != NULL)
+		ts_flush(s);
+	else if (s->dg != NULL)
+		dg_flush(s);
+}
+
+/* session_run_loop, then flush_out at the end. */
+int
+session_run(struct session *s)
+{
+	int r = session_run_loop(s);
+
+	if (r != SR_PUNCHED) {
+		flush_out(s);
+		if (s->out_failed)	/* stdout failed: not done */
+			r = SR_FAILED;
+	}
+	return r;
 }
 
 const char *

@@ -509,13 +509,16 @@ tcp_abort(int fd)
 
 /*
  * TCP keepalives every ms (whole seconds), so that the NATs keep their
- * mappings, and a peer gone for 4 of them is noticed.
+ * mappings, and an idle connection's peer gone for 4 of them is
+ * noticed. No TCP_USER_TIMEOUT: Linux applies it to the probes of a
+ * zero window too, so a reader that pauses (less, ^Z) would reset the
+ * session after 4 keepalives; with data in flight TCP's own retries
+ * notice a vanished peer (minutes), and -w bounds a stalled session.
  */
 void
 tcp_keepalive(int fd, int64_t ms)
 {
 	int one = 1, idle = (int)(ms / 1000), cnt = 4;
-	unsigned int uto = (unsigned int)(ms * 4);
 
 	if (idle < 1)
 		idle = 1;
@@ -523,8 +526,6 @@ tcp_keepalive(int fd, int64_t ms)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof(idle));
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	/* Data unacknowledged this long means the peer is gone. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
 }
 
 /*
