@@ -490,13 +490,21 @@ static void	slot_unpack(const struct slot *, struct slotv *);
  * copy so far) P+1. Computed, not kept: 24 bytes a slot, and the
  * address a live slot holds never changes (register_same_source).
  */
-static void
-slot_pfx(const struct mediator *m, const struct slot *s, struct pfx *p)
+static struct ep
+slot_addr(const struct slot *s)
 {
 	struct slotv v;
 
 	slot_unpack(s, &v);
-	pfx_of(m, v.have_pub ? &v.pub : &v.alt, p);
+	return v.have_pub ? v.pub : v.alt;
+}
+
+static void
+slot_pfx(const struct mediator *m, const struct slot *s, struct pfx *p)
+{
+	struct ep a = slot_addr(s);
+
+	pfx_of(m, &a, p);
 }
 
 /* Take back the charges p of a slot (slot_release, a moved slot). */
@@ -1392,7 +1400,7 @@ handle_register(struct mediator *m, const struct reg *rg,
 	struct entry *e;
 	struct slot *s;
 	struct pfx p, was;
-	struct slotv v;
+	struct ep a;
 	int i, fresh_alt, isnew, newcands, moved = 0;
 
 	if ((e = register_admit(m, rg, from, via, &p, now)) == NULL ||
@@ -1410,10 +1418,9 @@ handle_register(struct mediator *m, const struct reg *rg,
 		slot_release(m, s);	/* a dead client's, reused */
 	else if (s->nq != 0) {
 		/* A dead registration back from elsewhere: charged anew. */
-		slot_unpack(s, &v);
-		if ((moved = !ep_equal_addr(from, v.have_pub ? &v.pub :
-		    &v.alt)) != 0)
-			slot_pfx(m, s, &was);
+		a = slot_addr(s);
+		if ((moved = !ep_equal_addr(from, &a)) != 0)
+			pfx_of(m, &a, &was);
 	}
 	newcands = !isnew && e->introduced && !rg->alt && locals_differ(s, rg);
 	fresh_alt = rg->alt && (isnew || !slot_have_alt(s));

@@ -575,13 +575,14 @@ alive_next(const struct session *s, int64_t now)
  * EPIPE: its reader gone) is data the peer sent and we did not deliver.
  */
 static void
-local_error(struct session *s, const char *what)
+local_error(struct session *s, int fd)
 {
 	if (s->io_failed)
 		return;
 	s->io_failed = 1;
-	s->out_failed = strcmp(what, "stdout") == 0;
-	snprintf(s->why, sizeof(s->why), "%s: %s", what, strerror(errno));
+	s->out_failed = fd == STDOUT_FILENO;
+	snprintf(s->why, sizeof(s->why), "%s: %s", s->out_failed ? "stdout" :
+	    "stdin", strerror(errno));
 }
 
 /*
@@ -598,7 +599,7 @@ write_all(struct session *s, const unsigned char *b, size_t n)
 		if ((k = write(STDOUT_FILENO, b, n)) == -1) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			local_error(s, "stdout");
+			local_error(s, STDOUT_FILENO);
 			return -1;
 		}
 		b += k;
@@ -653,7 +654,7 @@ dg_stdin(struct session *s)
 
 	if ((n = read(STDIN_FILENO, d->in, sizeof(d->in))) == -1) {
 		if (errno != EINTR && errno != EAGAIN)
-			local_error(s, "stdin");
+			local_error(s, STDIN_FILENO);
 		return;
 	}
 	if (n == 0) {
@@ -744,7 +745,7 @@ dg_stdout(struct session *s)
 		k = PIPE_BUF;
 	if ((n = write(STDOUT_FILENO, d->obuf + d->ohead, k)) == -1) {
 		if (errno != EINTR && errno != EAGAIN)
-			local_error(s, "stdout");
+			local_error(s, STDOUT_FILENO);
 		return;
 	}
 	d->ohead = (d->ohead + (size_t)n) % OBUF_SIZE;
@@ -1055,7 +1056,7 @@ rs_stdin(struct session *s)
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n == -1) {
-		local_error(s, "stdin");
+		local_error(s, STDIN_FILENO);
 		return;
 	}
 	if (n == 0)
@@ -1096,7 +1097,7 @@ rs_stdout(struct session *s)
 		return;
 	if ((n = writev(STDOUT_FILENO, iov, k)) == -1) {
 		if (errno != EAGAIN && errno != EINTR)
-			local_error(s, "stdout");
+			local_error(s, STDOUT_FILENO);
 		return;
 	}
 	rel_written(s->rel, (size_t)n);
@@ -1198,7 +1199,7 @@ ts_stdin(struct session *s)
 	    (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n == -1) {
-		local_error(s, "stdin");
+		local_error(s, STDIN_FILENO);
 		return;
 	}
 	if (n == 0) {
@@ -1490,7 +1491,7 @@ ts_events(struct session *s, const struct pollfd *pfd, int64_t now)
 		return -1;
 	if (pfd[SL_OUT].revents && tbuf_drain(&t->out, STDOUT_FILENO, 0) ==
 	    -1) {
-		local_error(s, "stdout");
+		local_error(s, STDOUT_FILENO);
 		return -1;
 	}
 	/* stdout made room: frames that waited for it */

@@ -92,6 +92,15 @@ wait_tag() {
 	wait "$pid" || RC=$?
 }
 
+# wait_pair [SECS]: connect's (tag c) exit status in RC, listen's (l)
+# in RL, each waited for at most SECS (30).
+wait_pair() {
+	local rc
+	wait_tag c "${1:-30}"; rc=$RC
+	wait_tag l "${1:-30}"; RL=$RC
+	RC=$rc
+}
+
 _dead() {
 	! kill -0 "$1" 2>/dev/null
 }

@@ -119,14 +119,6 @@ mapped_lab() {
 }
 
 # pair PNC [ARGS...]: listen on hA, connect on hB with 300 kB; RL, RC.
-# wait_pair: connect's exit status in RC, listen's in RL.
-wait_pair() {
-	local rc
-	wait_tag c 30; rc=$RC
-	wait_tag l 30; RL=$RC
-	RC=$rc
-}
-
 pair() {
 	local bin=$1 n=m$RANDOM
 	shift

@@ -30,8 +30,7 @@ full() {
 	    </dev/null >/dev/full 2>"$T/l.err" 3>&- &
 	PIDS[l]=$!
 	bgrun_in hB c "$T/f" "$1" connect ${2:+"$2"} -m "$MED1" -w 5 "$n"
-	wait_tag l 30; RL=$RC
-	wait_tag c 30
+	wait_pair
 	show l c
 }
 
@@ -76,10 +75,7 @@ full() {
 dirin() {
 	bgrun_in hA l /dev/null "$1" listen ${2:+"$2"} -d -m "$MED1" -w 5 dirin
 	bgrun_in hB c /tmp "$1" connect ${2:+"$2"} -m "$MED1" -w 5 dirin
-	wait_tag c 30
-	local rc=$RC
-	wait_tag l 30; RL=$RC
-	RC=$rc
+	wait_pair
 	show l c
 }
 
@@ -109,10 +105,7 @@ qpair() {
 	echo x >"$T/x"
 	bgrun_in hA l "$T/x" "$1" listen -t -m "$MED1" -w 10 qz
 	bgrun_in hB c "$T/f" "$1" connect -t -q 0 -m "$MED1" -w 10 qz
-	wait_tag c 30
-	local rc=$RC
-	wait_tag l 30; RL=$RC
-	RC=$rc
+	wait_pair
 	show l c
 }
 
@@ -162,10 +155,7 @@ paused() {
 	PIDS[l]=$!
 	PNC_KEEPALIVE=0.5 bgrun_in hB c "$T/f" "$1" connect -t -m "$MED1" \
 	    -w 10 pz
-	wait_tag c 60
-	local rc=$RC
-	wait_tag l 60; RL=$RC
-	RC=$rc
+	wait_pair 60
 	show l c
 }
 

@@ -192,8 +192,7 @@ slow_pair() {
 	    slow </dev/null 2>"$2/c.err" | python3 "$2/slow.py" >"$2/c.out"
 	    exit "${PIPESTATUS[0]}"' "$1" "$MED1" "$T" 3>&- &
 	PIDS[c]=$!
-	wait_tag l 60; RL=$RC
-	wait_tag c 60
+	wait_pair 60
 	show l c
 }
 
